@@ -1,0 +1,80 @@
+"""eprotocol: the electronic document protocol and archive of a Greek municipality.
+
+Import :class:`Archive` with an :class:`ArchiveConfig` to register, read,
+cancel and correct protocol book entries; every error is an
+:class:`EProtocolError`.
+"""
+
+from eprotocol.archive import Archive
+from eprotocol.config import ArchiveConfig, LocalStorageConfig, storage_config_from_url
+from eprotocol.core.errors import (
+    AlreadyCancelled,
+    BlobCorrupt,
+    BlobMissing,
+    Conflict,
+    DatabaseUnavailable,
+    EProtocolError,
+    ImmutableField,
+    IntegrityFailure,
+    InvalidInput,
+    InvalidReference,
+    NotFound,
+    RegistrationNotFound,
+    StorageUnavailable,
+    Unavailable,
+    UnknownBook,
+)
+from eprotocol.core.types import (
+    AuditEvent,
+    Cancellation,
+    ChainReport,
+    Channel,
+    Correction,
+    Direction,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    Page,
+    ProtocolRef,
+    Registration,
+    RegistrationFilter,
+    Status,
+    StoredFile,
+)
+
+__all__ = [
+    "AlreadyCancelled",
+    "Archive",
+    "ArchiveConfig",
+    "AuditEvent",
+    "BlobCorrupt",
+    "BlobMissing",
+    "Cancellation",
+    "ChainReport",
+    "Channel",
+    "Conflict",
+    "Correction",
+    "DatabaseUnavailable",
+    "Direction",
+    "EProtocolError",
+    "FileInput",
+    "FileRole",
+    "ImmutableField",
+    "IntegrityFailure",
+    "InvalidInput",
+    "InvalidReference",
+    "LocalStorageConfig",
+    "NewRegistration",
+    "NotFound",
+    "Page",
+    "ProtocolRef",
+    "Registration",
+    "RegistrationFilter",
+    "RegistrationNotFound",
+    "Status",
+    "StorageUnavailable",
+    "StoredFile",
+    "Unavailable",
+    "UnknownBook",
+    "storage_config_from_url",
+]

@@ -1,0 +1,1 @@
+"""The HTTP layer (Litestar): the only package that knows HTTP."""

@@ -1,0 +1,221 @@
+"""The :class:`Archive` facade: the one object applications use.
+
+It builds the adapters from an :class:`~eprotocol.config.ArchiveConfig`, or
+takes injected ones (tests, other deployments), and exposes the protocol book
+operations of :mod:`eprotocol.core.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import col, select
+
+from eprotocol import migrate
+from eprotocol.config import ArchiveConfig
+from eprotocol.core import validation
+from eprotocol.core.audit import lock_chain, to_event, verify_chain
+from eprotocol.core.database import Database
+from eprotocol.core.errors import Conflict, InvalidInput
+from eprotocol.core.models import AuditEventRow, BookRow, OrganisationRow
+from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, SystemClock
+from eprotocol.core.registry import Registry
+from eprotocol.core.types import (
+    AuditEvent,
+    ChainReport,
+    FileInput,
+    NewRegistration,
+    Page,
+    ProtocolRef,
+    Registration,
+    RegistrationFilter,
+    StoredFile,
+)
+from eprotocol.intake import MagicSniffer
+from eprotocol.storage import open_blob_store
+
+_BOOK_CODE_MAX = 32
+
+
+class Archive:
+    """An electronic protocol book and its document archive.
+
+    Open one per process and share it between threads; close it (or use it as a
+    context manager) when done::
+
+        with Archive(config) as archive:
+            entry = archive.register(NewRegistration(direction="incoming", subject="..."),
+                                     files=[FileInput("αίτηση.pdf", pdf_bytes, FileRole.MAIN)],
+                                     by="clerk")
+            print(entry.protocol_number)   # "1/2026"
+    """
+
+    def __init__(
+        self,
+        config: ArchiveConfig,
+        *,
+        blob_store: BlobStore | None = None,
+        clock: Clock | None = None,
+        sniffer: ContentSniffer | None = None,
+    ) -> None:
+        try:
+            tz = ZoneInfo(config.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone {config.timezone!r}", field="timezone") from None
+        self.config = config
+        self._db = Database(
+            config.database_url,
+            busy_timeout=config.sqlite_busy_timeout,
+            **config.extra_engine_options,
+        )
+        self._store = blob_store if blob_store is not None else open_blob_store(config.storage)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._registry = Registry(
+            self._db,
+            self._store,
+            sniffer if sniffer is not None else MagicSniffer(),
+            self._clock,
+            tz,
+            config.default_book,
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def initialise(self, *, organisation: str, by: str = "system") -> None:
+        """Create or upgrade the schema and make sure the organisation and default book exist.
+
+        Safe to run again: an existing archive is only migrated forward.
+        """
+        name = validation.required_text(organisation, "organisation", 200)
+        self._store.check()
+        migrate.upgrade(self._db.engine)
+        with self._db.write() as session:
+            chain = lock_chain(session)
+            now = self._clock.now()
+            if session.exec(select(OrganisationRow)).first() is None:
+                session.add(OrganisationRow(name=name, created_at=now))
+                chain.append(
+                    actor=by, action="organisation.created", target=name, details={}, at=now
+                )
+            code = self.config.default_book
+            if session.exec(select(BookRow).where(BookRow.code == code)).first() is None:
+                session.add(BookRow(code=code, name="Γενικό πρωτόκολλο", created_at=now))
+                chain.append(
+                    actor=by, action="book.created", target=code, details={"name": code}, at=now
+                )
+
+    def create_book(self, code: str, name: str, *, by: str) -> None:
+        """Add a protocol book (an independent numbering series such as ``confidential``)."""
+        code = validation.required_text(code, "code", _BOOK_CODE_MAX)
+        if not code.replace("-", "").replace("_", "").isalnum() or not code.isascii():
+            raise InvalidInput("a book code uses only a-z, 0-9, - and _", field="code")
+        name = validation.required_text(name, "name", 200)
+        actor = validation.actor(by)
+        with self._db.write() as session:
+            chain = lock_chain(session)
+            if session.exec(select(BookRow).where(BookRow.code == code)).first() is not None:
+                raise Conflict(f"protocol book {code!r} already exists")
+            now = self._clock.now()
+            session.add(BookRow(code=code, name=name, created_at=now))
+            chain.append(
+                actor=actor, action="book.created", target=code, details={"name": name}, at=now
+            )
+
+    def check(self) -> None:
+        """Raise an ``Unavailable`` error unless the database and the store answer."""
+        self._db.check()
+        self._store.check()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._db.dispose()
+
+    def __enter__(self) -> Archive:
+        """Use the archive in a ``with`` block that closes it."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the archive."""
+        self.close()
+
+    # -- the protocol book ---------------------------------------------------
+
+    def register(
+        self, data: NewRegistration, files: Sequence[FileInput] = (), *, by: str
+    ) -> Registration:
+        """Register a document: store its files, give it the next number, record it.
+
+        Either everything is recorded, or nothing is and no number is used.
+        """
+        return self._registry.register(data, files, by=by)
+
+    def get(self, book: str, year: int, number: int) -> Registration:
+        """One registration (cancelled ones too), with its files and history."""
+        return self._registry.get(ProtocolRef(book, year, number))
+
+    def list(
+        self,
+        filters: RegistrationFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Registrations matching ``filters``, newest first; page with ``next_cursor``."""
+        return self._registry.page(filters or RegistrationFilter(), limit=limit, cursor=cursor)
+
+    def cancel(
+        self, book: str, year: int, number: int, *, reason: str, authorisation: str, by: str
+    ) -> Registration:
+        """Cancel a registration for ever; it stays readable and its number is never reused."""
+        return self._registry.cancel(
+            ProtocolRef(book, year, number), reason=reason, authorisation=authorisation, by=by
+        )
+
+    def correct(
+        self,
+        book: str,
+        year: int,
+        number: int,
+        changes: Mapping[str, Any],
+        *,
+        reason: str,
+        by: str,
+    ) -> Registration:
+        """Correct non-system fields; the old values are kept with who and when."""
+        return self._registry.correct(
+            ProtocolRef(book, year, number), changes, reason=reason, by=by
+        )
+
+    def read_file(
+        self, book: str, year: int, number: int, file_id: int
+    ) -> tuple[StoredFile, Iterator[bytes]]:
+        """A registration's file and a stream of its bytes, verified against its SHA-256."""
+        return self._registry.read_file(ProtocolRef(book, year, number), file_id)
+
+    # -- audit ---------------------------------------------------------------
+
+    def verify_audit_chain(self) -> ChainReport:
+        """Recompute the audit hash chain; the report names the first broken event."""
+        with self._db.read() as session:
+            return verify_chain(session)
+
+    def audit_events(self, *, after: int = 0, limit: int = 100) -> tuple[AuditEvent, ...]:
+        """Audit events with ``seq`` greater than ``after``, oldest first."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000", field="limit")
+        with self._db.read() as session:
+            rows = session.exec(
+                select(AuditEventRow)
+                .where(AuditEventRow.seq > after)
+                .order_by(col(AuditEventRow.seq))
+                .limit(limit)
+            ).all()
+            return tuple(to_event(r) for r in rows)

@@ -1,0 +1,1 @@
+"""The domain: tables, numbering, registry, audit chain, ports and errors (no I/O SDKs)."""

@@ -1,0 +1,107 @@
+"""Database engine set-up and the two kinds of transaction the archive uses.
+
+Writes that number or chain anything run in :meth:`Database.write`: on SQLite
+that is ``BEGIN IMMEDIATE`` (the write lock is taken before the first read, so
+two writers can never read the same counter value); on PostgreSQL the writer
+locks rows explicitly (see :mod:`eprotocol.core.audit` and
+:mod:`eprotocol.core.numbering`). Connection-level failures become
+:class:`~eprotocol.core.errors.DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
+
+from eprotocol.core.errors import DatabaseUnavailable
+
+_BEGIN_OPTION = "eprotocol_sqlite_begin"
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself: pysqlite's own
+        # implicit BEGIN is always DEFERRED, which is not enough for numbering.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus read and write sessions with eprotocol's locking rules."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, **engine_options: Any) -> None:
+        url_obj = sa.make_url(url)
+        self.is_sqlite = url_obj.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, **engine_options}
+        if self.is_sqlite:
+            options.setdefault(
+                "connect_args", {"timeout": busy_timeout, "check_same_thread": False}
+            )
+        self.engine = sa.create_engine(url_obj, **options)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, busy_timeout)
+            self._write_engine: Engine = self.engine.execution_options(
+                **{_BEGIN_OPTION: "IMMEDIATE"}
+            )
+        else:
+            self._write_engine = self.engine
+        # SQLite lets one writer in at a time anyway; queueing this process's writers on a
+        # lock is far cheaper than letting them sleep-poll in SQLite's busy handler.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; it never commits."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or not at all."""
+        try:
+            with (
+                self._write_lock,
+                Session(self._write_engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+
+    def check(self) -> None:
+        """Raise ``DatabaseUnavailable`` unless a trivial query succeeds."""
+        with self.read() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

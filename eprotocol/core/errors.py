@@ -1,0 +1,108 @@
+"""The exception tree of eprotocol.
+
+Every error the library raises on purpose derives from :class:`EProtocolError`.
+Adapters convert their SDK's exceptions into these (``raise ... from exc``), and
+the HTTP layer maps them to status codes in a single table, so each class here
+names a *kind* of failure a caller can act on.
+"""
+
+from __future__ import annotations
+
+
+class EProtocolError(Exception):
+    """Root of every error eprotocol raises deliberately."""
+
+    #: Short machine-readable code; also the last path segment of the problem type URI.
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(EProtocolError):
+    """Caller-supplied data is malformed or breaks a rule; nothing was written."""
+
+    code = "invalid-input"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(EProtocolError):
+    """The thing asked for does not exist."""
+
+    code = "not-found"
+
+
+class RegistrationNotFound(NotFound):
+    """No registration with that book, year and number."""
+
+    code = "registration-not-found"
+
+
+class UnknownBook(InvalidInput):
+    """The protocol book code is not configured in this archive."""
+
+    code = "unknown-book"
+
+
+class InvalidReference(InvalidInput):
+    """A reference to another registration is malformed or points nowhere."""
+
+    code = "invalid-reference"
+
+
+class Conflict(EProtocolError):
+    """The request contradicts the current state of the archive."""
+
+    code = "conflict"
+
+
+class AlreadyCancelled(Conflict):
+    """The registration is cancelled; it cannot be cancelled or corrected again."""
+
+    code = "already-cancelled"
+
+
+class ImmutableField(InvalidInput):
+    """An attempt to change a system field (number, year, book, time, digests, registrar)."""
+
+    code = "immutable-field"
+
+
+class Unavailable(EProtocolError):
+    """A backing service (database, storage, index, mail) cannot be reached right now."""
+
+    code = "unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database refused or dropped the connection."""
+
+    code = "database-unavailable"
+
+
+class StorageUnavailable(Unavailable):
+    """The blob store cannot be reached or failed while writing or reading."""
+
+    code = "storage-unavailable"
+
+
+class IntegrityFailure(EProtocolError):
+    """Stored data no longer matches what was recorded (digest mismatch, broken chain)."""
+
+    code = "integrity-failure"
+
+
+class BlobCorrupt(IntegrityFailure):
+    """A stored blob's bytes do not hash to the SHA-256 recorded for it."""
+
+    code = "blob-corrupt"
+
+
+class BlobMissing(IntegrityFailure):
+    """A blob the database refers to is not in storage."""
+
+    code = "blob-missing"

@@ -1,0 +1,200 @@
+"""Database tables of the archive (SQLModel).
+
+Rows are internal: the library hands callers the frozen value types of
+:mod:`eprotocol.core.types`, never these objects. Enumerations are stored as
+short strings (validated in Python) so that migrations stay plain on both
+SQLite and PostgreSQL. Every timestamp is stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every database.
+
+    SQLite has no time-zone type, so values go in as naive UTC and come back
+    aware; PostgreSQL uses ``timestamptz``. Naive datetimes are refused, since a
+    protocol book with ambiguous times is worthless.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC (naive on SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: timestamps must carry a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp(*, index: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+class OrganisationRow(SQLModel, table=True):
+    """The municipality that keeps this archive (exactly one row)."""
+
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _timestamp()
+
+
+class BookRow(SQLModel, table=True):
+    """A protocol book: an independent numbering series (``general``, ``confidential``...)."""
+
+    __tablename__ = "protocol_book"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _timestamp()
+
+
+class CounterRow(SQLModel, table=True):
+    """The last number handed out in one book for one calendar year."""
+
+    __tablename__ = "book_counter"
+
+    book_id: int = Field(foreign_key="protocol_book.id", primary_key=True)
+    year: int = Field(primary_key=True)
+    last_number: int
+
+
+class RegistrationRow(SQLModel, table=True):
+    """One entry of a protocol book."""
+
+    __tablename__ = "registration"
+    __table_args__ = (
+        sa.UniqueConstraint("book_id", "year", "number", name="uq_registration_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    book_id: int = Field(foreign_key="protocol_book.id")
+    year: int
+    number: int
+    registered_at: datetime = _timestamp(index=True)
+    registered_by: str = Field(max_length=64)
+    direction: str = Field(max_length=16, index=True)
+    subject: str = Field(max_length=1000)
+    sender: str | None = Field(default=None, max_length=500)
+    recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    sender_reference: str | None = Field(default=None, max_length=100)
+    sender_date: date | None = None
+    channel: str | None = Field(default=None, max_length=16)
+    classification_code: str | None = Field(default=None, max_length=64)
+    confidential: bool = False
+    status: str = Field(max_length=16, index=True)
+
+
+class RelationRow(SQLModel, table=True):
+    """A registration refers to an earlier one (reply, follow-up, same case)."""
+
+    __tablename__ = "registration_relation"
+
+    registration_id: int = Field(foreign_key="registration.id", primary_key=True)
+    related_id: int = Field(foreign_key="registration.id", primary_key=True)
+
+
+class FileRow(SQLModel, table=True):
+    """A file of a registration; its bytes live in the blob store under ``storage_key``."""
+
+    __tablename__ = "registration_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    position: int
+    role: str = Field(max_length=16)
+    filename: str = Field(max_length=255)
+    media_type: str = Field(max_length=255)
+    size: int = Field(sa_type=sa.BigInteger)
+    sha256: str = Field(max_length=64, index=True)
+    storage_key: str = Field(max_length=255)
+
+
+class CancellationRow(SQLModel, table=True):
+    """Why, on whose authority, by whom and when a registration was cancelled."""
+
+    __tablename__ = "cancellation"
+
+    registration_id: int = Field(foreign_key="registration.id", primary_key=True)
+    reason: str = Field(max_length=2000)
+    authorisation: str = Field(max_length=500)
+    cancelled_by: str = Field(max_length=64)
+    cancelled_at: datetime = _timestamp()
+
+
+class CorrectionRow(SQLModel, table=True):
+    """One corrected field of a registration, keeping the old value."""
+
+    __tablename__ = "correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    field: str = Field(max_length=64)
+    old_value: Any = Field(default=None, sa_type=sa.JSON)
+    new_value: Any = Field(default=None, sa_type=sa.JSON)
+    reason: str = Field(max_length=2000)
+    corrected_by: str = Field(max_length=64)
+    corrected_at: datetime = _timestamp(index=True)
+
+
+class AuditEventRow(SQLModel, table=True):
+    """One link of the audit hash chain.
+
+    ``seq`` is assigned by the chain (1, 2, 3...), not by the database, so a
+    deleted row shows up as a gap. ``details`` is the canonical JSON text that
+    was hashed, stored verbatim.
+    """
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    occurred_at: datetime = _timestamp(index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=200)
+    details: str = Field(sa_type=sa.Text)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The chain's last link; locking this row serialises every audited write."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int
+    hash: str = Field(max_length=64)
+
+
+class OutboxRow(SQLModel, table=True):
+    """Work for background consumers (index, mail), written in the same transaction."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = _timestamp()
+    processed_at: datetime | None = _timestamp(index=True, nullable=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=sa.Text)

@@ -1,0 +1,91 @@
+"""Interfaces (ports) the domain needs from the outside world.
+
+Adapters in :mod:`eprotocol.storage` and elsewhere implement these; tests may
+pass simple in-memory implementations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Source of the current time (injected so tests can stand at New Year's Eve)."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """Return the current UTC time."""
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """What the store recorded for one blob."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlobListing:
+    """One blob as found by listing the store (for fsck and orphan sweeps)."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+def blob_key(sha256: str) -> str:
+    """The content-addressed key of a blob: ``sha256/<2>/<2>/<hex>``."""
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class BlobStore(Protocol):
+    """Immutable, content-addressed storage of file bytes.
+
+    Writing the same bytes twice stores them once; a blob is never changed in
+    place. Failures raise :class:`eprotocol.core.errors.StorageUnavailable`.
+    """
+
+    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Store the bytes streamed as ``chunks``; return their key, SHA-256 and size."""
+        ...
+
+    def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
+        """Stream a blob; when ``sha256`` is given, raise ``BlobCorrupt`` at the end on mismatch."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether a blob is stored under ``key``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob (only ever used to sweep unreferenced orphans)."""
+        ...
+
+    def list(self) -> Iterator[BlobListing]:
+        """Every stored blob, in no particular order."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``StorageUnavailable`` unless the store is reachable and writable."""
+        ...
+
+
+class ContentSniffer(Protocol):
+    """Tells the media type of a file from its first bytes, never from its name."""
+
+    def media_type(self, head: bytes) -> str:
+        """Return the MIME type of content starting with ``head``."""
+        ...

@@ -1,0 +1,240 @@
+"""Value types the library accepts and returns.
+
+They are frozen dataclasses, independent of the database session, so callers
+(and the HTTP layer) can keep and serialise them freely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, BinaryIO
+
+from eprotocol.core.errors import InvalidReference
+
+
+class Direction(StrEnum):
+    """Εισερχόμενο / Εξερχόμενο / Εσωτερικό."""
+
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    INTERNAL = "internal"
+
+
+class Status(StrEnum):
+    """Whether a registration stands or has been cancelled (ακυρωμένο)."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Channel(StrEnum):
+    """How a document reached (or left) the organisation."""
+
+    COUNTER = "counter"
+    EMAIL = "email"
+    POST = "post"
+    COURIER = "courier"
+    FAX = "fax"
+    PORTAL = "portal"
+    INTERNAL = "internal"
+
+
+class FileRole(StrEnum):
+    """The main document of a registration, or one of its attachments."""
+
+    MAIN = "main"
+    ATTACHMENT = "attachment"
+
+
+_REF_RE = re.compile(r"^(?:(?P<book>[a-z0-9_-]{1,32}):)?(?P<number>[0-9]{1,9})/(?P<year>[0-9]{4})$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ProtocolRef:
+    """Identifies one registration: book, year and number."""
+
+    book: str
+    year: int
+    number: int
+
+    @property
+    def protocol_number(self) -> str:
+        """The number as printed on documents: ``123/2026``."""
+        return f"{self.number}/{self.year}"
+
+    def __str__(self) -> str:
+        """``book:number/year``, the form :meth:`parse` reads back."""
+        return f"{self.book}:{self.protocol_number}"
+
+    @classmethod
+    def parse(cls, text: str, *, default_book: str = "general") -> ProtocolRef:
+        """Read ``123/2026`` or ``general:123/2026`` (number before year, as printed)."""
+        match = _REF_RE.match(text.strip())
+        if match is None or int(match["number"]) < 1:
+            raise InvalidReference(
+                f"{text!r} is not a protocol reference like 123/2026 or general:123/2026",
+                field="related",
+            )
+        return cls(match["book"] or default_book, int(match["year"]), int(match["number"]))
+
+
+@dataclass(frozen=True, slots=True)
+class FileInput:
+    """A file handed to :meth:`eprotocol.Archive.register`.
+
+    ``content`` is either the bytes or a binary stream read to its end (large
+    files are streamed, never held whole in memory). ``filename`` is the name
+    the sender gave it; it is only a label, never trusted for the type.
+    """
+
+    filename: str
+    content: bytes | BinaryIO
+    role: FileRole = FileRole.ATTACHMENT
+
+
+@dataclass(frozen=True, slots=True)
+class NewRegistration:
+    """The caller-supplied metadata of a registration.
+
+    Everything else (number, year, time, registrar, file digests) is assigned
+    by the system.
+    """
+
+    direction: Direction | str
+    subject: str
+    sender: str | None = None
+    recipients: Iterable[str] = ()
+    sender_reference: str | None = None
+    sender_date: date | None = None
+    channel: Channel | str | None = None
+    classification_code: str | None = None
+    confidential: bool = False
+    related: Iterable[ProtocolRef | str] = ()
+    book: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file as recorded in the archive."""
+
+    id: int
+    role: FileRole
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    storage_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """The permanent cancellation mark of a registration (ακύρωση)."""
+
+    reason: str
+    authorisation: str
+    cancelled_by: str
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One corrected field: its old and new value, who and when."""
+
+    field: str
+    old_value: Any
+    new_value: Any
+    reason: str
+    corrected_by: str
+    corrected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A protocol book entry as stored, with its files and history.
+
+    ``registered_at`` is given in the archive's time zone (Europe/Athens by default).
+    """
+
+    id: int
+    book: str
+    year: int
+    number: int
+    registered_at: datetime
+    registered_by: str
+    direction: Direction
+    subject: str
+    sender: str | None
+    recipients: tuple[str, ...]
+    sender_reference: str | None
+    sender_date: date | None
+    channel: Channel | None
+    classification_code: str | None
+    confidential: bool
+    status: Status
+    related: tuple[ProtocolRef, ...] = ()
+    files: tuple[StoredFile, ...] = ()
+    cancellation: Cancellation | None = None
+    corrections: tuple[Correction, ...] = ()
+
+    @property
+    def ref(self) -> ProtocolRef:
+        """The (book, year, number) identity of this entry."""
+        return ProtocolRef(self.book, self.year, self.number)
+
+    @property
+    def protocol_number(self) -> str:
+        """The number as printed on documents: ``123/2026``."""
+        return self.ref.protocol_number
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationFilter:
+    """Criteria for :meth:`eprotocol.Archive.list`; ``None`` means any."""
+
+    book: str | None = None
+    year: int | None = None
+    direction: Direction | str | None = None
+    status: Status | str | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; pass ``next_cursor`` back to get the following page."""
+
+    items: tuple[Registration, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One event of the audit trail."""
+
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Outcome of :meth:`eprotocol.Archive.verify_audit_chain`.
+
+    When ``ok`` is false, ``first_bad_seq`` names the first event whose hash or
+    link does not match and ``problem`` says what is wrong with it.
+    """
+
+    ok: bool
+    events_checked: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None

@@ -1,0 +1,182 @@
+"""Rules for caller-supplied registration data.
+
+Each rule returns the normalised value or raises
+:class:`~eprotocol.core.errors.InvalidInput` naming the field, so bad input is
+refused before anything is stored.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from eprotocol.core.errors import InvalidInput
+from eprotocol.core.types import Channel, Direction, FileRole, NewRegistration, ProtocolRef
+
+SUBJECT_MAX = 1000
+CORRESPONDENT_MAX = 500
+RECIPIENTS_MAX = 200
+REFERENCE_MAX = 100
+CLASSIFICATION_MAX = 64
+ACTOR_MAX = 64
+REASON_MAX = 2000
+AUTHORISATION_MAX = 500
+FILENAME_MAX = 255
+RELATED_MAX = 50
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def text(
+    value: object, field: str, max_len: int, *, required: bool = True, multiline: bool = False
+) -> str | None:
+    """Like :func:`required_text`, but absent or blank optional values become ``None``."""
+    if not required and (value is None or (isinstance(value, str) and not value.strip())):
+        return None
+    return required_text(value, field, max_len, multiline=multiline)
+
+
+def required_text(value: object, field: str, max_len: int, *, multiline: bool = False) -> str:
+    """A trimmed, NFC-normalised string of at most ``max_len`` characters, free of control codes."""
+    if value is None:
+        raise InvalidInput(f"{field} is required", field=field)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text", field=field)
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    if not cleaned:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    if len(cleaned) > max_len:
+        raise InvalidInput(
+            f"{field} is {len(cleaned)} characters long; at most {max_len} are allowed", field=field
+        )
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in cleaned):
+        raise InvalidInput(f"{field} contains control characters", field=field)
+    return cleaned
+
+
+def choice(value: object, enum: type[_E], field: str) -> _E:
+    """One of the values of ``enum``."""
+    try:
+        return enum(str(value))
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise InvalidInput(
+            f"{field} must be one of: {allowed} (got {value!r})", field=field
+        ) from None
+
+
+def _optional_choice(enum: type[_E], field: str) -> Callable[[object], str | None]:
+    return lambda value: None if value is None else choice(value, enum, field).value
+
+
+def _recipients(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInput("recipients must be a list of names", field="recipients")
+    names = [required_text(v, "recipients", CORRESPONDENT_MAX) for v in value]
+    if len(names) > RECIPIENTS_MAX:
+        raise InvalidInput(f"at most {RECIPIENTS_MAX} recipients are allowed", field="recipients")
+    return names
+
+
+def _date(value: object) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InvalidInput("sender_date must be a date (YYYY-MM-DD)", field="sender_date")
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput("confidential must be true or false", field="confidential")
+    return value
+
+
+#: Fields of a registration a correction may change, each with its rule (values as stored).
+CORRECTABLE: dict[str, Callable[[object], Any]] = {
+    "direction": lambda v: choice(v, Direction, "direction").value,
+    "subject": lambda v: required_text(v, "subject", SUBJECT_MAX, multiline=True),
+    "sender": lambda v: text(v, "sender", CORRESPONDENT_MAX, required=False),
+    "recipients": _recipients,
+    "sender_reference": lambda v: text(v, "sender_reference", REFERENCE_MAX, required=False),
+    "sender_date": _date,
+    "channel": _optional_choice(Channel, "channel"),
+    "classification_code": lambda v: text(
+        v, "classification_code", CLASSIFICATION_MAX, required=False
+    ),
+    "confidential": _bool,
+}
+
+#: Fields the system assigns; no correction may touch them.
+SYSTEM_FIELDS = frozenset(
+    {
+        "id",
+        "book",
+        "year",
+        "number",
+        "protocol_number",
+        "registered_at",
+        "registered_by",
+        "files",
+        "sha256",
+        "status",
+        "cancellation",
+        "corrections",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanRegistration:
+    """A :class:`NewRegistration` after every rule has passed."""
+
+    book: str
+    related: tuple[ProtocolRef, ...]
+    values: dict[str, Any]
+
+
+def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegistration:
+    """Apply every rule to ``data``; raise ``InvalidInput`` on the first that fails."""
+    values = {name: rule(getattr(data, name)) for name, rule in CORRECTABLE.items()}
+    book = required_text(data.book or default_book, "book", 32)
+    if isinstance(data.related, str) or not isinstance(data.related, Iterable):
+        raise InvalidInput("related must be a list of protocol references", field="related")
+    related = tuple(
+        dict.fromkeys(
+            ref if isinstance(ref, ProtocolRef) else ProtocolRef.parse(ref, default_book=book)
+            for ref in data.related
+        )
+    )
+    if len(related) > RELATED_MAX:
+        raise InvalidInput(f"at most {RELATED_MAX} related registrations", field="related")
+    return CleanRegistration(book=book, related=related, values=values)
+
+
+def clean_filename(name: object) -> str:
+    """A display filename: the last path component, without control or bidi-override characters."""
+    raw = required_text(name if isinstance(name, str) else None, "filename", 10 * FILENAME_MAX)
+    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch) not in {"Cc", "Cf"}).strip()
+    if base in {"", ".", ".."}:
+        raise InvalidInput(f"filename {name!r} has no usable name", field="filename")
+    return base[:FILENAME_MAX]
+
+
+def actor(value: object) -> str:
+    """The user name recorded as having done something."""
+    return required_text(value, "by", ACTOR_MAX)
+
+
+def file_role(value: object) -> FileRole:
+    """``main`` or ``attachment``."""
+    return choice(value, FileRole, "role")

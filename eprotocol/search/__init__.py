@@ -1,0 +1,1 @@
+"""Greek full-text search (Whoosh adapter, analysis, indexer)."""
