@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,6 +52,8 @@ class Database:
     def __init__(self, url: str, *, busy_timeout: float = 30.0, **engine_options: Any) -> None:
         url_obj = sa.make_url(url)
         self.is_sqlite = url_obj.get_backend_name() == "sqlite"
+        if self.is_sqlite and url_obj.database and url_obj.database != ":memory:":
+            Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, **engine_options}
         if self.is_sqlite:
             options.setdefault(

@@ -1,0 +1,47 @@
+# The two commands of README.md: `make serve` and `make test`. Everything else is their parts.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ORGANISATION ?= Δήμος Χανίων
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test check lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "eprotocol needs $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## Run the server on the embedded defaults (SQLite, local files, index under ./var).
+serve: $(STAMP)
+	scripts/install-system-deps runtime
+	$(BIN)/eprotocol init --organisation "$(ORGANISATION)"
+	$(BIN)/eprotocol serve --host $(HOST) --port $(PORT)
+
+## Install everything needed and run linters, type checks and the whole test suite.
+test: $(STAMP)
+	scripts/install-system-deps test
+	$(MAKE) --no-print-directory check pytest
+
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+## Benchmarks (not part of the test suite); results go to BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python bench/numbering.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,59 @@
+"""The Litestar application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from eprotocol import __name__ as package_name
+from eprotocol.api.problems import problem_plugin
+from eprotocol.archive import Archive
+from eprotocol.env import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    """Answer of the health and readiness probes."""
+
+    status: str
+
+
+@get("/health", sync_to_thread=False, tags=["health"])
+def health() -> HealthStatus:
+    """Liveness: the process answers."""
+    return HealthStatus(status="ok")
+
+
+@get("/ready", sync_to_thread=True, tags=["health"])
+def ready(state: State) -> HealthStatus:
+    """Readiness: the database and the blob store answer (503 problem otherwise)."""
+    archive: Archive = state.archive
+    archive.check()
+    return HealthStatus(status="ready")
+
+
+def create_app(settings: Settings, *, archive: Archive | None = None) -> Litestar:
+    """Build the HTTP application for one archive (opened from ``settings`` unless given)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        opened = archive if archive is not None else Archive(settings.archive)
+        app.state.archive = opened
+        try:
+            yield
+        finally:
+            if archive is None:
+                opened.close()
+
+    return Litestar(
+        route_handlers=[health, ready],
+        lifespan=[lifespan],
+        plugins=[problem_plugin()],
+        openapi_config=OpenAPIConfig(title=package_name, version="1"),
+        debug=False,
+    )

@@ -1,0 +1,261 @@
+"""The ``eprotocol`` command line.
+
+Every command reads the ``EPROTOCOL_*`` environment (see :mod:`eprotocol.env`),
+so ``init`` and ``serve`` in the same directory and environment share one
+archive. Errors print one line on standard error and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from eprotocol.archive import Archive
+from eprotocol.core.errors import EProtocolError
+from eprotocol.core.types import (
+    Channel,
+    Direction,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    Registration,
+)
+from eprotocol.env import settings_from_env
+
+app = typer.Typer(
+    name="eprotocol",
+    help="Electronic protocol book and archive (ηλεκτρονικό πρωτόκολλο).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_YEAR_NUMBER = re.compile(r"^(?P<year>[0-9]{4})/(?P<number>[0-9]{1,9})$")
+
+BookOption = Annotated[str, typer.Option("--book", help="Protocol book code.")]
+ByOption = Annotated[
+    str, typer.Option("--by", help="User name recorded as having done this.", envvar="USER")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"eprotocol: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _archive() -> Iterator[Archive]:
+    try:
+        with Archive(settings_from_env().archive) as archive:
+            yield archive
+    except EProtocolError as exc:
+        _fail(exc.message)
+
+
+def _year_number(text: str) -> tuple[int, int]:
+    match = _YEAR_NUMBER.match(text.strip())
+    if match is None:
+        _fail(f"{text!r} is not YEAR/NUMBER, e.g. 2026/123")
+    return int(match["year"]), int(match["number"])
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+
+
+def _describe(entry: Registration) -> str:
+    lines = [
+        f"Αρ. πρωτοκόλλου: {entry.protocol_number} ({entry.book})",
+        f"Ημερομηνία:      {entry.registered_at.isoformat(timespec='seconds')}",
+        f"Κατεύθυνση:      {entry.direction.value}",
+        f"Θέμα:            {entry.subject}",
+    ]
+    if entry.sender:
+        lines.append(f"Αποστολέας:      {entry.sender}")
+    if entry.recipients:
+        lines.append(f"Παραλήπτες:      {', '.join(entry.recipients)}")
+    lines.append(f"Κατάσταση:       {entry.status.value}")
+    if entry.cancellation:
+        c = entry.cancellation
+        lines.append(
+            f"Ακύρωση:         {c.reason} ({c.authorisation}; {c.cancelled_by}, "
+            f"{c.cancelled_at.isoformat(timespec='seconds')})"
+        )
+    lines.extend(
+        f"Αρχείο {f.id}:        {f.filename} ({f.media_type}, {f.size} bytes, sha256 {f.sha256})"
+        for f in entry.files
+    )
+    lines.extend(
+        f"Διόρθωση:        {c.field}: {c.old_value!r} → {c.new_value!r} ({c.corrected_by})"
+        for c in entry.corrections
+    )
+    return "\n".join(lines)
+
+
+@app.command()
+def init(
+    organisation: Annotated[
+        str,
+        typer.Option(
+            "--organisation",
+            help="Name of the organisation printed on every stamp, e.g. 'Δήμος Χανίων'.",
+            envvar="EPROTOCOL_ORGANISATION",
+        ),
+    ],
+) -> None:
+    """Create (or upgrade) the database schema and the storage, and the default book."""
+    with _archive() as archive:
+        archive.initialise(organisation=organisation)
+    typer.echo("archive ready")
+
+
+@app.command()
+def register(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The main document first, then attachments.", exists=True, dir_okay=False
+        ),
+    ],
+    direction: Annotated[Direction, typer.Option(help="incoming, outgoing or internal.")],
+    subject: Annotated[str, typer.Option(help="Subject (θέμα).")],
+    sender: Annotated[str | None, typer.Option(help="Sender (αποστολέας).")] = None,
+    recipient: Annotated[
+        list[str] | None, typer.Option(help="Recipient (παραλήπτης); repeat for several.")
+    ] = None,
+    channel: Annotated[Channel | None, typer.Option(help="How the document arrived.")] = None,
+    classification: Annotated[str | None, typer.Option(help="Filing plan code.")] = None,
+    related: Annotated[
+        list[str] | None, typer.Option(help="Related registration, e.g. 12/2026; repeatable.")
+    ] = None,
+    confidential: Annotated[bool, typer.Option(help="Confidential entry.")] = False,
+    book: BookOption = "general",
+    by: ByOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Register documents and print the new protocol number (e.g. 123/2026)."""
+    with ExitStack() as stack, _archive() as archive:
+        inputs = [
+            FileInput(
+                filename=path.name,
+                content=stack.enter_context(path.open("rb")),
+                role=FileRole.MAIN if position == 0 else FileRole.ATTACHMENT,
+            )
+            for position, path in enumerate(files)
+        ]
+        entry = archive.register(
+            NewRegistration(
+                direction=direction,
+                subject=subject,
+                sender=sender,
+                recipients=recipient or (),
+                channel=channel,
+                classification_code=classification,
+                related=related or (),
+                confidential=confidential,
+                book=book,
+            ),
+            inputs,
+            by=by,
+        )
+    if as_json:
+        _print_json(entry)
+    else:
+        typer.echo(entry.protocol_number)
+
+
+@app.command()
+def show(
+    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    book: BookOption = "general",
+    as_json: JsonOption = False,
+) -> None:
+    """Show one registration with its files, cancellation and corrections."""
+    year, number = _year_number(reference)
+    with _archive() as archive:
+        entry = archive.get(book, year, number)
+    typer.echo(
+        json.dumps(_jsonable(entry), ensure_ascii=False, indent=2) if as_json else _describe(entry)
+    )
+
+
+@app.command()
+def cancel(
+    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    reason: Annotated[str, typer.Option(help="Why the entry is cancelled.")],
+    authorisation: Annotated[
+        str, typer.Option(help="The act authorising the cancellation (e.g. decision number).")
+    ],
+    book: BookOption = "general",
+    by: ByOption = "cli",
+) -> None:
+    """Cancel a registration; it stays readable and its number is never reused."""
+    year, number = _year_number(reference)
+    with _archive() as archive:
+        entry = archive.cancel(
+            book, year, number, reason=reason, authorisation=authorisation, by=by
+        )
+    typer.echo(f"{entry.protocol_number} cancelled")
+
+
+@app.command()
+def fsck(as_json: JsonOption = False) -> None:
+    """Check the archive's integrity (the audit hash chain); exit 1 if anything is wrong."""
+    with _archive() as archive:
+        report = archive.verify_audit_chain()
+    if as_json:
+        _print_json(report)
+    elif report.ok:
+        typer.echo(f"audit chain intact: {report.events_checked} events, head {report.head_hash}")
+    if not report.ok:
+        _fail(f"audit chain broken at event {report.first_bad_seq}: {report.problem}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+) -> None:
+    """Run the HTTP server (uvicorn) on the archive of the environment."""
+    import uvicorn
+
+    uvicorn.run(
+        "eprotocol.api.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Fixtures: one archive per test, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eprotocol import Archive, ArchiveConfig, LocalStorageConfig
+from eprotocol.core.ports import Clock
+from tests.support import FixedClock, PgServer
+
+ORGANISATION = "Δήμος Χανίων"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    server = PgServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each supported kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'eprotocol.db'}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> ArchiveConfig:
+    return ArchiveConfig(database_url=database_url, storage=LocalStorageConfig(tmp_path / "blobs"))
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def open_archive(config: ArchiveConfig) -> Iterator[Callable[..., Archive]]:
+    """Open (and later close) archives on the test's database; the first one initialises it."""
+    opened: list[Archive] = []
+
+    def factory(clock: Clock | None = None) -> Archive:
+        archive = Archive(config, clock=clock)
+        if not opened:
+            archive.initialise(organisation=ORGANISATION)
+        opened.append(archive)
+        return archive
+
+    yield factory
+    for archive in opened:
+        archive.close()
+
+
+@pytest.fixture
+def archive(open_archive: Callable[..., Archive], clock: FixedClock) -> Archive:
+    """An initialised archive whose clock the test controls."""
+    return open_archive(clock=clock)

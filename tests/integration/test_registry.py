@@ -1,0 +1,358 @@
+"""Registry operations against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from eprotocol import (
+    AlreadyCancelled,
+    Archive,
+    ArchiveConfig,
+    Direction,
+    FileInput,
+    FileRole,
+    ImmutableField,
+    InvalidInput,
+    InvalidReference,
+    NewRegistration,
+    RegistrationFilter,
+    RegistrationNotFound,
+    Status,
+    UnknownBook,
+)
+from eprotocol.core import registry as registry_module
+from tests.support import FixedClock
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+YEAR = 2026
+
+
+def incoming(
+    subject: str = "Αίτηση χορήγησης βεβαίωσης μόνιμης κατοικίας", **kw: Any
+) -> NewRegistration:
+    return NewRegistration(
+        direction=Direction.INCOMING, subject=subject, sender="Μαρία Παπαδάκη", **kw
+    )
+
+
+def table_counts(config: ArchiveConfig) -> dict[str, int]:
+    engine = sa.create_engine(config.database_url)
+    tables = [
+        "registration",
+        "registration_file",
+        "registration_relation",
+        "book_counter",
+        "cancellation",
+        "correction",
+        "audit_event",
+        "outbox_event",
+    ]
+    with engine.connect() as conn:
+        counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one() for t in tables}
+        counts["last_numbers"] = conn.exec_driver_sql(
+            "SELECT coalesce(sum(last_number), 0) FROM book_counter"
+        ).scalar_one()
+    engine.dispose()
+    return counts
+
+
+def blob_count(config: ArchiveConfig) -> int:
+    root = Path(config.storage.root) / "sha256"
+    return sum(1 for _ in root.glob("*/*/*")) if root.exists() else 0
+
+
+def test_register_assigns_numbers_and_system_fields(archive: Archive, clock: FixedClock) -> None:
+    first = archive.register(
+        incoming(
+            recipients=["Τμήμα Δημοτικής Κατάστασης"],
+            sender_reference="ΑΠ 44",
+            sender_date=date(2026, 2, 27),
+            channel="counter",
+            classification_code="Φ.12",
+        ),
+        [FileInput("αίτηση.pdf", PDF, FileRole.MAIN), FileInput("ταυτότητα.txt", "ΑΔΤ".encode())],
+        by="clerk1",
+    )
+    second = archive.register(incoming("Δεύτερη"), by="clerk2")
+
+    assert (first.year, first.number, second.number) == (YEAR, 1, 2)
+    assert first.protocol_number == "1/2026"
+    assert first.book == "general"
+    assert first.registered_at == clock.now()
+    assert first.registered_at.utcoffset() == timedelta(hours=2)  # shown in Athens time
+    assert first.registered_by == "clerk1"
+    assert first.status is Status.ACTIVE
+    assert [f.filename for f in first.files] == ["αίτηση.pdf", "ταυτότητα.txt"]
+    assert [f.role for f in first.files] == [FileRole.MAIN, FileRole.ATTACHMENT]
+    assert first.files[0].media_type == "application/pdf"
+    assert first.files[1].media_type == "text/plain"
+    assert first.files[0].size == len(PDF)
+
+    stored = archive.get("general", YEAR, 1)
+    assert stored == first
+    meta, chunks = archive.read_file("general", YEAR, 1, stored.files[0].id)
+    assert b"".join(chunks) == PDF
+    assert meta.sha256 == stored.files[0].sha256
+
+
+def test_identical_files_are_stored_once(archive: Archive, config: ArchiveConfig) -> None:
+    archive.register(incoming(), [FileInput("a.pdf", PDF, FileRole.MAIN)], by="clerk")
+    archive.register(incoming(), [FileInput("b.pdf", PDF, FileRole.MAIN)], by="clerk")
+    assert blob_count(config) == 1
+
+
+def test_related_references(archive: Archive) -> None:
+    original = archive.register(incoming(), by="clerk")
+    reply = archive.register(
+        NewRegistration(
+            direction="outgoing", subject="Απάντηση", related=[original.protocol_number]
+        ),
+        by="clerk",
+    )
+    assert reply.related == (original.ref,)
+    assert archive.get("general", YEAR, reply.number).related == (original.ref,)
+
+
+def test_year_rollover_follows_athens_calendar(archive: Archive, clock: FixedClock) -> None:
+    clock.set(datetime(2026, 12, 31, 21, 59, 59, tzinfo=UTC))  # 23:59:59 in Athens
+    last_of_2026 = archive.register(incoming(), by="clerk")
+    clock.set(datetime(2026, 12, 31, 22, 0, 0, tzinfo=UTC))  # 00:00:00 1 Jan 2027 in Athens
+    first_of_2027 = archive.register(incoming(), by="clerk")
+    second_of_2027 = archive.register(incoming(), by="clerk")
+
+    assert (last_of_2026.year, last_of_2026.number) == (2026, 1)
+    assert (first_of_2027.year, first_of_2027.number) == (2027, 1)
+    assert second_of_2027.protocol_number == "2/2027"
+    assert first_of_2027.registered_at.isoformat() == "2027-01-01T00:00:00+02:00"
+
+
+def test_failed_transaction_consumes_no_number(
+    archive: Archive, config: ArchiveConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive.register(incoming(), by="clerk")
+    before = table_counts(config)
+
+    def broken_emit(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("simulated crash after the number was taken")
+
+    monkeypatch.setattr(registry_module, "emit", broken_emit)
+    with pytest.raises(RuntimeError):
+        archive.register(incoming(), by="clerk")
+    monkeypatch.undo()
+
+    assert table_counts(config) == before
+    assert archive.register(incoming(), by="clerk").number == 2
+
+
+def test_cancel_keeps_entry_readable_and_number_unused(archive: Archive, clock: FixedClock) -> None:
+    entry = archive.register(incoming(), by="clerk")
+    clock.set(clock.now() + timedelta(hours=1))
+    cancelled = archive.cancel(
+        "general",
+        YEAR,
+        entry.number,
+        reason="Διπλοκαταχώριση",
+        authorisation="Απόφαση Δημάρχου 17/2026",
+        by="head",
+    )
+    assert cancelled.status is Status.CANCELLED
+    assert cancelled.cancellation is not None
+    assert cancelled.cancellation.reason == "Διπλοκαταχώριση"
+    assert cancelled.cancellation.authorisation == "Απόφαση Δημάρχου 17/2026"
+    assert cancelled.cancellation.cancelled_by == "head"
+    assert cancelled.cancellation.cancelled_at == clock.now()
+    assert cancelled.subject == entry.subject
+    assert archive.register(incoming(), by="clerk").number == 2
+
+    with pytest.raises(AlreadyCancelled):
+        archive.cancel("general", YEAR, entry.number, reason="again", authorisation="x", by="head")
+    with pytest.raises(AlreadyCancelled):
+        archive.correct("general", YEAR, entry.number, {"subject": "νέο"}, reason="r", by="head")
+
+
+def test_cancel_requires_reason_and_authorisation(archive: Archive, config: ArchiveConfig) -> None:
+    entry = archive.register(incoming(), by="clerk")
+    before = table_counts(config)
+    with pytest.raises(InvalidInput):
+        archive.cancel(
+            "general", YEAR, entry.number, reason=" ", authorisation="Απόφαση", by="head"
+        )
+    with pytest.raises(InvalidInput):
+        archive.cancel("general", YEAR, entry.number, reason="λάθος", authorisation="", by="head")
+    with pytest.raises(RegistrationNotFound):
+        archive.cancel("general", YEAR, 99, reason="λάθος", authorisation="Απόφαση", by="head")
+    assert table_counts(config) == before
+
+
+def test_correction_keeps_old_values(archive: Archive, clock: FixedClock) -> None:
+    entry = archive.register(incoming(recipients=["Α"]), by="clerk")
+    clock.set(clock.now() + timedelta(minutes=5))
+    corrected = archive.correct(
+        "general",
+        YEAR,
+        entry.number,
+        {
+            "subject": "Αίτηση βεβαίωσης (ορθή επανάληψη)",
+            "recipients": ["Α", "Β"],
+            "sender_date": "2026-02-01",
+        },
+        reason="Λάθος θέμα",
+        by="clerk2",
+    )
+    assert corrected.subject == "Αίτηση βεβαίωσης (ορθή επανάληψη)"
+    assert corrected.recipients == ("Α", "Β")
+    assert corrected.sender_date == date(2026, 2, 1)
+    history = {c.field: c for c in corrected.corrections}
+    assert history["subject"].old_value == entry.subject
+    assert history["recipients"].old_value == ["Α"]
+    assert history["sender_date"].old_value is None
+    assert history["sender_date"].new_value == "2026-02-01"
+    assert {c.corrected_by for c in corrected.corrections} == {"clerk2"}
+    assert all(c.corrected_at == clock.now() for c in corrected.corrections)
+    assert corrected.registered_at == entry.registered_at
+    assert corrected.number == entry.number
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["number", "year", "book", "registered_at", "registered_by", "files", "sha256", "status"],
+)
+def test_system_fields_never_change(archive: Archive, config: ArchiveConfig, field: str) -> None:
+    entry = archive.register(incoming(), [FileInput("a.pdf", PDF, FileRole.MAIN)], by="clerk")
+    before = table_counts(config)
+    with pytest.raises(ImmutableField):
+        archive.correct(
+            "general", YEAR, entry.number, {field: 7, "subject": "x"}, reason="r", by="x"
+        )
+    assert table_counts(config) == before
+    assert archive.get("general", YEAR, entry.number) == entry
+
+
+LONG = "α" * 1001
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (NewRegistration(direction="incoming", subject=""), InvalidInput),
+        (NewRegistration(direction="incoming", subject="   \n "), InvalidInput),
+        (NewRegistration(direction="sideways", subject="Θέμα"), InvalidInput),
+        (NewRegistration(direction="incoming", subject="Θέμα", book="nosuchbook"), UnknownBook),
+        (NewRegistration(direction="incoming", subject=LONG), InvalidInput),
+        (NewRegistration(direction="incoming", subject="Θέμα", sender="σ" * 501), InvalidInput),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", recipients=["ρ" * 501]),
+            InvalidInput,
+        ),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", sender_reference="9" * 101),
+            InvalidInput,
+        ),
+        (NewRegistration(direction="incoming", subject="Θέμα", channel="pigeon"), InvalidInput),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", related=["5/2026"]),
+            InvalidReference,
+        ),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", related=["πέντε"]),
+            InvalidReference,
+        ),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", related=["other:1/2026"]),
+            InvalidReference,
+        ),
+        (NewRegistration(direction="incoming", subject="Θέ\x00μα"), InvalidInput),
+        (
+            NewRegistration(direction="incoming", subject="Θέμα", sender_date="31/02/2026"),
+            InvalidInput,
+        ),  # type: ignore[arg-type]
+        (NewRegistration(direction="incoming", subject="Θέμα", confidential="yes"), InvalidInput),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_input_is_refused_and_writes_nothing(
+    archive: Archive, config: ArchiveConfig, data: NewRegistration, error: type[Exception]
+) -> None:
+    archive.register(incoming(), by="clerk")
+    before = table_counts(config), blob_count(config)
+    with pytest.raises(error):
+        archive.register(data, [FileInput("νέο.pdf", PDF + b"new", FileRole.MAIN)], by="clerk")
+    assert (table_counts(config), blob_count(config)) == before
+
+
+def test_bad_actor_and_files_are_refused(archive: Archive, config: ArchiveConfig) -> None:
+    before = table_counts(config), blob_count(config)
+    with pytest.raises(InvalidInput):
+        archive.register(incoming(), by="")
+    with pytest.raises(InvalidInput):
+        archive.register(incoming(), [FileInput("../", PDF)], by="clerk")
+    with pytest.raises(InvalidInput):
+        archive.register(
+            incoming(),
+            [FileInput("a.pdf", PDF, FileRole.MAIN), FileInput("b.pdf", PDF, FileRole.MAIN)],
+            by="clerk",
+        )
+    assert (table_counts(config), blob_count(config)) == before
+
+
+def test_filenames_lose_paths_and_invisible_controls(archive: Archive) -> None:
+    entry = archive.register(
+        incoming(), [FileInput("../../etc/Αίτηση\u202egnp.pdf", PDF, FileRole.MAIN)], by="clerk"
+    )
+    assert entry.files[0].filename == "Αίτησηgnp.pdf"
+
+
+def test_list_filters_and_pages(archive: Archive, clock: FixedClock) -> None:
+    for i in range(7):
+        clock.set(datetime(2026, 3, 1 + i, 9, tzinfo=UTC))
+        direction = "outgoing" if i % 2 else "incoming"
+        archive.register(NewRegistration(direction=direction, subject=f"Θέμα {i}"), by="clerk")
+    archive.cancel("general", YEAR, 1, reason="λάθος", authorisation="Απόφαση", by="head")
+
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = archive.list(limit=3, cursor=cursor)
+        seen.extend(r.number for r in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [7, 6, 5, 4, 3, 2, 1]
+
+    outgoing = archive.list(RegistrationFilter(direction="outgoing"))
+    assert [r.number for r in outgoing.items] == [6, 4, 2]
+    cancelled = archive.list(RegistrationFilter(status=Status.CANCELLED))
+    assert [r.number for r in cancelled.items] == [1]
+    window = archive.list(
+        RegistrationFilter(
+            registered_from=datetime(2026, 3, 2, tzinfo=UTC),
+            registered_to=datetime(2026, 3, 4, tzinfo=UTC),
+        )
+    )
+    assert [r.number for r in window.items] == [3, 2]
+    assert archive.list(RegistrationFilter(year=2025)).items == ()
+    with pytest.raises(InvalidInput):
+        archive.list(cursor="not a cursor")
+    with pytest.raises(InvalidInput):
+        archive.list(limit=0)
+
+
+def test_books_number_independently(archive: Archive) -> None:
+    archive.create_book("confidential", "Εμπιστευτικό πρωτόκολλο", by="admin")
+    archive.register(incoming(), by="clerk")
+    secret = archive.register(incoming(book="confidential", confidential=True), by="clerk")
+    assert (secret.book, secret.number) == ("confidential", 1)
+    assert archive.get("confidential", YEAR, 1).confidential is True
+    with pytest.raises(RegistrationNotFound):
+        archive.get("general", YEAR, 2)
+
+
+def test_initialise_is_idempotent(archive: Archive, config: ArchiveConfig) -> None:
+    archive.register(incoming(), by="clerk")
+    before = table_counts(config)
+    archive.initialise(organisation="Δήμος Χανίων")
+    assert table_counts(config) == before
