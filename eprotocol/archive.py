@@ -12,15 +12,15 @@ from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import col, select
+import sqlalchemy as sa
 
 from eprotocol import migrate
 from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
-from eprotocol.core.audit import lock_chain, to_event, verify_chain
+from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, InvalidInput
-from eprotocol.core.models import AuditEventRow, BookRow, OrganisationRow
+from eprotocol.core.models import BOOK, ORGANISATION
 from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, SystemClock
 from eprotocol.core.registry import Registry
 from eprotocol.core.types import (
@@ -92,19 +92,24 @@ class Archive:
         name = validation.required_text(organisation, "organisation", 200)
         self._store.check()
         migrate.upgrade(self._db.engine)
-        with self._db.write() as session:
-            chain = lock_chain(session)
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
             now = self._clock.now()
-            if session.exec(select(OrganisationRow)).first() is None:
-                session.add(OrganisationRow(name=name, created_at=now))
+            if conn.execute(sa.select(ORGANISATION.c.id)).first() is None:
+                conn.execute(sa.insert(ORGANISATION), {"name": name, "created_at": now})
                 chain.append(
                     actor=by, action="organisation.created", target=name, details={}, at=now
                 )
             code = self.config.default_book
-            if session.exec(select(BookRow).where(BookRow.code == code)).first() is None:
-                session.add(BookRow(code=code, name="Γενικό πρωτόκολλο", created_at=now))
+            if conn.execute(sa.select(BOOK.c.id).where(BOOK.c.code == code)).first() is None:
+                book_name = "Γενικό πρωτόκολλο"
+                conn.execute(sa.insert(BOOK), {"code": code, "name": book_name, "created_at": now})
                 chain.append(
-                    actor=by, action="book.created", target=code, details={"name": code}, at=now
+                    actor=by,
+                    action="book.created",
+                    target=code,
+                    details={"name": book_name},
+                    at=now,
                 )
 
     def create_book(self, code: str, name: str, *, by: str) -> None:
@@ -114,12 +119,12 @@ class Archive:
             raise InvalidInput("a book code uses only a-z, 0-9, - and _", field="code")
         name = validation.required_text(name, "name", 200)
         actor = validation.actor(by)
-        with self._db.write() as session:
-            chain = lock_chain(session)
-            if session.exec(select(BookRow).where(BookRow.code == code)).first() is not None:
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            if conn.execute(sa.select(BOOK.c.id).where(BOOK.c.code == code)).first() is not None:
                 raise Conflict(f"protocol book {code!r} already exists")
             now = self._clock.now()
-            session.add(BookRow(code=code, name=name, created_at=now))
+            conn.execute(sa.insert(BOOK), {"code": code, "name": name, "created_at": now})
             chain.append(
                 actor=actor, action="book.created", target=code, details={"name": name}, at=now
             )
@@ -204,18 +209,12 @@ class Archive:
 
     def verify_audit_chain(self) -> ChainReport:
         """Recompute the audit hash chain; the report names the first broken event."""
-        with self._db.read() as session:
-            return verify_chain(session)
+        with self._db.read() as conn:
+            return verify_chain(conn)
 
     def audit_events(self, *, after: int = 0, limit: int = 100) -> tuple[AuditEvent, ...]:
         """Audit events with ``seq`` greater than ``after``, oldest first."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000", field="limit")
-        with self._db.read() as session:
-            rows = session.exec(
-                select(AuditEventRow)
-                .where(AuditEventRow.seq > after)
-                .order_by(col(AuditEventRow.seq))
-                .limit(limit)
-            ).all()
-            return tuple(to_event(r) for r in rows)
+        with self._db.read() as conn:
+            return tuple(to_event(r) for r in events(conn, after=after, limit=limit))

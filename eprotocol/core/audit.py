@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
 
-from eprotocol.core.models import AuditEventRow, AuditHeadRow
+from eprotocol.core.models import AUDIT_EVENT, AUDIT_HEAD
 from eprotocol.core.types import AuditEvent, ChainReport
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
+
+# Built once: constructing a statement costs more than executing it on SQLite.
+_INSERT_EVENTS = sa.insert(AUDIT_EVENT)
+_MOVE_HEAD = (
+    sa.update(AUDIT_HEAD)
+    .where(AUDIT_HEAD.c.id == HEAD_ID)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+_LOCK_HEAD = (
+    sa.select(AUDIT_HEAD.c.seq, AUDIT_HEAD.c.hash)
+    .where(AUDIT_HEAD.c.id == HEAD_ID)
+    .with_for_update()
+)
 
 
 def canonical_json(value: Any) -> str:
@@ -54,105 +68,120 @@ def event_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An event about to be appended to the chain."""
+
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    at: datetime
+
+
 class ChainWriter:
     """Appends events to the chain inside one write transaction that holds the head lock."""
 
-    def __init__(self, session: Session, head: AuditHeadRow) -> None:
-        self._session = session
-        self._head = head
+    def __init__(self, conn: sa.Connection, seq: int, head_hash: str) -> None:
+        self._conn = conn
+        self._seq = seq
+        self._hash = head_hash
 
     def append(
         self, *, actor: str, action: str, target: str, details: dict[str, Any], at: datetime
-    ) -> AuditEventRow:
+    ) -> None:
         """Add one event after the current head and move the head to it."""
-        seq = self._head.seq + 1
-        details_json = canonical_json(details)
-        digest = event_hash(
-            seq=seq,
-            occurred_at=at,
-            actor=actor,
-            action=action,
-            target=target,
-            details=details_json,
-            prev_hash=self._head.hash,
-        )
-        row = AuditEventRow(
-            seq=seq,
-            occurred_at=at,
-            actor=actor,
-            action=action,
-            target=target,
-            details=details_json,
-            prev_hash=self._head.hash,
-            hash=digest,
-        )
-        self._session.add(row)
-        self._head.seq = seq
-        self._head.hash = digest
-        self._session.add(self._head)
-        return row
+        self.append_all([Entry(actor, action, target, details, at)])
+
+    def append_all(self, entries: Sequence[Entry]) -> None:
+        """Add events in order after the current head and move the head to the last."""
+        rows = []
+        for entry in entries:
+            seq = self._seq + 1
+            details_json = canonical_json(entry.details)
+            digest = event_hash(
+                seq=seq,
+                occurred_at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                target=entry.target,
+                details=details_json,
+                prev_hash=self._hash,
+            )
+            rows.append(
+                {
+                    "seq": seq,
+                    "occurred_at": entry.at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "target": entry.target,
+                    "details": details_json,
+                    "prev_hash": self._hash,
+                    "hash": digest,
+                }
+            )
+            self._seq, self._hash = seq, digest
+        self._conn.execute(_INSERT_EVENTS, rows)
+        self._conn.execute(_MOVE_HEAD, {"new_seq": self._seq, "new_hash": self._hash})
 
 
-def lock_chain(session: Session) -> ChainWriter:
+def lock_chain(conn: sa.Connection) -> ChainWriter:
     """Lock the chain head (``SELECT ... FOR UPDATE``) and return a writer for it.
 
     Call this first in a write transaction: it is the lock that orders all
     audited writes, so taking it before any other row lock avoids deadlocks.
     """
-    head = session.exec(
-        select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
-    ).one()
-    return ChainWriter(session, head)
+    seq, head_hash = conn.execute(_LOCK_HEAD).one()
+    return ChainWriter(conn, seq, head_hash)
 
 
-def to_event(row: AuditEventRow) -> AuditEvent:
+def to_event(row: sa.RowMapping) -> AuditEvent:
     """The public value of a stored event."""
     return AuditEvent(
-        seq=row.seq,
-        occurred_at=row.occurred_at,
-        actor=row.actor,
-        action=row.action,
-        target=row.target,
-        details=json.loads(row.details),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
+        seq=row["seq"],
+        occurred_at=row["occurred_at"],
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        details=json.loads(row["details"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
     )
 
 
-def _rows(session: Session, batch: int = 1000) -> Iterator[AuditEventRow]:
+def events(conn: sa.Connection, *, after: int = 0, limit: int | None = None) -> list[sa.RowMapping]:
+    """Stored events with ``seq`` greater than ``after``, oldest first."""
+    query = sa.select(AUDIT_EVENT).where(AUDIT_EVENT.c.seq > after).order_by(AUDIT_EVENT.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(conn.execute(query).mappings())
+
+
+def _all_events(conn: sa.Connection, batch: int = 1000) -> Iterator[sa.RowMapping]:
     last = 0
-    while True:
-        rows = session.exec(
-            select(AuditEventRow)
-            .where(AuditEventRow.seq > last)
-            .order_by(col(AuditEventRow.seq))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
+    while rows := events(conn, after=last, limit=batch):
         yield from rows
-        last = rows[-1].seq
-        session.expunge_all()
+        last = rows[-1]["seq"]
 
 
-def verify_chain(session: Session) -> ChainReport:
+def verify_chain(conn: sa.Connection) -> ChainReport:
     """Recompute the whole chain in bounded memory and report the first broken event."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
-    for row in _rows(session):
+    for row in _all_events(conn):
         problem = None
-        if row.seq != expected_seq:
-            problem = f"event {expected_seq} is missing (next stored event is {row.seq})"
-        elif row.prev_hash != prev_hash:
+        if row["seq"] != expected_seq:
+            problem = f"event {expected_seq} is missing (next stored event is {row['seq']})"
+        elif row["prev_hash"] != prev_hash:
             problem = "its link does not match the hash of the previous event"
-        elif row.hash != event_hash(
-            seq=row.seq,
-            occurred_at=row.occurred_at,
-            actor=row.actor,
-            action=row.action,
-            target=row.target,
-            details=row.details,
-            prev_hash=row.prev_hash,
+        elif row["hash"] != event_hash(
+            seq=row["seq"],
+            occurred_at=row["occurred_at"],
+            actor=row["actor"],
+            action=row["action"],
+            target=row["target"],
+            details=row["details"],
+            prev_hash=row["prev_hash"],
         ):
             problem = "its content does not match its stored hash"
         if problem is not None:
@@ -163,9 +192,9 @@ def verify_chain(session: Session) -> ChainReport:
                 first_bad_seq=expected_seq,
                 problem=problem,
             )
-        prev_hash = row.hash
+        prev_hash = row["hash"]
         expected_seq += 1
-    head = session.exec(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).one()
+    head = conn.execute(sa.select(AUDIT_HEAD).where(AUDIT_HEAD.c.id == HEAD_ID)).one()
     checked = expected_seq - 1
     if head.seq != checked or head.hash != prev_hash:
         return ChainReport(

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlmodel import Session
 
 from eprotocol.core.errors import DatabaseUnavailable
 
@@ -54,7 +53,14 @@ class Database:
         self.is_sqlite = url_obj.get_backend_name() == "sqlite"
         if self.is_sqlite and url_obj.database and url_obj.database != ":memory:":
             Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, **engine_options}
+        # A pool big enough for the server's worker threads: a connection that does not fit
+        # is closed on return and reopened (with its pragmas) on the next checkout.
+        options: dict[str, Any] = {
+            "pool_pre_ping": not self.is_sqlite,
+            "pool_size": 16,
+            "max_overflow": 16,
+            **engine_options,
+        }
         if self.is_sqlite:
             options.setdefault(
                 "connect_args", {"timeout": busy_timeout, "check_same_thread": False}
@@ -79,31 +85,27 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A session for reading; it never commits."""
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection for reading; its transaction is rolled back at the end."""
         try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                yield session
+            with self.engine.connect() as conn:
+                yield conn
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose work commits at the end of the block, or not at all."""
+    def write(self) -> Iterator[sa.Connection]:
+        """A connection whose work commits at the end of the block, or not at all."""
         try:
-            with (
-                self._write_lock,
-                Session(self._write_engine, expire_on_commit=False) as session,
-                session.begin(),
-            ):
-                yield session
+            with self._write_lock, self._write_engine.begin() as conn:
+                yield conn
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
 
     def check(self) -> None:
         """Raise ``DatabaseUnavailable`` unless a trivial query succeeds."""
-        with self.read() as session:
-            session.connection().exec_driver_sql("SELECT 1")
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -9,7 +9,7 @@ SQLite and PostgreSQL. Every timestamp is stored in UTC.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -92,7 +92,7 @@ class RegistrationRow(SQLModel, table=True):
     number: int
     registered_at: datetime = _timestamp(index=True)
     registered_by: str = Field(max_length=64)
-    direction: str = Field(max_length=16, index=True)
+    direction: str = Field(max_length=16)
     subject: str = Field(max_length=1000)
     sender: str | None = Field(default=None, max_length=500)
     recipients: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -101,7 +101,7 @@ class RegistrationRow(SQLModel, table=True):
     channel: str | None = Field(default=None, max_length=16)
     classification_code: str | None = Field(default=None, max_length=64)
     confidential: bool = False
-    status: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16)
 
 
 class RelationRow(SQLModel, table=True):
@@ -169,7 +169,7 @@ class AuditEventRow(SQLModel, table=True):
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     occurred_at: datetime = _timestamp(index=True)
     actor: str = Field(max_length=64)
-    action: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=64)
     target: str = Field(max_length=200)
     details: str = Field(sa_type=sa.Text)
     prev_hash: str = Field(max_length=64)
@@ -198,3 +198,22 @@ class OutboxRow(SQLModel, table=True):
     processed_at: datetime | None = _timestamp(index=True, nullable=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# Core tables: hot paths (registering, listing, the audit chain) use SQLAlchemy Core
+# statements on these rather than ORM objects, which cost several times more per row.
+ORGANISATION = _table(OrganisationRow)
+BOOK = _table(BookRow)
+COUNTER = _table(CounterRow)
+REGISTRATION = _table(RegistrationRow)
+RELATION = _table(RelationRow)
+FILE = _table(FileRow)
+CANCELLATION = _table(CancellationRow)
+CORRECTION = _table(CorrectionRow)
+AUDIT_EVENT = _table(AuditEventRow)
+AUDIT_HEAD = _table(AuditHeadRow)
+OUTBOX = _table(OutboxRow)

@@ -10,25 +10,40 @@ rolls the counter back with it: no number is consumed by a failure.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
 
-from eprotocol.core.models import CounterRow
-
-_counter = CounterRow.__table__  # type: ignore[attr-defined]
+from eprotocol.core.models import COUNTER
 
 
-def next_number(session: Session, book_id: int, year: int) -> int:
-    """Take the next number of ``book_id`` in ``year`` (1 for the year's first entry)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(_counter)
-        .values(book_id=book_id, year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=[_counter.c.book_id, _counter.c.year],
-            set_={"last_number": _counter.c.last_number + 1},
+def _upsert(insert: Any) -> sa.Insert:
+    return cast(
+        sa.Insert,
+        insert(COUNTER)
+        .values(
+            book_id=sa.bindparam("book_id"),
+            year=sa.bindparam("year"),
+            last_number=sa.bindparam("count"),
         )
-        .returning(_counter.c.last_number)
+        .on_conflict_do_update(
+            index_elements=[COUNTER.c.book_id, COUNTER.c.year],
+            set_={"last_number": COUNTER.c.last_number + sa.bindparam("count")},
+        )
+        .returning(COUNTER.c.last_number),
     )
-    return int(session.execute(stmt).scalar_one())
+
+
+_TAKE = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+
+
+def take_numbers(conn: sa.Connection, book_id: int, year: int, count: int = 1) -> int:
+    """Take the next ``count`` numbers of ``book_id`` in ``year``; return the first of them.
+
+    The numbers are ``first .. first + count - 1``; the year's first entry gets 1.
+    """
+    last = conn.execute(
+        _TAKE[conn.dialect.name], {"book_id": book_id, "year": year, "count": count}
+    ).scalar_one()
+    return int(last) - count + 1

@@ -12,35 +12,31 @@ import base64
 import binascii
 import itertools
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
 
 from eprotocol.core import validation
-from eprotocol.core.audit import lock_chain
+from eprotocol.core.audit import Entry, lock_chain
+from eprotocol.core.batching import GroupCommitter
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
     ImmutableField,
     InvalidInput,
     InvalidReference,
+    NotFound,
     RegistrationNotFound,
     UnknownBook,
 )
-from eprotocol.core.models import (
-    BookRow,
-    CancellationRow,
-    CorrectionRow,
-    FileRow,
-    RegistrationRow,
-    RelationRow,
-)
-from eprotocol.core.numbering import next_number
-from eprotocol.core.outbox import emit
+from eprotocol.core.models import BOOK, CANCELLATION, CORRECTION, FILE, REGISTRATION, RELATION
+from eprotocol.core.numbering import take_numbers
+from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer
 from eprotocol.core.types import (
     Cancellation,
@@ -62,6 +58,20 @@ _CHUNK = 1024 * 1024
 _SNIFF = 64 * 1024
 MAX_PAGE = 500
 
+# Plain executemany inserts, keys read back afterwards: INSERT ... RETURNING of many rows
+# runs row by row on SQLite, which costs more than the whole rest of a batch.
+_INSERT_REGISTRATIONS = sa.insert(REGISTRATION)
+_REGISTRATION_IDS = sa.select(REGISTRATION.c.number, REGISTRATION.c.id).where(
+    REGISTRATION.c.book_id == sa.bindparam("book_id"),
+    REGISTRATION.c.year == sa.bindparam("year"),
+    REGISTRATION.c.number.between(sa.bindparam("first"), sa.bindparam("last")),
+)
+_INSERT_FILES = sa.insert(FILE)
+_FILE_IDS = sa.select(FILE.c.registration_id, FILE.c.position, FILE.c.id).where(
+    FILE.c.registration_id.in_(sa.bindparam("ids", expanding=True))
+)
+_INSERT_RELATIONS = sa.insert(RELATION)
+
 
 @dataclass(frozen=True, slots=True)
 class _StagedFile:
@@ -71,7 +81,27 @@ class _StagedFile:
     blob: BlobInfo
 
 
-def _chunks(content: bytes | Any) -> Iterator[bytes]:
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A validated registration whose files are stored, waiting for its number."""
+
+    book: str
+    book_id: int
+    actor: str
+    values: dict[str, Any]
+    related_ids: list[int]
+    staged: list[_StagedFile]
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """The registration and file rows as written."""
+
+    values: dict[str, Any]
+    files: list[dict[str, Any]]
+
+
+def _chunks(content: bytes | BinaryIO) -> Iterator[bytes]:
     if isinstance(content, bytes | bytearray | memoryview):
         yield bytes(content)
         return
@@ -80,9 +110,23 @@ def _chunks(content: bytes | Any) -> Iterator[bytes]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return value.isoformat() if isinstance(value, date) else value
+
+
+#: A database row by column name (Core ``RowMapping``) or a dict of values just written.
+Row = Mapping[Any, Any]
+
+
+def _stored_file(row: Row) -> StoredFile:
+    return StoredFile(
+        id=row["id"],
+        role=FileRole(row["role"]),
+        filename=row["filename"],
+        media_type=row["media_type"],
+        size=row["size"],
+        sha256=row["sha256"],
+        storage_key=row["storage_key"],
+    )
 
 
 class Registry:
@@ -106,25 +150,28 @@ class Registry:
         # Books are few and almost never change: cache code <-> id, reload on a miss.
         self._books: dict[str, int] = {}
         self._book_codes: dict[int, str] = {}
+        # Concurrent registrations share transactions (one lock, one fsync for many entries).
+        self._committer: GroupCommitter[_Pending, _Committed] = GroupCommitter(self._commit)
 
     # -- books ---------------------------------------------------------------
 
-    def _refresh_books(self, session: Session) -> None:
-        books = {b.code: b.id for b in session.exec(select(BookRow)).all() if b.id is not None}
+    def _refresh_books(self) -> None:
+        with self._db.read() as conn:
+            books = {code: i for i, code in conn.execute(sa.select(BOOK.c.id, BOOK.c.code))}
         self._book_codes = {book_id: code for code, book_id in books.items()}
         self._books = books
 
-    def _book_id(self, session: Session, code: str) -> int:
+    def _book_id(self, code: str) -> int:
         if code not in self._books:
-            self._refresh_books(session)
+            self._refresh_books()
         try:
             return self._books[code]
         except KeyError:
             raise UnknownBook(f"there is no protocol book {code!r}", field="book") from None
 
-    def _code(self, session: Session, book_id: int) -> str:
+    def _code(self, book_id: int) -> str:
         if book_id not in self._book_codes:
-            self._refresh_books(session)
+            self._refresh_books()
         return self._book_codes[book_id]
 
     def year_of(self, instant: datetime) -> int:
@@ -146,15 +193,16 @@ class Registry:
         blob = self._store.put(itertools.chain((head,), chunks))
         return _StagedFile(role=role, filename=filename, media_type=media_type, blob=blob)
 
-    def _resolve(self, session: Session, refs: Sequence[ProtocolRef]) -> list[int]:
+    def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
         ids = []
-        for ref in refs:
-            try:
-                ids.append(self._row(session, ref).id or 0)
-            except (RegistrationNotFound, UnknownBook):
-                raise InvalidReference(
-                    f"related registration {ref} does not exist", field="related"
-                ) from None
+        with self._db.read() as conn:
+            for ref in refs:
+                try:
+                    ids.append(self._row(conn, ref)["id"])
+                except (RegistrationNotFound, UnknownBook):
+                    raise InvalidReference(
+                        f"related registration {ref} does not exist", field="related"
+                    ) from None
         return ids
 
     def register(
@@ -163,89 +211,139 @@ class Registry:
         """Number and record a new entry; see the module docstring for the steps."""
         clean = validation.clean_registration(data, default_book=self._default_book)
         actor = validation.actor(by)
-        if files and sum(1 for f in files if f.role == FileRole.MAIN) > 1:
+        if sum(1 for f in files if f.role == FileRole.MAIN) > 1:
             raise InvalidInput("a registration has at most one main document", field="files")
-        with self._db.read() as session:
-            book_id = self._book_id(session, clean.book)
-            related_ids = self._resolve(session, clean.related)
+        book_id = self._book_id(clean.book)
+        related_ids = self._resolve(clean.related) if clean.related else []
         staged = [self._stage(f) for f in files]
-
-        with self._db.write() as session:
-            chain = lock_chain(session)
-            now = self._clock.now()
-            year = self.year_of(now)
-            number = next_number(session, book_id, year)
-            row = RegistrationRow(
-                book_id=book_id,
-                year=year,
-                number=number,
-                registered_at=now,
-                registered_by=actor,
-                status=Status.ACTIVE,
-                **clean.values,
-            )
-            session.add(row)
-            session.flush()
-            assert row.id is not None  # noqa: S101 - flush assigns the key
-            for related_id in related_ids:
-                session.add(RelationRow(registration_id=row.id, related_id=related_id))
-            file_rows = [
-                FileRow(
-                    registration_id=row.id,
-                    position=position,
-                    role=f.role,
-                    filename=f.filename,
-                    media_type=f.media_type,
-                    size=f.blob.size,
-                    sha256=f.blob.sha256,
-                    storage_key=f.blob.key,
-                )
-                for position, f in enumerate(staged)
-            ]
-            session.add_all(file_rows)
-            session.flush()
-            ref = ProtocolRef(clean.book, year, number)
-            chain.append(
-                actor=actor,
-                action="registration.created",
-                target=str(ref),
-                details={
-                    "direction": row.direction,
-                    "subject": row.subject,
-                    "files": [{"filename": f.filename, "sha256": f.blob.sha256} for f in staged],
-                },
-                at=now,
-            )
-            emit(session, "registration.created", {"registration_id": row.id}, at=now)
+        pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged)
+        done = self._committer.submit(pending)
         return self._view(
-            row,
+            done.values,
             clean.book,
             related=clean.related,
-            files=file_rows,
+            files=done.files,
             cancellation=None,
-            corrections=[],
+            corrections=(),
         )
+
+    def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
+        """Record ``batch`` in one transaction, numbering the entries in order."""
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            stamped = [(p, now, self.year_of(now)) for p in batch for now in [self._clock.now()]]
+            wanted = Counter((p.book_id, year) for p, _, year in stamped)
+            first = {key: take_numbers(conn, *key, count) for key, count in wanted.items()}
+            next_free = dict(first)
+            rows = []
+            for p, now, year in stamped:
+                key = (p.book_id, year)
+                rows.append(
+                    {
+                        **p.values,
+                        "book_id": p.book_id,
+                        "year": key[1],
+                        "number": next_free[key],
+                        "registered_at": now,
+                        "registered_by": p.actor,
+                        "status": Status.ACTIVE.value,
+                    }
+                )
+                next_free[key] += 1
+            conn.execute(_INSERT_REGISTRATIONS, rows)
+            ids: dict[tuple[int, int, int], int] = {}
+            for (book_id, year), count in wanted.items():
+                bounds = {"first": first[book_id, year], "last": first[book_id, year] + count - 1}
+                for number, reg_id in conn.execute(
+                    _REGISTRATION_IDS, {"book_id": book_id, "year": year, **bounds}
+                ):
+                    ids[book_id, year, number] = reg_id
+            for row in rows:
+                row["id"] = ids[row["book_id"], row["year"], row["number"]]
+            relations = [
+                {"registration_id": row["id"], "related_id": related_id}
+                for p, row in zip(batch, rows, strict=True)
+                for related_id in p.related_ids
+            ]
+            if relations:
+                conn.execute(_INSERT_RELATIONS, relations)
+            files = [
+                [
+                    {
+                        "registration_id": row["id"],
+                        "position": position,
+                        "role": f.role.value,
+                        "filename": f.filename,
+                        "media_type": f.media_type,
+                        "size": f.blob.size,
+                        "sha256": f.blob.sha256,
+                        "storage_key": f.blob.key,
+                    }
+                    for position, f in enumerate(p.staged)
+                ]
+                for p, row in zip(batch, rows, strict=True)
+            ]
+            flat = [f for per_entry in files for f in per_entry]
+            if flat:
+                conn.execute(_INSERT_FILES, flat)
+                file_ids = {
+                    (reg_id, position): file_id
+                    for reg_id, position, file_id in conn.execute(
+                        _FILE_IDS, {"ids": [row["id"] for row in rows]}
+                    )
+                }
+                for f in flat:
+                    f["id"] = file_ids[f["registration_id"], f["position"]]
+            chain.append_all(
+                [
+                    Entry(
+                        actor=p.actor,
+                        action="registration.created",
+                        target=str(ProtocolRef(p.book, row["year"], row["number"])),
+                        details={
+                            "direction": row["direction"],
+                            "subject": row["subject"],
+                            "files": [
+                                {"filename": f.filename, "sha256": f.blob.sha256} for f in p.staged
+                            ],
+                        },
+                        at=row["registered_at"],
+                    )
+                    for p, row in zip(batch, rows, strict=True)
+                ]
+            )
+            emit_all(
+                conn,
+                [
+                    ("registration.created", {"registration_id": row["id"]}, row["registered_at"])
+                    for row in rows
+                ],
+            )
+        return [_Committed(row, f) for row, f in zip(rows, files, strict=True)]
 
     # -- read ----------------------------------------------------------------
 
-    def _row(self, session: Session, ref: ProtocolRef) -> RegistrationRow:
-        book_id = self._book_id(session, ref.book)
-        row = session.exec(
-            select(RegistrationRow).where(
-                RegistrationRow.book_id == book_id,
-                RegistrationRow.year == ref.year,
-                RegistrationRow.number == ref.number,
+    def _row(self, conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
+        book_id = self._book_id(ref.book)
+        row = (
+            conn.execute(
+                sa.select(REGISTRATION).where(
+                    REGISTRATION.c.book_id == book_id,
+                    REGISTRATION.c.year == ref.year,
+                    REGISTRATION.c.number == ref.number,
+                )
             )
-        ).first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise RegistrationNotFound(f"there is no registration {ref}")
         return row
 
     def get(self, ref: ProtocolRef) -> Registration:
         """One entry with its files, cancellation and corrections."""
-        with self._db.read() as session:
-            row = self._row(session, ref)
-            return self._views(session, [row])[0]
+        with self._db.read() as conn:
+            return self._views(conn, [self._row(conn, ref)])[0]
 
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None
@@ -253,132 +351,118 @@ class Registry:
         """Entries matching ``filters``, newest first, ``limit`` at a time."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-        with self._db.read() as session:
-            query = select(RegistrationRow)
+        reg = REGISTRATION.c
+        with self._db.read() as conn:
+            query = sa.select(REGISTRATION)
             if filters.book is not None:
-                query = query.where(RegistrationRow.book_id == self._book_id(session, filters.book))
+                query = query.where(reg.book_id == self._book_id(filters.book))
             if filters.year is not None:
-                query = query.where(RegistrationRow.year == filters.year)
+                query = query.where(reg.year == filters.year)
             if filters.direction is not None:
                 direction = validation.choice(filters.direction, Direction, "direction")
-                query = query.where(RegistrationRow.direction == direction.value)
+                query = query.where(reg.direction == direction.value)
             if filters.status is not None:
                 status = validation.choice(filters.status, Status, "status")
-                query = query.where(RegistrationRow.status == status.value)
+                query = query.where(reg.status == status.value)
             if filters.registered_from is not None:
-                query = query.where(col(RegistrationRow.registered_at) >= filters.registered_from)
+                query = query.where(reg.registered_at >= filters.registered_from)
             if filters.registered_to is not None:
-                query = query.where(col(RegistrationRow.registered_at) < filters.registered_to)
+                query = query.where(reg.registered_at < filters.registered_to)
             if cursor is not None:
-                query = query.where(col(RegistrationRow.id) < _decode_cursor(cursor))
-            rows = session.exec(
-                query.order_by(col(RegistrationRow.id).desc()).limit(limit + 1)
-            ).all()
+                query = query.where(reg.id < _decode_cursor(cursor))
+            rows = list(conn.execute(query.order_by(reg.id.desc()).limit(limit + 1)).mappings())
             more = len(rows) > limit
             rows = rows[:limit]
-            items = self._views(session, rows)
-        next_cursor = _encode_cursor(rows[-1].id or 0) if more and rows else None
+            items = self._views(conn, rows)
+        next_cursor = _encode_cursor(rows[-1]["id"]) if more else None
         return Page(items=tuple(items), next_cursor=next_cursor)
 
-    def _views(self, session: Session, rows: Sequence[RegistrationRow]) -> list[Registration]:
-        ids = [r.id for r in rows]
-        files: dict[int, list[FileRow]] = {i: [] for i in ids if i}
-        for f in session.exec(
-            select(FileRow)
-            .where(col(FileRow.registration_id).in_(ids))
-            .order_by(col(FileRow.position))
+    def _views(self, conn: sa.Connection, rows: Sequence[sa.RowMapping]) -> list[Registration]:
+        """Build full values for ``rows``, loading each related table once for all of them."""
+        ids = [r["id"] for r in rows]
+        files: dict[int, list[sa.RowMapping]] = {i: [] for i in ids}
+        for f in conn.execute(
+            sa.select(FILE).where(FILE.c.registration_id.in_(ids)).order_by(FILE.c.position)
+        ).mappings():
+            files[f["registration_id"]].append(f)
+        related: dict[int, list[ProtocolRef]] = {i: [] for i in ids}
+        target = REGISTRATION.alias("target")
+        for reg_id, book_id, year, number in conn.execute(
+            sa.select(RELATION.c.registration_id, target.c.book_id, target.c.year, target.c.number)
+            .join(target, target.c.id == RELATION.c.related_id)
+            .where(RELATION.c.registration_id.in_(ids))
         ):
-            files[f.registration_id].append(f)
-        related: dict[int, list[ProtocolRef]] = {i: [] for i in ids if i}
-        for rel, target in session.exec(
-            select(RelationRow, RegistrationRow)
-            .join(RegistrationRow, col(RegistrationRow.id) == col(RelationRow.related_id))
-            .where(col(RelationRow.registration_id).in_(ids))
-        ):
-            related[rel.registration_id].append(
-                ProtocolRef(self._code(session, target.book_id), target.year, target.number)
-            )
+            related[reg_id].append(ProtocolRef(self._code(book_id), year, number))
         cancellations = {
-            c.registration_id: c
-            for c in session.exec(
-                select(CancellationRow).where(col(CancellationRow.registration_id).in_(ids))
-            )
+            c["registration_id"]: c
+            for c in conn.execute(
+                sa.select(CANCELLATION).where(CANCELLATION.c.registration_id.in_(ids))
+            ).mappings()
         }
-        corrections: dict[int, list[CorrectionRow]] = {i: [] for i in ids if i}
-        for c in session.exec(
-            select(CorrectionRow)
-            .where(col(CorrectionRow.registration_id).in_(ids))
-            .order_by(col(CorrectionRow.id))
-        ):
-            corrections[c.registration_id].append(c)
+        corrections: dict[int, list[sa.RowMapping]] = {i: [] for i in ids}
+        for c in conn.execute(
+            sa.select(CORRECTION)
+            .where(CORRECTION.c.registration_id.in_(ids))
+            .order_by(CORRECTION.c.id)
+        ).mappings():
+            corrections[c["registration_id"]].append(c)
         return [
             self._view(
                 r,
-                self._code(session, r.book_id),
-                related=sorted(related[r.id or 0]),
-                files=files[r.id or 0],
-                cancellation=cancellations.get(r.id or 0),
-                corrections=corrections[r.id or 0],
+                self._code(r["book_id"]),
+                related=sorted(related[r["id"]]),
+                files=files[r["id"]],
+                cancellation=cancellations.get(r["id"]),
+                corrections=corrections[r["id"]],
             )
             for r in rows
         ]
 
     def _view(
         self,
-        row: RegistrationRow,
+        row: Row,
         book: str,
         *,
         related: Iterable[ProtocolRef],
-        files: Iterable[FileRow],
-        cancellation: CancellationRow | None,
-        corrections: Iterable[CorrectionRow],
+        files: Iterable[Row],
+        cancellation: Row | None,
+        corrections: Iterable[Row],
     ) -> Registration:
         return Registration(
-            id=row.id or 0,
+            id=row["id"],
             book=book,
-            year=row.year,
-            number=row.number,
-            registered_at=row.registered_at.astimezone(self._tz),
-            registered_by=row.registered_by,
-            direction=Direction(row.direction),
-            subject=row.subject,
-            sender=row.sender,
-            recipients=tuple(row.recipients),
-            sender_reference=row.sender_reference,
-            sender_date=row.sender_date,
-            channel=Channel(row.channel) if row.channel else None,
-            classification_code=row.classification_code,
-            confidential=row.confidential,
-            status=Status(row.status),
+            year=row["year"],
+            number=row["number"],
+            registered_at=row["registered_at"].astimezone(self._tz),
+            registered_by=row["registered_by"],
+            direction=Direction(row["direction"]),
+            subject=row["subject"],
+            sender=row["sender"],
+            recipients=tuple(row["recipients"]),
+            sender_reference=row["sender_reference"],
+            sender_date=row["sender_date"],
+            channel=Channel(row["channel"]) if row["channel"] else None,
+            classification_code=row["classification_code"],
+            confidential=row["confidential"],
+            status=Status(row["status"]),
             related=tuple(related),
-            files=tuple(
-                StoredFile(
-                    id=f.id or 0,
-                    role=FileRole(f.role),
-                    filename=f.filename,
-                    media_type=f.media_type,
-                    size=f.size,
-                    sha256=f.sha256,
-                    storage_key=f.storage_key,
-                )
-                for f in files
-            ),
+            files=tuple(_stored_file(f) for f in files),
             cancellation=None
             if cancellation is None
             else Cancellation(
-                reason=cancellation.reason,
-                authorisation=cancellation.authorisation,
-                cancelled_by=cancellation.cancelled_by,
-                cancelled_at=cancellation.cancelled_at.astimezone(self._tz),
+                reason=cancellation["reason"],
+                authorisation=cancellation["authorisation"],
+                cancelled_by=cancellation["cancelled_by"],
+                cancelled_at=cancellation["cancelled_at"].astimezone(self._tz),
             ),
             corrections=tuple(
                 Correction(
-                    field=c.field,
-                    old_value=c.old_value,
-                    new_value=c.new_value,
-                    reason=c.reason,
-                    corrected_by=c.corrected_by,
-                    corrected_at=c.corrected_at.astimezone(self._tz),
+                    field=c["field"],
+                    old_value=c["old_value"],
+                    new_value=c["new_value"],
+                    reason=c["reason"],
+                    corrected_by=c["corrected_by"],
+                    corrected_at=c["corrected_at"].astimezone(self._tz),
                 )
                 for c in corrections
             ),
@@ -386,11 +470,19 @@ class Registry:
 
     def read_file(self, ref: ProtocolRef, file_id: int) -> tuple[StoredFile, Iterator[bytes]]:
         """A file's record and a verifying stream of its bytes."""
-        entry = self.get(ref)
-        for stored in entry.files:
-            if stored.id == file_id:
-                return stored, self._store.read(stored.storage_key, sha256=stored.sha256)
-        raise RegistrationNotFound(f"registration {ref} has no file {file_id}")
+        with self._db.read() as conn:
+            reg_id = self._row(conn, ref)["id"]
+            row = (
+                conn.execute(
+                    sa.select(FILE).where(FILE.c.id == file_id, FILE.c.registration_id == reg_id)
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"registration {ref} has no file {file_id}")
+        stored = _stored_file(row)
+        return stored, self._store.read(stored.storage_key, sha256=stored.sha256)
 
     # -- change --------------------------------------------------------------
 
@@ -401,22 +493,26 @@ class Registry:
             authorisation, "authorisation", validation.AUTHORISATION_MAX
         )
         actor = validation.actor(by)
-        with self._db.write() as session:
-            chain = lock_chain(session)
-            row = self._row(session, ref)
-            if row.status == Status.CANCELLED:
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            row = self._row(conn, ref)
+            if row["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is already cancelled")
             now = self._clock.now()
-            row.status = Status.CANCELLED
-            session.add(row)
-            session.add(
-                CancellationRow(
-                    registration_id=row.id or 0,
-                    reason=reason,
-                    authorisation=authorisation,
-                    cancelled_by=actor,
-                    cancelled_at=now,
-                )
+            conn.execute(
+                sa.update(REGISTRATION)
+                .where(REGISTRATION.c.id == row["id"])
+                .values(status=Status.CANCELLED.value)
+            )
+            conn.execute(
+                sa.insert(CANCELLATION),
+                {
+                    "registration_id": row["id"],
+                    "reason": reason,
+                    "authorisation": authorisation,
+                    "cancelled_by": actor,
+                    "cancelled_at": now,
+                },
             )
             chain.append(
                 actor=actor,
@@ -425,7 +521,7 @@ class Registry:
                 details={"reason": reason, "authorisation": authorisation},
                 at=now,
             )
-            emit(session, "registration.cancelled", {"registration_id": row.id}, at=now)
+            emit(conn, "registration.cancelled", {"registration_id": row["id"]}, at=now)
         return self.get(ref)
 
     def correct(
@@ -444,33 +540,39 @@ class Registry:
         new_values = {name: validation.CORRECTABLE[name](value) for name, value in changes.items()}
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
         actor = validation.actor(by)
-        with self._db.write() as session:
-            chain = lock_chain(session)
-            row = self._row(session, ref)
-            if row.status == Status.CANCELLED:
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            row = self._row(conn, ref)
+            if row["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is cancelled and cannot be corrected")
             now = self._clock.now()
             diff = {
-                name: (_jsonable(getattr(row, name)), _jsonable(value))
+                name: (_jsonable(row[name]), _jsonable(value))
                 for name, value in new_values.items()
-                if _jsonable(getattr(row, name)) != _jsonable(value)
+                if _jsonable(row[name]) != _jsonable(value)
             }
             if not diff:
                 raise InvalidInput("the correction changes nothing", field="changes")
-            for name in diff:
-                setattr(row, name, new_values[name])
-                session.add(
-                    CorrectionRow(
-                        registration_id=row.id or 0,
-                        field=name,
-                        old_value=diff[name][0],
-                        new_value=diff[name][1],
-                        reason=reason,
-                        corrected_by=actor,
-                        corrected_at=now,
-                    )
-                )
-            session.add(row)
+            conn.execute(
+                sa.update(REGISTRATION)
+                .where(REGISTRATION.c.id == row["id"])
+                .values({name: new_values[name] for name in diff})
+            )
+            conn.execute(
+                sa.insert(CORRECTION),
+                [
+                    {
+                        "registration_id": row["id"],
+                        "field": name,
+                        "old_value": old,
+                        "new_value": new,
+                        "reason": reason,
+                        "corrected_by": actor,
+                        "corrected_at": now,
+                    }
+                    for name, (old, new) in diff.items()
+                ],
+            )
             chain.append(
                 actor=actor,
                 action="registration.corrected",
@@ -481,7 +583,7 @@ class Registry:
                 },
                 at=now,
             )
-            emit(session, "registration.corrected", {"registration_id": row.id}, at=now)
+            emit(conn, "registration.corrected", {"registration_id": row["id"]}, at=now)
         return self.get(ref)
 
 

@@ -163,13 +163,21 @@ def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegi
 
 
 def clean_filename(name: object) -> str:
-    """A display filename: the last path component, without control or bidi-override characters."""
-    raw = required_text(name if isinstance(name, str) else None, "filename", 10 * FILENAME_MAX)
-    base = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    """A safe display filename: the last path component, without control or bidi characters.
+
+    Greek and other letters are kept; an over-long name is shortened keeping its extension.
+    """
+    if not isinstance(name, str):
+        raise InvalidInput("filename must be text", field="filename")
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if unicodedata.category(ch) not in {"Cc", "Cf"}).strip()
     if base in {"", ".", ".."}:
         raise InvalidInput(f"filename {name!r} has no usable name", field="filename")
-    return base[:FILENAME_MAX]
+    if len(base) > FILENAME_MAX:
+        stem, dot, ext = base.rpartition(".")
+        ext = dot + ext if stem and len(ext) <= 16 else ""
+        base = base[: FILENAME_MAX - len(ext)] + ext
+    return base
 
 
 def actor(value: object) -> str:

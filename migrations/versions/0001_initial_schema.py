@@ -30,7 +30,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_audit_event_occurred_at"), ["occurred_at"], unique=False
         )
@@ -113,11 +112,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("book_id", "year", "number", name="uq_registration_number"),
     )
     with op.batch_alter_table("registration", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_registration_direction"), ["direction"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_registration_registered_at"), ["registered_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_registration_status"), ["status"], unique=False)
 
     op.create_table(
         "cancellation",
@@ -209,9 +206,7 @@ def downgrade() -> None:
     op.drop_table("correction")
     op.drop_table("cancellation")
     with op.batch_alter_table("registration", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_registration_status"))
         batch_op.drop_index(batch_op.f("ix_registration_registered_at"))
-        batch_op.drop_index(batch_op.f("ix_registration_direction"))
 
     op.drop_table("registration")
     op.drop_table("book_counter")
@@ -224,6 +219,5 @@ def downgrade() -> None:
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_event_occurred_at"))
-        batch_op.drop_index(batch_op.f("ix_audit_event_action"))
 
     op.drop_table("audit_event")

@@ -140,7 +140,7 @@ def test_failed_transaction_consumes_no_number(
     def broken_emit(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("simulated crash after the number was taken")
 
-    monkeypatch.setattr(registry_module, "emit", broken_emit)
+    monkeypatch.setattr(registry_module, "emit_all", broken_emit)
     with pytest.raises(RuntimeError):
         archive.register(incoming(), by="clerk")
     monkeypatch.undo()
@@ -268,10 +268,21 @@ LONG = "α" * 1001
         ),
         (NewRegistration(direction="incoming", subject="Θέ\x00μα"), InvalidInput),
         (
-            NewRegistration(direction="incoming", subject="Θέμα", sender_date="31/02/2026"),
+            NewRegistration(
+                direction="incoming",
+                subject="Θέμα",
+                sender_date="31/02/2026",  # type: ignore[arg-type]
+            ),
             InvalidInput,
-        ),  # type: ignore[arg-type]
-        (NewRegistration(direction="incoming", subject="Θέμα", confidential="yes"), InvalidInput),  # type: ignore[arg-type]
+        ),
+        (
+            NewRegistration(
+                direction="incoming",
+                subject="Θέμα",
+                confidential="yes",  # type: ignore[arg-type]
+            ),
+            InvalidInput,
+        ),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(

@@ -1,0 +1,128 @@
+"""The ``eprotocol`` command as an operator uses it, in a fresh directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path) -> Run:
+    env = {**os.environ, "EPROTOCOL_DATABASE_URL": database_url}
+    env.pop("EPROTOCOL_STORAGE_URL", None)  # the default, file://var/blobs, under the cwd
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eprotocol.cli", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run
+
+
+def test_operator_session(run: Run, tmp_path: Path) -> None:
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    (tmp_path / "αίτηση.pdf").write_bytes(PDF)
+    (tmp_path / "συνημμένο.txt").write_text("Βεβαίωση", encoding="utf-8")
+
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    first = run(
+        "register",
+        "αίτηση.pdf",
+        "συνημμένο.txt",
+        "--direction",
+        "incoming",
+        "--subject",
+        "Αίτηση βεβαίωσης",
+        "--sender",
+        "Μαρία Παπαδάκη",
+        "--by",
+        "clerk",
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"1/{year}"
+    second = run(
+        "register",
+        "αίτηση.pdf",
+        "--direction",
+        "outgoing",
+        "--subject",
+        "Απάντηση",
+        "--recipient",
+        "Μαρία Παπαδάκη",
+        "--related",
+        f"1/{year}",
+        "--json",
+    )
+    assert json.loads(second.stdout)["number"] == 2
+
+    shown = run("show", f"{year}/1", "--json")
+    entry = json.loads(shown.stdout)
+    assert entry["subject"] == "Αίτηση βεβαίωσης"
+    assert [f["filename"] for f in entry["files"]] == ["αίτηση.pdf", "συνημμένο.txt"]
+    assert entry["files"][0]["role"] == "main"
+    assert (tmp_path / "var" / "blobs" / entry["files"][0]["storage_key"]).read_bytes() == PDF
+
+    cancelled = run(
+        "cancel",
+        f"{year}/1",
+        "--reason",
+        "Διπλή καταχώριση",
+        "--authorisation",
+        "Απόφαση 3/2026",
+        "--by",
+        "head",
+    )
+    assert cancelled.returncode == 0
+    assert "Ακύρωση:         Διπλή καταχώριση" in run("show", f"{year}/1").stdout
+    assert run("fsck").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "2026/77"], "there is no registration general:77/2026"),
+        (["show", "77/2026x"], "is not YEAR/NUMBER"),
+        (["cancel", "2026/77", "--reason", "x", "--authorisation", "y"], "no registration"),
+        (
+            ["register", "a.pdf", "--direction", "incoming", "--subject", " "],
+            "subject must not be empty",
+        ),
+        (
+            ["register", "a.pdf", "--direction", "incoming", "--subject", "x", "--book", "nope"],
+            "no protocol book 'nope'",
+        ),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "a.pdf").write_bytes(PDF)
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    result = run(*args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_init_requires_an_organisation(run: Run) -> None:
+    result = run("init")
+    assert result.returncode == 2
+    assert "--organisation" in result.stderr

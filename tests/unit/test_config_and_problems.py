@@ -1,0 +1,74 @@
+"""Environment settings, storage URLs and the error-to-HTTP table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eprotocol import (
+    AlreadyCancelled,
+    BlobCorrupt,
+    DatabaseUnavailable,
+    EProtocolError,
+    ImmutableField,
+    InvalidInput,
+    LocalStorageConfig,
+    RegistrationNotFound,
+    StorageUnavailable,
+    UnknownBook,
+    storage_config_from_url,
+)
+from eprotocol.api.problems import status_for, to_problem
+from eprotocol.env import settings_from_env
+
+
+def test_defaults_are_the_embedded_archive() -> None:
+    settings = settings_from_env({})
+    assert settings.archive.database_url == "sqlite:///var/eprotocol.db"
+    assert settings.archive.storage == LocalStorageConfig(Path("var/blobs"))
+    assert settings.archive.timezone == "Europe/Athens"
+
+
+def test_environment_overrides() -> None:
+    settings = settings_from_env(
+        {
+            "EPROTOCOL_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "EPROTOCOL_STORAGE_URL": "file:///srv/b",
+        }
+    )
+    assert settings.archive.database_url == "postgresql+psycopg://u@h/db"
+    assert settings.archive.storage == LocalStorageConfig(Path("/srv/b"))
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "file://", "blobs"])
+def test_bad_storage_urls(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        storage_config_from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidInput("x"), 422),
+        (UnknownBook("x"), 422),
+        (ImmutableField("x"), 422),
+        (RegistrationNotFound("x"), 404),
+        (AlreadyCancelled("x"), 409),
+        (DatabaseUnavailable("x"), 503),
+        (StorageUnavailable("x"), 503),
+        (BlobCorrupt("x"), 500),
+        (EProtocolError("x"), 500),
+    ],
+)
+def test_status_table(error: EProtocolError, status: int) -> None:
+    assert status_for(error) == status
+
+
+def test_problem_carries_type_detail_and_field() -> None:
+    problem = to_problem(InvalidInput("subject must not be empty", field="subject"))
+    assert problem.status_code == 422
+    assert problem.type_ == "https://eprotocol.gr/problems/invalid-input"
+    assert problem.detail == "subject must not be empty"
+    assert problem.extra == {"field": "subject"}
+    assert to_problem(StorageUnavailable("down")).headers == {"Retry-After": "5"}
