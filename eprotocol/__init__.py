@@ -6,7 +6,13 @@ cancel and correct protocol book entries; every error is an
 """
 
 from eprotocol.archive import Archive
-from eprotocol.config import ArchiveConfig, LocalStorageConfig, storage_config_from_url
+from eprotocol.config import (
+    ArchiveConfig,
+    IntakePolicy,
+    LocalStorageConfig,
+    S3StorageConfig,
+    storage_config_from_url,
+)
 from eprotocol.core.errors import (
     AlreadyCancelled,
     BlobCorrupt,
@@ -19,18 +25,22 @@ from eprotocol.core.errors import (
     InvalidInput,
     InvalidReference,
     NotFound,
+    RefusedFile,
     RegistrationNotFound,
     StorageUnavailable,
     Unavailable,
     UnknownBook,
 )
+from eprotocol.core.fsck import BlobProblem, FsckReport
 from eprotocol.core.types import (
     AuditEvent,
     Cancellation,
     ChainReport,
     Channel,
+    Classification,
     Correction,
     Direction,
+    Disposal,
     FileInput,
     FileRole,
     NewRegistration,
@@ -49,17 +59,22 @@ __all__ = [
     "AuditEvent",
     "BlobCorrupt",
     "BlobMissing",
+    "BlobProblem",
     "Cancellation",
     "ChainReport",
     "Channel",
+    "Classification",
     "Conflict",
     "Correction",
     "DatabaseUnavailable",
     "Direction",
+    "Disposal",
     "EProtocolError",
     "FileInput",
     "FileRole",
+    "FsckReport",
     "ImmutableField",
+    "IntakePolicy",
     "IntegrityFailure",
     "InvalidInput",
     "InvalidReference",
@@ -68,9 +83,11 @@ __all__ = [
     "NotFound",
     "Page",
     "ProtocolRef",
+    "RefusedFile",
     "Registration",
     "RegistrationFilter",
     "RegistrationNotFound",
+    "S3StorageConfig",
     "Status",
     "StorageUnavailable",
     "StoredFile",

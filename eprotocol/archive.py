@@ -8,6 +8,7 @@ operations of :mod:`eprotocol.core.registry`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,12 +21,16 @@ from eprotocol.core import validation
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, InvalidInput
-from eprotocol.core.models import BOOK, ORGANISATION
+from eprotocol.core.fsck import FsckReport, Progress, check_blobs, default_grace, find_orphans
+from eprotocol.core.intake import PdfInspector
+from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, SystemClock
 from eprotocol.core.registry import Registry
 from eprotocol.core.types import (
     AuditEvent,
     ChainReport,
+    Classification,
+    Disposal,
     FileInput,
     NewRegistration,
     Page,
@@ -35,6 +40,7 @@ from eprotocol.core.types import (
     StoredFile,
 )
 from eprotocol.intake import MagicSniffer
+from eprotocol.intake.pdf import SandboxedPdfInspector
 from eprotocol.storage import open_blob_store
 
 _BOOK_CODE_MAX = 32
@@ -60,9 +66,10 @@ class Archive:
         blob_store: BlobStore | None = None,
         clock: Clock | None = None,
         sniffer: ContentSniffer | None = None,
+        pdf_inspector: PdfInspector | None = None,
     ) -> None:
         try:
-            tz = ZoneInfo(config.timezone)
+            ZoneInfo(config.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"unknown time zone {config.timezone!r}", field="timezone") from None
         self.config = config
@@ -73,13 +80,17 @@ class Archive:
         )
         self._store = blob_store if blob_store is not None else open_blob_store(config.storage)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        # The archive stops the PDF worker processes it starts, not an injected inspector.
+        self._owned_inspector: SandboxedPdfInspector | None = None
+        if pdf_inspector is None:
+            pdf_inspector = self._owned_inspector = SandboxedPdfInspector(config.intake)
         self._registry = Registry(
+            config,
             self._db,
             self._store,
             sniffer if sniffer is not None else MagicSniffer(),
+            pdf_inspector,
             self._clock,
-            tz,
-            config.default_book,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -129,14 +140,44 @@ class Archive:
                 actor=actor, action="book.created", target=code, details={"name": name}, at=now
             )
 
+    def add_classification(
+        self, code: str, title: str, *, retention_years: int, disposal: Disposal | str, by: str
+    ) -> Classification:
+        """Add a heading to the filing plan; its files are kept ``retention_years`` years."""
+        code = validation.required_text(code, "code", validation.CLASSIFICATION_MAX)
+        title = validation.required_text(title, "title", 300)
+        kind = validation.choice(disposal, Disposal, "disposal")
+        if isinstance(retention_years, bool) or not 1 <= retention_years <= 200:
+            raise InvalidInput("retention_years must be from 1 to 200", field="retention_years")
+        actor = validation.actor(by)
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            exists = conn.execute(
+                sa.select(CLASSIFICATION.c.code).where(CLASSIFICATION.c.code == code)
+            ).first()
+            if exists is not None:
+                raise Conflict(f"the filing plan already has a heading {code!r}")
+            row = {"code": code, "title": title, "retention_years": retention_years}
+            conn.execute(sa.insert(CLASSIFICATION), {**row, "disposal": kind.value})
+            chain.append(
+                actor=actor,
+                action="classification.created",
+                target=code,
+                details={**row, "disposal": kind.value},
+                at=self._clock.now(),
+            )
+        return Classification(code, title, retention_years, kind)
+
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer."""
         self._db.check()
         self._store.check()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and stop the PDF checking processes."""
         self._db.dispose()
+        if self._owned_inspector is not None:
+            self._owned_inspector.close()
 
     def __enter__(self) -> Archive:
         """Use the archive in a ``with`` block that closes it."""
@@ -211,6 +252,34 @@ class Archive:
         """Recompute the audit hash chain; the report names the first broken event."""
         with self._db.read() as conn:
             return verify_chain(conn)
+
+    def fsck(
+        self,
+        *,
+        grace: timedelta | None = None,
+        sweep_orphans: bool = False,
+        progress: Progress | None = None,
+    ) -> FsckReport:
+        """Check the audit chain and every stored file; optionally delete old orphan blobs.
+
+        Orphans are blobs no registration refers to (left by a registration that
+        failed after storing its files) that are older than ``grace`` (a day by
+        default). Only those are ever deleted, and only with ``sweep_orphans``.
+        """
+        chain = self.verify_audit_chain()
+        checked, problems = check_blobs(self._db, self._store, progress)
+        older_than = self._clock.now() - (grace if grace is not None else default_grace())
+        orphans = find_orphans(self._db, self._store, older_than)
+        if sweep_orphans:
+            for key in orphans:
+                self._store.delete(key)
+        return FsckReport(
+            chain=chain,
+            blobs_checked=checked,
+            problems=tuple(problems),
+            orphans=tuple(orphans),
+            swept=len(orphans) if sweep_orphans else 0,
+        )
 
     def audit_events(self, *, after: int = 0, limit: int = 100) -> tuple[AuditEvent, ...]:
         """Audit events with ``seq`` greater than ``after``, oldest first."""

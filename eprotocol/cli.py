@@ -11,9 +11,10 @@ import dataclasses
 import enum
 import json
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -221,16 +222,53 @@ def cancel(
 
 
 @app.command()
-def fsck(as_json: JsonOption = False) -> None:
-    """Check the archive's integrity (the audit hash chain); exit 1 if anything is wrong."""
-    with _archive() as archive:
-        report = archive.verify_audit_chain()
+def fsck(
+    sweep_orphans: Annotated[
+        bool, typer.Option(help="Delete stored blobs no registration refers to.")
+    ] = False,
+    grace_hours: Annotated[
+        float, typer.Option(help="Only blobs older than this count as orphans.", min=0)
+    ] = 24.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the audit chain and re-hash every stored file; exit 1 if anything is wrong."""
+    with _archive() as archive, ExitStack() as stack:
+        # A progress bar for people at a terminal; scripts and cron logs get none.
+        bar = (
+            stack.enter_context(
+                typer.progressbar(length=0, label="Έλεγχος αρχείων", file=sys.stderr)
+            )
+            if sys.stderr.isatty() and not as_json
+            else None
+        )
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        report = archive.fsck(
+            grace=timedelta(hours=grace_hours), sweep_orphans=sweep_orphans, progress=progress
+        )
     if as_json:
         _print_json(report)
-    elif report.ok:
-        typer.echo(f"audit chain intact: {report.events_checked} events, head {report.head_hash}")
-    if not report.ok:
-        _fail(f"audit chain broken at event {report.first_bad_seq}: {report.problem}")
+    else:
+        chain = report.chain
+        if chain.ok:
+            typer.echo(f"audit chain intact: {chain.events_checked} events, head {chain.head_hash}")
+        typer.echo(f"blobs checked: {report.blobs_checked}")
+        for problem in report.problems:
+            typer.echo(
+                f"{problem.problem}: {problem.storage_key} used by {', '.join(problem.used_by)}"
+            )
+        verb = "deleted" if sweep_orphans else "orphan (sweep with --sweep-orphans)"
+        for key in report.orphans:
+            typer.echo(f"{verb}: {key}")
+    if not report.chain.ok:
+        _fail(f"audit chain broken at event {report.chain.first_bad_seq}: {report.chain.problem}")
+    if report.problems:
+        names = "; ".join(f"{p.problem} {', '.join(p.used_by)}" for p in report.problems)
+        _fail(f"{len(report.problems)} stored files are missing or corrupt: {names}")
 
 
 @app.command()

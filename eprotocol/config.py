@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from eprotocol.core.errors import InvalidInput
 
@@ -21,8 +21,56 @@ class LocalStorageConfig:
     root: Path
 
 
-StorageConfig = LocalStorageConfig
+@dataclass(frozen=True, slots=True)
+class S3StorageConfig:
+    """Blobs as objects in a bucket of an S3-compatible server (SeaweedFS, MinIO, Ceph...)."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    bucket: str = "eprotocol"
+    secure: bool = True
+    region: str | None = None
+    #: Seconds to wait for the server before a request fails as ``StorageUnavailable``.
+    timeout: float = 30.0
+
+
+StorageConfig = LocalStorageConfig | S3StorageConfig
 """Every kind of blob store the archive can be pointed at."""
+
+MIB = 1024 * 1024
+
+PDF = "application/pdf"
+IMAGES = frozenset({"image/jpeg", "image/png", "image/tiff", "image/gif", "image/webp"})
+OFFICE = frozenset(
+    {
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+TEXT = frozenset({"text/plain", "text/csv", "application/xml", "text/xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class IntakePolicy:
+    """What files the archive accepts, checked on the bytes before anything is stored.
+
+    Media types are those libmagic reports for the content; the filename and
+    the client's declared type are never trusted.
+    """
+
+    main_types: frozenset[str] = frozenset({PDF})
+    attachment_types: frozenset[str] = frozenset({PDF}) | IMAGES | OFFICE | TEXT
+    max_file_bytes: int = 50 * MIB
+    #: Limits of the sandboxed PDF parser (a separate process per worker).
+    pdf_timeout_seconds: float = 20.0
+    pdf_memory_bytes: int = 768 * MIB
+    pdf_workers: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,23 +86,49 @@ class ArchiveConfig:
     storage: StorageConfig
     timezone: str = "Europe/Athens"
     default_book: str = "general"
+    intake: IntakePolicy = field(default_factory=IntakePolicy)
+    #: Retention of stored files whose registration has no classification (object lock).
+    default_retention_years: int = 10
+    #: Where uploads are spooled while they are checked (system temporary directory if None).
+    spool_dir: Path | None = None
     #: Seconds a writer waits for another process's SQLite write lock before failing.
     sqlite_busy_timeout: float = 30.0
     extra_engine_options: dict[str, object] = field(default_factory=dict)
 
 
 def storage_config_from_url(url: str) -> StorageConfig:
-    """Parse an ``EPROTOCOL_STORAGE_URL``-style URL (``file://var/blobs``) into a config.
+    """Parse an ``EPROTOCOL_STORAGE_URL``-style URL into a config.
 
     ``file://var/blobs`` is relative to the working directory and
-    ``file:///srv/blobs`` is absolute.
+    ``file:///srv/blobs`` is absolute; S3 is
+    ``s3://ACCESS:SECRET@host:port/bucket?secure=false&region=R`` (percent-encode
+    special characters of the key and secret).
     """
     parts = urlsplit(url)
     if parts.scheme == "file":
         raw = (parts.netloc + parts.path) if parts.netloc else parts.path
         if not raw:
-            raise InvalidInput(f"storage URL {url!r} names no directory", field="storage_url")
+            raise InvalidInput("the storage URL names no directory", field="storage_url")
         return LocalStorageConfig(root=Path(raw))
+    if parts.scheme == "s3":
+        bucket = parts.path.strip("/")
+        if not (parts.hostname and parts.username and parts.password and bucket):
+            raise InvalidInput(
+                "an S3 storage URL needs s3://ACCESS:SECRET@host:port/bucket", field="storage_url"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        secure = query.get("secure", "true").lower() not in {"false", "0", "no"}
+        endpoint = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return S3StorageConfig(
+            endpoint=endpoint,
+            access_key=unquote(parts.username),
+            secret_key=unquote(parts.password),
+            bucket=bucket,
+            secure=secure,
+            region=query.get("region"),
+        )
+    # The URL may carry secrets: name only its scheme.
     raise InvalidInput(
-        f"unsupported storage URL scheme {parts.scheme!r} (expected file://)", field="storage_url"
+        f"unsupported storage URL scheme {parts.scheme!r} (expected file:// or s3://)",
+        field="storage_url",
     )

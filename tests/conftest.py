@@ -11,7 +11,7 @@ import pytest
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig
 from eprotocol.core.ports import Clock
-from tests.support import FixedClock, PgServer
+from tests.support import FixedClock, PgServer, SeaweedServer
 
 ORGANISATION = "Δήμος Χανίων"
 
@@ -19,6 +19,15 @@ ORGANISATION = "Δήμος Χανίων"
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     server = PgServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    server = SeaweedServer.start()
     try:
         yield server
     finally:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from minio import Minio
+
+from eprotocol import ArchiveConfig, LocalStorageConfig
 
 
 class FixedClock:
@@ -30,6 +36,12 @@ class FixedClock:
     def now(self) -> datetime:
         with self._lock:
             return self._now
+
+
+def local_root(config: ArchiveConfig) -> Path:
+    """The blob directory of an archive on local storage."""
+    assert isinstance(config.storage, LocalStorageConfig)
+    return config.storage.root
 
 
 def free_port() -> int:
@@ -145,4 +157,111 @@ class PgServer:
             check=False,
             capture_output=True,
         )
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+S3_ACCESS_KEY = "eprotocol-test"
+S3_SECRET_KEY = "eprotocol-test-secret"
+
+
+@dataclass
+class SeaweedServer:
+    """A SeaweedFS master + volume + filer + S3 gateway on 127.0.0.1, data in a temp directory."""
+
+    base: Path
+    s3_port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.s3_port}"
+
+    def storage_url(self, bucket: str) -> str:
+        return f"s3://{S3_ACCESS_KEY}:{S3_SECRET_KEY}@{self.endpoint}/{bucket}?secure=false"
+
+    def client(self) -> Minio:
+        return Minio(self.endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, secure=False)
+
+    def make_bucket(self, name: str, *, object_lock: bool = False) -> str:
+        self.client().make_bucket(name, object_lock=object_lock)
+        return name
+
+    @classmethod
+    def start(cls) -> SeaweedServer:
+        base = Path(tempfile.mkdtemp(prefix="eprotocol-weed-"))
+        (base / "data").mkdir()
+        (base / "logs").mkdir()
+        identities = {
+            "identities": [
+                {
+                    "name": "eprotocol",
+                    "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        (base / "s3.json").write_text(json.dumps(identities))
+        server = cls(base=base, s3_port=free_port())
+        server.proc = server._spawn()
+        return server
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        ports = {name: free_port() for name in ("master", "volume", "filer")}
+        grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        args = [
+            weed,
+            f"-logdir={self.base / 'logs'}",
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={self.base / 'data'}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=50",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={grpc['master']}",
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={grpc['volume']}",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={grpc['filer']}",
+            "-s3",
+            f"-s3.port={self.s3_port}",
+            f"-s3.port.grpc={grpc['s3']}",
+            f"-s3.config={self.base / 's3.json'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
+        log = (self.base / "server.out").open("wb")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.client().list_buckets()
+                return proc
+            except Exception:  # noqa: BLE001 - any failure means "not up yet"
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError(
+                        "SeaweedFS did not start: " + (self.base / "server.out").read_text()[-2000:]
+                    ) from None
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        """Stop the server: SIGTERM, then SIGKILL after a short grace period (it lingers)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.proc = self._spawn()
+
+    def stop(self) -> None:
+        self.kill()
         shutil.rmtree(self.base, ignore_errors=True)

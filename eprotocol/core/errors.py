@@ -106,3 +106,13 @@ class BlobMissing(IntegrityFailure):
     """A blob the database refers to is not in storage."""
 
     code = "blob-missing"
+
+
+class RefusedFile(InvalidInput):
+    """A file failed the intake checks (type, size, name, or a malformed or hostile PDF)."""
+
+    code = "refused-file"
+
+    def __init__(self, message: str, *, filename: str | None = None) -> None:
+        super().__init__(message, field="files")
+        self.filename = filename

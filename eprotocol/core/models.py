@@ -68,6 +68,17 @@ class BookRow(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class ClassificationRow(SQLModel, table=True):
+    """A heading of the filing plan: how long its documents are kept and what happens then."""
+
+    __tablename__ = "classification"
+
+    code: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=300)
+    retention_years: int
+    disposal: str = Field(max_length=16)
+
+
 class CounterRow(SQLModel, table=True):
     """The last number handed out in one book for one calendar year."""
 
@@ -99,7 +110,9 @@ class RegistrationRow(SQLModel, table=True):
     sender_reference: str | None = Field(default=None, max_length=100)
     sender_date: date | None = None
     channel: str | None = Field(default=None, max_length=16)
-    classification_code: str | None = Field(default=None, max_length=64)
+    classification_code: str | None = Field(
+        default=None, max_length=64, foreign_key="classification.code"
+    )
     confidential: bool = False
     status: str = Field(max_length=16)
 
@@ -127,6 +140,10 @@ class FileRow(SQLModel, table=True):
     size: int = Field(sa_type=sa.BigInteger)
     sha256: str = Field(max_length=64, index=True)
     storage_key: str = Field(max_length=255)
+    #: Active content found at intake (JavaScript, launch actions, embedded files...).
+    warnings: list[str] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+    )
 
 
 class CancellationRow(SQLModel, table=True):
@@ -208,6 +225,7 @@ def _table(model: type[SQLModel]) -> sa.Table:
 # statements on these rather than ORM objects, which cost several times more per row.
 ORGANISATION = _table(OrganisationRow)
 BOOK = _table(BookRow)
+CLASSIFICATION = _table(ClassificationRow)
 COUNTER = _table(CounterRow)
 REGISTRATION = _table(RegistrationRow)
 RELATION = _table(RelationRow)

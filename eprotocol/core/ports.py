@@ -6,10 +6,10 @@ pass simple in-memory implementations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 
 class Clock(Protocol):
@@ -58,8 +58,20 @@ class BlobStore(Protocol):
     place. Failures raise :class:`eprotocol.core.errors.StorageUnavailable`.
     """
 
-    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
-        """Store the bytes streamed as ``chunks``; return their key, SHA-256 and size."""
+    @property
+    def retention_lock(self) -> bool:
+        """Whether the store enforces retention dates (S3 Object Lock), refusing early deletes."""
+        ...
+
+    def put(
+        self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None
+    ) -> BlobInfo:
+        """Store ``size`` bytes read from ``source``, whose SHA-256 the caller computed.
+
+        The store checks the digest as it reads and raises ``BlobCorrupt`` (storing
+        nothing) on a mismatch. ``retain_until`` is honoured where
+        :attr:`retention_lock` is true.
+        """
         ...
 
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
+import hashlib
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import IO, Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from eprotocol.core import validation
+from eprotocol.config import PDF, ArchiveConfig
+from eprotocol.core import intake, validation
 from eprotocol.core.audit import Entry, lock_chain
 from eprotocol.core.batching import GroupCommitter
 from eprotocol.core.database import Database
@@ -31,10 +35,20 @@ from eprotocol.core.errors import (
     InvalidInput,
     InvalidReference,
     NotFound,
+    RefusedFile,
     RegistrationNotFound,
     UnknownBook,
 )
-from eprotocol.core.models import BOOK, CANCELLATION, CORRECTION, FILE, REGISTRATION, RELATION
+from eprotocol.core.intake import PdfInspector
+from eprotocol.core.models import (
+    BOOK,
+    CANCELLATION,
+    CLASSIFICATION,
+    CORRECTION,
+    FILE,
+    REGISTRATION,
+    RELATION,
+)
 from eprotocol.core.numbering import take_numbers
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer
@@ -74,11 +88,27 @@ _INSERT_RELATIONS = sa.insert(RELATION)
 
 
 @dataclass(frozen=True, slots=True)
+class _SpooledFile:
+    """An upload copied to a temporary file and accepted by the intake checks."""
+
+    role: FileRole
+    filename: str
+    media_type: str
+    spool: IO[bytes]
+    sha256: str
+    size: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _StagedFile:
+    """A checked file, now in the blob store."""
+
     role: FileRole
     filename: str
     media_type: str
     blob: BlobInfo
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +139,13 @@ def _chunks(content: bytes | BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
+def _years_later(instant: datetime, years: int) -> datetime:
+    try:
+        return instant.replace(year=instant.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return instant.replace(year=instant.year + years, day=28)
+
+
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
@@ -126,6 +163,7 @@ def _stored_file(row: Row) -> StoredFile:
         size=row["size"],
         sha256=row["sha256"],
         storage_key=row["storage_key"],
+        warnings=tuple(row["warnings"]),
     )
 
 
@@ -134,19 +172,23 @@ class Registry:
 
     def __init__(
         self,
+        config: ArchiveConfig,
         db: Database,
         store: BlobStore,
         sniffer: ContentSniffer,
+        pdf: PdfInspector,
         clock: Clock,
-        tz: ZoneInfo,
-        default_book: str,
     ) -> None:
         self._db = db
         self._store = store
         self._sniffer = sniffer
+        self._pdf = pdf
         self._clock = clock
-        self._tz = tz
-        self._default_book = default_book
+        self._tz = ZoneInfo(config.timezone)
+        self._default_book = config.default_book
+        self._policy = config.intake
+        self._spool_dir = config.spool_dir
+        self._default_retention = config.default_retention_years
         # Books are few and almost never change: cache code <-> id, reload on a miss.
         self._books: dict[str, int] = {}
         self._book_codes: dict[int, str] = {}
@@ -174,24 +216,70 @@ class Registry:
             self._refresh_books()
         return self._book_codes[book_id]
 
+    def _retention_years(self, code: str | None) -> int:
+        """Retention of a registration's files: its classification's, or the default."""
+        if code is None:
+            return self._default_retention
+        with self._db.read() as conn:
+            years = conn.execute(
+                sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
+            ).scalar()
+        if years is None:
+            raise InvalidInput(
+                f"{code!r} is not a heading of the filing plan", field="classification_code"
+            )
+        return int(years)
+
     def year_of(self, instant: datetime) -> int:
         """The protocol year of an instant: its calendar year in the archive's time zone."""
         return instant.astimezone(self._tz).year
 
     # -- register ------------------------------------------------------------
 
-    def _stage(self, file: FileInput) -> _StagedFile:
-        filename = validation.clean_filename(file.filename)
+    def _spool(self, file: FileInput, stack: ExitStack) -> _SpooledFile:
+        """Copy an upload to a temporary file, hashing it, and run every intake check on it."""
+        filename = intake.clean_filename(file.filename)
         role = validation.file_role(file.role)
-        chunks = _chunks(file.content)
+        spool = stack.enter_context(
+            tempfile.NamedTemporaryFile(prefix="eprotocol-upload-", dir=self._spool_dir)  # noqa: SIM115 - closed by the caller's stack
+        )
+        digest = hashlib.sha256()
+        size = 0
         head = b""
-        for chunk in chunks:
-            head += chunk
-            if len(head) >= _SNIFF:
-                break
+        for chunk in _chunks(file.content):
+            size += len(chunk)
+            if size > self._policy.max_file_bytes:
+                raise intake.too_large(filename, self._policy)
+            digest.update(chunk)
+            spool.write(chunk)
+            if len(head) < _SNIFF:
+                head += chunk[: _SNIFF - len(head)]
+        spool.flush()
+        if size == 0:
+            raise RefusedFile(f"{filename} is empty", filename=filename)
         media_type = self._sniffer.media_type(head)
-        blob = self._store.put(itertools.chain((head,), chunks))
-        return _StagedFile(role=role, filename=filename, media_type=media_type, blob=blob)
+        intake.check_type(filename, role, media_type, self._policy)
+        warnings: tuple[str, ...] = ()
+        if media_type == PDF:
+            report = self._pdf.inspect(Path(spool.name))
+            if report.refusal is not None:
+                raise RefusedFile(f"{filename} {report.refusal}", filename=filename)
+            warnings = report.warnings
+        return _SpooledFile(role, filename, media_type, spool, digest.hexdigest(), size, warnings)
+
+    def _stage(self, files: Sequence[FileInput], retention_years: int) -> list[_StagedFile]:
+        """Check every file, then store them all: a refused file leaves nothing in storage."""
+        with ExitStack() as stack:
+            spooled = [self._spool(f, stack) for f in files]
+            retain_until = _years_later(self._clock.now(), retention_years)
+            staged = []
+            for s in spooled:
+                s.spool.seek(0)
+                blob = self._store.put(
+                    s.spool, sha256=s.sha256, size=s.size, retain_until=retain_until
+                )
+                staged.append(_StagedFile(s.role, s.filename, s.media_type, blob, s.warnings))
+            return staged
 
     def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
         ids = []
@@ -215,7 +303,8 @@ class Registry:
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
         related_ids = self._resolve(clean.related) if clean.related else []
-        staged = [self._stage(f) for f in files]
+        retention_years = self._retention_years(clean.values["classification_code"])
+        staged = self._stage(files, retention_years) if files else []
         pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged)
         done = self._committer.submit(pending)
         return self._view(
@@ -278,6 +367,7 @@ class Registry:
                         "size": f.blob.size,
                         "sha256": f.blob.sha256,
                         "storage_key": f.blob.key,
+                        "warnings": list(f.warnings),
                     }
                     for position, f in enumerate(p.staged)
                 ]

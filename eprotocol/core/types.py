@@ -43,6 +43,14 @@ class Channel(StrEnum):
     INTERNAL = "internal"
 
 
+class Disposal(StrEnum):
+    """What happens to a file's documents when their retention ends."""
+
+    DESTROY = "destroy"  # καταστροφή
+    TRANSFER = "transfer"  # παράδοση στα Γενικά Αρχεία του Κράτους
+    REVIEW = "review"  # επανεξέταση
+
+
 class FileRole(StrEnum):
     """The main document of a registration, or one of its attachments."""
 
@@ -80,6 +88,16 @@ class ProtocolRef:
                 field="related",
             )
         return cls(match["book"] or default_book, int(match["year"]), int(match["number"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A heading of the filing plan (φάκελος αρχειοθέτησης)."""
+
+    code: str
+    title: str
+    retention_years: int
+    disposal: Disposal
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +146,8 @@ class StoredFile:
     size: int
     sha256: str
     storage_key: str
+    #: Active content found at intake (JavaScript, launch actions, embedded files...).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

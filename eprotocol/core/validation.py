@@ -25,7 +25,6 @@ CLASSIFICATION_MAX = 64
 ACTOR_MAX = 64
 REASON_MAX = 2000
 AUTHORISATION_MAX = 500
-FILENAME_MAX = 255
 RELATED_MAX = 50
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -160,24 +159,6 @@ def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegi
     if len(related) > RELATED_MAX:
         raise InvalidInput(f"at most {RELATED_MAX} related registrations", field="related")
     return CleanRegistration(book=book, related=related, values=values)
-
-
-def clean_filename(name: object) -> str:
-    """A safe display filename: the last path component, without control or bidi characters.
-
-    Greek and other letters are kept; an over-long name is shortened keeping its extension.
-    """
-    if not isinstance(name, str):
-        raise InvalidInput("filename must be text", field="filename")
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch) not in {"Cc", "Cf"}).strip()
-    if base in {"", ".", ".."}:
-        raise InvalidInput(f"filename {name!r} has no usable name", field="filename")
-    if len(base) > FILENAME_MAX:
-        stem, dot, ext = base.rpartition(".")
-        ext = dot + ext if stem and len(ext) <= 16 else ""
-        base = base[: FILENAME_MAX - len(ext)] + ext
-    return base
 
 
 def actor(value: object) -> str:

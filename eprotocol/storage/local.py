@@ -2,7 +2,9 @@
 
 A blob is written to a temporary file, fsynced, then hard-linked into its
 content-addressed place, so a reader never sees a half-written blob and an
-existing blob is never overwritten. Stored files are made read-only.
+existing blob is never overwritten. Stored files are made read-only. Local
+files have no retention lock: the operating system's permissions and backups
+protect them.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from eprotocol.core.errors import BlobCorrupt, BlobMissing, StorageUnavailable
 from eprotocol.core.ports import BlobInfo, BlobListing, blob_key
 
-_CHUNK = 1024 * 1024
+CHUNK = 1024 * 1024
 _KEY_RE = re.compile(r"^sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
 
 
@@ -30,48 +33,60 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a content-addressed blob key, else raise ``ValueError``."""
+    if not _KEY_RE.match(key):
+        raise ValueError(f"not a blob key: {key!r}")
+    return key
+
+
 class LocalBlobStore:
     """A :class:`~eprotocol.core.ports.BlobStore` on the local filesystem under ``root``."""
+
+    retention_lock = False
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._tmp = self.root / "tmp"
 
     def _path(self, key: str) -> Path:
-        if not _KEY_RE.match(key):
-            raise ValueError(f"not a blob key: {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
-    def put(self, chunks: Iterable[bytes]) -> BlobInfo:
-        """Stream ``chunks`` into the store; idempotent for identical content."""
+    def put(
+        self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None
+    ) -> BlobInfo:
+        """Copy ``source`` into the store under its digest; a no-op if already stored."""
+        final = self._path(blob_key(sha256))
+        if final.is_file():
+            return BlobInfo(key=blob_key(sha256), sha256=sha256, size=size)
         digest = hashlib.sha256()
-        size = 0
+        written = 0
+        tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
         try:
             self._tmp.mkdir(parents=True, exist_ok=True)
-            tmp_path = self._tmp / f"{uuid.uuid4().hex}.part"
             try:
                 with tmp_path.open("xb") as out:
-                    for chunk in chunks:
+                    while chunk := source.read(CHUNK):
                         digest.update(chunk)
-                        size += len(chunk)
+                        written += len(chunk)
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
+                if digest.hexdigest() != sha256 or written != size:
+                    raise BlobCorrupt("the bytes to store do not match their declared SHA-256")
                 tmp_path.chmod(0o444)
-                sha = digest.hexdigest()
-                final = self._path(blob_key(sha))
                 final.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     os.link(tmp_path, final)
                 except FileExistsError:
-                    pass  # same bytes already stored: content addressing makes this a no-op
+                    pass  # stored meanwhile by another writer: same bytes, same key
                 else:
                     _fsync_dir(final.parent)
             finally:
                 tmp_path.unlink(missing_ok=True)
         except OSError as exc:
             raise StorageUnavailable(f"local blob store at {self.root}: {exc.strerror}") from exc
-        return BlobInfo(key=blob_key(sha), sha256=sha, size=size)
+        return BlobInfo(key=blob_key(sha256), sha256=sha256, size=size)
 
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
         """Stream a blob, checking its SHA-256 at the end when ``sha256`` is given."""
@@ -79,7 +94,7 @@ class LocalBlobStore:
         digest = hashlib.sha256()
         try:
             with path.open("rb") as src:
-                while chunk := src.read(_CHUNK):
+                while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     yield chunk
         except FileNotFoundError as exc:

@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from eprotocol import Archive, ArchiveConfig, NewRegistration
+from tests.support import local_root
 
 
 def _fsck(config: ArchiveConfig, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "EPROTOCOL_DATABASE_URL": config.database_url,
-        "EPROTOCOL_STORAGE_URL": f"file://{config.storage.root}",
+        "EPROTOCOL_STORAGE_URL": f"file://{local_root(config)}",
     }
     return subprocess.run(
         [sys.executable, "-m", "eprotocol.cli", "fsck"],

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.pdfs import make_pdf
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = make_pdf(1)
 
 
 @pytest.fixture

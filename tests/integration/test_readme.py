@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pdfs import make_pdf
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -14,5 +16,6 @@ def test_readme_library_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
     assert len(blocks) == 1
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "αίτηση.pdf").write_bytes(make_pdf(1))
     exec(compile(blocks[0], str(README), "exec"), {"__name__": "readme"})  # noqa: S102
     assert (tmp_path / "var" / "eprotocol.db").is_file()

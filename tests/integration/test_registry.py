@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,10 @@ from eprotocol import (
     UnknownBook,
 )
 from eprotocol.core import registry as registry_module
-from tests.support import FixedClock
+from tests.pdfs import make_pdf
+from tests.support import FixedClock, local_root
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = make_pdf(2)
 YEAR = 2026
 
 
@@ -62,11 +62,14 @@ def table_counts(config: ArchiveConfig) -> dict[str, int]:
 
 
 def blob_count(config: ArchiveConfig) -> int:
-    root = Path(config.storage.root) / "sha256"
+    root = local_root(config) / "sha256"
     return sum(1 for _ in root.glob("*/*/*")) if root.exists() else 0
 
 
 def test_register_assigns_numbers_and_system_fields(archive: Archive, clock: FixedClock) -> None:
+    archive.add_classification(
+        "Φ.12", "Βεβαιώσεις κατοικίας", retention_years=5, disposal="destroy", by="admin"
+    )
     first = archive.register(
         incoming(
             recipients=["Τμήμα Δημοτικής Κατάστασης"],
@@ -291,7 +294,7 @@ def test_bad_input_is_refused_and_writes_nothing(
     archive.register(incoming(), by="clerk")
     before = table_counts(config), blob_count(config)
     with pytest.raises(error):
-        archive.register(data, [FileInput("νέο.pdf", PDF + b"new", FileRole.MAIN)], by="clerk")
+        archive.register(data, [FileInput("νέο.pdf", make_pdf(3), FileRole.MAIN)], by="clerk")
     assert (table_counts(config), blob_count(config)) == before
 
 
@@ -310,11 +313,13 @@ def test_bad_actor_and_files_are_refused(archive: Archive, config: ArchiveConfig
     assert (table_counts(config), blob_count(config)) == before
 
 
-def test_filenames_lose_paths_and_invisible_controls(archive: Archive) -> None:
-    entry = archive.register(
-        incoming(), [FileInput("../../etc/Αίτηση\u202egnp.pdf", PDF, FileRole.MAIN)], by="clerk"
-    )
-    assert entry.files[0].filename == "Αίτησηgnp.pdf"
+def test_unknown_classification_is_refused(archive: Archive, config: ArchiveConfig) -> None:
+    before = table_counts(config), blob_count(config)
+    with pytest.raises(InvalidInput, match="filing plan"):
+        archive.register(
+            incoming(classification_code="Χ.99"), [FileInput("a.pdf", PDF, FileRole.MAIN)], by="c"
+        )
+    assert (table_counts(config), blob_count(config)) == before
 
 
 def test_list_filters_and_pages(archive: Archive, clock: FixedClock) -> None:

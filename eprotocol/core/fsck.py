@@ -1,0 +1,145 @@
+"""Fixity checks: every recorded file is in storage with its recorded digest; orphans are found.
+
+Runs in bounded memory: referenced blobs are read page by page (each distinct
+blob hashed once, however many registrations share it), and stored blobs are
+matched against the database in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from eprotocol.core.database import Database
+from eprotocol.core.errors import BlobCorrupt, BlobMissing
+from eprotocol.core.models import BOOK, FILE, REGISTRATION
+from eprotocol.core.ports import BlobStore
+from eprotocol.core.types import ChainReport
+
+PAGE = 500
+
+#: Called with (blobs checked so far, blobs to check).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobProblem:
+    """A blob that is missing from storage or no longer matches its SHA-256."""
+
+    storage_key: str
+    problem: str
+    #: Where it is used: ``book:number/year filename`` for each registration file.
+    used_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FsckReport:
+    """Outcome of :meth:`eprotocol.Archive.fsck`."""
+
+    chain: ChainReport
+    blobs_checked: int
+    problems: tuple[BlobProblem, ...]
+    #: Stored blobs no registration refers to, older than the grace period.
+    orphans: tuple[str, ...]
+    swept: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether the chain is intact and no recorded blob is missing or corrupt."""
+        return self.chain.ok and not self.problems
+
+
+_DISTINCT_BLOBS = (
+    sa.select(FILE.c.sha256, FILE.c.storage_key)
+    .where(FILE.c.sha256 > sa.bindparam("after"))
+    .group_by(FILE.c.sha256, FILE.c.storage_key)
+    .order_by(FILE.c.sha256)
+    .limit(PAGE)
+)
+_USED_BY = (
+    sa.select(BOOK.c.code, REGISTRATION.c.number, REGISTRATION.c.year, FILE.c.filename)
+    .join(REGISTRATION, REGISTRATION.c.id == FILE.c.registration_id)
+    .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+    .where(FILE.c.storage_key == sa.bindparam("key"))
+    .order_by(REGISTRATION.c.id)
+)
+_REFERENCED = sa.select(FILE.c.sha256).where(
+    FILE.c.sha256.in_(sa.bindparam("shas", expanding=True))
+)
+
+
+def _referenced_blobs(db: Database) -> Iterator[tuple[str, str]]:
+    after = ""
+    while True:
+        with db.read() as conn:
+            page = [(sha, key) for sha, key in conn.execute(_DISTINCT_BLOBS, {"after": after})]
+        if not page:
+            return
+        yield from page
+        after = page[-1][0]
+
+
+def check_blobs(
+    db: Database, store: BlobStore, progress: Progress | None = None
+) -> tuple[int, list[BlobProblem]]:
+    """Re-hash every referenced blob; return how many were checked and what is wrong."""
+    with db.read() as conn:
+        total = conn.execute(sa.select(sa.func.count(sa.distinct(FILE.c.sha256)))).scalar_one()
+    problems: list[tuple[str, str]] = []
+    checked = 0
+    for sha, key in _referenced_blobs(db):
+        try:
+            for _ in store.read(key, sha256=sha):
+                pass
+        except BlobMissing:
+            problems.append((key, "missing"))
+        except BlobCorrupt:
+            problems.append((key, "corrupt"))
+        checked += 1
+        if progress is not None:
+            progress(checked, total)
+    with db.read() as conn:
+        return checked, [
+            BlobProblem(
+                storage_key=key,
+                problem=problem,
+                used_by=tuple(
+                    f"{code}:{number}/{year} {filename}"
+                    for code, number, year, filename in conn.execute(_USED_BY, {"key": key})
+                ),
+            )
+            for key, problem in problems
+        ]
+
+
+def find_orphans(db: Database, store: BlobStore, older_than: datetime) -> list[str]:
+    """Keys of stored blobs that no registration refers to, last written before ``older_than``."""
+    orphans: list[str] = []
+    batch: dict[str, str] = {}
+
+    def flush() -> None:
+        with db.read() as conn:
+            used = set(conn.execute(_REFERENCED, {"shas": list(batch)}).scalars())
+        orphans.extend(key for sha, key in batch.items() if sha not in used)
+        batch.clear()
+
+    for blob in store.list():
+        if blob.modified < older_than:
+            batch[blob.key.rsplit("/", 1)[-1]] = blob.key
+            if len(batch) >= PAGE:
+                flush()
+    if batch:
+        flush()
+    return sorted(orphans)
+
+
+def default_grace() -> timedelta:
+    """How old an unreferenced blob must be before it counts as an orphan (a day).
+
+    A registration stores its files before its transaction commits, so a young
+    unreferenced blob may belong to a registration still in progress.
+    """
+    return timedelta(days=1)

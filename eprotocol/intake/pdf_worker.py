@@ -1,0 +1,122 @@
+"""A sandboxed PDF parser process: one path per input line, one JSON report per output line.
+
+Started by :class:`eprotocol.intake.pdf.SandboxedPdfInspector` with its memory
+limit as the only argument. A hostile PDF can make this process loop or run out
+of memory; the parent then kills or loses it and refuses the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import sys
+from typing import Any
+
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import LimitReachedError
+from pypdf.generic import DictionaryObject
+
+_RAW_MARKERS = {
+    b"/JavaScript": "contains JavaScript",
+    b"/JS": "contains JavaScript",
+    b"/Launch": "contains an action that launches a program (Launch)",
+    b"/EmbeddedFile": "contains embedded files",
+    b"/OpenAction": "runs an action when opened (OpenAction)",
+}
+
+
+def _action_warnings(action: Any) -> set[str]:
+    found = set()
+    if isinstance(action, DictionaryObject):
+        kind = action.get("/S")
+        if kind == "/JavaScript":
+            found.add("contains JavaScript")
+        elif kind == "/Launch":
+            found.add("contains an action that launches a program (Launch)")
+    return found
+
+
+def _structure_warnings(reader: PdfReader) -> set[str]:
+    found: set[str] = set()
+    root = reader.root_object
+    if "/OpenAction" in root:
+        found.add("runs an action when opened (OpenAction)")
+        found |= _action_warnings(root["/OpenAction"].get_object())
+    if "/AA" in root:
+        found.add("has automatic actions (AA)")
+    names = root.get("/Names")
+    if names is not None:
+        names = names.get_object()
+        if "/JavaScript" in names:
+            found.add("contains JavaScript")
+        if "/EmbeddedFiles" in names:
+            found.add("contains embedded files")
+    for page in reader.pages:
+        if "/AA" in page:
+            found.add("has automatic actions (AA)")
+        for annot in page.get("/Annots", None) or []:
+            annot = annot.get_object()
+            if annot.get("/Subtype") == "/FileAttachment":
+                found.add("contains embedded files")
+            if "/A" in annot:
+                found |= _action_warnings(annot["/A"].get_object())
+    return found
+
+
+def inspect(data: bytes) -> dict[str, Any]:
+    """Report on one PDF: ``{"refusal": str | None, "pages": int, "warnings": [...]}``."""
+    if data.find(b"%PDF-", 0, 1024) < 0:
+        return {"refusal": "has no PDF header"}
+    eof = data.rfind(b"%%EOF")
+    if eof < 0:
+        return {"refusal": "is truncated (no end-of-file marker)"}
+    if data[eof + 5 :].strip(b"\r\n\t\f \x00"):
+        return {"refusal": "has data after the end of the PDF (a file disguised as a PDF?)"}
+    if b"PK\x05\x06" in data or b"PK\x03\x04" in data[:1024]:
+        return {"refusal": "also contains a ZIP archive (a polyglot file)"}
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return {"refusal": "is encrypted and cannot be opened without a password"}
+        pages = len(reader.pages)
+        if pages == 0:
+            return {"refusal": "has no pages"}
+        for page in reader.pages:
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()  # decompresses every content stream
+        warnings = _structure_warnings(reader)
+    except LimitReachedError as exc:
+        return {
+            "refusal": f"exceeds a safety limit of the PDF reader ({exc}): a decompression bomb?"
+        }
+    except MemoryError:
+        return {"refusal": "needs too much memory to open (a decompression bomb?)"}
+    except RecursionError:
+        return {"refusal": "has a structure nested too deeply to read"}
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "not a readable PDF"
+        return {"refusal": f"cannot be read as a PDF ({type(exc).__name__}: {str(exc)[:200]})"}
+    warnings |= {text for marker, text in _RAW_MARKERS.items() if marker in data}
+    return {"refusal": None, "pages": pages, "warnings": sorted(warnings)}
+
+
+def main() -> None:
+    """Serve requests until standard input closes."""
+    memory = int(sys.argv[1])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    for line in sys.stdin:
+        path = line.rstrip("\n")
+        try:
+            with open(path, "rb") as source:  # noqa: PTH123 - plain open keeps start-up lean
+                report = inspect(source.read())
+        except MemoryError:
+            report = {"refusal": "needs too much memory to open (a decompression bomb?)"}
+        except OSError as exc:
+            report = {"refusal": f"could not be read for checking ({exc.strerror})"}
+        sys.stdout.write(json.dumps(report) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
