@@ -147,3 +147,12 @@ __all__ = [
     "with_javascript",
     "with_launch_action",
 ]
+
+
+def encrypted(password: str = "μυστικό") -> bytes:
+    """A valid PDF that needs a password to open."""
+    writer = PdfWriter(clone_from=io.BytesIO(make_pdf(1)))
+    writer.encrypt(user_password=password, owner_password=password, algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -216,8 +216,8 @@ class SeaweedServer:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-dir={self.base / 'data'}",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.max=50",
+            "-master.volumeSizeLimitMB=32",
+            "-volume.max=0",  # as many volumes as the disk allows: one collection per bucket
             f"-master.port={ports['master']}",
             f"-master.port.grpc={grpc['master']}",
             f"-volume.port={ports['volume']}",

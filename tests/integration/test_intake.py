@@ -1,0 +1,153 @@
+"""Every file is checked on its bytes before anything is stored; hostile files leave no trace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    FileInput,
+    FileRole,
+    IntakePolicy,
+    LocalStorageConfig,
+    NewRegistration,
+    RefusedFile,
+    storage_config_from_url,
+)
+from tests import pdfs
+from tests.integration.test_registry import table_counts
+from tests.support import SeaweedServer
+
+GOOD = pdfs.make_pdf(2)
+ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 200
+
+
+@pytest.fixture(params=["local", "s3"])
+def intake_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Archive]:
+    """An archive on SQLite with local or S3 storage and its own spool directory."""
+    if request.param == "local":
+        storage = LocalStorageConfig(tmp_path / "blobs")
+    else:
+        seaweed: SeaweedServer = request.getfixturevalue("seaweed")
+        bucket = seaweed.make_bucket(f"intake-{uuid.uuid4().hex[:8]}")
+        storage = storage_config_from_url(seaweed.storage_url(bucket))
+    (tmp_path / "spool").mkdir()
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
+        storage=storage,
+        spool_dir=tmp_path / "spool",
+        intake=IntakePolicy(max_file_bytes=2 * 1024 * 1024, pdf_timeout_seconds=15),
+    )
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        yield archive
+
+
+def traces(archive: Archive) -> tuple[dict[str, int], int, list[Path]]:
+    config = archive.config
+    assert config.spool_dir is not None
+    blobs = len(list(archive._store.list()))
+    return table_counts(config), blobs, sorted(config.spool_dir.iterdir())
+
+
+def incoming() -> NewRegistration:
+    return NewRegistration(direction="incoming", subject="Αίτηση πολίτη")
+
+
+HOSTILE = [
+    ("empty attachment", "κενό.txt", b"", FileRole.ATTACHMENT, "is empty"),
+    ("0-byte PDF", "αίτηση.pdf", b"", FileRole.MAIN, "is empty"),
+    ("truncated PDF", "αίτηση.pdf", pdfs.truncated(), FileRole.MAIN, "truncated"),
+    ("huge declared stream", "a.pdf", pdfs.huge_declared_stream(), FileRole.MAIN, "safety limit"),
+    ("flate bomb", "a.pdf", pdfs.flate_bomb(), FileRole.MAIN, "bomb"),
+    ("HTML named .pdf", "αίτηση.pdf", pdfs.HTML, FileRole.MAIN, "is an HTML page"),
+    ("polyglot PDF + ZIP", "a.pdf", pdfs.polyglot(), FileRole.MAIN, "after the end of the PDF"),
+    ("encrypted PDF", "a.pdf", pdfs.encrypted(), FileRole.MAIN, "encrypted"),
+    ("program as attachment", "photo.jpg", ELF, FileRole.ATTACHMENT, "not accepted"),
+    ("path traversal name", "../../etc/passwd", GOOD, FileRole.MAIN, "contains a path"),
+    ("right-to-left override", "αίτηση\u202efdp.exe", GOOD, FileRole.MAIN, "reverse"),
+    ("too large", "big.txt", b"a" * (2 * 1024 * 1024 + 1), FileRole.ATTACHMENT, "larger than 2 MB"),
+]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "role", "reason"),
+    [case[1:] for case in HOSTILE],
+    ids=[case[0] for case in HOSTILE],
+)
+def test_hostile_file_is_refused_without_trace(
+    intake_archive: Archive, filename: str, content: bytes, role: FileRole, reason: str
+) -> None:
+    intake_archive.register(incoming(), [FileInput("καλό.pdf", GOOD, FileRole.MAIN)], by="clerk")
+    before = traces(intake_archive)
+    files = [FileInput(filename, content, role)]
+    if role is FileRole.ATTACHMENT:
+        files.insert(0, FileInput("κύριο.pdf", pdfs.make_pdf(3), FileRole.MAIN))
+    with pytest.raises(RefusedFile, match=reason):
+        intake_archive.register(incoming(), files, by="clerk")
+    assert traces(intake_archive) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "warning"),
+    [
+        (pdfs.with_javascript(), "JavaScript"),
+        (pdfs.with_launch_action(), "launches a program"),
+        (pdfs.with_embedded_file(), "embedded files"),
+    ],
+)
+def test_active_content_is_kept_and_flagged(
+    intake_archive: Archive, content: bytes, warning: str
+) -> None:
+    entry = intake_archive.register(
+        incoming(), [FileInput("a.pdf", content, FileRole.MAIN)], by="c"
+    )
+    (stored,) = entry.files
+    assert any(warning in w for w in stored.warnings)
+    assert (
+        intake_archive.get("general", entry.year, entry.number).files[0].warnings == stored.warnings
+    )
+    _, chunks = intake_archive.read_file("general", entry.year, entry.number, stored.id)
+    assert b"".join(chunks) == content  # never modified
+
+
+def test_accepted_types_by_role(intake_archive: Archive) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
+    entry = intake_archive.register(
+        incoming(),
+        [
+            FileInput("αίτηση.pdf", GOOD, FileRole.MAIN),
+            FileInput("φωτογραφία.png", png),
+            FileInput("σημείωμα.txt", "Καλημέρα σας".encode()),
+            FileInput("δεδομένα.xml", b'<?xml version="1.0"?><a>1</a>'),
+        ],
+        by="clerk",
+    )
+    assert [f.media_type for f in entry.files] == [
+        "application/pdf",
+        "image/png",
+        "text/plain",
+        "text/xml",
+    ]
+    with pytest.raises(RefusedFile, match="main document"):
+        intake_archive.register(incoming(), [FileInput("x.png", png, FileRole.MAIN)], by="c")
+
+
+def test_a_bad_file_among_good_ones_stores_none_of_them(intake_archive: Archive) -> None:
+    before = traces(intake_archive)
+    with pytest.raises(RefusedFile, match="truncated"):
+        intake_archive.register(
+            incoming(),
+            [
+                FileInput("κύριο.pdf", pdfs.make_pdf(5), FileRole.MAIN),
+                FileInput("συνημμένο.pdf", pdfs.make_pdf(6)),
+                FileInput("χαλασμένο.pdf", pdfs.truncated()),
+            ],
+            by="clerk",
+        )
+    assert traces(intake_archive) == before
