@@ -51,7 +51,7 @@ from eprotocol.core.models import (
 )
 from eprotocol.core.numbering import take_numbers
 from eprotocol.core.outbox import emit, emit_all
-from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer
+from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
 from eprotocol.core.types import (
     Cancellation,
     Channel,
@@ -85,6 +85,7 @@ _FILE_IDS = sa.select(FILE.c.registration_id, FILE.c.position, FILE.c.id).where(
     FILE.c.registration_id.in_(sa.bindparam("ids", expanding=True))
 )
 _INSERT_RELATIONS = sa.insert(RELATION)
+_KNOWN = sa.select(FILE.c.sha256).where(FILE.c.sha256.in_(sa.bindparam("shas", expanding=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,12 +273,18 @@ class Registry:
         with ExitStack() as stack:
             spooled = [self._spool(f, stack) for f in files]
             retain_until = _years_later(self._clock.now(), retention_years)
+            with self._db.read() as conn:
+                known = set(conn.execute(_KNOWN, {"shas": [s.sha256 for s in spooled]}).scalars())
             staged = []
             for s in spooled:
-                s.spool.seek(0)
-                blob = self._store.put(
-                    s.spool, sha256=s.sha256, size=s.size, retain_until=retain_until
-                )
+                key = blob_key(s.sha256)
+                if s.sha256 in known and self._store.exists(key):
+                    blob = BlobInfo(key=key, sha256=s.sha256, size=s.size)  # one copy is kept
+                else:
+                    s.spool.seek(0)
+                    blob = self._store.put(
+                        s.spool, sha256=s.sha256, size=s.size, retain_until=retain_until
+                    )
                 staged.append(_StagedFile(s.role, s.filename, s.media_type, blob, s.warnings))
             return staged
 

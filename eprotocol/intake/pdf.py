@@ -14,6 +14,7 @@ import queue
 import selectors
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,29 +53,42 @@ class _Worker:
 
 
 class SandboxedPdfInspector:
-    """A :class:`~eprotocol.core.intake.PdfInspector` backed by a pool of worker processes."""
+    """A :class:`~eprotocol.core.intake.PdfInspector` backed by a pool of worker processes.
+
+    The workers start together on first use (each needs about a second to import
+    pypdf, so they warm up in parallel) and are then reused; a warm worker is
+    always preferred to one that is still starting.
+    """
 
     def __init__(self, policy: IntakePolicy) -> None:
         self._policy = policy
-        # One token per worker slot: a live worker, or None for "start one when needed".
-        self._slots: queue.Queue[_Worker | None] = queue.Queue()
-        for _ in range(max(1, policy.pdf_workers)):
-            self._slots.put(None)
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._start_lock = threading.Lock()
+        self._started = False
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self._policy.pdf_memory_bytes)
 
     def inspect(self, path: Path) -> PdfReport:
         """Parse ``path`` in a worker; a hang or a crash becomes a refusal."""
-        worker = self._slots.get() or _Worker(self._policy.pdf_memory_bytes)
+        if not self._started:
+            with self._start_lock:
+                if not self._started:
+                    for _ in range(max(1, self._policy.pdf_workers)):
+                        self._idle.put(self._spawn())
+                    self._started = True
+        worker = self._idle.get()
         started = time.monotonic()
         answer = worker.ask(path, self._policy.pdf_timeout_seconds)
         if answer is None:
             timed_out = time.monotonic() - started >= self._policy.pdf_timeout_seconds
             worker.kill()
-            self._slots.put(None)
+            self._idle.put(self._spawn())
             if timed_out:
                 limit = self._policy.pdf_timeout_seconds
                 return PdfReport(refusal=f"takes longer than {limit:g} s to read (malformed?)")
             return PdfReport(refusal="crashed the PDF reader (a decompression bomb?)")
-        self._slots.put(worker)
+        self._idle.put(worker)
         report = json.loads(answer)
         return PdfReport(
             refusal=report["refusal"],
@@ -83,11 +97,9 @@ class SandboxedPdfInspector:
         )
 
     def close(self) -> None:
-        """Stop every worker process."""
+        """Stop every idle worker process."""
         while True:
             try:
-                worker = self._slots.get_nowait()
+                self._idle.get_nowait().kill()
             except queue.Empty:
                 return
-            if worker is not None:
-                worker.kill()

@@ -105,7 +105,7 @@ def main() -> None:
     """Serve requests until standard input closes."""
     memory = int(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    for line in sys.stdin:
+    while line := sys.stdin.readline():
         path = line.rstrip("\n")
         try:
             with open(path, "rb") as source:  # noqa: PTH123 - plain open keeps start-up lean

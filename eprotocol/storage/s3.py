@@ -90,10 +90,13 @@ class S3BlobStore:
     def put(
         self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None
     ) -> BlobInfo:
-        """Upload ``source`` under its digest unless an object is already there."""
+        """Upload ``source`` under its digest with one PUT.
+
+        Re-uploading identical bytes replaces the object with the same content; the
+        registry does not re-upload blobs the archive already refers to, so this
+        costs no extra request (such as a HEAD) for the common case of new content.
+        """
         key = blob_key(sha256)
-        if self.exists(key):
-            return BlobInfo(key=key, sha256=sha256, size=size)
         retention = (
             Retention(COMPLIANCE, retain_until.astimezone(UTC))
             if retain_until is not None and self.retention_lock

@@ -19,6 +19,7 @@ from eprotocol import (
     RefusedFile,
     storage_config_from_url,
 )
+from eprotocol.config import StorageConfig
 from tests import pdfs
 from tests.integration.test_registry import table_counts
 from tests.support import SeaweedServer
@@ -30,6 +31,7 @@ ELF = b"\x7fELF\x02\x01\x01" + b"\x00" * 200
 @pytest.fixture(params=["local", "s3"])
 def intake_archive(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Archive]:
     """An archive on SQLite with local or S3 storage and its own spool directory."""
+    storage: StorageConfig
     if request.param == "local":
         storage = LocalStorageConfig(tmp_path / "blobs")
     else:

