@@ -7,8 +7,8 @@ operations of :mod:`eprotocol.core.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,20 +24,28 @@ from eprotocol.core.errors import Conflict, InvalidInput
 from eprotocol.core.fsck import FsckReport, Progress, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
+from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
 from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, SystemClock
 from eprotocol.core.registry import Registry
+from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.types import (
+    Assignment,
+    AssignmentState,
     AuditEvent,
     ChainReport,
     Classification,
+    Department,
     Disposal,
     FileInput,
     NewRegistration,
     Page,
     ProtocolRef,
+    Purpose,
     Registration,
     RegistrationFilter,
+    Role,
     StoredFile,
+    User,
 )
 from eprotocol.intake import MagicSniffer
 from eprotocol.intake.pdf import SandboxedPdfInspector
@@ -69,7 +77,7 @@ class Archive:
         pdf_inspector: PdfInspector | None = None,
     ) -> None:
         try:
-            ZoneInfo(config.timezone)
+            ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"unknown time zone {config.timezone!r}", field="timezone") from None
         self.config = config
@@ -84,6 +92,9 @@ class Archive:
         self._owned_inspector: SandboxedPdfInspector | None = None
         if pdf_inspector is None:
             pdf_inspector = self._owned_inspector = SandboxedPdfInspector(config.intake)
+        tz = ZoneInfo(config.timezone)
+        self._routing = Routing(self._db, self._clock, tz)
+        self._organisation = Organisation(self._db, self._clock)
         self._registry = Registry(
             config,
             self._db,
@@ -91,12 +102,13 @@ class Archive:
             sniffer if sniffer is not None else MagicSniffer(),
             pdf_inspector,
             self._clock,
+            self._routing,
         )
 
     # -- lifecycle -----------------------------------------------------------
 
     def initialise(self, *, organisation: str, by: str = "system") -> None:
-        """Create or upgrade the schema and make sure the organisation and default book exist.
+        """Create or upgrade the schema; make sure the organisation, default book and admin exist.
 
         Safe to run again: an existing archive is only migrated forward.
         """
@@ -120,6 +132,14 @@ class Archive:
                     action="book.created",
                     target=code,
                     details={"name": book_name},
+                    at=now,
+                )
+            if self._organisation.ensure_admin(conn, now):
+                chain.append(
+                    actor=by,
+                    action="user.created",
+                    target=ADMIN_USERNAME,
+                    details={"department": None, "roles": [Role.ADMIN.value]},
                     at=now,
                 )
 
@@ -245,6 +265,126 @@ class Archive:
     ) -> tuple[StoredFile, Iterator[bytes]]:
         """A registration's file and a stream of its bytes, verified against its SHA-256."""
         return self._registry.read_file(ProtocolRef(book, year, number), file_id)
+
+    # -- organisation ----------------------------------------------------------
+
+    def add_department(
+        self,
+        code: str,
+        name: str,
+        *,
+        parent: str | None = None,
+        digest_email: str | None = None,
+        by: str,
+    ) -> Department:
+        """Add a department (Διεύθυνση, Τμήμα) under ``parent``; admins only."""
+        return self._organisation.add_department(
+            code, name, parent=parent, digest_email=digest_email, by=by
+        )
+
+    def add_user(
+        self,
+        username: str,
+        full_name: str,
+        *,
+        department: str | None = None,
+        roles: Iterable[Role | str] = (Role.STAFF,),
+        email: str | None = None,
+        by: str,
+    ) -> User:
+        """Add a member of staff; admins only."""
+        return self._organisation.add_user(
+            username, full_name, department=department, roles=roles, email=email, by=by
+        )
+
+    def departments(self) -> tuple[Department, ...]:
+        """Every department, ordered by code."""
+        return self._organisation.departments()
+
+    def user(self, username: str) -> User:
+        """One user."""
+        return self._organisation.user(username)
+
+    # -- routing ---------------------------------------------------------------
+
+    def assign(
+        self,
+        book: str,
+        year: int,
+        number: int,
+        *,
+        department: str,
+        purpose: Purpose | str = Purpose.ACTION,
+        assignee: str | None = None,
+        due: date | None = None,
+        note: str | None = None,
+        by: str,
+    ) -> Assignment:
+        """Route a registration to a department, for action or for information."""
+        return self._routing.assign(
+            ProtocolRef(book, year, number),
+            department=department,
+            purpose=purpose,
+            assignee=assignee,
+            due=due,
+            note=note,
+            by=by,
+        )
+
+    def assignment(self, assignment_id: int) -> Assignment:
+        """One assignment."""
+        return self._routing.get(assignment_id)
+
+    def accept(self, assignment_id: int, *, by: str) -> Assignment:
+        """Acknowledge a pending assignment."""
+        return self._routing.accept(assignment_id, by=by)
+
+    def complete(
+        self, assignment_id: int, *, by: str, reply: ProtocolRef | None = None
+    ) -> Assignment:
+        """Complete an accepted assignment, optionally naming the reply registration."""
+        return self._routing.complete(assignment_id, by=by, reply=reply)
+
+    def return_assignment(self, assignment_id: int, *, reason: str, by: str) -> Assignment:
+        """Send an open assignment back with the reason."""
+        return self._routing.return_(assignment_id, reason=reason, by=by)
+
+    def forward(
+        self,
+        assignment_id: int,
+        *,
+        department: str,
+        by: str,
+        assignee: str | None = None,
+        note: str | None = None,
+    ) -> Assignment:
+        """Move an open assignment to another department; returns the new assignment."""
+        return self._routing.forward(
+            assignment_id, department=department, by=by, assignee=assignee, note=note
+        )
+
+    def inbox(
+        self,
+        *,
+        department: str | None = None,
+        assignee: str | None = None,
+        states: Iterable[AssignmentState | str] = (
+            AssignmentState.PENDING,
+            AssignmentState.ACCEPTED,
+        ),
+        overdue_on: date | None = None,
+        closed_from: datetime | None = None,
+        closed_to: datetime | None = None,
+    ) -> tuple[InboxEntry, ...]:
+        """Work of a department (with the departments below it) or of one user."""
+        return self._routing.inbox(
+            department=department,
+            assignee=assignee,
+            states=states,
+            overdue_on=overdue_on,
+            closed_from=closed_from,
+            closed_to=closed_to,
+        )
 
     # -- audit ---------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from eprotocol.core.types import (
     FileInput,
     FileRole,
     NewRegistration,
+    Purpose,
     Registration,
+    Role,
 )
 from eprotocol.env import settings_from_env
 
@@ -43,8 +45,10 @@ app = typer.Typer(
 _YEAR_NUMBER = re.compile(r"^(?P<year>[0-9]{4})/(?P<number>[0-9]{1,9})$")
 
 BookOption = Annotated[str, typer.Option("--book", help="Protocol book code.")]
+# The command line is the IT team's tool on the server itself: it acts as the built-in
+# administrator unless told to record another user.
 ByOption = Annotated[
-    str, typer.Option("--by", help="User name recorded as having done this.", envvar="USER")
+    str, typer.Option("--by", help="User recorded as having done this (default: admin).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -153,7 +157,7 @@ def register(
     ] = None,
     confidential: Annotated[bool, typer.Option(help="Confidential entry.")] = False,
     book: BookOption = "general",
-    by: ByOption = "cli",
+    by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
     """Register documents and print the new protocol number (e.g. 123/2026)."""
@@ -210,7 +214,7 @@ def cancel(
         str, typer.Option(help="The act authorising the cancellation (e.g. decision number).")
     ],
     book: BookOption = "general",
-    by: ByOption = "cli",
+    by: ByOption = "admin",
 ) -> None:
     """Cancel a registration; it stays readable and its number is never reused."""
     year, number = _year_number(reference)
@@ -219,6 +223,91 @@ def cancel(
             book, year, number, reason=reason, authorisation=authorisation, by=by
         )
     typer.echo(f"{entry.protocol_number} cancelled")
+
+
+department_app = typer.Typer(help="Departments (Διευθύνσεις, Τμήματα).", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+app.add_typer(department_app, name="department")
+app.add_typer(user_app, name="user")
+
+
+@department_app.command("add")
+def department_add(
+    code: Annotated[str, typer.Argument(help="Short code, e.g. DIOIK.KEP.")],
+    name: Annotated[str, typer.Argument(help="Name, e.g. 'Τμήμα ΚΕΠ'.")],
+    parent: Annotated[str | None, typer.Option(help="Code of the department above.")] = None,
+    digest_email: Annotated[
+        str | None, typer.Option(help="Where the daily digest is sent.")
+    ] = None,
+    by: ByOption = "admin",
+) -> None:
+    """Add a department."""
+    with _archive() as archive:
+        department = archive.add_department(
+            code, name, parent=parent, digest_email=digest_email, by=by
+        )
+    typer.echo(f"department {department.code} added")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name, e.g. m.papadaki.")],
+    full_name: Annotated[str, typer.Argument(help="Full name, e.g. 'Μαρία Παπαδάκη'.")],
+    department: Annotated[str | None, typer.Option(help="Department code.")] = None,
+    role: Annotated[
+        list[Role] | None, typer.Option(help="Role; repeat for several (default: staff).")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    by: ByOption = "admin",
+) -> None:
+    """Add a user."""
+    with _archive() as archive:
+        user = archive.add_user(
+            username,
+            full_name,
+            department=department,
+            roles=role or [Role.STAFF],
+            email=email,
+            by=by,
+        )
+    typer.echo(f"user {user.username} added ({', '.join(sorted(user.roles))})")
+
+
+@app.command()
+def assign(
+    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    department: Annotated[str, typer.Option(help="Department code.")],
+    purpose: Annotated[Purpose, typer.Option(help="action or information.")] = Purpose.ACTION,
+    assignee: Annotated[str | None, typer.Option(help="A user of that department.")] = None,
+    due: Annotated[
+        datetime | None, typer.Option(help="Due date (YYYY-MM-DD).", formats=["%Y-%m-%d"])
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Note for the department.")] = None,
+    book: BookOption = "general",
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Route a registration to a department (χρέωση); prints the assignment id."""
+    year, number = _year_number(reference)
+    with _archive() as archive:
+        assignment = archive.assign(
+            book,
+            year,
+            number,
+            department=department,
+            purpose=purpose,
+            assignee=assignee,
+            due=None if due is None else due.date(),
+            note=note,
+            by=by,
+        )
+    if as_json:
+        _print_json(assignment)
+    else:
+        typer.echo(
+            f"assignment {assignment.id}: {assignment.registration.protocol_number} → "
+            f"{assignment.department} ({assignment.purpose.value})"
+        )
 
 
 @app.command()

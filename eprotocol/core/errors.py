@@ -116,3 +116,15 @@ class RefusedFile(InvalidInput):
     def __init__(self, message: str, *, filename: str | None = None) -> None:
         super().__init__(message, field="files")
         self.filename = filename
+
+
+class Forbidden(EProtocolError):
+    """The acting user's roles do not allow this action on this thing."""
+
+    code = "forbidden"
+
+
+class InvalidTransition(Conflict):
+    """The workflow step is not allowed from the assignment's current state."""
+
+    code = "invalid-transition"

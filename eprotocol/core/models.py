@@ -8,6 +8,7 @@ SQLite and PostgreSQL. Every timestamp is stored in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -217,6 +218,63 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class DepartmentRow(SQLModel, table=True):
+    """A unit of the organisation (Διεύθυνση, Τμήμα); departments form a tree."""
+
+    __tablename__ = "department"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="department.id")
+    digest_email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = _timestamp()
+
+
+class UserRow(SQLModel, table=True):
+    """A member of staff: where they work and what they may do."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    roles: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    active: bool = True
+    created_at: datetime = _timestamp()
+
+
+class AssignmentRow(SQLModel, table=True):
+    """A routing (χρέωση) of a registration to a department, and its progress."""
+
+    __tablename__ = "assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    registration_id: int = Field(foreign_key="registration.id", index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    assignee: str | None = Field(default=None, max_length=64, index=True)
+    purpose: str = Field(max_length=16)
+    state: str = Field(max_length=16, index=True)
+    due: date | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = _timestamp(index=True)
+    #: When and by whom it left ``pending``/``accepted`` (accepted, completed, returned, forwarded).
+    accepted_by: str | None = Field(default=None, max_length=64)
+    accepted_at: datetime | None = _timestamp(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = _timestamp(nullable=True)
+    return_reason: str | None = Field(default=None, max_length=2000)
+    reply_registration_id: int | None = Field(default=None, foreign_key="registration.id")
+    forwarded_from_id: int | None = Field(default=None, foreign_key="assignment.id")
+
+
+#: A database row by column name (Core ``RowMapping``) or a dict of values just written.
+Row = Mapping[Any, Any]
+
+
 def _table(model: type[SQLModel]) -> sa.Table:
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -235,3 +293,6 @@ CORRECTION = _table(CorrectionRow)
 AUDIT_EVENT = _table(AuditEventRow)
 AUDIT_HEAD = _table(AuditHeadRow)
 OUTBOX = _table(OutboxRow)
+DEPARTMENT = _table(DepartmentRow)
+USER = _table(UserRow)
+ASSIGNMENT = _table(AssignmentRow)

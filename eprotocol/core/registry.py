@@ -48,11 +48,14 @@ from eprotocol.core.models import (
     FILE,
     REGISTRATION,
     RELATION,
+    Row,
 )
 from eprotocol.core.numbering import take_numbers
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
+from eprotocol.core.routing import Routing
 from eprotocol.core.types import (
+    Assignment,
     Cancellation,
     Channel,
     Correction,
@@ -151,10 +154,6 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-#: A database row by column name (Core ``RowMapping``) or a dict of values just written.
-Row = Mapping[Any, Any]
-
-
 def _stored_file(row: Row) -> StoredFile:
     return StoredFile(
         id=row["id"],
@@ -179,8 +178,10 @@ class Registry:
         sniffer: ContentSniffer,
         pdf: PdfInspector,
         clock: Clock,
+        routing: Routing,
     ) -> None:
         self._db = db
+        self._routing = routing
         self._store = store
         self._sniffer = sniffer
         self._pdf = pdf
@@ -496,6 +497,7 @@ class Registry:
                 sa.select(CANCELLATION).where(CANCELLATION.c.registration_id.in_(ids))
             ).mappings()
         }
+        assignments = self._routing.for_registrations(conn, ids)
         corrections: dict[int, list[sa.RowMapping]] = {i: [] for i in ids}
         for c in conn.execute(
             sa.select(CORRECTION)
@@ -511,6 +513,7 @@ class Registry:
                 files=files[r["id"]],
                 cancellation=cancellations.get(r["id"]),
                 corrections=corrections[r["id"]],
+                assignments=assignments[r["id"]],
             )
             for r in rows
         ]
@@ -524,6 +527,7 @@ class Registry:
         files: Iterable[Row],
         cancellation: Row | None,
         corrections: Iterable[Row],
+        assignments: Iterable[Assignment] = (),
     ) -> Registration:
         return Registration(
             id=row["id"],
@@ -563,6 +567,7 @@ class Registry:
                 )
                 for c in corrections
             ),
+            assignments=tuple(assignments),
         )
 
     def read_file(self, ref: ProtocolRef, file_id: int) -> tuple[StoredFile, Iterator[bytes]]:

@@ -43,6 +43,34 @@ class Channel(StrEnum):
     INTERNAL = "internal"
 
 
+class Role(StrEnum):
+    """What a user may do; a user can hold several roles."""
+
+    ADMIN = "admin"  # διαχειριστής
+    CLERK = "clerk"  # γραφείο πρωτοκόλλου
+    HEAD = "head"  # προϊστάμενος
+    STAFF = "staff"  # υπάλληλος
+    AUDITOR = "auditor"  # ελεγκτής
+    ISSUER = "issuer"  # έκδοση βεβαιώσεων (ΚΕΠ)
+
+
+class Purpose(StrEnum):
+    """Why a registration is routed to a department."""
+
+    ACTION = "action"  # προς ενέργεια
+    INFORMATION = "information"  # κοινοποίηση
+
+
+class AssignmentState(StrEnum):
+    """Where an assignment stands: pending → accepted → completed, or returned / forwarded."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+    RETURNED = "returned"
+    FORWARDED = "forwarded"
+
+
 class Disposal(StrEnum):
     """What happens to a file's documents when their retention ends."""
 
@@ -88,6 +116,56 @@ class ProtocolRef:
                 field="related",
             )
         return cls(match["book"] or default_book, int(match["year"]), int(match["number"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A unit of the organisation; ``parent`` is the code of the unit above it."""
+
+    code: str
+    name: str
+    parent: str | None
+    digest_email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A member of staff."""
+
+    username: str
+    full_name: str
+    email: str | None
+    department: str | None
+    roles: frozenset[Role]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A routing (χρέωση) of a registration to a department and how far it has got."""
+
+    id: int
+    registration: ProtocolRef
+    department: str
+    assignee: str | None
+    purpose: Purpose
+    state: AssignmentState
+    due: date | None
+    note: str | None
+    created_by: str
+    created_at: datetime
+    accepted_by: str | None
+    accepted_at: datetime | None
+    closed_by: str | None
+    closed_at: datetime | None
+    return_reason: str | None
+    reply: ProtocolRef | None
+    forwarded_from: int | None
+
+    def overdue(self, today: date) -> bool:
+        """Whether it is still open after its due date."""
+        open_states = {AssignmentState.PENDING, AssignmentState.ACCEPTED}
+        return self.due is not None and self.due < today and self.state in open_states
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +277,7 @@ class Registration:
     files: tuple[StoredFile, ...] = ()
     cancellation: Cancellation | None = None
     corrections: tuple[Correction, ...] = ()
+    assignments: tuple[Assignment, ...] = ()
 
     @property
     def ref(self) -> ProtocolRef:

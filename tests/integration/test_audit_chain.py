@@ -52,9 +52,9 @@ def test_untouched_chain_verifies(
 ) -> None:
     report = populated.verify_audit_chain()
     assert report.ok
-    assert report.events_checked == 7  # organisation, book, 3 registrations, cancel, correct
+    assert report.events_checked == 8  # organisation, book, admin, 3 registrations, cancel, correct
     events = populated.audit_events()
-    assert [e.action for e in events][2:] == ["registration.created"] * 3 + [
+    assert [e.action for e in events][3:] == ["registration.created"] * 3 + [
         "registration.cancelled",
         "registration.corrected",
     ]
@@ -62,21 +62,21 @@ def test_untouched_chain_verifies(
     assert events[-1].details["changes"]["subject"] == {"old": "Θέμα 2", "new": "Νέο θέμα"}
     result = _fsck(config, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "7 events" in result.stdout
+    assert "8 events" in result.stdout
 
 
 @pytest.mark.parametrize(
     ("sql", "bad_seq"),
     [
-        ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 4", 4),
-        ("UPDATE audit_event SET action = 'registration.viewed' WHERE seq = 3", 3),
-        ("UPDATE audit_event SET target = 'general:9/2026' WHERE seq = 5", 5),
-        ("UPDATE audit_event SET details = '{}' WHERE seq = 6", 6),
-        ("UPDATE audit_event SET occurred_at = occurred_at - INTERVAL '1 hour' WHERE seq = 4", 4),
-        ("UPDATE audit_event SET prev_hash = hash WHERE seq = 5", 5),
-        ("UPDATE audit_event SET hash = prev_hash WHERE seq = 7", 7),
-        ("DELETE FROM audit_event WHERE seq = 3", 3),
-        ("DELETE FROM audit_event WHERE seq = 7", 7),
+        ("UPDATE audit_event SET actor = 'mallory' WHERE seq = 5", 5),
+        ("UPDATE audit_event SET action = 'registration.viewed' WHERE seq = 4", 4),
+        ("UPDATE audit_event SET target = 'general:9/2026' WHERE seq = 6", 6),
+        ("UPDATE audit_event SET details = '{}' WHERE seq = 7", 7),
+        ("UPDATE audit_event SET occurred_at = occurred_at - INTERVAL '1 hour' WHERE seq = 5", 5),
+        ("UPDATE audit_event SET prev_hash = hash WHERE seq = 6", 6),
+        ("UPDATE audit_event SET hash = prev_hash WHERE seq = 8", 8),
+        ("DELETE FROM audit_event WHERE seq = 4", 4),
+        ("DELETE FROM audit_event WHERE seq = 8", 8),
     ],
 )
 def test_any_edit_is_named(

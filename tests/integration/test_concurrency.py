@@ -89,6 +89,6 @@ def test_four_processes_on_postgresql(pg_server: PgServer, tmp_path: Path) -> No
         with Archive(config) as archive:
             report = archive.verify_audit_chain()
         assert report.ok
-        assert report.events_checked == 2 + 4 * PER_WRITER  # organisation + book + registrations
+        assert report.events_checked == 3 + 4 * PER_WRITER  # organisation, book, admin, entries
     finally:
         pg_server.drop_database("concurrency")

@@ -1,0 +1,227 @@
+"""The organisation's structure: departments (a tree) and the users who work in them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from eprotocol.core import validation
+from eprotocol.core.audit import lock_chain
+from eprotocol.core.database import Database
+from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from eprotocol.core.models import DEPARTMENT, USER
+from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.ports import Clock
+from eprotocol.core.types import Department, Role, User
+
+_CODE_RE = re.compile(r"^[\w.-]{1,32}$")
+_USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+#: The user ``Archive.initialise`` creates; the CLI acts as this user by default.
+ADMIN_USERNAME = "admin"
+
+
+def _email(value: object, field: str) -> str | None:
+    text = validation.text(value, field, 254, required=False)
+    if text is not None and not _EMAIL_RE.match(text):
+        raise InvalidInput(f"{field} {text!r} is not an email address", field=field)
+    return text
+
+
+class DepartmentTree:
+    """All departments, loaded at once (there are tens, not thousands)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        rows = list(conn.execute(sa.select(DEPARTMENT)).mappings())
+        self.by_id = {r["id"]: r for r in rows}
+        self.by_code = {r["code"]: r for r in rows}
+
+    def id_of(self, code: str) -> int:
+        """The id of the department ``code``, or ``NotFound``."""
+        try:
+            return int(self.by_code[code]["id"])
+        except KeyError:
+            raise NotFound(f"there is no department {code!r}") from None
+
+    def path(self, department_id: int) -> list[str]:
+        """Codes from the top of the tree down to ``department_id``."""
+        path: list[str] = []
+        current: int | None = department_id
+        while current is not None:
+            row = self.by_id[current]
+            path.append(row["code"])
+            current = row["parent_id"]
+        return path[::-1]
+
+    def department(self, department_id: int) -> Department:
+        """The public value of a department."""
+        row = self.by_id[department_id]
+        parent = row["parent_id"]
+        return Department(
+            code=row["code"],
+            name=row["name"],
+            parent=None if parent is None else self.by_id[parent]["code"],
+            digest_email=row["digest_email"],
+        )
+
+
+def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = None) -> User:
+    """The user ``username``; an unknown name is refused as ``Forbidden``."""
+    row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
+    if row is None:
+        raise Forbidden(f"{username!r} is not a user of this archive")
+    tree = tree or DepartmentTree(conn)
+    department = row["department_id"]
+    return User(
+        username=row["username"],
+        full_name=row["full_name"],
+        email=row["email"],
+        department=None if department is None else tree.by_id[department]["code"],
+        roles=frozenset(Role(r) for r in row["roles"]),
+        active=row["active"],
+    )
+
+
+class Organisation:
+    """Managing departments and users (admins only)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def _admin(self, conn: sa.Connection, by: str) -> User:
+        user = load_user(conn, validation.actor(by))
+        if not allowed(user, Action.MANAGE):
+            raise Forbidden(f"{user.username} may not manage departments and users")
+        return user
+
+    def ensure_admin(self, conn: sa.Connection, now: datetime) -> bool:
+        """Create the ``admin`` user if there is none; return whether it was created."""
+        exists = conn.execute(sa.select(USER.c.id).where(USER.c.username == ADMIN_USERNAME))
+        if exists.first() is not None:
+            return False
+        conn.execute(
+            sa.insert(USER),
+            {
+                "username": ADMIN_USERNAME,
+                "full_name": "Διαχειριστής",
+                "roles": [Role.ADMIN.value],
+                "active": True,
+                "created_at": now,
+            },
+        )
+        return True
+
+    def add_department(
+        self,
+        code: str,
+        name: str,
+        *,
+        parent: str | None,
+        digest_email: str | None,
+        by: str,
+    ) -> Department:
+        """Add a department under ``parent`` (or at the top)."""
+        code = validation.required_text(code, "code", 32)
+        if not _CODE_RE.match(code):
+            raise InvalidInput(
+                "a department code has letters, digits, '.', '-' or '_'", field="code"
+            )
+        name = validation.required_text(name, "name", 200)
+        email = _email(digest_email, "digest_email")
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            tree = DepartmentTree(conn)
+            if code in tree.by_code:
+                raise Conflict(f"department {code!r} already exists")
+            parent_id = None if parent is None else tree.id_of(parent)
+            now = self._clock.now()
+            new_id = conn.execute(
+                sa.insert(DEPARTMENT).returning(DEPARTMENT.c.id),
+                {
+                    "code": code,
+                    "name": name,
+                    "parent_id": parent_id,
+                    "digest_email": email,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            details = {"name": name, "parent": parent, "digest_email": email}
+            chain.append(
+                actor=actor.username,
+                action="department.created",
+                target=code,
+                details=details,
+                at=now,
+            )
+            return DepartmentTree(conn).department(new_id)
+
+    def add_user(
+        self,
+        username: str,
+        full_name: str,
+        *,
+        department: str | None,
+        roles: Iterable[Role | str],
+        email: str | None,
+        by: str,
+    ) -> User:
+        """Add a member of staff with their department and roles."""
+        username = validation.required_text(username, "username", 64)
+        if not _USERNAME_RE.match(username):
+            raise InvalidInput(
+                "a username has lower-case Latin letters, digits, '.', '-' or '_'",
+                field="username",
+            )
+        full_name = validation.required_text(full_name, "full_name", 200)
+        role_set = sorted({validation.choice(r, Role, "roles").value for r in roles})
+        if not role_set:
+            raise InvalidInput("a user needs at least one role", field="roles")
+        mail = _email(email, "email")
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            tree = DepartmentTree(conn)
+            department_id = None if department is None else tree.id_of(department)
+            if {Role.HEAD.value, Role.STAFF.value} & set(role_set) and department_id is None:
+                raise InvalidInput("heads and staff belong to a department", field="department")
+            taken = conn.execute(sa.select(USER.c.id).where(USER.c.username == username))
+            if taken.first() is not None:
+                raise Conflict(f"user {username!r} already exists")
+            now = self._clock.now()
+            conn.execute(
+                sa.insert(USER),
+                {
+                    "username": username,
+                    "full_name": full_name,
+                    "email": mail,
+                    "department_id": department_id,
+                    "roles": role_set,
+                    "active": True,
+                    "created_at": now,
+                },
+            )
+            chain.append(
+                actor=actor.username,
+                action="user.created",
+                target=username,
+                details={"department": department, "roles": role_set},
+                at=now,
+            )
+            return load_user(conn, username, tree)
+
+    def departments(self) -> tuple[Department, ...]:
+        """Every department, ordered by code."""
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+        return tuple(tree.department(tree.id_of(code)) for code in sorted(tree.by_code))
+
+    def user(self, username: str) -> User:
+        """One user (``Forbidden`` if there is no such user)."""
+        with self._db.read() as conn:
+            return load_user(conn, username)

@@ -1,0 +1,98 @@
+"""The one permission table: which role may do what, and over which departments.
+
+Every check in the library goes through :func:`allowed`; the HTTP layer uses
+the same table, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from eprotocol.core.types import Role, User
+
+
+class Action(StrEnum):
+    """Things a user can do."""
+
+    REGISTER = "register"
+    READ = "read"
+    CANCEL = "cancel"
+    CORRECT = "correct"
+    ASSIGN = "assign"
+    FORWARD = "forward"
+    WORK = "work"  # accept, complete or return an assignment
+    MANAGE = "manage"  # departments, users, filing plan
+    READ_AUDIT = "read_audit"
+    ISSUE_CERTIFICATE = "issue_certificate"
+
+
+class Scope(StrEnum):
+    """Over which departments a role holds an action."""
+
+    ANY = "any"
+    SUBTREE = "subtree"  # the user's department and every department below it
+    OWN = "own"  # the user's department, for work not given to somebody else
+
+
+_EVERYTHING = dict.fromkeys(Action, Scope.ANY)
+
+#: Role × action → scope. A missing entry means "not allowed".
+PERMISSIONS: dict[Role, dict[Action, Scope]] = {
+    Role.ADMIN: _EVERYTHING,
+    Role.CLERK: {
+        Action.REGISTER: Scope.ANY,
+        Action.READ: Scope.ANY,
+        Action.CANCEL: Scope.ANY,
+        Action.CORRECT: Scope.ANY,
+        Action.ASSIGN: Scope.ANY,
+        Action.FORWARD: Scope.ANY,
+    },
+    Role.HEAD: {
+        Action.READ: Scope.SUBTREE,
+        Action.ASSIGN: Scope.SUBTREE,
+        Action.FORWARD: Scope.SUBTREE,
+        Action.WORK: Scope.SUBTREE,
+    },
+    Role.STAFF: {
+        Action.READ: Scope.OWN,
+        Action.WORK: Scope.OWN,
+    },
+    Role.AUDITOR: {
+        Action.READ: Scope.ANY,
+        Action.READ_AUDIT: Scope.ANY,
+    },
+    Role.ISSUER: {
+        Action.ISSUE_CERTIFICATE: Scope.ANY,
+    },
+}
+
+
+def allowed(
+    user: User,
+    action: Action,
+    *,
+    department_path: Sequence[str] = (),
+    assignee: str | None = None,
+) -> bool:
+    """Whether ``user`` may do ``action`` on something of the department at the end of the path.
+
+    ``department_path`` lists department codes from the top of the tree down to
+    the department concerned; ``assignee`` is the user the work was given to.
+    """
+    if not user.active:
+        return False
+    for role in user.roles:
+        scope = PERMISSIONS[role].get(action)
+        if scope is Scope.ANY:
+            return True
+        if scope is Scope.SUBTREE and user.department in department_path:
+            return True
+        if (
+            scope is Scope.OWN
+            and department_path
+            and user.department == department_path[-1]
+            and assignee in {None, user.username}
+        ):
+            return True
+    return False

@@ -1,0 +1,488 @@
+"""Routing (χρέωση): assigning registrations to departments and working them to completion.
+
+States: ``pending`` → ``accepted`` → ``completed``; ``pending``/``accepted`` →
+``returned`` (with a reason) or ``forwarded`` (a new pending assignment in the
+other department, linked to this one). Who may take each step follows
+:mod:`eprotocol.core.permissions`; every step is an audit event and an outbox
+row, written in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from eprotocol.core import validation
+from eprotocol.core.audit import ChainWriter, lock_chain
+from eprotocol.core.database import Database
+from eprotocol.core.errors import (
+    AlreadyCancelled,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RegistrationNotFound,
+)
+from eprotocol.core.models import ASSIGNMENT, BOOK, REGISTRATION, Row
+from eprotocol.core.organisation import DepartmentTree, load_user
+from eprotocol.core.outbox import emit
+from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.ports import Clock
+from eprotocol.core.types import (
+    Assignment,
+    AssignmentState,
+    ProtocolRef,
+    Purpose,
+    Status,
+    User,
+)
+
+NOTE_MAX = 1000
+_OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
+
+_reply = REGISTRATION.alias("reply")
+_reply_book = BOOK.alias("reply_book")
+#: Assignments with what is needed to describe them: registration, book, reply.
+_ASSIGNMENTS = (
+    sa.select(
+        ASSIGNMENT,
+        BOOK.c.code.label("book"),
+        REGISTRATION.c.year.label("reg_year"),
+        REGISTRATION.c.number.label("reg_number"),
+        REGISTRATION.c.subject.label("subject"),
+        _reply_book.c.code.label("reply_book"),
+        _reply.c.year.label("reply_year"),
+        _reply.c.number.label("reply_number"),
+    )
+    .join(REGISTRATION, REGISTRATION.c.id == ASSIGNMENT.c.registration_id)
+    .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+    .outerjoin(_reply, _reply.c.id == ASSIGNMENT.c.reply_registration_id)
+    .outerjoin(_reply_book, _reply_book.c.id == _reply.c.book_id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """An assignment with the subject of its registration, for lists of work."""
+
+    assignment: Assignment
+    subject: str
+
+
+class Routing:
+    """Assignments of registrations to departments and their workflow."""
+
+    def __init__(self, db: Database, clock: Clock, tz: ZoneInfo) -> None:
+        self._db = db
+        self._clock = clock
+        self._tz = tz
+
+    # -- reading ---------------------------------------------------------------
+
+    def _value(self, row: Row, tree: DepartmentTree) -> Assignment:
+        def local(instant: datetime | None) -> datetime | None:
+            return None if instant is None else instant.astimezone(self._tz)
+
+        reply = (
+            None
+            if row["reply_number"] is None
+            else ProtocolRef(row["reply_book"], row["reply_year"], row["reply_number"])
+        )
+        return Assignment(
+            id=row["id"],
+            registration=ProtocolRef(row["book"], row["reg_year"], row["reg_number"]),
+            department=tree.by_id[row["department_id"]]["code"],
+            assignee=row["assignee"],
+            purpose=Purpose(row["purpose"]),
+            state=AssignmentState(row["state"]),
+            due=row["due"],
+            note=row["note"],
+            created_by=row["created_by"],
+            created_at=row["created_at"].astimezone(self._tz),
+            accepted_by=row["accepted_by"],
+            accepted_at=local(row["accepted_at"]),
+            closed_by=row["closed_by"],
+            closed_at=local(row["closed_at"]),
+            return_reason=row["return_reason"],
+            reply=reply,
+            forwarded_from=row["forwarded_from_id"],
+        )
+
+    def for_registrations(
+        self, conn: sa.Connection, ids: Sequence[int]
+    ) -> dict[int, list[Assignment]]:
+        """The assignments of each registration in ``ids``, oldest first."""
+        tree = DepartmentTree(conn)
+        found: dict[int, list[Assignment]] = {i: [] for i in ids}
+        query = _ASSIGNMENTS.where(ASSIGNMENT.c.registration_id.in_(ids)).order_by(ASSIGNMENT.c.id)
+        for row in conn.execute(query).mappings():
+            found[row["registration_id"]].append(self._value(row, tree))
+        return found
+
+    def get(self, assignment_id: int) -> Assignment:
+        """One assignment."""
+        with self._db.read() as conn:
+            row = conn.execute(_ASSIGNMENTS.where(ASSIGNMENT.c.id == assignment_id)).mappings()
+            found = row.first()
+            if found is None:
+                raise NotFound(f"there is no assignment {assignment_id}")
+            return self._value(found, DepartmentTree(conn))
+
+    def inbox(
+        self,
+        *,
+        department: str | None = None,
+        assignee: str | None = None,
+        states: Iterable[AssignmentState | str] = _OPEN,
+        overdue_on: date | None = None,
+        closed_from: datetime | None = None,
+        closed_to: datetime | None = None,
+        limit: int = 500,
+    ) -> tuple[InboxEntry, ...]:
+        """Assignments of a department (and the departments below it) or of one user.
+
+        ``overdue_on`` keeps only open assignments whose due date is before that
+        day; ``closed_from``/``closed_to`` select those completed, returned or
+        forwarded in a period.
+        """
+        wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
+            if department is not None:
+                root = tree.id_of(department)
+                subtree = [i for i in tree.by_id if root in self._ancestors(tree, i)]
+                query = query.where(ASSIGNMENT.c.department_id.in_(subtree))
+            if assignee is not None:
+                query = query.where(ASSIGNMENT.c.assignee == assignee)
+            if overdue_on is not None:
+                query = query.where(
+                    ASSIGNMENT.c.due < overdue_on,
+                    ASSIGNMENT.c.state.in_([s.value for s in _OPEN]),
+                )
+            if closed_from is not None:
+                query = query.where(ASSIGNMENT.c.closed_at >= closed_from)
+            if closed_to is not None:
+                query = query.where(ASSIGNMENT.c.closed_at < closed_to)
+            rows = conn.execute(query.order_by(ASSIGNMENT.c.id).limit(limit)).mappings()
+            return tuple(InboxEntry(self._value(r, tree), r["subject"]) for r in rows)
+
+    @staticmethod
+    def _ancestors(tree: DepartmentTree, department_id: int) -> set[int]:
+        found = set()
+        current: int | None = department_id
+        while current is not None:
+            found.add(current)
+            current = tree.by_id[current]["parent_id"]
+        return found
+
+    # -- changing --------------------------------------------------------------
+
+    def _registration(self, conn: sa.Connection, ref: ProtocolRef) -> Row:
+        row = (
+            conn.execute(
+                sa.select(REGISTRATION.c.id, REGISTRATION.c.status)
+                .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+                .where(
+                    BOOK.c.code == ref.book,
+                    REGISTRATION.c.year == ref.year,
+                    REGISTRATION.c.number == ref.number,
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise RegistrationNotFound(f"there is no registration {ref}")
+        return row
+
+    def _check_assignee(
+        self, conn: sa.Connection, tree: DepartmentTree, assignee: str | None, department_id: int
+    ) -> str | None:
+        if assignee is None:
+            return None
+        user = load_user(conn, validation.actor(assignee), tree)
+        if user.department != tree.by_id[department_id]["code"] or not user.active:
+            raise InvalidInput(
+                f"{assignee} does not work in {tree.by_id[department_id]['code']}",
+                field="assignee",
+            )
+        return user.username
+
+    def _insert(
+        self,
+        conn: sa.Connection,
+        chain: ChainWriter,
+        *,
+        registration_id: int,
+        ref: ProtocolRef,
+        department_id: int,
+        tree: DepartmentTree,
+        purpose: Purpose,
+        assignee: str | None,
+        due: date | None,
+        note: str | None,
+        actor: User,
+        forwarded_from: int | None,
+        now: datetime,
+    ) -> int:
+        new_id = conn.execute(
+            sa.insert(ASSIGNMENT).returning(ASSIGNMENT.c.id),
+            {
+                "registration_id": registration_id,
+                "department_id": department_id,
+                "assignee": assignee,
+                "purpose": purpose.value,
+                "state": AssignmentState.PENDING.value,
+                "due": due,
+                "note": note,
+                "created_by": actor.username,
+                "created_at": now,
+                "forwarded_from_id": forwarded_from,
+            },
+        ).scalar_one()
+        chain.append(
+            actor=actor.username,
+            action="assignment.created",
+            target=f"assignment:{new_id}",
+            details={
+                "registration": str(ref),
+                "department": tree.by_id[department_id]["code"],
+                "purpose": purpose.value,
+                "assignee": assignee,
+                "due": None if due is None else due.isoformat(),
+                "forwarded_from": forwarded_from,
+            },
+            at=now,
+        )
+        emit(conn, "assignment.changed", {"assignment_id": new_id}, at=now)
+        return int(new_id)
+
+    def assign(
+        self,
+        ref: ProtocolRef,
+        *,
+        department: str,
+        purpose: Purpose | str,
+        assignee: str | None,
+        due: date | None,
+        note: str | None,
+        by: str,
+    ) -> Assignment:
+        """Route a registration to a department (optionally to one of its staff)."""
+        kind = validation.choice(purpose, Purpose, "purpose")
+        note = validation.text(note, "note", NOTE_MAX, required=False, multiline=True)
+        if due is not None and not isinstance(due, date):
+            raise InvalidInput("due must be a date", field="due")
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            tree = DepartmentTree(conn)
+            actor = load_user(conn, validation.actor(by), tree)
+            registration = self._registration(conn, ref)
+            if registration["status"] == Status.CANCELLED:
+                raise AlreadyCancelled(f"registration {ref} is cancelled")
+            department_id = tree.id_of(department)
+            if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
+                raise Forbidden(f"{actor.username} may not assign work to {department}")
+            new_id = self._insert(
+                conn,
+                chain,
+                registration_id=registration["id"],
+                ref=ref,
+                department_id=department_id,
+                tree=tree,
+                purpose=kind,
+                assignee=self._check_assignee(conn, tree, assignee, department_id),
+                due=due,
+                note=note,
+                actor=actor,
+                forwarded_from=None,
+                now=self._clock.now(),
+            )
+        return self.get(new_id)
+
+    def _step(
+        self,
+        assignment_id: int,
+        *,
+        by: str,
+        action: Action,
+        step: str,
+        verb: str,
+        allowed_from: tuple[AssignmentState, ...],
+        values: dict[str, Any],
+        details: dict[str, Any],
+        then: Any = None,
+    ) -> Assignment:
+        """One workflow step: permission, legal state, update, audit and outbox, atomically."""
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            tree = DepartmentTree(conn)
+            actor = load_user(conn, validation.actor(by), tree)
+            row = (
+                conn.execute(sa.select(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(f"there is no assignment {assignment_id}")
+            path = tree.path(row["department_id"])
+            if not allowed(actor, action, department_path=path, assignee=row["assignee"]):
+                raise Forbidden(
+                    f"{actor.username} may not {step} assignment {assignment_id} of {path[-1]}"
+                )
+            state = AssignmentState(row["state"])
+            if state not in allowed_from:
+                raise InvalidTransition(
+                    f"assignment {assignment_id} is {state.value}; it cannot be {verb}"
+                )
+            now = self._clock.now()
+            resolved = {k: (v(actor, now) if callable(v) else v) for k, v in values.items()}
+            conn.execute(
+                sa.update(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id).values(resolved)
+            )
+            chain.append(
+                actor=actor.username,
+                action=f"assignment.{step}",
+                target=f"assignment:{assignment_id}",
+                details=details,
+                at=now,
+            )
+            emit(conn, "assignment.changed", {"assignment_id": assignment_id}, at=now)
+            if then is not None:
+                then(conn, chain, tree, actor, row, now)
+        return self.get(assignment_id)
+
+    def accept(self, assignment_id: int, *, by: str) -> Assignment:
+        """Acknowledge an assignment; the one who accepts it becomes its assignee if it had none."""
+        current = self.get(assignment_id)
+        return self._step(
+            assignment_id,
+            by=by,
+            action=Action.WORK,
+            step="accept",
+            verb="accepted",
+            allowed_from=(AssignmentState.PENDING,),
+            values={
+                "state": AssignmentState.ACCEPTED.value,
+                "accepted_by": lambda actor, now: actor.username,
+                "accepted_at": lambda actor, now: now,
+                "assignee": lambda actor, now: current.assignee or actor.username,
+            },
+            details={},
+        )
+
+    def complete(
+        self, assignment_id: int, *, by: str, reply: ProtocolRef | None = None
+    ) -> Assignment:
+        """Finish an accepted assignment, optionally naming the outgoing reply registration."""
+        reply_id = None
+        if reply is not None:
+            with self._db.read() as conn:
+                reply_id = self._registration(conn, reply)["id"]
+        return self._step(
+            assignment_id,
+            by=by,
+            action=Action.WORK,
+            step="complete",
+            verb="completed",
+            allowed_from=(AssignmentState.ACCEPTED,),
+            values={
+                "state": AssignmentState.COMPLETED.value,
+                "closed_by": lambda actor, now: actor.username,
+                "closed_at": lambda actor, now: now,
+                "reply_registration_id": reply_id,
+            },
+            details={"reply": None if reply is None else str(reply)},
+        )
+
+    def return_(self, assignment_id: int, *, reason: str, by: str) -> Assignment:
+        """Send an assignment back (not this department's work), with the reason."""
+        reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
+        return self._step(
+            assignment_id,
+            by=by,
+            action=Action.WORK,
+            step="return",
+            verb="returned",
+            allowed_from=_OPEN,
+            values={
+                "state": AssignmentState.RETURNED.value,
+                "closed_by": lambda actor, now: actor.username,
+                "closed_at": lambda actor, now: now,
+                "return_reason": reason,
+            },
+            details={"reason": reason},
+        )
+
+    def forward(
+        self,
+        assignment_id: int,
+        *,
+        department: str,
+        by: str,
+        assignee: str | None = None,
+        note: str | None = None,
+    ) -> Assignment:
+        """Move an open assignment to another department; the old one stays as the trail.
+
+        Returns the new assignment.
+        """
+        note = validation.text(note, "note", NOTE_MAX, required=False, multiline=True)
+        created: list[int] = []
+
+        def create_new(
+            conn: sa.Connection,
+            chain: ChainWriter,
+            tree: DepartmentTree,
+            actor: User,
+            row: Row,
+            now: datetime,
+        ) -> None:
+            target = tree.id_of(department)
+            if not allowed(actor, Action.ASSIGN, department_path=tree.path(target)):
+                raise Forbidden(f"{actor.username} may not assign work to {department}")
+            reg = conn.execute(
+                sa.select(BOOK.c.code, REGISTRATION.c.year, REGISTRATION.c.number)
+                .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+                .where(REGISTRATION.c.id == row["registration_id"])
+            ).one()
+            created.append(
+                self._insert(
+                    conn,
+                    chain,
+                    registration_id=row["registration_id"],
+                    ref=ProtocolRef(reg.code, reg.year, reg.number),
+                    department_id=target,
+                    tree=tree,
+                    purpose=Purpose(row["purpose"]),
+                    assignee=self._check_assignee(conn, tree, assignee, target),
+                    due=row["due"],
+                    note=note,
+                    actor=actor,
+                    forwarded_from=row["id"],
+                    now=now,
+                )
+            )
+
+        self._step(
+            assignment_id,
+            by=by,
+            action=Action.FORWARD,
+            step="forward",
+            verb="forwarded",
+            allowed_from=_OPEN,
+            values={
+                "state": AssignmentState.FORWARDED.value,
+                "closed_by": lambda actor, now: actor.username,
+                "closed_at": lambda actor, now: now,
+            },
+            details={"to": department},
+            then=create_new,
+        )
+        return self.get(created[0])

@@ -1,0 +1,247 @@
+"""Routing (χρέωση) and its workflow, with the roles' permissions, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from eprotocol import (
+    AlreadyCancelled,
+    Archive,
+    ArchiveConfig,
+    AssignmentState,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NewRegistration,
+    NotFound,
+    Purpose,
+    Role,
+)
+from tests.support import FixedClock
+
+YEAR = 2026
+
+
+def counts(config: ArchiveConfig) -> tuple[int, int, int]:
+    engine = sa.create_engine(config.database_url)
+    with engine.connect() as conn:
+        result = tuple(
+            conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
+            for t in ("assignment", "audit_event", "outbox_event")
+        )
+    engine.dispose()
+    return result[0], result[1], result[2]
+
+
+@pytest.fixture
+def org(archive: Archive) -> Archive:
+    """Two directorates with a section each, and their people."""
+    a = archive
+    a.add_department(
+        "DIOIK", "Διεύθυνση Διοικητικών Υπηρεσιών", digest_email="dioik@chania.gr", by="admin"
+    )
+    a.add_department(
+        "DIOIK.KEP", "Τμήμα ΚΕΠ", parent="DIOIK", digest_email="kep@chania.gr", by="admin"
+    )
+    a.add_department("TECH", "Διεύθυνση Τεχνικών Υπηρεσιών", by="admin")
+    a.add_department("TECH.ROADS", "Τμήμα Οδοποιίας", parent="TECH", by="admin")
+    a.add_user("clerk", "Ελένη Πρωτοκόλλου", roles=[Role.CLERK], by="admin")
+    a.add_user(
+        "head.dioik", "Νίκος Προϊστάμενος", department="DIOIK", roles=[Role.HEAD], by="admin"
+    )
+    a.add_user("maria", "Μαρία Κ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
+    a.add_user("giorgos", "Γιώργος Λ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
+    a.add_user("kostas", "Κώστας Τ.", department="TECH.ROADS", roles=[Role.STAFF], by="admin")
+    for i in range(3):
+        a.register(NewRegistration(direction="incoming", subject=f"Αίτηση πολίτη {i}"), by="clerk")
+    return a
+
+
+def test_full_workflow(org: Archive, clock: FixedClock) -> None:
+    assignment = org.assign(
+        "general",
+        YEAR,
+        1,
+        department="DIOIK.KEP",
+        purpose="action",
+        due=date(2026, 3, 10),
+        note="Να απαντηθεί εντός 7 ημερών",
+        by="clerk",
+    )
+    assert assignment.state is AssignmentState.PENDING
+    assert assignment.purpose is Purpose.ACTION
+    assert (assignment.department, assignment.assignee, assignment.created_by) == (
+        "DIOIK.KEP",
+        None,
+        "clerk",
+    )
+
+    clock.set(clock.now() + timedelta(hours=1))
+    accepted = org.accept(assignment.id, by="maria")
+    assert accepted.state is AssignmentState.ACCEPTED
+    assert (accepted.assignee, accepted.accepted_by) == ("maria", "maria")
+    assert accepted.accepted_at == clock.now()
+
+    reply = org.register(NewRegistration(direction="outgoing", subject="Απάντηση"), by="maria")
+    done = org.complete(assignment.id, by="maria", reply=reply.ref)
+    assert done.state is AssignmentState.COMPLETED
+    assert done.reply == reply.ref
+    assert done.closed_by == "maria"
+
+    entry = org.get("general", YEAR, 1)
+    assert [a.id for a in entry.assignments] == [assignment.id]
+    actions = [e.action for e in org.audit_events(limit=1000)]
+    assert actions[-3:] == ["assignment.accept", "registration.created", "assignment.complete"]
+    assert "assignment.created" in actions
+    assert org.verify_audit_chain().ok
+
+
+def test_information_copies_and_several_departments(org: Archive) -> None:
+    org.assign("general", YEAR, 1, department="DIOIK.KEP", by="clerk")
+    org.assign("general", YEAR, 1, department="TECH", purpose=Purpose.INFORMATION, by="clerk")
+    entry = org.get("general", YEAR, 1)
+    assert [(a.department, a.purpose) for a in entry.assignments] == [
+        ("DIOIK.KEP", Purpose.ACTION),
+        ("TECH", Purpose.INFORMATION),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setup", "step", "error"),
+    [
+        ("pending", lambda a, i: a.complete(i, by="maria"), InvalidTransition),
+        ("returned", lambda a, i: a.complete(i, by="maria"), InvalidTransition),
+        ("returned", lambda a, i: a.accept(i, by="maria"), InvalidTransition),
+        (
+            "completed",
+            lambda a, i: a.return_assignment(i, reason="λάθος", by="maria"),
+            InvalidTransition,
+        ),
+        ("completed", lambda a, i: a.forward(i, department="TECH", by="clerk"), InvalidTransition),
+        ("pending", lambda a, i: a.accept(i, by="kostas"), Forbidden),  # staff of another dept
+        ("pending", lambda a, i: a.forward(i, department="DIOIK", by="maria"), Forbidden),
+        ("pending", lambda a, i: a.forward(i, department="TECH", by="head.dioik"), Forbidden),
+        ("pending", lambda a, i: a.accept(i, by="nobody"), Forbidden),
+        ("pending", lambda a, i: a.return_assignment(i, reason=" ", by="maria"), InvalidInput),
+        ("accepted", lambda a, i: a.complete(i, by="giorgos"), Forbidden),  # maria's work
+        ("pending", lambda a, i: a.accept(i + 100, by="maria"), NotFound),
+    ],
+)
+def test_illegal_steps_are_refused_and_leave_no_trace(
+    org: Archive, config: ArchiveConfig, setup: str, step: object, error: type[Exception]
+) -> None:
+    assignment = org.assign("general", YEAR, 1, department="DIOIK.KEP", by="clerk")
+    if setup in {"accepted", "completed"}:
+        org.accept(assignment.id, by="maria")
+    if setup == "completed":
+        org.complete(assignment.id, by="maria")
+    if setup == "returned":
+        org.return_assignment(assignment.id, reason="Δεν αφορά το τμήμα", by="maria")
+    before_state = org.assignment(assignment.id)
+    before = counts(config)
+    with pytest.raises(error):
+        step(org, assignment.id)  # type: ignore[operator]
+    assert counts(config) == before
+    assert org.assignment(assignment.id) == before_state
+
+
+def test_who_may_assign(org: Archive, config: ArchiveConfig) -> None:
+    assert (
+        org.assign("general", YEAR, 1, department="DIOIK.KEP", by="head.dioik").state
+        is AssignmentState.PENDING
+    )
+    before = counts(config)
+    with pytest.raises(Forbidden):
+        org.assign("general", YEAR, 1, department="TECH", by="head.dioik")  # outside the subtree
+    with pytest.raises(Forbidden):
+        org.assign("general", YEAR, 1, department="DIOIK.KEP", by="maria")  # staff do not route
+    with pytest.raises(NotFound):
+        org.assign("general", YEAR, 1, department="NOPE", by="clerk")
+    with pytest.raises(InvalidInput):
+        org.assign("general", YEAR, 1, department="DIOIK.KEP", assignee="kostas", by="clerk")
+    with pytest.raises(InvalidInput):
+        org.assign("general", YEAR, 1, department="DIOIK.KEP", purpose="gossip", by="clerk")
+    assert counts(config) == before
+    org.cancel("general", YEAR, 2, reason="λάθος", authorisation="Απόφαση 1", by="clerk")
+    with pytest.raises(AlreadyCancelled):
+        org.assign("general", YEAR, 2, department="DIOIK.KEP", by="clerk")
+
+
+def test_assigned_to_one_person_is_theirs(org: Archive) -> None:
+    assignment = org.assign(
+        "general", YEAR, 1, department="DIOIK.KEP", assignee="maria", by="clerk"
+    )
+    with pytest.raises(Forbidden):
+        org.accept(assignment.id, by="giorgos")
+    assert org.accept(assignment.id, by="head.dioik").assignee == "maria"  # the head may act
+
+
+def test_forward_keeps_the_trail(org: Archive) -> None:
+    first = org.assign("general", YEAR, 1, department="DIOIK.KEP", due=date(2026, 4, 1), by="clerk")
+    second = org.forward(
+        first.id, department="DIOIK", by="head.dioik", note="Αρμοδιότητα Διεύθυνσης"
+    )
+    assert org.assignment(first.id).state is AssignmentState.FORWARDED
+    assert (second.department, second.state, second.forwarded_from) == (
+        "DIOIK",
+        AssignmentState.PENDING,
+        first.id,
+    )
+    assert second.due == date(2026, 4, 1)
+    third = org.forward(second.id, department="TECH.ROADS", assignee="kostas", by="clerk")
+    assert third.assignee == "kostas"
+    trail = org.get("general", YEAR, 1).assignments
+    assert [(a.department, a.state) for a in trail] == [
+        ("DIOIK.KEP", AssignmentState.FORWARDED),
+        ("DIOIK", AssignmentState.FORWARDED),
+        ("TECH.ROADS", AssignmentState.PENDING),
+    ]
+
+
+def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:
+    a1 = org.assign("general", YEAR, 1, department="DIOIK.KEP", due=date(2026, 3, 1), by="clerk")
+    a2 = org.assign("general", YEAR, 2, department="DIOIK.KEP", due=date(2026, 3, 20), by="clerk")
+    a3 = org.assign("general", YEAR, 3, department="TECH.ROADS", by="clerk")
+    org.accept(a2.id, by="giorgos")
+    clock.set(datetime(2026, 3, 5, 10, tzinfo=UTC))
+    org.accept(a1.id, by="maria")
+    org.complete(a1.id, by="maria")
+
+    kep = org.inbox(department="DIOIK.KEP")
+    assert [e.assignment.id for e in kep] == [a2.id]
+    assert kep[0].subject == "Αίτηση πολίτη 1"
+    assert [e.assignment.id for e in org.inbox(department="DIOIK")] == [a2.id]  # the subtree
+    assert [e.assignment.id for e in org.inbox(assignee="giorgos")] == [a2.id]
+    assert [e.assignment.id for e in org.inbox(department="TECH")] == [a3.id]
+    assert org.inbox(department="DIOIK.KEP", overdue_on=date(2026, 3, 10)) == ()
+    overdue = org.inbox(department="DIOIK.KEP", overdue_on=date(2026, 3, 21))
+    assert [e.assignment.id for e in overdue] == [a2.id]
+    assert overdue[0].assignment.overdue(date(2026, 3, 21))
+    completed = org.inbox(
+        department="DIOIK",
+        states=[AssignmentState.COMPLETED],
+        closed_from=datetime(2026, 3, 1, tzinfo=UTC),
+        closed_to=datetime(2026, 4, 1, tzinfo=UTC),
+    )
+    assert [e.assignment.id for e in completed] == [a1.id]
+
+
+def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig) -> None:
+    before = counts(config)
+    with pytest.raises(Forbidden):
+        org.add_department("X", "Χ", by="clerk")
+    with pytest.raises(Forbidden):
+        org.add_user("x", "Χ", department="TECH", by="head.dioik")
+    with pytest.raises(InvalidInput):
+        org.add_user("Bad Name", "Χ", department="TECH", by="admin")
+    with pytest.raises(InvalidInput):
+        org.add_user("lonely", "Χ", roles=[Role.STAFF], by="admin")  # staff need a department
+    with pytest.raises(InvalidInput):
+        org.add_department("Y", "Υ", digest_email="not-an-email", by="admin")
+    assert counts(config) == before
+    assert [d.code for d in org.departments()] == ["DIOIK", "DIOIK.KEP", "TECH", "TECH.ROADS"]
+    assert org.departments()[1].parent == "DIOIK"
+    assert org.user("maria").roles == frozenset({Role.STAFF})
