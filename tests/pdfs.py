@@ -47,20 +47,28 @@ def make_pdf(pages: int = 2, text: str = "Municipality of Chania", padding: int 
     return out.getvalue()
 
 
-def with_javascript() -> bytes:
-    """A valid PDF that runs JavaScript when opened."""
+def _blank() -> PdfWriter:
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)
-    writer.add_open_action(JavaScript("app.alert('hello');"))
+    return writer
+
+
+def _written(writer: PdfWriter) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
+def with_javascript() -> bytes:
+    """A valid PDF that runs JavaScript when opened."""
+    writer = _blank()
+    writer.add_open_action(JavaScript("app.alert('hello');"))
+    return _written(writer)
+
+
 def with_launch_action() -> bytes:
     """A valid PDF whose OpenAction launches a program."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
+    writer = _blank()
     action = DictionaryObject(
         {
             NameObject("/S"): NameObject("/Launch"),
@@ -68,19 +76,14 @@ def with_launch_action() -> bytes:
         }
     )
     writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return _written(writer)
 
 
 def with_embedded_file() -> bytes:
     """A valid PDF carrying an attached file."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
+    writer = _blank()
     writer.add_attachment("invoice.txt", b"attached data")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return _written(writer)
 
 
 def flate_bomb(decompressed_mb: int = 300) -> bytes:
@@ -153,6 +156,4 @@ def encrypted(password: str = "μυστικό") -> bytes:
     """A valid PDF that needs a password to open."""
     writer = PdfWriter(clone_from=io.BytesIO(make_pdf(1)))
     writer.encrypt(user_password=password, owner_password=password, algorithm="AES-256")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return _written(writer)

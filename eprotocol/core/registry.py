@@ -53,6 +53,7 @@ from eprotocol.core.models import (
 from eprotocol.core.numbering import take_numbers
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
+from eprotocol.core.queries import registration_row
 from eprotocol.core.routing import Routing
 from eprotocol.core.types import (
     Assignment,
@@ -294,7 +295,7 @@ class Registry:
         with self._db.read() as conn:
             for ref in refs:
                 try:
-                    ids.append(self._row(conn, ref)["id"])
+                    ids.append(registration_row(conn, ref)["id"])
                 except (RegistrationNotFound, UnknownBook):
                     raise InvalidReference(
                         f"related registration {ref} does not exist", field="related"
@@ -421,27 +422,10 @@ class Registry:
 
     # -- read ----------------------------------------------------------------
 
-    def _row(self, conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
-        book_id = self._book_id(ref.book)
-        row = (
-            conn.execute(
-                sa.select(REGISTRATION).where(
-                    REGISTRATION.c.book_id == book_id,
-                    REGISTRATION.c.year == ref.year,
-                    REGISTRATION.c.number == ref.number,
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise RegistrationNotFound(f"there is no registration {ref}")
-        return row
-
     def get(self, ref: ProtocolRef) -> Registration:
         """One entry with its files, cancellation and corrections."""
         with self._db.read() as conn:
-            return self._views(conn, [self._row(conn, ref)])[0]
+            return self._views(conn, [registration_row(conn, ref)])[0]
 
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None
@@ -573,7 +557,7 @@ class Registry:
     def read_file(self, ref: ProtocolRef, file_id: int) -> tuple[StoredFile, Iterator[bytes]]:
         """A file's record and a verifying stream of its bytes."""
         with self._db.read() as conn:
-            reg_id = self._row(conn, ref)["id"]
+            reg_id = registration_row(conn, ref)["id"]
             row = (
                 conn.execute(
                     sa.select(FILE).where(FILE.c.id == file_id, FILE.c.registration_id == reg_id)
@@ -597,7 +581,7 @@ class Registry:
         actor = validation.actor(by)
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            row = self._row(conn, ref)
+            row = registration_row(conn, ref)
             if row["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is already cancelled")
             now = self._clock.now()
@@ -644,7 +628,7 @@ class Registry:
         actor = validation.actor(by)
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            row = self._row(conn, ref)
+            row = registration_row(conn, ref)
             if row["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is cancelled and cannot be corrected")
             now = self._clock.now()

@@ -26,13 +26,13 @@ from eprotocol.core.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
-    RegistrationNotFound,
 )
 from eprotocol.core.models import ASSIGNMENT, BOOK, REGISTRATION, Row
 from eprotocol.core.organisation import DepartmentTree, load_user
 from eprotocol.core.outbox import emit
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
+from eprotocol.core.queries import registration_row
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -64,6 +64,16 @@ _ASSIGNMENTS = (
     .outerjoin(_reply, _reply.c.id == ASSIGNMENT.c.reply_registration_id)
     .outerjoin(_reply_book, _reply_book.c.id == _reply.c.book_id)
 )
+
+
+def _closing(state: AssignmentState, **extra: Any) -> dict[str, Any]:
+    """Column values of a step that closes an assignment (who and when are filled in later)."""
+    return {
+        "state": state.value,
+        "closed_by": lambda actor, now: actor.username,
+        "closed_at": lambda actor, now: now,
+        **extra,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,24 +193,6 @@ class Routing:
 
     # -- changing --------------------------------------------------------------
 
-    def _registration(self, conn: sa.Connection, ref: ProtocolRef) -> Row:
-        row = (
-            conn.execute(
-                sa.select(REGISTRATION.c.id, REGISTRATION.c.status)
-                .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-                .where(
-                    BOOK.c.code == ref.book,
-                    REGISTRATION.c.year == ref.year,
-                    REGISTRATION.c.number == ref.number,
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise RegistrationNotFound(f"there is no registration {ref}")
-        return row
-
     def _check_assignee(
         self, conn: sa.Connection, tree: DepartmentTree, assignee: str | None, department_id: int
     ) -> str | None:
@@ -283,7 +275,7 @@ class Routing:
             chain = lock_chain(conn)
             tree = DepartmentTree(conn)
             actor = load_user(conn, validation.actor(by), tree)
-            registration = self._registration(conn, ref)
+            registration = registration_row(conn, ref)
             if registration["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is cancelled")
             department_id = tree.id_of(department)
@@ -384,7 +376,7 @@ class Routing:
         reply_id = None
         if reply is not None:
             with self._db.read() as conn:
-                reply_id = self._registration(conn, reply)["id"]
+                reply_id = registration_row(conn, reply)["id"]
         return self._step(
             assignment_id,
             by=by,
@@ -392,12 +384,7 @@ class Routing:
             step="complete",
             verb="completed",
             allowed_from=(AssignmentState.ACCEPTED,),
-            values={
-                "state": AssignmentState.COMPLETED.value,
-                "closed_by": lambda actor, now: actor.username,
-                "closed_at": lambda actor, now: now,
-                "reply_registration_id": reply_id,
-            },
+            values=_closing(AssignmentState.COMPLETED, reply_registration_id=reply_id),
             details={"reply": None if reply is None else str(reply)},
         )
 
@@ -411,12 +398,7 @@ class Routing:
             step="return",
             verb="returned",
             allowed_from=_OPEN,
-            values={
-                "state": AssignmentState.RETURNED.value,
-                "closed_by": lambda actor, now: actor.username,
-                "closed_at": lambda actor, now: now,
-                "return_reason": reason,
-            },
+            values=_closing(AssignmentState.RETURNED, return_reason=reason),
             details={"reason": reason},
         )
 
@@ -477,11 +459,7 @@ class Routing:
             step="forward",
             verb="forwarded",
             allowed_from=_OPEN,
-            values={
-                "state": AssignmentState.FORWARDED.value,
-                "closed_by": lambda actor, now: actor.username,
-                "closed_at": lambda actor, now: now,
-            },
+            values=_closing(AssignmentState.FORWARDED),
             details={"to": department},
             then=create_new,
         )

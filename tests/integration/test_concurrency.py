@@ -61,31 +61,25 @@ def test_eight_threads_on_sqlite(tmp_path: Path) -> None:
     _assert_gap_free(url, returned, 8 * PER_WRITER)
 
 
-def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'eprotocol.db'}"
-    config = ArchiveConfig(database_url=url, storage=LocalStorageConfig(tmp_path / "blobs"))
+def _processes(url: str, blobs: Path, processes: int) -> ArchiveConfig:
+    """Initialise an archive, then register from ``processes`` OS processes at once."""
+    config = ArchiveConfig(database_url=url, storage=LocalStorageConfig(blobs))
     with Archive(config) as archive:
         archive.initialise(organisation="Δήμος Χανίων")
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        results = pool.starmap(
-            _register_many, [(url, str(tmp_path / "blobs"), w) for w in range(2)]
-        )
-    _assert_gap_free(url, [n for r in results for n in r], 2 * PER_WRITER)
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.starmap(_register_many, [(url, str(blobs), w) for w in range(processes)])
+    _assert_gap_free(url, [n for r in results for n in r], processes * PER_WRITER)
+    return config
+
+
+def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
+    _processes(f"sqlite:///{tmp_path / 'eprotocol.db'}", tmp_path / "blobs", 2)
 
 
 def test_four_processes_on_postgresql(pg_server: PgServer, tmp_path: Path) -> None:
     url = pg_server.create_database("concurrency")
     try:
-        config = ArchiveConfig(database_url=url, storage=LocalStorageConfig(tmp_path / "blobs"))
-        with Archive(config) as archive:
-            archive.initialise(organisation="Δήμος Χανίων")
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(4) as pool:
-            results = pool.starmap(
-                _register_many, [(url, str(tmp_path / "blobs"), w) for w in range(4)]
-            )
-        _assert_gap_free(url, [n for r in results for n in r], 4 * PER_WRITER)
+        config = _processes(url, tmp_path / "blobs", 4)
         with Archive(config) as archive:
             report = archive.verify_audit_chain()
         assert report.ok

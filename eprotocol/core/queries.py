@@ -1,0 +1,28 @@
+"""Look-ups shared by the domain modules."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from eprotocol.core.errors import RegistrationNotFound
+from eprotocol.core.models import BOOK, REGISTRATION
+from eprotocol.core.types import ProtocolRef
+
+_BY_REF = (
+    sa.select(REGISTRATION)
+    .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+    .where(
+        BOOK.c.code == sa.bindparam("book"),
+        REGISTRATION.c.year == sa.bindparam("year"),
+        REGISTRATION.c.number == sa.bindparam("number"),
+    )
+)
+
+
+def registration_row(conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
+    """The stored row of registration ``ref``, or ``RegistrationNotFound``."""
+    params = {"book": ref.book, "year": ref.year, "number": ref.number}
+    row = conn.execute(_BY_REF, params).mappings().first()
+    if row is None:
+        raise RegistrationNotFound(f"there is no registration {ref}")
+    return row
