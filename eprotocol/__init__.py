@@ -8,11 +8,14 @@ cancel and correct protocol book entries; every error is an
 from eprotocol.archive import Archive
 from eprotocol.config import (
     ArchiveConfig,
+    DigestPolicy,
     IntakePolicy,
     LocalStorageConfig,
     S3StorageConfig,
+    SmtpConfig,
     storage_config_from_url,
 )
+from eprotocol.core.digest import DigestReport
 from eprotocol.core.errors import (
     AlreadyCancelled,
     BlobCorrupt,
@@ -26,6 +29,7 @@ from eprotocol.core.errors import (
     InvalidInput,
     InvalidReference,
     InvalidTransition,
+    MailUnavailable,
     NotFound,
     RefusedFile,
     RegistrationNotFound,
@@ -79,6 +83,8 @@ __all__ = [
     "Correction",
     "DatabaseUnavailable",
     "Department",
+    "DigestPolicy",
+    "DigestReport",
     "Direction",
     "Disposal",
     "EProtocolError",
@@ -94,6 +100,7 @@ __all__ = [
     "InvalidReference",
     "InvalidTransition",
     "LocalStorageConfig",
+    "MailUnavailable",
     "NewRegistration",
     "NotFound",
     "Page",
@@ -105,6 +112,7 @@ __all__ = [
     "RegistrationNotFound",
     "Role",
     "S3StorageConfig",
+    "SmtpConfig",
     "Status",
     "StorageUnavailable",
     "StoredFile",

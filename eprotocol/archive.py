@@ -20,12 +20,13 @@ from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Conflict, InvalidInput
+from eprotocol.core.digest import DigestReport, DigestSender
+from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable
 from eprotocol.core.fsck import FsckReport, Progress, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
-from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, SystemClock
+from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, Mailer, SystemClock
 from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.types import (
@@ -49,6 +50,7 @@ from eprotocol.core.types import (
 )
 from eprotocol.intake import MagicSniffer
 from eprotocol.intake.pdf import SandboxedPdfInspector
+from eprotocol.mail import SmtpMailer
 from eprotocol.storage import open_blob_store
 
 _BOOK_CODE_MAX = 32
@@ -75,6 +77,7 @@ class Archive:
         clock: Clock | None = None,
         sniffer: ContentSniffer | None = None,
         pdf_inspector: PdfInspector | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         try:
             ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
@@ -92,7 +95,10 @@ class Archive:
         self._owned_inspector: SandboxedPdfInspector | None = None
         if pdf_inspector is None:
             pdf_inspector = self._owned_inspector = SandboxedPdfInspector(config.intake)
-        tz = ZoneInfo(config.timezone)
+        self._tz = tz = ZoneInfo(config.timezone)
+        if mailer is None and config.mail is not None:
+            mailer = SmtpMailer(config.mail)
+        self._mailer = mailer
         self._routing = Routing(self._db, self._clock, tz)
         self._organisation = Organisation(self._db, self._clock)
         self._registry = Registry(
@@ -385,6 +391,26 @@ class Archive:
             closed_from=closed_from,
             closed_to=closed_to,
         )
+
+    # -- digests -------------------------------------------------------------
+
+    def send_digests(self, day: date | None = None) -> DigestReport:
+        """Send each department its daily digest for ``day`` (today by default), once.
+
+        Safe to run again: departments already sent for that day are skipped, and
+        those whose mail failed are tried again.
+        """
+        if self._mailer is None:
+            raise MailUnavailable("no mail server is configured (EPROTOCOL_SMTP_URL)")
+        sender = DigestSender(
+            self._db,
+            self._routing,
+            self._mailer,
+            self.config.digest,
+            self._tz,
+            self.config.public_url,
+        )
+        return sender.send(day or self._clock.now().astimezone(self._tz).date())
 
     # -- audit ---------------------------------------------------------------
 

@@ -310,6 +310,37 @@ def assign(
         )
 
 
+digest_app = typer.Typer(help="Daily digests (ημερήσια ενημέρωση).", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
+
+
+@digest_app.command("send")
+def digest_send(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", help="Day of the digests (default today).", formats=["%Y-%m-%d"]),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Email each department its digest for the day, once; exit 1 if any could not be sent."""
+    with _archive() as archive:
+        report = archive.send_digests(None if day is None else day.date())
+    if as_json:
+        _print_json(report)
+    else:
+        for label, codes in (
+            ("sent", report.sent),
+            ("already sent", report.already_sent),
+            ("nothing to report", report.nothing_to_report),
+            ("no digest address", report.no_address),
+        ):
+            if codes:
+                typer.echo(f"{label}: {', '.join(codes)}")
+    if report.failed:
+        failures = "; ".join(f"{code}: {error}" for code, error in report.failed.items())
+        _fail(f"{len(report.failed)} digests not sent (run again to retry): {failures}")
+
+
 @app.command()
 def fsck(
     sweep_orphans: Annotated[

@@ -74,6 +74,31 @@ class IntakePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """The mail server digests are sent through."""
+
+    host: str
+    port: int = 25
+    sender: str = "eprotocol@localhost"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPolicy:
+    """How daily digests are sent."""
+
+    #: Send a digest to departments with nothing to report.
+    send_empty: bool = False
+    #: Tries per department before its digest is reported as failed (a later run retries).
+    attempts: int = 3
+    #: Wait before the second try; it doubles for each further try.
+    backoff_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class ArchiveConfig:
     """Everything :class:`eprotocol.Archive` needs to open an archive.
 
@@ -91,6 +116,10 @@ class ArchiveConfig:
     default_retention_years: int = 10
     #: Where uploads are spooled while they are checked (system temporary directory if None).
     spool_dir: Path | None = None
+    #: Address of the web interface, for links in emails and QR codes.
+    public_url: str = "http://127.0.0.1:8000"
+    mail: SmtpConfig | None = None
+    digest: DigestPolicy = field(default_factory=DigestPolicy)
     #: Seconds a writer waits for another process's SQLite write lock before failing.
     sqlite_busy_timeout: float = 30.0
     extra_engine_options: dict[str, object] = field(default_factory=dict)
@@ -131,4 +160,20 @@ def storage_config_from_url(url: str) -> StorageConfig:
     raise InvalidInput(
         f"unsupported storage URL scheme {parts.scheme!r} (expected file:// or s3://)",
         field="storage_url",
+    )
+
+
+def smtp_config_from_url(url: str, *, sender: str) -> SmtpConfig:
+    """Parse ``smtp://[user:password@]host:port[?starttls=true]`` into a config."""
+    parts = urlsplit(url)
+    if parts.scheme != "smtp" or not parts.hostname:
+        raise InvalidInput("the SMTP URL must look like smtp://host:port", field="smtp_url")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return SmtpConfig(
+        host=parts.hostname,
+        port=parts.port or 25,
+        sender=sender,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        starttls=query.get("starttls", "false").lower() in {"true", "1", "yes"},
     )

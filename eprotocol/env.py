@@ -10,12 +10,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from eprotocol.config import ArchiveConfig, storage_config_from_url
+from eprotocol.config import ArchiveConfig, smtp_config_from_url, storage_config_from_url
 
 DEFAULTS = {
     "EPROTOCOL_DATABASE_URL": "sqlite:///var/eprotocol.db",
     "EPROTOCOL_STORAGE_URL": "file://var/blobs",
     "EPROTOCOL_TIMEZONE": "Europe/Athens",
+    "EPROTOCOL_PUBLIC_URL": "http://127.0.0.1:8000",
+    "EPROTOCOL_MAIL_FROM": "eprotocol@localhost",
 }
 
 
@@ -33,10 +35,15 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     def get(name: str) -> str:
         return env.get(name) or DEFAULTS[name]
 
+    smtp_url = env.get("EPROTOCOL_SMTP_URL")
     return Settings(
         archive=ArchiveConfig(
             database_url=get("EPROTOCOL_DATABASE_URL"),
             storage=storage_config_from_url(get("EPROTOCOL_STORAGE_URL")),
             timezone=get("EPROTOCOL_TIMEZONE"),
+            public_url=get("EPROTOCOL_PUBLIC_URL"),
+            mail=smtp_config_from_url(smtp_url, sender=get("EPROTOCOL_MAIL_FROM"))
+            if smtp_url
+            else None,
         )
     )

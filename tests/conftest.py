@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from eprotocol import Archive, ArchiveConfig, LocalStorageConfig
+from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration, Role
 from eprotocol.core.ports import Clock
 from tests.support import FixedClock, PgServer, SeaweedServer
 
@@ -80,3 +80,27 @@ def open_archive(config: ArchiveConfig) -> Iterator[Callable[..., Archive]]:
 def archive(open_archive: Callable[..., Archive], clock: FixedClock) -> Archive:
     """An initialised archive whose clock the test controls."""
     return open_archive(clock=clock)
+
+
+@pytest.fixture
+def org(archive: Archive) -> Archive:
+    """Two directorates with a section each, and their people."""
+    a = archive
+    a.add_department(
+        "DIOIK", "Διεύθυνση Διοικητικών Υπηρεσιών", digest_email="dioik@chania.gr", by="admin"
+    )
+    a.add_department(
+        "DIOIK.KEP", "Τμήμα ΚΕΠ", parent="DIOIK", digest_email="kep@chania.gr", by="admin"
+    )
+    a.add_department("TECH", "Διεύθυνση Τεχνικών Υπηρεσιών", by="admin")
+    a.add_department("TECH.ROADS", "Τμήμα Οδοποιίας", parent="TECH", by="admin")
+    a.add_user("clerk", "Ελένη Πρωτοκόλλου", roles=[Role.CLERK], by="admin")
+    a.add_user(
+        "head.dioik", "Νίκος Προϊστάμενος", department="DIOIK", roles=[Role.HEAD], by="admin"
+    )
+    a.add_user("maria", "Μαρία Κ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
+    a.add_user("giorgos", "Γιώργος Λ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
+    a.add_user("kostas", "Κώστας Τ.", department="TECH.ROADS", roles=[Role.STAFF], by="admin")
+    for i in range(3):
+        a.register(NewRegistration(direction="incoming", subject=f"Αίτηση πολίτη {i}"), by="clerk")
+    return a

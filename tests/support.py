@@ -14,9 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 from minio import Minio
 
 from eprotocol import ArchiveConfig, LocalStorageConfig
@@ -265,3 +270,28 @@ class SeaweedServer:
     def stop(self) -> None:
         self.kill()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class MailSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.port = free_port()
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        assert isinstance(envelope.content, bytes)
+        message = message_from_bytes(envelope.content, _class=EmailMessage, policy=default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def start(self) -> MailSink:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -128,3 +128,9 @@ class InvalidTransition(Conflict):
     """The workflow step is not allowed from the assignment's current state."""
 
     code = "invalid-transition"
+
+
+class MailUnavailable(Unavailable):
+    """The mail server could not be reached or did not accept a message."""
+
+    code = "mail-unavailable"

@@ -271,6 +271,22 @@ class AssignmentRow(SQLModel, table=True):
     forwarded_from_id: int | None = Field(default=None, foreign_key="assignment.id")
 
 
+class DigestDeliveryRow(SQLModel, table=True):
+    """Whether a department's digest for a day has been sent (so it is sent exactly once)."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (sa.UniqueConstraint("department_id", "digest_date", name="uq_digest_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id")
+    digest_date: date
+    state: str = Field(max_length=16)
+    attempts: int = 0
+    message_id: str = Field(max_length=200)
+    sent_at: datetime | None = _timestamp(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+
+
 #: A database row by column name (Core ``RowMapping``) or a dict of values just written.
 Row = Mapping[Any, Any]
 
@@ -296,3 +312,4 @@ OUTBOX = _table(OutboxRow)
 DEPARTMENT = _table(DepartmentRow)
 USER = _table(UserRow)
 ASSIGNMENT = _table(AssignmentRow)
+DIGEST_DELIVERY = _table(DigestDeliveryRow)

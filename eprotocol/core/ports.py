@@ -101,3 +101,23 @@ class ContentSniffer(Protocol):
     def media_type(self, head: bytes) -> str:
         """Return the MIME type of content starting with ``head``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One email: plain text and HTML alternatives of the same content."""
+
+    to: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    #: A stable ``<...@...>`` id, so a message sent twice after a crash is recognisably one.
+    message_id: str
+
+
+class Mailer(Protocol):
+    """Delivers email; failures raise :class:`eprotocol.core.errors.MailUnavailable`."""
+
+    def send(self, mail: Mail) -> None:
+        """Hand ``mail`` to the mail server."""
+        ...

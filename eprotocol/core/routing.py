@@ -150,15 +150,18 @@ class Routing:
         assignee: str | None = None,
         states: Iterable[AssignmentState | str] = _OPEN,
         overdue_on: date | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
         closed_from: datetime | None = None,
         closed_to: datetime | None = None,
-        limit: int = 500,
+        subtree: bool = True,
+        limit: int = 5000,
     ) -> tuple[InboxEntry, ...]:
-        """Assignments of a department (and the departments below it) or of one user.
+        """Assignments of a department (with those below it, if ``subtree``) or of one user.
 
         ``overdue_on`` keeps only open assignments whose due date is before that
-        day; ``closed_from``/``closed_to`` select those completed, returned or
-        forwarded in a period.
+        day; ``created_*`` and ``closed_*`` select those made, or completed,
+        returned or forwarded, in a period.
         """
         wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
         with self._db.read() as conn:
@@ -166,8 +169,12 @@ class Routing:
             query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
             if department is not None:
                 root = tree.id_of(department)
-                subtree = [i for i in tree.by_id if root in self._ancestors(tree, i)]
-                query = query.where(ASSIGNMENT.c.department_id.in_(subtree))
+                ids = (
+                    [i for i in tree.by_id if root in self._ancestors(tree, i)]
+                    if subtree
+                    else [root]
+                )
+                query = query.where(ASSIGNMENT.c.department_id.in_(ids))
             if assignee is not None:
                 query = query.where(ASSIGNMENT.c.assignee == assignee)
             if overdue_on is not None:
@@ -175,6 +182,10 @@ class Routing:
                     ASSIGNMENT.c.due < overdue_on,
                     ASSIGNMENT.c.state.in_([s.value for s in _OPEN]),
                 )
+            if created_from is not None:
+                query = query.where(ASSIGNMENT.c.created_at >= created_from)
+            if created_to is not None:
+                query = query.where(ASSIGNMENT.c.created_at < created_to)
             if closed_from is not None:
                 query = query.where(ASSIGNMENT.c.closed_at >= closed_from)
             if closed_to is not None:

@@ -36,30 +36,6 @@ def counts(config: ArchiveConfig) -> tuple[int, int, int]:
     return result[0], result[1], result[2]
 
 
-@pytest.fixture
-def org(archive: Archive) -> Archive:
-    """Two directorates with a section each, and their people."""
-    a = archive
-    a.add_department(
-        "DIOIK", "Διεύθυνση Διοικητικών Υπηρεσιών", digest_email="dioik@chania.gr", by="admin"
-    )
-    a.add_department(
-        "DIOIK.KEP", "Τμήμα ΚΕΠ", parent="DIOIK", digest_email="kep@chania.gr", by="admin"
-    )
-    a.add_department("TECH", "Διεύθυνση Τεχνικών Υπηρεσιών", by="admin")
-    a.add_department("TECH.ROADS", "Τμήμα Οδοποιίας", parent="TECH", by="admin")
-    a.add_user("clerk", "Ελένη Πρωτοκόλλου", roles=[Role.CLERK], by="admin")
-    a.add_user(
-        "head.dioik", "Νίκος Προϊστάμενος", department="DIOIK", roles=[Role.HEAD], by="admin"
-    )
-    a.add_user("maria", "Μαρία Κ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
-    a.add_user("giorgos", "Γιώργος Λ.", department="DIOIK.KEP", roles=[Role.STAFF], by="admin")
-    a.add_user("kostas", "Κώστας Τ.", department="TECH.ROADS", roles=[Role.STAFF], by="admin")
-    for i in range(3):
-        a.register(NewRegistration(direction="incoming", subject=f"Αίτηση πολίτη {i}"), by="clerk")
-    return a
-
-
 def test_full_workflow(org: Archive, clock: FixedClock) -> None:
     assignment = org.assign(
         "general",

@@ -1,0 +1,247 @@
+"""The daily digest (ημερήσια ενημέρωση): one email per department per day.
+
+It lists what was assigned to the department since the start of the previous
+working day (so Monday's digest covers Friday and the weekend) and what of its
+work is overdue. Each (department, day) is sent at most once: the delivery is
+recorded right after the mail server accepts the message, so re-running the job
+after a crash sends only what is missing, and a failed department is retried
+by the next run.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from eprotocol.config import DigestPolicy
+from eprotocol.core.database import Database
+from eprotocol.core.errors import MailUnavailable
+from eprotocol.core.models import DIGEST_DELIVERY, ORGANISATION
+from eprotocol.core.organisation import DepartmentTree
+from eprotocol.core.ports import Mail, Mailer
+from eprotocol.core.routing import InboxEntry, Routing
+from eprotocol.core.types import AssignmentState, Department, Purpose
+
+_PURPOSE = {Purpose.ACTION: "προς ενέργεια", Purpose.INFORMATION: "κοινοποίηση"}
+_OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
+
+
+def previous_working_day(day: date) -> date:
+    """The last Monday-to-Friday day before ``day``."""
+    previous = day - timedelta(days=1)
+    while previous.weekday() >= 5:
+        previous -= timedelta(days=1)
+    return previous
+
+
+def _greek_date(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentDigest:
+    """What one department's digest for a day says."""
+
+    department: Department
+    day: date
+    since: date
+    assigned: tuple[InboxEntry, ...]
+    overdue: tuple[InboxEntry, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing assigned and nothing overdue."""
+        return not self.assigned and not self.overdue
+
+
+@dataclass(slots=True)
+class DigestReport:
+    """What a digest run did, department by department (codes)."""
+
+    day: date
+    sent: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    nothing_to_report: list[str] = field(default_factory=list)
+    no_address: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class DigestComposer:
+    """Turns a :class:`DepartmentDigest` into a Greek email (text and HTML)."""
+
+    def __init__(self, organisation: str, public_url: str) -> None:
+        self._organisation = organisation
+        self._public_url = public_url.rstrip("/")
+
+    def _link(self, entry: InboxEntry) -> str:
+        ref = entry.assignment.registration
+        return f"{self._public_url}/registrations/{ref.year}/{ref.number}?book={ref.book}"
+
+    def _line(self, entry: InboxEntry) -> str:
+        a = entry.assignment
+        due = f", προθεσμία {_greek_date(a.due)}" if a.due else ""
+        return f"{a.registration.protocol_number} — {entry.subject} ({_PURPOSE[a.purpose]}{due})"
+
+    def compose(self, digest: DepartmentDigest, *, message_id: str) -> Mail:
+        """The email of one department's digest."""
+        dept = digest.department
+        subject = f"Ημερήσια ενημέρωση πρωτοκόλλου: {dept.name}, {_greek_date(digest.day)}"
+        sections = [
+            (f"Νέες χρεώσεις από {_greek_date(digest.since)}", digest.assigned),
+            ("Εκπρόθεσμες χρεώσεις", digest.overdue),
+        ]
+        text_lines = [self._organisation, f"{dept.name} ({dept.code})", ""]
+        html_parts = [
+            f"<p>{html.escape(self._organisation)}<br><strong>{html.escape(dept.name)}</strong>"
+            f" ({html.escape(dept.code)})</p>"
+        ]
+        for title, entries in sections:
+            text_lines.append(f"{title}: {len(entries)}")
+            html_parts.append(f"<h2>{html.escape(title)}: {len(entries)}</h2>")
+            if entries:
+                html_parts.append("<ul>")
+            for entry in entries:
+                text_lines.append(f"  * {self._line(entry)}")
+                text_lines.append(f"    {self._link(entry)}")
+                html_parts.append(
+                    f'<li><a href="{html.escape(self._link(entry), quote=True)}">'
+                    f"{html.escape(self._line(entry))}</a></li>"
+                )
+            if entries:
+                html_parts.append("</ul>")
+            text_lines.append("")
+        text_lines.append("Μήνυμα του ηλεκτρονικού πρωτοκόλλου. Μην απαντάτε σε αυτό.")
+        body = "\n".join(html_parts)
+        page = (
+            '<!DOCTYPE html><html lang="el"><head><meta charset="utf-8">'
+            f"<title>{html.escape(subject)}</title></head><body>{body}"
+            "<p><small>Μήνυμα του ηλεκτρονικού πρωτοκόλλου. Μην απαντάτε σε αυτό.</small></p>"
+            "</body></html>"
+        )
+        return Mail(
+            to=(dept.digest_email or "",),
+            subject=subject,
+            text="\n".join(text_lines),
+            html=page,
+            message_id=message_id,
+        )
+
+
+class DigestSender:
+    """Builds and sends the digests of one day, exactly once per department."""
+
+    def __init__(
+        self,
+        db: Database,
+        routing: Routing,
+        mailer: Mailer,
+        policy: DigestPolicy,
+        tz: ZoneInfo,
+        public_url: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._db = db
+        self._routing = routing
+        self._mailer = mailer
+        self._policy = policy
+        self._tz = tz
+        self._public_url = public_url
+        self._sleep = sleep
+
+    def _midnight(self, day: date) -> datetime:
+        return datetime.combine(day, day_time(), tzinfo=self._tz)
+
+    def build(self, department: Department, day: date) -> DepartmentDigest:
+        """The digest of ``department`` for ``day`` (assignments to it, not its subtree)."""
+        since = previous_working_day(day)
+        assigned = self._routing.inbox(
+            department=department.code,
+            states=list(AssignmentState),
+            created_from=self._midnight(since),
+            created_to=self._midnight(day),
+            subtree=False,
+        )
+        overdue = self._routing.inbox(
+            department=department.code, states=_OPEN, overdue_on=day, subtree=False
+        )
+        return DepartmentDigest(department, day, since, assigned, overdue)
+
+    def send(self, day: date) -> DigestReport:
+        """Send every department's digest for ``day`` that has not been sent yet."""
+        report = DigestReport(day)
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar() or ""
+            done = dict(
+                conn.execute(
+                    sa.select(DIGEST_DELIVERY.c.department_id, DIGEST_DELIVERY.c.state).where(
+                        DIGEST_DELIVERY.c.digest_date == day
+                    )
+                ).all()
+            )
+        composer = DigestComposer(organisation, self._public_url)
+        for code in sorted(tree.by_code):
+            department_id = tree.id_of(code)
+            department = tree.department(department_id)
+            if done.get(department_id) == "sent":
+                report.already_sent.append(code)
+                continue
+            if not department.digest_email:
+                report.no_address.append(code)
+                continue
+            digest = self.build(department, day)
+            if digest.empty and not self._policy.send_empty:
+                report.nothing_to_report.append(code)
+                continue
+            message_id = f"<digest-{day.isoformat()}-{department_id}@eprotocol>"
+            error = self._deliver(composer.compose(digest, message_id=message_id))
+            self._record(department_id, day, message_id, error)
+            if error is None:
+                report.sent.append(code)
+            else:
+                report.failed[code] = error
+        return report
+
+    def _deliver(self, mail: Mail) -> str | None:
+        """Send with retries and exponential backoff; return the last error, if all failed."""
+        error = None
+        for attempt in range(max(1, self._policy.attempts)):
+            if attempt:
+                self._sleep(self._policy.backoff_seconds * 2 ** (attempt - 1))
+            try:
+                self._mailer.send(mail)
+            except MailUnavailable as exc:
+                error = exc.message
+            else:
+                return None
+        return error
+
+    def _record(self, department_id: int, day: date, message_id: str, error: str | None) -> None:
+        values = {
+            "state": "failed" if error else "sent",
+            "message_id": message_id,
+            "sent_at": None if error else datetime.now(self._tz),
+            "last_error": error,
+        }
+        key = (DIGEST_DELIVERY.c.department_id == department_id) & (
+            DIGEST_DELIVERY.c.digest_date == day
+        )
+        with self._db.write() as conn:
+            attempts = conn.execute(sa.select(DIGEST_DELIVERY.c.attempts).where(key)).scalar()
+            if attempts is None:
+                conn.execute(
+                    sa.insert(DIGEST_DELIVERY),
+                    {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
+                )
+            else:
+                conn.execute(
+                    sa.update(DIGEST_DELIVERY).where(key).values(attempts=attempts + 1, **values)
+                )

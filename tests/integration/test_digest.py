@@ -1,0 +1,216 @@
+"""Daily digests delivered to a real SMTP server (aiosmtpd), exactly once per department and day."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+
+import pytest
+
+from eprotocol import Archive, ArchiveConfig, MailUnavailable, NewRegistration
+from eprotocol.config import DigestPolicy, SmtpConfig
+from eprotocol.core.digest import previous_working_day
+from eprotocol.core.ports import Mail
+from eprotocol.mail import SmtpMailer
+from tests.support import FixedClock, MailSink
+
+THURSDAY = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
+FRIDAY = date(2026, 3, 6)
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    server = MailSink().start()
+    yield server
+    server.stop()
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def mail_config(config: ArchiveConfig, sink: MailSink) -> ArchiveConfig:
+    return dataclasses.replace(
+        config,
+        mail=SmtpConfig(host="127.0.0.1", port=sink.port, sender="protocol@chania.gr"),
+        digest=DigestPolicy(attempts=3, backoff_seconds=0.01),
+        public_url="https://eprotocol.chania.gr",
+    )
+
+
+@pytest.fixture
+def routed(org: Archive, clock: FixedClock) -> Archive:
+    """Thursday's routings, plus an older one that is overdue by Friday."""
+    clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))  # Wednesday
+    org.assign("general", 2026, 3, department="DIOIK.KEP", due=date(2026, 3, 5), by="clerk")
+    clock.set(THURSDAY)
+    org.register(
+        NewRegistration(direction="incoming", subject="<script>alert(1)</script> αίτηση"),
+        by="clerk",
+    )
+    org.assign("general", 2026, 1, department="DIOIK.KEP", due=date(2026, 3, 20), by="clerk")
+    org.assign("general", 2026, 2, department="DIOIK.KEP", purpose="information", by="clerk")
+    org.assign("general", 2026, 4, department="DIOIK.KEP", by="clerk")
+    org.assign("general", 2026, 1, department="DIOIK", purpose="information", by="clerk")
+    org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk")  # no digest address
+    return org
+
+
+def digest_archive(config: ArchiveConfig, sink: MailSink, clock: FixedClock) -> Archive:
+    return Archive(mail_config(config, sink), clock=clock)
+
+
+def test_digest_content(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    with digest_archive(config, sink, clock) as archive:
+        report = archive.send_digests(FRIDAY)
+    assert report.sent == ["DIOIK", "DIOIK.KEP"]
+    assert report.no_address == ["TECH", "TECH.ROADS"]
+    by_recipient = {tuple(rcpt): message for rcpt, message in sink.messages}
+    assert set(by_recipient) == {("dioik@chania.gr",), ("kep@chania.gr",)}
+
+    kep = by_recipient[("kep@chania.gr",)]
+    assert kep["Subject"] == "Ημερήσια ενημέρωση πρωτοκόλλου: Τμήμα ΚΕΠ, 06/03/2026"
+    assert kep["From"] == "protocol@chania.gr"
+    assert kep["Message-ID"].startswith("<digest-2026-03-06-")
+    text = body(kep, "plain")
+    new, overdue = text.split("Εκπρόθεσμες χρεώσεις")
+    assert "Νέες χρεώσεις από 05/03/2026: 3" in new
+    for number in ("1/2026", "2/2026", "4/2026"):
+        assert new.count(f"* {number} ") == 1
+    assert "* 3/2026 " not in new
+    assert "(κοινοποίηση)" in new and "προθεσμία 20/03/2026" in new
+    assert ": 1" in overdue.splitlines()[0]
+    assert overdue.count("* 3/2026 ") == 1
+    assert "https://eprotocol.chania.gr/registrations/2026/1?book=general" in text
+    html = body(kep, "html")
+    assert "&lt;script&gt;" in html and "<script>" not in html
+
+    dioik_text = body(by_recipient[("dioik@chania.gr",)], "plain")
+    assert "* 1/2026 " in dioik_text and "* 2/2026 " not in dioik_text  # not the KEP subtree
+
+
+def test_raw_subject_is_encoded(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    with digest_archive(config, sink, clock) as archive:
+        archive.send_digests(FRIDAY)
+    raw = sink.messages[0][1].as_bytes()
+    subject_line = next(line for line in raw.splitlines() if line.startswith(b"Subject:"))
+    assert subject_line.isascii() and b"=?utf-8?" in subject_line
+
+
+def test_second_run_sends_nothing(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    with digest_archive(config, sink, clock) as archive:
+        archive.send_digests(FRIDAY)
+        again = archive.send_digests(FRIDAY)
+    assert again.sent == [] and again.already_sent == ["DIOIK", "DIOIK.KEP"]
+    assert len(sink.messages) == 2
+
+
+def test_crash_after_first_department_then_rerun(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    real = SmtpMailer(mail_config(config, sink).mail)  # type: ignore[arg-type]
+
+    class DiesAfterOne:
+        sent = 0
+
+        def send(self, mail: Mail) -> None:
+            if self.sent == 1:
+                raise SystemExit("killed")  # the process dies before the second department
+            real.send(mail)
+            self.sent += 1
+
+    crashing = Archive(mail_config(config, sink), clock=clock, mailer=DiesAfterOne())
+    with crashing as archive, pytest.raises(SystemExit):
+        archive.send_digests(FRIDAY)
+    assert len(sink.messages) == 1
+    with digest_archive(config, sink, clock) as archive:
+        report = archive.send_digests(FRIDAY)
+    assert report.already_sent == ["DIOIK"] and report.sent == ["DIOIK.KEP"]
+    assert sorted(tuple(r) for r, _ in sink.messages) == [("dioik@chania.gr",), ("kep@chania.gr",)]
+
+
+def test_smtp_down_is_retried_reported_and_resumed(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    sink.stop()
+    with digest_archive(config, sink, clock) as archive:
+        report = archive.send_digests(FRIDAY)
+        assert report.sent == []
+        assert set(report.failed) == {"DIOIK", "DIOIK.KEP"}
+        assert "did not take the message" in report.failed["DIOIK"]
+        sink.start()
+        report = archive.send_digests(FRIDAY)
+    assert report.sent == ["DIOIK", "DIOIK.KEP"]
+    assert len(sink.messages) == 2
+
+
+def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: MailSink) -> None:
+    sink.stop()
+    env = {
+        **os.environ,
+        "EPROTOCOL_DATABASE_URL": config.database_url,
+        "EPROTOCOL_STORAGE_URL": f"file://{config.storage.root}",  # type: ignore[union-attr]
+        "EPROTOCOL_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "2 digests not sent (run again to retry)" in result.stderr
+    sink.start()
+    result = subprocess.run(
+        [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sent: DIOIK, DIOIK.KEP" in result.stdout
+
+
+def test_quiet_departments_get_nothing_unless_asked(
+    org: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    with digest_archive(config, sink, clock) as archive:
+        assert archive.send_digests(FRIDAY).nothing_to_report == ["DIOIK", "DIOIK.KEP"]
+    assert sink.messages == []
+    noisy = dataclasses.replace(mail_config(config, sink), digest=DigestPolicy(send_empty=True))
+    with Archive(noisy, clock=clock) as archive:
+        assert archive.send_digests(FRIDAY).sent == ["DIOIK", "DIOIK.KEP"]
+
+
+def test_no_mail_server_configured(org: Archive) -> None:
+    with pytest.raises(MailUnavailable):
+        org.send_digests(FRIDAY)
+
+
+@pytest.mark.parametrize(
+    ("day", "previous"),
+    [
+        (date(2026, 3, 6), date(2026, 3, 5)),  # Friday → Thursday
+        (date(2026, 3, 9), date(2026, 3, 6)),  # Monday → Friday (and the weekend)
+        (date(2026, 3, 8), date(2026, 3, 6)),  # Sunday → Friday
+    ],
+)
+def test_previous_working_day(day: date, previous: date) -> None:
+    assert previous_working_day(day) == previous
