@@ -96,8 +96,10 @@ class Archive:
         if pdf_inspector is None:
             pdf_inspector = self._owned_inspector = SandboxedPdfInspector(config.intake)
         self._tz = tz = ZoneInfo(config.timezone)
+        # As with the PDF workers: the archive closes the mailer it makes, not an injected one.
+        self._owned_mailer: SmtpMailer | None = None
         if mailer is None and config.mail is not None:
-            mailer = SmtpMailer(config.mail)
+            mailer = self._owned_mailer = SmtpMailer(config.mail)
         self._mailer = mailer
         self._routing = Routing(self._db, self._clock, tz)
         self._organisation = Organisation(self._db, self._clock)
@@ -200,10 +202,12 @@ class Archive:
         self._store.check()
 
     def close(self) -> None:
-        """Release database connections and stop the PDF checking processes."""
+        """Release database and mail connections and stop the PDF checking processes."""
         self._db.dispose()
         if self._owned_inspector is not None:
             self._owned_inspector.close()
+        if self._owned_mailer is not None:
+            self._owned_mailer.close()
 
     def __enter__(self) -> Archive:
         """Use the archive in a ``with`` block that closes it."""

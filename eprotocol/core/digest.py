@@ -159,24 +159,20 @@ class DigestSender:
     def _midnight(self, day: date) -> datetime:
         return datetime.combine(day, day_time(), tzinfo=self._tz)
 
-    def build(self, department: Department, day: date) -> DepartmentDigest:
-        """The digest of ``department`` for ``day`` (assignments to it, not its subtree)."""
-        since = previous_working_day(day)
-        assigned = self._routing.inbox(
-            department=department.code,
-            states=list(AssignmentState),
-            created_from=self._midnight(since),
-            created_to=self._midnight(day),
-            subtree=False,
-        )
-        overdue = self._routing.inbox(
-            department=department.code, states=_OPEN, overdue_on=day, subtree=False
-        )
-        return DepartmentDigest(department, day, since, assigned, overdue)
+    def _by_department(self, entries: tuple[InboxEntry, ...]) -> dict[str, list[InboxEntry]]:
+        grouped: dict[str, list[InboxEntry]] = {}
+        for entry in entries:
+            grouped.setdefault(entry.assignment.department, []).append(entry)
+        return grouped
 
     def send(self, day: date) -> DigestReport:
-        """Send every department's digest for ``day`` that has not been sent yet."""
+        """Send every department's digest for ``day`` that has not been sent yet.
+
+        A digest lists what was assigned to the department itself (not to the
+        departments below it, which get their own) and its overdue work.
+        """
         report = DigestReport(day)
+        since = previous_working_day(day)
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
             organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar() or ""
@@ -187,6 +183,15 @@ class DigestSender:
                     )
                 ).all()
             )
+        assigned = self._by_department(
+            self._routing.inbox(
+                states=list(AssignmentState),
+                created_from=self._midnight(since),
+                created_to=self._midnight(day),
+                limit=None,
+            )
+        )
+        overdue = self._by_department(self._routing.inbox(states=_OPEN, overdue_on=day, limit=None))
         composer = DigestComposer(organisation, self._public_url)
         for code in sorted(tree.by_code):
             department_id = tree.id_of(code)
@@ -197,7 +202,9 @@ class DigestSender:
             if not department.digest_email:
                 report.no_address.append(code)
                 continue
-            digest = self.build(department, day)
+            digest = DepartmentDigest(
+                department, day, since, tuple(assigned.get(code, ())), tuple(overdue.get(code, ()))
+            )
             if digest.empty and not self._policy.send_empty:
                 report.nothing_to_report.append(code)
                 continue

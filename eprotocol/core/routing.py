@@ -154,10 +154,9 @@ class Routing:
         created_to: datetime | None = None,
         closed_from: datetime | None = None,
         closed_to: datetime | None = None,
-        subtree: bool = True,
-        limit: int = 5000,
+        limit: int | None = 5000,
     ) -> tuple[InboxEntry, ...]:
-        """Assignments of a department (with those below it, if ``subtree``) or of one user.
+        """Assignments of a department (with those below it) or of one user; ``limit=None``: all.
 
         ``overdue_on`` keeps only open assignments whose due date is before that
         day; ``created_*`` and ``closed_*`` select those made, or completed,
@@ -169,11 +168,7 @@ class Routing:
             query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
             if department is not None:
                 root = tree.id_of(department)
-                ids = (
-                    [i for i in tree.by_id if root in self._ancestors(tree, i)]
-                    if subtree
-                    else [root]
-                )
+                ids = [i for i in tree.by_id if root in self._ancestors(tree, i)]
                 query = query.where(ASSIGNMENT.c.department_id.in_(ids))
             if assignee is not None:
                 query = query.where(ASSIGNMENT.c.assignee == assignee)

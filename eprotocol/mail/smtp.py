@@ -6,7 +6,9 @@ The only module that talks SMTP; its errors become
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import threading
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -16,10 +18,16 @@ from eprotocol.core.ports import Mail
 
 
 class SmtpMailer:
-    """A :class:`~eprotocol.core.ports.Mailer` sending through one SMTP server."""
+    """A :class:`~eprotocol.core.ports.Mailer` sending through one SMTP server.
+
+    The connection is kept open between messages (a digest run sends hundreds)
+    and reopened after any failure; :meth:`close` ends it.
+    """
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
+        self._lock = threading.Lock()
+        self._smtp: smtplib.SMTP | None = None
 
     def compose(self, mail: Mail) -> EmailMessage:
         """The MIME message: plain text with an HTML alternative, UTF-8, Greek subject encoded."""
@@ -33,17 +41,39 @@ class SmtpMailer:
         message.add_alternative(mail.html, subtype="html", charset="utf-8")
         return message
 
-    def send(self, mail: Mail) -> None:
-        """Deliver one message (one connection per message keeps failures independent)."""
+    def _connect(self) -> smtplib.SMTP:
         config = self._config
-        try:
-            with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
-                if config.starttls:
-                    smtp.starttls()
-                if config.username is not None:
-                    smtp.login(config.username, config.password or "")
-                smtp.send_message(self.compose(mail))
-        except (smtplib.SMTPException, OSError) as exc:
-            raise MailUnavailable(
-                f"mail server {config.host}:{config.port} did not take the message: {exc}"
-            ) from exc
+        smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        if config.starttls:
+            smtp.starttls()
+        if config.username is not None:
+            smtp.login(config.username, config.password or "")
+        return smtp
+
+    def send(self, mail: Mail) -> None:
+        """Deliver one message; any failure drops the connection so the next try starts afresh."""
+        config = self._config
+        with self._lock:
+            try:
+                if self._smtp is None:
+                    self._smtp = self._connect()
+                self._smtp.send_message(self.compose(mail))
+            except (smtplib.SMTPException, OSError) as exc:
+                self._drop()
+                raise MailUnavailable(
+                    f"mail server {config.host}:{config.port} did not take the message: {exc}"
+                ) from exc
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        """End the connection to the mail server, if one is open."""
+        with self._lock:
+            if self._smtp is not None:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    self._smtp.quit()
+            self._drop()
