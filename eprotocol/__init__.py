@@ -39,6 +39,7 @@ from eprotocol.core.errors import (
 )
 from eprotocol.core.fsck import BlobProblem, FsckReport
 from eprotocol.core.routing import InboxEntry
+from eprotocol.core.rules import RoutingRule, Suggestion
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -111,11 +112,13 @@ __all__ = [
     "RegistrationFilter",
     "RegistrationNotFound",
     "Role",
+    "RoutingRule",
     "S3StorageConfig",
     "SmtpConfig",
     "Status",
     "StorageUnavailable",
     "StoredFile",
+    "Suggestion",
     "Unavailable",
     "UnknownBook",
     "User",

@@ -29,11 +29,13 @@ from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
 from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, Mailer, SystemClock
 from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
+from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
     AuditEvent,
     ChainReport,
+    Channel,
     Classification,
     Department,
     Disposal,
@@ -103,6 +105,7 @@ class Archive:
         self._mailer = mailer
         self._routing = Routing(self._db, self._clock, tz)
         self._organisation = Organisation(self._db, self._clock)
+        self._rules = RoutingRules(self._db, self._clock)
         self._registry = Registry(
             config,
             self._db,
@@ -111,6 +114,7 @@ class Archive:
             pdf_inspector,
             self._clock,
             self._routing,
+            self._rules,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -340,6 +344,47 @@ class Archive:
             note=note,
             by=by,
         )
+
+    def add_routing_rule(
+        self,
+        name: str,
+        *,
+        department: str,
+        priority: int = 100,
+        purpose: Purpose | str = Purpose.ACTION,
+        automatic: bool = False,
+        sender_contains: str | None = None,
+        subject_words: Iterable[str] = (),
+        classification_code: str | None = None,
+        channel: Channel | str | None = None,
+        by: str,
+    ) -> RoutingRule:
+        """Add a routing rule (admins only).
+
+        Registrations that match are suggested to ``department`` when registered or,
+        with ``automatic``, assigned to it in the registration's own transaction.
+        """
+        return self._rules.add(
+            name,
+            department=department,
+            priority=priority,
+            purpose=purpose,
+            automatic=automatic,
+            sender_contains=sender_contains,
+            subject_words=subject_words,
+            classification_code=classification_code,
+            channel=channel,
+            by=by,
+        )
+
+    def routing_rules(self) -> tuple[RoutingRule, ...]:
+        """Every routing rule, in priority order."""
+        return self._rules.all()
+
+    def suggest_routing(self, data: NewRegistration) -> tuple[Suggestion, ...]:
+        """Departments the rules suggest for a registration about to be made."""
+        clean = validation.clean_registration(data, default_book=self.config.default_book)
+        return tuple(self._rules.suggest(clean.values))
 
     def assignment(self, assignment_id: int) -> Assignment:
         """One assignment."""

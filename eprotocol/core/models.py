@@ -271,6 +271,24 @@ class AssignmentRow(SQLModel, table=True):
     forwarded_from_id: int | None = Field(default=None, foreign_key="assignment.id")
 
 
+class RoutingRuleRow(SQLModel, table=True):
+    """A rule that suggests, or makes, an assignment for registrations it matches."""
+
+    __tablename__ = "routing_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    priority: int
+    name: str = Field(max_length=200)
+    sender_contains: str | None = Field(default=None, max_length=200)
+    subject_words: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    classification_code: str | None = Field(default=None, max_length=64)
+    channel: str | None = Field(default=None, max_length=16)
+    department_id: int = Field(foreign_key="department.id")
+    purpose: str = Field(max_length=16)
+    automatic: bool = False
+    created_at: datetime = _timestamp()
+
+
 class DigestDeliveryRow(SQLModel, table=True):
     """Whether a department's digest for a day has been sent (so it is sent exactly once)."""
 
@@ -313,3 +331,4 @@ DEPARTMENT = _table(DepartmentRow)
 USER = _table(UserRow)
 ASSIGNMENT = _table(AssignmentRow)
 DIGEST_DELIVERY = _table(DigestDeliveryRow)
+ROUTING_RULE = _table(RoutingRuleRow)

@@ -41,6 +41,7 @@ from eprotocol.core.errors import (
 )
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import (
+    ASSIGNMENT,
     BOOK,
     CANCELLATION,
     CLASSIFICATION,
@@ -55,8 +56,10 @@ from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
 from eprotocol.core.queries import registration_row
 from eprotocol.core.routing import Routing
+from eprotocol.core.rules import RoutingRules, Suggestion
 from eprotocol.core.types import (
     Assignment,
+    AssignmentState,
     Cancellation,
     Channel,
     Correction,
@@ -89,6 +92,12 @@ _FILE_IDS = sa.select(FILE.c.registration_id, FILE.c.position, FILE.c.id).where(
     FILE.c.registration_id.in_(sa.bindparam("ids", expanding=True))
 )
 _INSERT_RELATIONS = sa.insert(RELATION)
+_INSERT_ASSIGNMENTS = sa.insert(ASSIGNMENT)
+_AUTOMATIC_ASSIGNMENTS = (
+    sa.select(ASSIGNMENT.c.registration_id, ASSIGNMENT.c.id, ASSIGNMENT.c.created_by)
+    .where(ASSIGNMENT.c.registration_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(ASSIGNMENT.c.id)
+)
 _KNOWN = sa.select(FILE.c.sha256).where(FILE.c.sha256.in_(sa.bindparam("shas", expanding=True)))
 
 
@@ -126,6 +135,8 @@ class _Pending:
     values: dict[str, Any]
     related_ids: list[int]
     staged: list[_StagedFile]
+    #: Assignments that automatic routing rules make in the same transaction.
+    routes: list[Suggestion]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +191,11 @@ class Registry:
         pdf: PdfInspector,
         clock: Clock,
         routing: Routing,
+        rules: RoutingRules,
     ) -> None:
         self._db = db
         self._routing = routing
+        self._rules = rules
         self._store = store
         self._sniffer = sniffer
         self._pdf = pdf
@@ -314,7 +327,8 @@ class Registry:
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
         staged = self._stage(files, retention_years) if files else []
-        pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged)
+        routes = [s for s in self._rules.suggest(clean.values) if s.automatic]
+        pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged, routes)
         done = self._committer.submit(pending)
         return self._view(
             done.values,
@@ -393,8 +407,10 @@ class Registry:
                 }
                 for f in flat:
                     f["id"] = file_ids[f["registration_id"], f["position"]]
-            chain.append_all(
-                [
+            routed = self._route(conn, batch, rows, now=rows[0]["registered_at"])
+            entries = []
+            for p, row in zip(batch, rows, strict=True):
+                entries.append(
                     Entry(
                         actor=p.actor,
                         action="registration.created",
@@ -408,9 +424,9 @@ class Registry:
                         },
                         at=row["registered_at"],
                     )
-                    for p, row in zip(batch, rows, strict=True)
-                ]
-            )
+                )
+                entries.extend(routed.get(row["id"], ()))
+            chain.append_all(entries)
             emit_all(
                 conn,
                 [
@@ -419,6 +435,54 @@ class Registry:
                 ],
             )
         return [_Committed(row, f) for row, f in zip(rows, files, strict=True)]
+
+    def _route(
+        self,
+        conn: sa.Connection,
+        batch: Sequence[_Pending],
+        rows: Sequence[dict[str, Any]],
+        *,
+        now: datetime,
+    ) -> dict[int, list[Entry]]:
+        """Insert the assignments of automatic rules; return their audit entries by entry id."""
+        wanted = [
+            {
+                "registration_id": row["id"],
+                "department_id": route.department_id,
+                "purpose": route.purpose.value,
+                "state": AssignmentState.PENDING.value,
+                "created_by": f"rule:{route.rule_id}",
+                "created_at": row["registered_at"],
+            }
+            for p, row in zip(batch, rows, strict=True)
+            for route in p.routes
+        ]
+        if not wanted:
+            return {}
+        conn.execute(_INSERT_ASSIGNMENTS, wanted)
+        rules = {f"rule:{r.rule_id}": r for p in batch for r in p.routes}
+        entries: dict[int, list[Entry]] = {}
+        outbox: list[tuple[str, dict[str, Any], datetime]] = []
+        for reg_id, assignment_id, created_by in conn.execute(
+            _AUTOMATIC_ASSIGNMENTS, {"ids": [row["id"] for row in rows]}
+        ):
+            route = rules[created_by]
+            entries.setdefault(reg_id, []).append(
+                Entry(
+                    actor=created_by,
+                    action="assignment.created",
+                    target=f"assignment:{assignment_id}",
+                    details={
+                        "department": route.department,
+                        "purpose": route.purpose.value,
+                        "rule": route.rule,
+                    },
+                    at=now,
+                )
+            )
+            outbox.append(("assignment.changed", {"assignment_id": assignment_id}, now))
+        emit_all(conn, outbox)
+        return entries
 
     # -- read ----------------------------------------------------------------
 

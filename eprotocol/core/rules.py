@@ -1,0 +1,196 @@
+"""Routing rules: configured patterns that suggest, or automatically make, assignments.
+
+A rule matches a registration when every condition it sets holds: the sender
+contains a text, the subject contains all of some words (both compared without
+accents or case, so «ΧΑΝΙΩΝ» matches «Χανίων»), the classification or the
+channel is a given one. Rules are tried in priority order (lowest first); each
+department is suggested once, by the first rule that names it. Automatic rules
+create their assignment in the registration's own transaction.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from eprotocol.core import validation
+from eprotocol.core.audit import lock_chain
+from eprotocol.core.database import Database
+from eprotocol.core.errors import Forbidden, InvalidInput
+from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
+from eprotocol.core.organisation import DepartmentTree, load_user
+from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.ports import Clock
+from eprotocol.core.types import Channel, Purpose
+
+#: How long a process trusts its copy of the rules (rules change rarely; this process's own
+#: changes are seen at once, another process's within this many seconds).
+CACHE_SECONDS = 30.0
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` without accents, diaeresis or final sigma, for matching."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return bare.replace("ς", "σ")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """A configured rule; ``None`` or empty conditions are not checked."""
+
+    id: int
+    priority: int
+    name: str
+    sender_contains: str | None
+    subject_words: tuple[str, ...]
+    classification_code: str | None
+    channel: Channel | None
+    department: str
+    department_id: int
+    purpose: Purpose
+    automatic: bool
+
+    def matches(self, values: Mapping[str, Any]) -> bool:
+        """Whether a registration with these (validated) values meets every condition."""
+        if self.sender_contains and fold(self.sender_contains) not in fold(values["sender"] or ""):
+            return False
+        subject = fold(values["subject"])
+        if any(fold(word) not in subject for word in self.subject_words):
+            return False
+        if self.classification_code and self.classification_code != values["classification_code"]:
+            return False
+        return not (self.channel and self.channel.value != values["channel"])
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A department a registration should go to, and the rule that says so."""
+
+    department: str
+    purpose: Purpose
+    rule: str
+    automatic: bool
+    department_id: int
+    rule_id: int
+
+
+class RoutingRules:
+    """The rules of an archive, cached in memory."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._rules: tuple[RoutingRule, ...] = ()
+        self._loaded_at = float("-inf")
+
+    def all(self) -> tuple[RoutingRule, ...]:
+        """Every rule, in priority order."""
+        if time.monotonic() - self._loaded_at > CACHE_SECONDS:
+            with self._db.read() as conn:
+                rows = conn.execute(
+                    sa.select(ROUTING_RULE, DEPARTMENT.c.code.label("department"))
+                    .join(DEPARTMENT, DEPARTMENT.c.id == ROUTING_RULE.c.department_id)
+                    .order_by(ROUTING_RULE.c.priority, ROUTING_RULE.c.id)
+                ).mappings()
+                self._rules = tuple(
+                    RoutingRule(
+                        id=r["id"],
+                        priority=r["priority"],
+                        name=r["name"],
+                        sender_contains=r["sender_contains"],
+                        subject_words=tuple(r["subject_words"]),
+                        classification_code=r["classification_code"],
+                        channel=Channel(r["channel"]) if r["channel"] else None,
+                        department=r["department"],
+                        department_id=r["department_id"],
+                        purpose=Purpose(r["purpose"]),
+                        automatic=r["automatic"],
+                    )
+                    for r in rows
+                )
+            self._loaded_at = time.monotonic()
+        return self._rules
+
+    def suggest(self, values: Mapping[str, Any]) -> list[Suggestion]:
+        """Departments for a registration with these validated values, one per department."""
+        found: dict[str, Suggestion] = {}
+        for rule in self.all():
+            if rule.department not in found and rule.matches(values):
+                found[rule.department] = Suggestion(
+                    rule.department,
+                    rule.purpose,
+                    rule.name,
+                    rule.automatic,
+                    rule.department_id,
+                    rule.id,
+                )
+        return list(found.values())
+
+    def add(
+        self,
+        name: str,
+        *,
+        department: str,
+        priority: int,
+        purpose: Purpose | str,
+        automatic: bool,
+        sender_contains: str | None,
+        subject_words: Iterable[str],
+        classification_code: str | None,
+        channel: Channel | str | None,
+        by: str,
+    ) -> RoutingRule:
+        """Add a rule (admins only); it needs at least one condition."""
+        name = validation.required_text(name, "name", 200)
+        kind = validation.choice(purpose, Purpose, "purpose")
+        sender = validation.text(sender_contains, "sender_contains", 200, required=False)
+        words = [validation.required_text(w, "subject_words", 100) for w in subject_words]
+        code = validation.text(
+            classification_code,
+            "classification_code",
+            validation.CLASSIFICATION_MAX,
+            required=False,
+        )
+        via = None if channel is None else validation.choice(channel, Channel, "channel").value
+        if not (sender or words or code or via):
+            raise InvalidInput("a routing rule needs at least one condition", field="conditions")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise InvalidInput("priority must be a whole number", field="priority")
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            tree = DepartmentTree(conn)
+            actor = load_user(conn, validation.actor(by), tree)
+            if not allowed(actor, Action.MANAGE):
+                raise Forbidden(f"{actor.username} may not manage routing rules")
+            values = {
+                "priority": priority,
+                "name": name,
+                "sender_contains": sender,
+                "subject_words": words,
+                "classification_code": code,
+                "channel": via,
+                "department_id": tree.id_of(department),
+                "purpose": kind.value,
+                "automatic": bool(automatic),
+            }
+            now = self._clock.now()
+            rule_id = conn.execute(
+                sa.insert(ROUTING_RULE).returning(ROUTING_RULE.c.id),
+                {**values, "created_at": now},
+            ).scalar_one()
+            details = {k: v for k, v in values.items() if k != "department_id"}
+            chain.append(
+                actor=actor.username,
+                action="routing_rule.created",
+                target=f"routing_rule:{rule_id}",
+                details={**details, "department": department},
+                at=now,
+            )
+        self._loaded_at = float("-inf")
+        return next(rule for rule in self.all() if rule.id == rule_id)

@@ -1,0 +1,138 @@
+"""Routing rules make (or suggest) the expected assignments for a table of sample registrations."""
+
+from __future__ import annotations
+
+import pytest
+
+from eprotocol import (
+    Archive,
+    AssignmentState,
+    Forbidden,
+    InvalidInput,
+    NewRegistration,
+    Purpose,
+)
+
+
+@pytest.fixture
+def ruled(org: Archive) -> Archive:
+    org.add_classification("Φ.600", "Οδοποιία", retention_years=10, disposal="transfer", by="admin")
+    org.add_routing_rule(
+        "Πιστοποιητικά στο ΚΕΠ",
+        department="DIOIK.KEP",
+        priority=10,
+        automatic=True,
+        subject_words=["πιστοποιητικό"],
+        by="admin",
+    )
+    org.add_routing_rule(
+        "Δρόμοι",
+        department="TECH.ROADS",
+        priority=20,
+        automatic=True,
+        classification_code="Φ.600",
+        by="admin",
+    )
+    org.add_routing_rule(
+        "Περιφέρεια ενημερώνεται η Διεύθυνση",
+        department="DIOIK",
+        priority=30,
+        purpose=Purpose.INFORMATION,
+        automatic=True,
+        sender_contains="Περιφέρεια Κρήτης",
+        by="admin",
+    )
+    org.add_routing_rule(
+        "Email στην Τεχνική (πρόταση)",
+        department="TECH",
+        priority=40,
+        channel="email",
+        by="admin",
+    )
+    org.add_routing_rule(
+        "Δεύτερος κανόνας για το ΚΕΠ",
+        department="DIOIK.KEP",
+        priority=50,
+        automatic=True,
+        sender_contains="ΚΕΠ",
+        by="admin",
+    )
+    return org
+
+
+SAMPLES = [
+    # (subject, sender, classification, channel, expected automatic assignments)
+    (
+        "Αίτηση για ΠΙΣΤΟΠΟΙΗΤΙΚΟ οικογενειακής κατάστασης",
+        "Μαρία",
+        None,
+        "counter",
+        [("DIOIK.KEP", Purpose.ACTION)],
+    ),
+    ("Αποκατάσταση οδοστρώματος", "Σύλλογος", "Φ.600", None, [("TECH.ROADS", Purpose.ACTION)]),
+    (
+        "Εγκύκλιος για την έκδοση πιστοποιητικού",
+        "Περιφέρεια Κρήτης — Δ/νση Υγείας",
+        "Φ.600",
+        "email",
+        [
+            ("DIOIK.KEP", Purpose.ACTION),
+            ("TECH.ROADS", Purpose.ACTION),
+            ("DIOIK", Purpose.INFORMATION),
+        ],
+    ),
+    ("Ερώτημα πολίτη", "Γιάννης", None, "email", []),  # only a suggestion matches
+    ("Διαβιβαστικό", "ΚΕΠ Πλατανιά", None, None, [("DIOIK.KEP", Purpose.ACTION)]),
+    ("Πιστοποιητικό", "ΚΕΠ Χανίων", None, None, [("DIOIK.KEP", Purpose.ACTION)]),  # once
+]
+
+
+@pytest.mark.parametrize(("subject", "sender", "classification", "channel", "expected"), SAMPLES)
+def test_rules_create_the_expected_assignments(
+    ruled: Archive,
+    subject: str,
+    sender: str,
+    classification: str | None,
+    channel: str | None,
+    expected: list[tuple[str, Purpose]],
+) -> None:
+    data = NewRegistration(
+        direction="incoming",
+        subject=subject,
+        sender=sender,
+        classification_code=classification,
+        channel=channel,
+    )
+    entry = ruled.register(data, by="clerk")
+    stored = ruled.get(entry.book, entry.year, entry.number)
+    assert [(a.department, a.purpose) for a in stored.assignments] == expected
+    assert all(a.state is AssignmentState.PENDING for a in stored.assignments)
+    assert all(a.created_by.startswith("rule:") for a in stored.assignments)
+    suggested = {s.department for s in ruled.suggest_routing(data)}
+    assert {d for d, _ in expected} <= suggested
+    assert ("TECH" in suggested) == (channel == "email")
+    assert ruled.verify_audit_chain().ok
+    if expected:
+        (work,) = [
+            e
+            for e in ruled.inbox(department=expected[0][0])
+            if e.assignment.registration == stored.ref
+        ]
+        assert work.subject == subject
+
+
+def test_rules_are_audited_and_ordered(ruled: Archive) -> None:
+    assert [r.priority for r in ruled.routing_rules()] == [10, 20, 30, 40, 50]
+    entry = ruled.register(
+        NewRegistration(direction="incoming", subject="Πιστοποιητικό"), by="clerk"
+    )
+    actions = [e.action for e in ruled.audit_events(limit=1000)][-2:]
+    assert actions == ["registration.created", "assignment.created"]
+    assert ruled.get("general", entry.year, entry.number).assignments[0].department == "DIOIK.KEP"
+
+
+def test_only_admins_add_rules_and_rules_need_a_condition(ruled: Archive) -> None:
+    with pytest.raises(Forbidden):
+        ruled.add_routing_rule("x", department="TECH", subject_words=["α"], by="clerk")
+    with pytest.raises(InvalidInput):
+        ruled.add_routing_rule("x", department="TECH", by="admin")
