@@ -205,6 +205,16 @@ class Archive:
         self._db.check()
         self._store.check()
 
+    @property
+    def clock(self) -> Clock:
+        """The clock the archive reads (the system clock unless one was injected)."""
+        return self._clock
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The zone whose calendar numbers the book and dates the digests."""
+        return self._tz
+
     def close(self) -> None:
         """Release database and mail connections and stop the PDF checking processes."""
         self._db.dispose()

@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
 import re
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
@@ -33,6 +36,7 @@ from eprotocol.core.types import (
     Role,
 )
 from eprotocol.env import settings_from_env
+from eprotocol.worker import Worker
 
 app = typer.Typer(
     name="eprotocol",
@@ -389,6 +393,22 @@ def fsck(
     if report.problems:
         names = "; ".join(f"{p.problem} {', '.join(p.used_by)}" for p in report.problems)
         _fail(f"{len(report.problems)} stored files are missing or corrupt: {names}")
+
+
+@app.command()
+def worker(
+    digest_at: Annotated[
+        datetime,
+        typer.Option(help="Local time of the daily digest (HH:MM).", formats=["%H:%M"]),
+    ] = datetime(1900, 1, 1, 7, 0),  # noqa: DTZ001 - only the time of day is used
+) -> None:
+    """Run the background jobs (the daily digest on working days) until stopped."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with _archive() as archive:
+        Worker(archive, archive.clock, archive.timezone, digest_at=digest_at.time()).run(stop)
 
 
 @app.command()

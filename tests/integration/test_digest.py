@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +21,7 @@ from eprotocol.config import DigestPolicy, SmtpConfig
 from eprotocol.core.digest import previous_working_day
 from eprotocol.core.ports import Mail
 from eprotocol.mail import SmtpMailer
+from eprotocol.worker import Worker
 from tests.support import FixedClock, MailSink
 
 THURSDAY = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
@@ -214,3 +219,61 @@ def test_no_mail_server_configured(org: Archive) -> None:
 )
 def test_previous_working_day(day: date, previous: date) -> None:
     assert previous_working_day(day) == previous
+
+
+def test_worker_sends_on_working_days_at_seven(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    athens = ZoneInfo("Europe/Athens")
+    with digest_archive(config, sink, clock) as archive:
+        worker = Worker(archive, clock, athens)
+        clock.set(datetime(2026, 3, 6, 6, 59, tzinfo=athens))  # Friday, before seven
+        assert worker.due() is None and not worker.run_pending()
+        assert worker.next_run() == datetime(2026, 3, 6, 7, 0, tzinfo=athens)
+        sink.stop()
+        clock.set(datetime(2026, 3, 6, 7, 0, tzinfo=athens))
+        assert not worker.run_pending()  # mail server down: not done, tried again later
+        sink.start()
+        assert worker.run_pending()
+        assert len(sink.messages) == 2
+        assert not worker.run_pending()  # once a day
+        assert worker.next_run() == datetime(2026, 3, 9, 7, 0, tzinfo=athens)  # Monday
+        clock.set(datetime(2026, 3, 7, 8, 0, tzinfo=athens))  # Saturday
+        assert worker.due() is None
+
+
+def test_worker_started_late_sends_at_once(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    athens = ZoneInfo("Europe/Athens")
+    clock.set(datetime(2026, 3, 6, 15, 0, tzinfo=athens))
+    with digest_archive(config, sink, clock) as archive:
+        stop = threading.Event()
+        runner = threading.Thread(target=Worker(archive, clock, athens).run, args=(stop,))
+        runner.start()
+        deadline = time.monotonic() + 20
+        while len(sink.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert len(sink.messages) == 2
+
+
+def test_worker_command_stops_on_sigterm(config: ArchiveConfig, archive: Archive) -> None:
+    env = {
+        **os.environ,
+        "EPROTOCOL_DATABASE_URL": config.database_url,
+        "EPROTOCOL_STORAGE_URL": f"file://{config.storage.root}",  # type: ignore[union-attr]
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eprotocol.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
