@@ -22,7 +22,7 @@ from eprotocol.core.digest import previous_working_day
 from eprotocol.core.ports import Mail
 from eprotocol.mail import SmtpMailer
 from eprotocol.worker import Worker
-from tests.support import FixedClock, MailSink
+from tests.support import FixedClock, MailSink, local_root
 
 THURSDAY = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
 FRIDAY = date(2026, 3, 6)
@@ -167,28 +167,25 @@ def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: Mail
     env = {
         **os.environ,
         "EPROTOCOL_DATABASE_URL": config.database_url,
-        "EPROTOCOL_STORAGE_URL": f"file://{config.storage.root}",  # type: ignore[union-attr]
+        "EPROTOCOL_STORAGE_URL": f"file://{local_root(config)}",
         "EPROTOCOL_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def digest_send() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    result = digest_send()
     assert result.returncode == 1
     assert "2 digests not sent (run again to retry)" in result.stderr
     sink.start()
-    result = subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = digest_send()
     assert result.returncode == 0, result.stderr
     assert "sent: DIOIK, DIOIK.KEP" in result.stdout
 
@@ -264,7 +261,7 @@ def test_worker_command_stops_on_sigterm(config: ArchiveConfig, archive: Archive
     env = {
         **os.environ,
         "EPROTOCOL_DATABASE_URL": config.database_url,
-        "EPROTOCOL_STORAGE_URL": f"file://{config.storage.root}",  # type: ignore[union-attr]
+        "EPROTOCOL_STORAGE_URL": f"file://{local_root(config)}",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "eprotocol.cli", "worker"],
