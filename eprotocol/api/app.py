@@ -1,16 +1,16 @@
-"""The Litestar application: ``create_app(settings)``."""
+"""The HTTP interface of eprotocol, the electronic protocol book of a municipality."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib.metadata import version
 
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
-from eprotocol import __name__ as package_name
 from eprotocol.api.problems import problem_plugin
 from eprotocol.archive import Archive
 from eprotocol.env import Settings
@@ -54,6 +54,8 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         route_handlers=[health, ready],
         lifespan=[lifespan],
         plugins=[problem_plugin()],
-        openapi_config=OpenAPIConfig(title=package_name, version="1"),
+        openapi_config=OpenAPIConfig(
+            title="eprotocol", version=version("eprotocol"), description=__doc__
+        ),
         debug=False,
     )

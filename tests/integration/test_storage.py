@@ -22,7 +22,7 @@ from eprotocol import (
 )
 from eprotocol.core.ports import BlobStore, blob_key
 from eprotocol.storage import LocalBlobStore, S3BlobStore, open_blob_store
-from tests.support import SeaweedServer
+from tests.support import SeaweedServer, free_port
 
 DATA = "Δήμος Χανίων — βεβαίωση μόνιμης κατοικίας\n".encode() * 2000
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -114,8 +114,6 @@ def test_corruption_and_absence_are_detected(store_and_corrupt: tuple[BlobStore,
 
 
 def test_unreachable_s3_is_storage_unavailable() -> None:
-    from tests.support import free_port
-
     url = f"s3://k:s@127.0.0.1:{free_port()}/nothing?secure=false"
     store = open_blob_store(storage_config_from_url(url))
     with pytest.raises(StorageUnavailable):
