@@ -1,0 +1,83 @@
+"""Greek analysis: folding, stemming, stop words, Latin-letter queries, in a real Whoosh index."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from whoosh import index
+from whoosh.fields import ID, TEXT, Schema
+from whoosh.qparser import QueryParser
+
+from eprotocol.search.analysis import GREEK, PHONETIC, fold, to_greek
+
+DOCUMENTS = {
+    "1": "Ο Δήμαρχος του Δήμου Χανίων υπέγραψε σήμερα τα πιστοποιητικά των ΚΕΠ.",
+    "2": "Ο κ. Καλογερόπουλος Ιωάννης αιτείται βεβαίωση μόνιμης κατοικίας.",
+    "3": "Ο Δήμος Ηρακλείου και το λιμάνι των Χανίων συνεργάζονται.",
+}
+
+
+def terms(analyzer: object, text: str) -> list[str]:
+    return [token.text for token in analyzer(text)]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("word", ["Χανιά", "χανιων", "ΧΑΝΙΩΝ", "Χανίων", "Chania", "CHANIA"])
+def test_forms_of_chania_meet(word: str) -> None:
+    assert terms(GREEK, word) == terms(GREEK, "Δήμου Χανίων")[1:]
+
+
+def test_folding() -> None:
+    assert fold("Ά Έ Ή Ί Ό Ύ Ώ ϊ ΐ ϋ ΰ ς") == "α ε η ι ο υ ω ι ι υ υ σ"
+    assert to_greek("kalogeropoulos") == "καλογεροπουλοσ"
+    assert to_greek("thessaloniki") == "θεσσαλονικι"
+
+
+def test_stop_words_are_dropped_and_plurals_stemmed() -> None:
+    assert terms(GREEK, "το και της") == []
+    assert terms(GREEK, "πιστοποιητικό") == terms(GREEK, "πιστοποιητικών")
+    assert terms(PHONETIC, "Irakleio") == terms(PHONETIC, "Ηράκλειο")
+    assert terms(PHONETIC, "Kalogeropoulos") == terms(PHONETIC, "Καλογερόπουλος")
+
+
+def test_analyzers_survive_pickling() -> None:
+    restored = pickle.loads(pickle.dumps(GREEK))  # noqa: S301 - our own object, as Whoosh does
+    assert terms(restored, "Χανίων") == terms(GREEK, "Χανίων")
+
+
+@pytest.fixture
+def searcher_dir(tmp_path: Path) -> Path:
+    schema = Schema(
+        id=ID(stored=True, unique=True),
+        body=TEXT(analyzer=GREEK, phrase=True),
+        sound=TEXT(analyzer=PHONETIC),
+    )
+    ix = index.create_in(tmp_path, schema)
+    with ix.writer() as writer:
+        for doc_id, text in DOCUMENTS.items():
+            writer.add_document(id=doc_id, body=text, sound=text)
+    return tmp_path
+
+
+def search(directory: Path, field: str, query: str) -> set[str]:
+    ix = index.open_dir(directory)  # the schema, analyzers included, comes back from disk
+    with ix.searcher() as searcher:
+        parsed = QueryParser(field, ix.schema).parse(query)
+        return {hit["id"] for hit in searcher.search(parsed, limit=None)}
+
+
+@pytest.mark.parametrize("query", ["Χανιά", "χανιων", "ΧΑΝΙΩΝ"])
+def test_greek_queries_find_chania(searcher_dir: Path, query: str) -> None:
+    assert search(searcher_dir, "body", query) == {"1", "3"}
+
+
+def test_latin_queries_find_greek_text(searcher_dir: Path) -> None:
+    assert search(searcher_dir, "sound", "Chania") == {"1", "3"}
+    assert search(searcher_dir, "sound", "Kalogeropoulos") == {"2"}
+
+
+def test_inflected_forms_and_phrases(searcher_dir: Path) -> None:
+    assert search(searcher_dir, "body", "πιστοποιητικό") == {"1"}
+    assert search(searcher_dir, "body", '"Δήμου Χανίων"') == {"1"}  # not 3: words far apart
+    assert search(searcher_dir, "body", "Χανιά NOT Ηρακλείου") == {"1"}
