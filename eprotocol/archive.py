@@ -21,7 +21,7 @@ from eprotocol.core import validation
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
-from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable
+from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable, Unavailable
 from eprotocol.core.fsck import FsckReport, Progress, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
@@ -30,6 +30,7 @@ from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, Mailer, Syste
 from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
+from eprotocol.core.search import Indexer, SearchIndex, SearchResult, Visibility
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -53,6 +54,7 @@ from eprotocol.core.types import (
 from eprotocol.intake import MagicSniffer
 from eprotocol.intake.pdf import SandboxedPdfInspector
 from eprotocol.mail import SmtpMailer
+from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.storage import open_blob_store
 
 _BOOK_CODE_MAX = 32
@@ -80,6 +82,7 @@ class Archive:
         sniffer: ContentSniffer | None = None,
         pdf_inspector: PdfInspector | None = None,
         mailer: Mailer | None = None,
+        search_index: SearchIndex | None = None,
     ) -> None:
         try:
             ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
@@ -106,6 +109,9 @@ class Archive:
         self._routing = Routing(self._db, self._clock, tz)
         self._organisation = Organisation(self._db, self._clock)
         self._rules = RoutingRules(self._db, self._clock)
+        if search_index is None and config.index_dir is not None:
+            search_index = WhooshIndex(config.index_dir)
+        self._index = search_index
         self._registry = Registry(
             config,
             self._db,
@@ -450,6 +456,30 @@ class Archive:
             closed_from=closed_from,
             closed_to=closed_to,
         )
+
+    # -- search --------------------------------------------------------------
+
+    def _search_index(self) -> SearchIndex:
+        if self._index is None:
+            raise Unavailable("no search index is configured (EPROTOCOL_INDEX_DIR)")
+        return self._index
+
+    def index_pending(self, batch: int = 500) -> int:
+        """Bring the search index up to date with the next ``batch`` changes; return how many."""
+        indexer = Indexer(self._db, self._search_index(), self._registry.by_ids, self._clock)
+        return indexer.run_once(batch)
+
+    def search(self, query: str, *, by: str, limit: int = 20, offset: int = 0) -> SearchResult:
+        """Registrations matching ``query`` that user ``by`` may see, best first.
+
+        Words are matched in any Greek form and in Latin letters; ``"phrases"``,
+        ``AND``/``OR``/``NOT`` work; a protocol number (``123/2026``) ranks its entry
+        first. Confidential entries count only for those allowed to see them.
+        """
+        if not 1 <= limit <= 500 or offset < 0:
+            raise InvalidInput("limit must be 1 to 500 and offset not negative", field="limit")
+        user = self._organisation.user(validation.actor(by))
+        return self._search_index().search(query, Visibility.of(user), limit=limit, offset=offset)
 
     # -- digests -------------------------------------------------------------
 

@@ -119,6 +119,8 @@ class ArchiveConfig:
     #: Address of the web interface, for links in emails and QR codes.
     public_url: str = "http://127.0.0.1:8000"
     mail: SmtpConfig | None = None
+    #: Directory of the full-text index (no search without one).
+    index_dir: Path | None = None
     digest: DigestPolicy = field(default_factory=DigestPolicy)
     #: Seconds a writer waits for another process's SQLite write lock before failing.
     sqlite_busy_timeout: float = 30.0

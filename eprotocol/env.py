@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from eprotocol.config import ArchiveConfig, smtp_config_from_url, storage_config_from_url
 
@@ -18,6 +19,7 @@ DEFAULTS = {
     "EPROTOCOL_TIMEZONE": "Europe/Athens",
     "EPROTOCOL_PUBLIC_URL": "http://127.0.0.1:8000",
     "EPROTOCOL_MAIL_FROM": "eprotocol@localhost",
+    "EPROTOCOL_INDEX_DIR": "var/index",
 }
 
 
@@ -42,6 +44,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             storage=storage_config_from_url(get("EPROTOCOL_STORAGE_URL")),
             timezone=get("EPROTOCOL_TIMEZONE"),
             public_url=get("EPROTOCOL_PUBLIC_URL"),
+            index_dir=Path(get("EPROTOCOL_INDEX_DIR")),
             mail=smtp_config_from_url(smtp_url, sender=get("EPROTOCOL_MAIL_FROM"))
             if smtp_url
             else None,

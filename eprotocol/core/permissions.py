@@ -17,6 +17,7 @@ class Action(StrEnum):
 
     REGISTER = "register"
     READ = "read"
+    READ_CONFIDENTIAL = "read_confidential"  # beyond the departments it is assigned to
     CANCEL = "cancel"
     CORRECT = "correct"
     ASSIGN = "assign"
@@ -43,6 +44,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.CLERK: {
         Action.REGISTER: Scope.ANY,
         Action.READ: Scope.ANY,
+        Action.READ_CONFIDENTIAL: Scope.ANY,
         Action.CANCEL: Scope.ANY,
         Action.CORRECT: Scope.ANY,
         Action.ASSIGN: Scope.ANY,

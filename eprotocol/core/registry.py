@@ -486,6 +486,14 @@ class Registry:
 
     # -- read ----------------------------------------------------------------
 
+    def by_ids(self, ids: Sequence[int]) -> list[Registration]:
+        """The registrations with these database ids (for the indexer)."""
+        with self._db.read() as conn:
+            rows = list(
+                conn.execute(sa.select(REGISTRATION).where(REGISTRATION.c.id.in_(ids))).mappings()
+            )
+            return self._views(conn, rows)
+
     def get(self, ref: ProtocolRef) -> Registration:
         """One entry with its files, cancellation and corrections."""
         with self._db.read() as conn:

@@ -1,0 +1,142 @@
+"""The search index on Whoosh: the only module that imports it.
+
+Greek fields use :data:`~eprotocol.search.analysis.GREEK`; each has a twin
+analysed with :data:`~eprotocol.search.analysis.PHONETIC` that queries typed in
+Latin letters search. A query that is a protocol number (``123/2026``) also
+matches that entry's number exactly, boosted so it ranks first. Confidential
+registrations are filtered inside the query, so totals and facets count only
+what the searcher may see.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.qparser import MultifieldParser
+from whoosh.query import And, Or, Query, Term
+from whoosh.sorting import FieldFacet
+
+from eprotocol.core.errors import InvalidInput
+from eprotocol.core.search import IndexDocument, SearchHit, SearchResult, Visibility
+from eprotocol.search.analysis import GREEK, PHONETIC
+
+_NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{4})\s*$")
+_LATIN = re.compile(r"[A-Za-z]")
+_TEXT_FIELDS = ("subject", "correspondents")
+FACETS = ("year", "direction", "departments")
+
+
+def schema() -> Schema:
+    """The fields of the index."""
+    return Schema(
+        id=ID(stored=True, unique=True),
+        book=ID(stored=True),
+        year=NUMERIC(stored=True, sortable=True),
+        number=NUMERIC(stored=True),
+        protocol_number=ID,
+        direction=ID(sortable=True),
+        status=ID,
+        registered_at=DATETIME,
+        subject=TEXT(analyzer=GREEK, stored=True, phrase=True),
+        subject_sound=TEXT(analyzer=PHONETIC),
+        correspondents=TEXT(analyzer=GREEK, phrase=True),
+        correspondents_sound=TEXT(analyzer=PHONETIC),
+        classification=ID,
+        departments=KEYWORD(commas=True, sortable=True),
+        confidential=BOOLEAN,
+    )
+
+
+class WhooshIndex:
+    """A :class:`~eprotocol.core.search.SearchIndex` in a directory; one writer at a time."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if whoosh_index.exists_in(directory):
+            self._ix = whoosh_index.open_dir(directory)
+        else:
+            self._ix = whoosh_index.create_in(directory, schema())
+        self._write_lock = threading.Lock()
+
+    def upsert(self, documents: Sequence[IndexDocument]) -> None:
+        """Add or replace documents by registration id, in one commit."""
+        with self._write_lock, self._ix.writer() as writer:
+            for doc in documents:
+                writer.update_document(
+                    id=str(doc.registration_id),
+                    book=doc.book,
+                    year=doc.year,
+                    number=doc.number,
+                    protocol_number=f"{doc.number}/{doc.year}",
+                    direction=doc.direction,
+                    status=doc.status,
+                    registered_at=doc.registered_at.replace(tzinfo=None),
+                    subject=doc.subject,
+                    subject_sound=doc.subject,
+                    correspondents=doc.correspondents,
+                    correspondents_sound=doc.correspondents,
+                    classification=doc.classification,
+                    departments=",".join(doc.departments),
+                    confidential=doc.confidential,
+                )
+
+    def _query(self, text: str) -> Query:
+        fields = list(_TEXT_FIELDS)
+        if _LATIN.search(text):
+            fields += [f"{name}_sound" for name in _TEXT_FIELDS]
+        parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
+        parsed = parser.parse(text)
+        number = _NUMBER.match(text)
+        if number is None:
+            return parsed
+        exact = Term("protocol_number", f"{int(number[1])}/{number[2]}", boost=100.0)
+        return Or([exact, parsed])
+
+    @staticmethod
+    def _allowed(visibility: Visibility) -> Query | None:
+        if visibility.all_confidential:
+            return None
+        own = [Term("departments", d) for d in visibility.departments]
+        return Or([Term("confidential", False), And([Term("confidential", True), Or(own)])])
+
+    def search(
+        self, query: str, visibility: Visibility, *, limit: int, offset: int
+    ) -> SearchResult:
+        """Best matches first, ``limit`` from ``offset``, with facet counts of all matches."""
+        if not query.strip():
+            raise InvalidInput("the search query is empty", field="q")
+        parsed = self._query(query)
+        with self._ix.searcher() as searcher:
+            results = searcher.search(
+                parsed,
+                filter=self._allowed(visibility),
+                limit=offset + limit,
+                groupedby={
+                    name: FieldFacet(name, allow_overlap=name == "departments") for name in FACETS
+                },
+                terms=True,
+            )
+            hits = tuple(
+                SearchHit(
+                    registration_id=int(hit["id"]),
+                    book=hit["book"],
+                    year=hit["year"],
+                    number=hit["number"],
+                    subject=hit["subject"],
+                    score=float(hit.score or 0.0),
+                    highlights=hit.highlights("subject") or hit["subject"],
+                )
+                for hit in list(results)[offset : offset + limit]
+            )
+            facets = {
+                name: {
+                    str(k): len(v) for k, v in results.groups(name).items() if k not in ("", None)
+                }
+                for name in FACETS
+            }
+            return SearchResult(total=len(results), hits=hits, facets=facets)
