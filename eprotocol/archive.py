@@ -22,11 +22,18 @@ from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
 from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable, Unavailable
-from eprotocol.core.fsck import FsckReport, Progress, check_blobs, default_grace, find_orphans
+from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
-from eprotocol.core.ports import BlobStore, Clock, ContentSniffer, Mailer, SystemClock
+from eprotocol.core.ports import (
+    BlobStore,
+    Clock,
+    ContentSniffer,
+    Mailer,
+    Progress,
+    SystemClock,
+)
 from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
@@ -215,6 +222,16 @@ class Archive:
     def clock(self) -> Clock:
         """The clock the archive reads (the system clock unless one was injected)."""
         return self._clock
+
+    @property
+    def has_search_index(self) -> bool:
+        """Whether a search index is configured."""
+        return self._index is not None
+
+    @property
+    def has_mailer(self) -> bool:
+        """Whether a mail server is configured (needed for digests)."""
+        return self._mailer is not None
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -464,10 +481,26 @@ class Archive:
             raise Unavailable("no search index is configured (EPROTOCOL_INDEX_DIR)")
         return self._index
 
+    def _indexer(self) -> Indexer:
+        return Indexer(
+            self._db,
+            self._search_index(),
+            self._registry.by_ids,
+            self._registry.ids_after,
+            self._clock,
+        )
+
     def index_pending(self, batch: int = 500) -> int:
-        """Bring the search index up to date with the next ``batch`` changes; return how many."""
-        indexer = Indexer(self._db, self._search_index(), self._registry.by_ids, self._clock)
-        return indexer.run_once(batch)
+        """Bring the search index up to date with the next ``batch`` changes; return how many.
+
+        An index that was just created, or found unreadable and replaced, is first
+        rebuilt from the database.
+        """
+        return self._indexer().run_once(batch)
+
+    def rebuild_index(self, progress: Progress | None = None) -> int:
+        """Rebuild the search index from the database; return how many entries it holds."""
+        return self._indexer().rebuild(progress)
 
     def search(self, query: str, *, by: str, limit: int = 20, offset: int = 0) -> SearchResult:
         """Registrations matching ``query`` that user ``by`` may see, best first.

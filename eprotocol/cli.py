@@ -142,14 +142,16 @@ def init(
 
 @app.command()
 def register(
-    files: Annotated[
-        list[Path],
-        typer.Argument(
-            help="The main document first, then attachments.", exists=True, dir_okay=False
-        ),
-    ],
     direction: Annotated[Direction, typer.Option(help="incoming, outgoing or internal.")],
     subject: Annotated[str, typer.Option(help="Subject (θέμα).")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="The main document first, then attachments (none for a metadata-only entry).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     sender: Annotated[str | None, typer.Option(help="Sender (αποστολέας).")] = None,
     recipient: Annotated[
         list[str] | None, typer.Option(help="Recipient (παραλήπτης); repeat for several.")
@@ -172,7 +174,7 @@ def register(
                 content=stack.enter_context(path.open("rb")),
                 role=FileRole.MAIN if position == 0 else FileRole.ATTACHMENT,
             )
-            for position, path in enumerate(files)
+            for position, path in enumerate(files or ())
         ]
         entry = archive.register(
             NewRegistration(
@@ -409,6 +411,43 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with _archive() as archive:
         Worker(archive, archive.clock, archive.timezone, digest_at=digest_at.time()).run(stop)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", AND/OR/NOT, or 123/2026.')],
+    limit: Annotated[int, typer.Option(help="How many hits.", min=1, max=500)] = 20,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Search the registrations (Greek in any form, or in Latin letters)."""
+    with _archive() as archive:
+        result = archive.search(query, by=by, limit=limit)
+    if as_json:
+        _print_json(result)
+        return
+    for hit in result.hits:
+        typer.echo(f"{hit.protocol_number:>12}  {hit.subject}")
+    typer.echo(f"{result.total} found")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the database."""
+    with _archive() as archive, ExitStack() as stack:
+        bar = (
+            stack.enter_context(typer.progressbar(length=0, label="Ευρετήριο", file=sys.stderr))
+            if sys.stderr.isatty()
+            else None
+        )
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+        count = archive.rebuild_index(progress)
+    typer.echo(f"{count} registrations indexed")
 
 
 @app.command()

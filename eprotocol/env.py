@@ -28,6 +28,8 @@ class Settings:
     """What the CLI and the server need to run one archive."""
 
     archive: ArchiveConfig
+    #: Run indexing and digests inside the server process (the embedded default).
+    background_jobs: bool = True
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

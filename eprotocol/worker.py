@@ -1,9 +1,13 @@
-"""The background worker: runs scheduled jobs of one archive until told to stop.
+"""The background worker: runs the jobs of one archive until told to stop.
 
-For now that is the daily digest, sent on working days (Monday to Friday) at
-a set local time (07:00 Athens time by default). A worker that was down at
-that time sends the day's digest as soon as it starts, and sending is
-idempotent, so several workers or a restart never send a digest twice.
+- Search indexing: pending outbox changes are indexed every half second, so a
+  new registration is searchable about a second after it is made.
+- The daily digest, on working days (Monday to Friday) at a set local time
+  (07:00 Athens time by default). A worker that was down at that time sends
+  the day's digest as soon as it starts; sending is idempotent, so several
+  workers or a restart never send a digest twice.
+
+It runs inside the server on the embedded default, or alone as ``eprotocol worker``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ log = logging.getLogger(__name__)
 DIGEST_TIME = time(7, 0)
 #: How long to wait before trying a failed digest run again.
 RETRY_AFTER = timedelta(minutes=5)
+#: How often pending changes are looked for.
+POLL_SECONDS = 0.5
 
 
 class Worker:
@@ -36,6 +42,9 @@ class Worker:
         digest_at: time = DIGEST_TIME,
     ) -> None:
         self._archive = archive
+        # Each job runs only where the archive is configured for it.
+        self._index = archive.has_search_index
+        self._digests = archive.has_mailer
         self._clock = clock
         self._tz = tz
         self._digest_at = digest_at
@@ -77,11 +86,27 @@ class Worker:
         self._done = day
         return True
 
+    def index_pending(self) -> int:
+        """Index every pending change; errors are logged and retried on the next round."""
+        done = 0
+        try:
+            while handled := self._archive.index_pending():
+                done += handled
+        except EProtocolError as exc:
+            log.error("indexing failed, will retry: %s", exc.message)
+        return done
+
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set."""
+        retry_digest_at = self._now()
         while not stop.is_set():
-            if self.due() is not None and not self.run_pending():
-                stop.wait(RETRY_AFTER.total_seconds())
-                continue
-            wait = (self.next_run() - self._now()).total_seconds()
-            stop.wait(max(1.0, min(wait, 3600.0)))
+            if self._index:
+                self.index_pending()
+            if (
+                self._digests
+                and self.due() is not None
+                and self._now() >= retry_digest_at
+                and not self.run_pending()
+            ):
+                retry_digest_at = self._now() + RETRY_AFTER
+            stop.wait(POLL_SECONDS if self._index else 30.0)

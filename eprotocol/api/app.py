@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from eprotocol.api.problems import problem_plugin
 from eprotocol.archive import Archive
 from eprotocol.env import Settings
+from eprotocol.worker import Worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,18 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = archive if archive is not None else Archive(settings.archive)
         app.state.archive = opened
+        stop = threading.Event()
+        jobs = None
+        if settings.background_jobs:
+            worker = Worker(opened, opened.clock, opened.timezone)
+            jobs = threading.Thread(target=worker.run, args=(stop,), name="eprotocol-jobs")
+            jobs.start()
         try:
             yield
         finally:
+            stop.set()
+            if jobs is not None:
+                jobs.join(timeout=60)
             if archive is None:
                 opened.close()
 

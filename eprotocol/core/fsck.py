@@ -7,7 +7,7 @@ matched against the database in batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,13 +16,10 @@ import sqlalchemy as sa
 from eprotocol.core.database import Database
 from eprotocol.core.errors import BlobCorrupt, BlobMissing
 from eprotocol.core.models import BOOK, FILE, REGISTRATION
-from eprotocol.core.ports import BlobStore
+from eprotocol.core.ports import BlobStore, Progress
 from eprotocol.core.types import ChainReport
 
 PAGE = 500
-
-#: Called with (blobs checked so far, blobs to check).
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)

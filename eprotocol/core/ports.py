@@ -6,10 +6,13 @@ pass simple in-memory implementations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Protocol
+
+#: Called with (work done so far, total work) by long jobs.
+Progress = Callable[[int, int], None]
 
 
 class Clock(Protocol):

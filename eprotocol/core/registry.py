@@ -486,6 +486,17 @@ class Registry:
 
     # -- read ----------------------------------------------------------------
 
+    def ids_after(self, after: int, limit: int) -> list[int]:
+        """Up to ``limit`` registration ids greater than ``after``, ascending (for rebuilds)."""
+        with self._db.read() as conn:
+            query = (
+                sa.select(REGISTRATION.c.id)
+                .where(REGISTRATION.c.id > after)
+                .order_by(REGISTRATION.c.id)
+                .limit(limit)
+            )
+            return list(conn.execute(query).scalars())
+
     def by_ids(self, ids: Sequence[int]) -> list[Registration]:
         """The registrations with these database ids (for the indexer)."""
         with self._db.read() as conn:

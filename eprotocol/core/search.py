@@ -17,10 +17,13 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from eprotocol.core.database import Database
-from eprotocol.core.models import ASSIGNMENT, OUTBOX
+from eprotocol.core.models import ASSIGNMENT, OUTBOX, REGISTRATION
 from eprotocol.core.permissions import Action, allowed
-from eprotocol.core.ports import Clock
+from eprotocol.core.ports import Clock, Progress
 from eprotocol.core.types import Registration, User
+
+#: Registrations re-indexed per batch during a rebuild (bounds the memory it needs).
+PAGE = 500
 
 #: Outbox topics that change what the index holds about a registration.
 TOPICS = ("registration.created", "registration.corrected", "registration.cancelled")
@@ -109,6 +112,17 @@ class SearchResult:
 class SearchIndex(Protocol):
     """A full-text index of registrations."""
 
+    #: The index was just created or replaced (it was unreadable) and must be rebuilt.
+    fresh: bool
+
+    def clear(self) -> None:
+        """Empty the index (before a rebuild)."""
+        ...
+
+    def mark_complete(self) -> None:
+        """Record that a rebuild has finished."""
+        ...
+
     def upsert(self, documents: Sequence[IndexDocument]) -> None:
         """Add or replace documents (by registration id) and commit."""
         ...
@@ -128,15 +142,48 @@ class Indexer:
         db: Database,
         index: SearchIndex,
         load: Callable[[Sequence[int]], list[Registration]],
+        ids_after: Callable[[int, int], list[int]],
         clock: Clock,
     ) -> None:
         self._db = db
         self._index = index
         self._load = load
+        self._ids_after = ids_after
         self._clock = clock
 
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Re-index every registration from the database, a page at a time; return the count.
+
+        Outbox rows already present are marked done afterwards: the rebuild read
+        the state they describe. Later rows are indexed as usual.
+        """
+        with self._db.read() as conn:
+            upto = conn.execute(sa.select(sa.func.max(OUTBOX.c.id))).scalar() or 0
+            total = conn.execute(sa.select(sa.func.count()).select_from(REGISTRATION)).scalar_one()
+        self._index.clear()
+        done, after = 0, 0
+        while ids := self._ids_after(after, PAGE):
+            self._index.upsert([IndexDocument.of(entry) for entry in self._load(ids)])
+            done += len(ids)
+            after = ids[-1]
+            if progress is not None:
+                progress(done, total)
+        with self._db.write() as conn:
+            conn.execute(
+                sa.update(OUTBOX)
+                .where(OUTBOX.c.id <= upto, OUTBOX.c.processed_at.is_(None))
+                .values(processed_at=self._clock.now())
+            )
+        self._index.mark_complete()
+        return done
+
     def run_once(self, batch: int = 500) -> int:
-        """Index the next ``batch`` pending outbox rows; return how many were handled."""
+        """Index the next ``batch`` pending outbox rows; return how many were handled.
+
+        A freshly created (or replaced) index is rebuilt first.
+        """
+        if self._index.fresh:
+            return self.rebuild()
         with self._db.read() as conn:
             rows = conn.execute(
                 sa.select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload)

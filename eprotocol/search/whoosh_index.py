@@ -10,7 +10,9 @@ what the searcher may see.
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +31,8 @@ _NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{4})\s*$")
 _LATIN = re.compile(r"[A-Za-z]")
 _TEXT_FIELDS = ("subject", "correspondents")
 FACETS = ("year", "direction", "departments")
+WRITE_LOCK_TIMEOUT = 30.0
+log = logging.getLogger(__name__)
 
 
 def schema() -> Schema:
@@ -57,15 +61,36 @@ class WhooshIndex:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        if whoosh_index.exists_in(directory):
-            self._ix = whoosh_index.open_dir(directory)
-        else:
-            self._ix = whoosh_index.create_in(directory, schema())
+        self._directory = directory
         self._write_lock = threading.Lock()
+        #: True when the index was just created, or replaced because it could not be read:
+        #: it must then be rebuilt from the database before it is trusted.
+        self.fresh = False
+        try:
+            self._ix = whoosh_index.open_dir(directory)
+            with self._ix.searcher() as searcher:
+                searcher.doc_count()
+        except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
+            if any(directory.iterdir()):
+                log.error("search index at %s is unreadable (%s); rebuilding it", directory, exc)
+            self.clear()
+
+    def clear(self) -> None:
+        """Replace the index with an empty one (its files are deleted)."""
+        with self._write_lock:
+            shutil.rmtree(self._directory)
+            self._directory.mkdir(parents=True)
+            self._ix = whoosh_index.create_in(self._directory, schema())
+            self.fresh = True
+
+    def mark_complete(self) -> None:
+        """Record that the index now holds everything (after a rebuild)."""
+        self.fresh = False
 
     def upsert(self, documents: Sequence[IndexDocument]) -> None:
         """Add or replace documents by registration id, in one commit."""
-        with self._write_lock, self._ix.writer() as writer:
+        # Another process may hold Whoosh's own lock for a moment: wait for it.
+        with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
             for doc in documents:
                 writer.update_document(
                     id=str(doc.registration_id),

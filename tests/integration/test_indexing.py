@@ -1,0 +1,169 @@
+"""The indexer as it runs: inside the embedded server, as a killed and restarted worker, and
+rebuilding an index it cannot read."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
+from eprotocol.core.search import Visibility
+from eprotocol.search.whoosh_index import WhooshIndex
+from tests.support import free_port
+
+ALL = Visibility(all_confidential=True)
+
+
+def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eprotocol.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+
+
+def found(index_dir: Path, query: str) -> int:
+    return WhooshIndex(index_dir).search(query, ALL, limit=1, offset=0).total
+
+
+def test_embedded_server_makes_new_registrations_searchable_within_two_seconds(
+    tmp_path: Path,
+) -> None:
+    env = clean_env()
+    assert cli(tmp_path, env, "init", "--organisation", "Δήμος Χανίων").returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3)  # the server is up and its indexer is polling
+        latencies = []
+        for word in ("Ηρακλείου", "Ρεθύμνου", "Λασιθίου"):
+            result = cli(
+                tmp_path,
+                env,
+                "register",
+                "--direction",
+                "internal",
+                "--subject",
+                f"Υπηρεσιακό σημείωμα Δήμου {word}",
+            )
+            assert result.returncode == 0, result.stderr
+            registered = time.monotonic()
+            while found(tmp_path / "var" / "index", word) == 0:
+                assert time.monotonic() - registered < 10, "never indexed"
+                time.sleep(0.05)
+            latencies.append(time.monotonic() - registered)
+        assert max(latencies) < 2.0, latencies
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _pending(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        count = conn.exec_driver_sql(
+            "SELECT count(*) FROM outbox_event WHERE processed_at IS NULL"
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'var' / 'eprotocol.db'}"
+    config = ArchiveConfig(
+        database_url=url,
+        storage=LocalStorageConfig(tmp_path / "var" / "blobs"),
+        index_dir=tmp_path / "var" / "index",
+    )
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        for i in range(400):
+            archive.register(
+                NewRegistration(direction="incoming", subject=f"Αίτηση δημότη {i}"), by="admin"
+            )
+    env = clean_env()
+    for delay in (0.4, 0.8):
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "eprotocol.cli", "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0 + delay)  # start-up, then part of the work
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "eprotocol.cli", "worker"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _pending(url):
+            assert time.monotonic() < deadline, "the worker did not catch up"
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    assert found(tmp_path / "var" / "index", "Αίτηση") == 400
+
+
+def test_unreadable_index_is_rebuilt_not_served(tmp_path: Path) -> None:
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
+        storage=LocalStorageConfig(tmp_path / "blobs"),
+        index_dir=tmp_path / "index",
+    )
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        for i in range(3):
+            archive.register(
+                NewRegistration(direction="incoming", subject=f"Αίτηση {i}"), by="admin"
+            )
+        archive.index_pending()
+        assert archive.search("Αίτηση", by="admin").total == 3
+    for path in (tmp_path / "index").iterdir():
+        path.write_bytes(b"\x00garbage")
+    with Archive(config) as archive:
+        assert archive.index_pending() == 3  # rebuilt from the database first
+        assert archive.search("Αίτηση", by="admin").total == 3
+
+
+def test_reindex_command(tmp_path: Path) -> None:
+    env = clean_env()
+    assert cli(tmp_path, env, "init", "--organisation", "Δήμος Χανίων").returncode == 0
+    for subject in ("Πρώτη αίτηση", "Δεύτερη αίτηση"):
+        assert (
+            cli(
+                tmp_path, env, "register", "--direction", "incoming", "--subject", subject
+            ).returncode
+            == 0
+        )
+    result = cli(tmp_path, env, "reindex")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 registrations indexed"
+    searched = cli(tmp_path, env, "search", "αιτηση")
+    assert searched.stdout.strip().endswith("2 found")
