@@ -37,7 +37,13 @@ from eprotocol.core.ports import (
 from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
-from eprotocol.core.search import Indexer, SearchIndex, SearchResult, Visibility
+from eprotocol.core.search import (
+    Indexer,
+    SearchIndex,
+    SearchResult,
+    Visibility,
+    departments_by_history,
+)
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -415,9 +421,24 @@ class Archive:
         return self._rules.all()
 
     def suggest_routing(self, data: NewRegistration) -> tuple[Suggestion, ...]:
-        """Departments the rules suggest for a registration about to be made."""
+        """Departments for a registration about to be made.
+
+        First those of the matching routing rules, then, when there is a search
+        index, those that similar past registrations were routed to.
+        """
         clean = validation.clean_registration(data, default_book=self.config.default_book)
-        return tuple(self._rules.suggest(clean.values))
+        suggestions = [
+            Suggestion(rule.department, rule.purpose, rule.name, rule.automatic)
+            for rule in self._rules.matching(clean.values)
+        ]
+        if self._index is not None:
+            named = {s.department for s in suggestions}
+            suggestions += [
+                Suggestion(department, Purpose.ACTION, "παρόμοιες προηγούμενες χρεώσεις", False)
+                for department in departments_by_history(self._index, clean.values["subject"])
+                if department not in named
+            ]
+        return tuple(suggestions)
 
     def assignment(self, assignment_id: int) -> Assignment:
         """One assignment."""

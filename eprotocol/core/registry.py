@@ -56,7 +56,7 @@ from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
 from eprotocol.core.queries import registration_row
 from eprotocol.core.routing import Routing
-from eprotocol.core.rules import RoutingRules, Suggestion
+from eprotocol.core.rules import RoutingRule, RoutingRules
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -135,8 +135,8 @@ class _Pending:
     values: dict[str, Any]
     related_ids: list[int]
     staged: list[_StagedFile]
-    #: Assignments that automatic routing rules make in the same transaction.
-    routes: list[Suggestion]
+    #: Automatic routing rules whose assignments are made in the same transaction.
+    routes: list[RoutingRule]
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +327,7 @@ class Registry:
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
         staged = self._stage(files, retention_years) if files else []
-        routes = [s for s in self._rules.suggest(clean.values) if s.automatic]
+        routes = [rule for rule in self._rules.matching(clean.values) if rule.automatic]
         pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged, routes)
         done = self._committer.submit(pending)
         return self._view(
@@ -451,7 +451,7 @@ class Registry:
                 "department_id": route.department_id,
                 "purpose": route.purpose.value,
                 "state": AssignmentState.PENDING.value,
-                "created_by": f"rule:{route.rule_id}",
+                "created_by": f"rule:{route.id}",
                 "created_at": row["registered_at"],
             }
             for p, row in zip(batch, rows, strict=True)
@@ -460,7 +460,7 @@ class Registry:
         if not wanted:
             return {}
         conn.execute(_INSERT_ASSIGNMENTS, wanted)
-        rules = {f"rule:{r.rule_id}": r for p in batch for r in p.routes}
+        rules = {f"rule:{r.id}": r for p in batch for r in p.routes}
         entries: dict[int, list[Entry]] = {}
         outbox: list[tuple[str, dict[str, Any], datetime]] = []
         for reg_id, assignment_id, created_by in conn.execute(
@@ -475,7 +475,7 @@ class Registry:
                     details={
                         "department": route.department,
                         "purpose": route.purpose.value,
-                        "rule": route.rule,
+                        "rule": route.name,
                     },
                     at=now,
                 )

@@ -70,14 +70,12 @@ class RoutingRule:
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    """A department a registration should go to, and the rule that says so."""
+    """A department a registration should go to, and why."""
 
     department: str
     purpose: Purpose
-    rule: str
+    reason: str
     automatic: bool
-    department_id: int
-    rule_id: int
 
 
 class RoutingRules:
@@ -117,19 +115,12 @@ class RoutingRules:
             self._loaded_at = time.monotonic()
         return self._rules
 
-    def suggest(self, values: Mapping[str, Any]) -> list[Suggestion]:
-        """Departments for a registration with these validated values, one per department."""
-        found: dict[str, Suggestion] = {}
+    def matching(self, values: Mapping[str, Any]) -> list[RoutingRule]:
+        """The rules a registration with these validated values meets, one per department."""
+        found: dict[str, RoutingRule] = {}
         for rule in self.all():
             if rule.department not in found and rule.matches(values):
-                found[rule.department] = Suggestion(
-                    rule.department,
-                    rule.purpose,
-                    rule.name,
-                    rule.automatic,
-                    rule.department_id,
-                    rule.id,
-                )
+                found[rule.department] = rule
         return list(found.values())
 
     def add(

@@ -133,6 +133,10 @@ class SearchIndex(Protocol):
         """Registrations matching ``query`` that ``visibility`` allows, best first."""
         ...
 
+    def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
+        """Departments assigned to the ``limit`` registrations most like ``text``."""
+        ...
+
 
 class Indexer:
     """Moves outbox changes into the index, a batch at a time."""
@@ -213,3 +217,19 @@ class Indexer:
                 .values(processed_at=self._clock.now())
             )
         return len(rows)
+
+
+#: How many similar past registrations are looked at, and how many of them must share a
+#: department before it is suggested.
+SIMILAR = 10
+SIMILAR_AGREEING = 2
+
+
+def departments_by_history(index: SearchIndex, subject: str) -> list[str]:
+    """Departments that similar past registrations were routed to, most frequent first."""
+    counts: dict[str, int] = {}
+    for departments in index.similar_departments(subject, limit=SIMILAR):
+        for department in departments:
+            counts[department] = counts.get(department, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [department for department, count in ranked if count >= SIMILAR_AGREEING]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
-from whoosh.qparser import MultifieldParser
+from whoosh.qparser import MultifieldParser, OrGroup
 from whoosh.query import And, Or, Query, Term
 from whoosh.sorting import FieldFacet
 
@@ -51,7 +51,7 @@ def schema() -> Schema:
         correspondents=TEXT(analyzer=GREEK, phrase=True),
         correspondents_sound=TEXT(analyzer=PHONETIC),
         classification=ID,
-        departments=KEYWORD(commas=True, sortable=True),
+        departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,
     )
 
@@ -121,6 +121,16 @@ class WhooshIndex:
             return parsed
         exact = Term("protocol_number", f"{int(number[1])}/{number[2]}", boost=100.0)
         return Or([exact, parsed])
+
+    def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
+        """Departments of the ``limit`` registrations whose subject is most like ``text``."""
+        parser = MultifieldParser(["subject"], self._ix.schema, group=OrGroup)
+        parsed = parser.parse(text)
+        with self._ix.searcher() as searcher:
+            return [
+                tuple(filter(None, (hit.get("departments") or "").split(",")))
+                for hit in searcher.search(parsed, limit=limit)
+            ]
 
     @staticmethod
     def _allowed(visibility: Visibility) -> Query | None:

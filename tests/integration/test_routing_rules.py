@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from eprotocol import (
     Archive,
+    ArchiveConfig,
     AssignmentState,
     Forbidden,
     InvalidInput,
     NewRegistration,
     Purpose,
 )
+from tests.support import FixedClock
 
 
 @pytest.fixture
@@ -136,3 +141,29 @@ def test_only_admins_add_rules_and_rules_need_a_condition(ruled: Archive) -> Non
         ruled.add_routing_rule("x", department="TECH", subject_words=["α"], by="clerk")
     with pytest.raises(InvalidInput):
         ruled.add_routing_rule("x", department="TECH", by="admin")
+
+
+def test_history_suggests_where_similar_registrations_went(
+    org: Archive, config: ArchiveConfig, clock: FixedClock, tmp_path: Path
+) -> None:
+    indexed = dataclasses.replace(config, index_dir=tmp_path / "index")
+    with Archive(indexed, clock=clock) as archive:
+        for subject in (
+            "Αίτηση κοπής δέντρου σε πεζοδρόμιο",
+            "Κοπή δέντρων στην πλατεία",
+            "Αίτηση για κλάδεμα και κοπή δέντρου",
+        ):
+            entry = archive.register(
+                NewRegistration(direction="incoming", subject=subject), by="clerk"
+            )
+            archive.assign("general", entry.year, entry.number, department="TECH.ROADS", by="clerk")
+        archive.index_pending()
+        suggested = archive.suggest_routing(
+            NewRegistration(direction="incoming", subject="Κοπή δέντρου μπροστά στο σχολείο")
+        )
+        assert [(s.department, s.automatic) for s in suggested] == [("TECH.ROADS", False)]
+        assert suggested[0].reason == "παρόμοιες προηγούμενες χρεώσεις"
+        unrelated = archive.suggest_routing(
+            NewRegistration(direction="incoming", subject="Βεβαίωση μόνιμης κατοικίας")
+        )
+        assert unrelated == ()
