@@ -49,6 +49,21 @@ def local_root(config: ArchiveConfig) -> Path:
     return config.storage.root
 
 
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``eprotocol`` command in a separate process, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "eprotocol.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from eprotocol import Archive, ArchiveConfig, NewRegistration
-from tests.support import local_root
+from tests.support import local_root, run_cli
 
 
 def _fsck(config: ArchiveConfig, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -20,15 +19,7 @@ def _fsck(config: ArchiveConfig, cwd: Path) -> subprocess.CompletedProcess[str]:
         "EPROTOCOL_DATABASE_URL": config.database_url,
         "EPROTOCOL_STORAGE_URL": f"file://{local_root(config)}",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", "fsck"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("fsck", env=env, cwd=cwd)
 
 
 def _execute(config: ArchiveConfig, sql: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.pdfs import make_pdf
+from tests.support import run_cli
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 PDF = make_pdf(1)
@@ -25,15 +25,7 @@ def run(database_url: str, tmp_path: Path) -> Run:
     env.pop("EPROTOCOL_STORAGE_URL", None)  # the default, file://var/blobs, under the cwd
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "eprotocol.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cli(*args, env=env, cwd=tmp_path)
 
     return run
 

@@ -22,7 +22,7 @@ from eprotocol.core.digest import previous_working_day
 from eprotocol.core.ports import Mail
 from eprotocol.mail import SmtpMailer
 from eprotocol.worker import Worker
-from tests.support import FixedClock, MailSink, local_root
+from tests.support import FixedClock, MailSink, local_root, run_cli
 
 THURSDAY = datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
 FRIDAY = date(2026, 3, 6)
@@ -172,14 +172,7 @@ def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: Mail
     }
 
     def digest_send() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "eprotocol.cli", "digest", "send", "--date", "2026-03-06"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_cli("digest", "send", "--date", "2026-03-06", env=env)
 
     result = digest_send()
     assert result.returncode == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,7 +25,7 @@ from eprotocol import (
 from eprotocol.core import registry as registry_module
 from tests import pdfs
 from tests.integration.test_registry import table_counts
-from tests.support import SeaweedServer
+from tests.support import SeaweedServer, run_cli
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -65,14 +64,7 @@ def setup(
 
 
 def fsck_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", "fsck", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli("fsck", *args, env=env)
 
 
 def test_clean_archive_passes(setup: tuple[Archive, dict[str, str], Any]) -> None:

@@ -15,21 +15,13 @@ import sqlalchemy as sa
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 from eprotocol.core.search import Visibility
 from eprotocol.search.whoosh_index import WhooshIndex
-from tests.support import free_port
+from tests.support import free_port, run_cli
 
 ALL = Visibility(all_confidential=True)
 
 
 def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, env=env, cwd=cwd)
 
 
 def clean_env() -> dict[str, str]:
