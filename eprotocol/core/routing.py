@@ -70,8 +70,8 @@ def _closing(state: AssignmentState, **extra: Any) -> dict[str, Any]:
     """Column values of a step that closes an assignment (who and when are filled in later)."""
     return {
         "state": state.value,
-        "closed_by": lambda actor, now: actor.username,
-        "closed_at": lambda actor, now: now,
+        "closed_by": lambda actor, now, row: actor.username,
+        "closed_at": lambda actor, now, row: now,
         **extra,
     }
 
@@ -340,7 +340,8 @@ class Routing:
                     f"assignment {assignment_id} is {state.value}; it cannot be {verb}"
                 )
             now = self._clock.now()
-            resolved = {k: (v(actor, now) if callable(v) else v) for k, v in values.items()}
+            # Callables get the acting user, the time and the row as read under the lock.
+            resolved = {k: (v(actor, now, row) if callable(v) else v) for k, v in values.items()}
             conn.execute(
                 sa.update(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id).values(resolved)
             )
@@ -358,7 +359,6 @@ class Routing:
 
     def accept(self, assignment_id: int, *, by: str) -> Assignment:
         """Acknowledge an assignment; the one who accepts it becomes its assignee if it had none."""
-        current = self.get(assignment_id)
         return self._step(
             assignment_id,
             by=by,
@@ -368,9 +368,9 @@ class Routing:
             allowed_from=(AssignmentState.PENDING,),
             values={
                 "state": AssignmentState.ACCEPTED.value,
-                "accepted_by": lambda actor, now: actor.username,
-                "accepted_at": lambda actor, now: now,
-                "assignee": lambda actor, now: current.assignee or actor.username,
+                "accepted_by": lambda actor, now, row: actor.username,
+                "accepted_at": lambda actor, now, row: now,
+                "assignee": lambda actor, now, row: row["assignee"] or actor.username,
             },
             details={},
         )
