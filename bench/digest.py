@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import smtplib
-import statistics
 import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bench.report import report
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration, Role
 from eprotocol.config import SmtpConfig
 from tests.support import FixedClock, MailSink
@@ -67,8 +67,8 @@ def main() -> None:
                     sink.messages.clear()
                     day = date(2026, 3, 6 + round_no)  # a new day each round: nothing sent yet
                     started = time.perf_counter()
-                    report = archive.send_digests(day)
-                    ours.append(len(report.sent) / (time.perf_counter() - started))
+                    outcome = archive.send_digests(day)
+                    ours.append(len(outcome.sent) / (time.perf_counter() - started))
                     composed = [message for _, message in sink.messages]
                     started = time.perf_counter()
                     with smtplib.SMTP("127.0.0.1", sink.port) as client:
@@ -81,11 +81,7 @@ def main() -> None:
                     )
     finally:
         sink.stop()
-    raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
-    ratio = our_rate / raw_rate
-    print(f"raw smtplib, one connection, median:          {raw_rate:8.0f} messages/s")
-    print(f"build + send digests, median:                {our_rate:8.0f} digests/s")
-    print(f"ratio: {ratio:.2f} (goal >= {GOAL}) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
+    report("raw smtplib, one connection (messages)", raw, "build + send digests", ours, GOAL)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.report import report
 from eprotocol import (
     Archive,
     ArchiveConfig,
@@ -105,11 +106,13 @@ def main() -> None:
                 )
     finally:
         server.stop()
-    raw, ours = statistics.median(raw_rates), statistics.median(our_rates)
-    ratio = ours / raw
-    print(f"raw minio PUT ({args.writers} writers), median:          {raw:8.0f} /s")
-    print(f"Archive.register to SeaweedFS ({args.writers} writers), median: {ours:8.0f} /s")
-    print(f"ratio: {ratio:.2f} (goal >= {GOAL}) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
+    report(
+        f"raw minio PUT ({args.writers} writers)",
+        raw_rates,
+        f"Archive.register to SeaweedFS ({args.writers} writers)",
+        our_rates,
+        GOAL,
+    )
 
 
 if __name__ == "__main__":

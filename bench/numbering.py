@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.report import report
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 
 GOAL = 0.25
@@ -89,11 +89,13 @@ def main() -> None:
             bare_rates.append(bare_rate(root / "bare.db", args.count))
             our_rates.append(archive_rate(root, args.count, args.writers))
         print(f"round {round_no + 1}: bare {bare_rates[-1]:6.0f}/s, ours {our_rates[-1]:6.0f}/s")
-    bare, ours = statistics.median(bare_rates), statistics.median(our_rates)
-    ratio = ours / bare
-    print(f"bare SQLite counter transaction (1 writer), median:   {bare:8.0f} /s")
-    print(f"Archive.register, metadata only ({args.writers} writers), median: {ours:8.0f} /s")
-    print(f"ratio: {ratio:.2f} (goal >= {GOAL}) {'OK' if ratio >= GOAL else 'BELOW GOAL'}")
+    report(
+        "bare SQLite counter transaction (1 writer)",
+        bare_rates,
+        f"Archive.register, metadata only ({args.writers} writers)",
+        our_rates,
+        GOAL,
+    )
 
 
 if __name__ == "__main__":
