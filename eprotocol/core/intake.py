@@ -17,6 +17,8 @@ from eprotocol.core.errors import RefusedFile
 from eprotocol.core.types import FileRole
 
 FILENAME_MAX = 255
+#: How many leading bytes decide a file's media type (enough for PDF, images, OOXML/ODF).
+SNIFF_BYTES = 64 * 1024
 
 #: Characters that reorder displayed text (used to disguise ``exe.pdf`` as ``fdp.exe``).
 BIDI_CONTROLS = frozenset(

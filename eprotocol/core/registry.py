@@ -76,7 +76,6 @@ from eprotocol.core.types import (
 )
 
 _CHUNK = 1024 * 1024
-_SNIFF = 64 * 1024
 MAX_PAGE = 500
 
 # Plain executemany inserts, keys read back afterwards: INSERT ... RETURNING of many rows
@@ -268,8 +267,8 @@ class Registry:
                 raise intake.too_large(filename, self._policy)
             digest.update(chunk)
             spool.write(chunk)
-            if len(head) < _SNIFF:
-                head += chunk[: _SNIFF - len(head)]
+            if len(head) < intake.SNIFF_BYTES:
+                head += chunk[: intake.SNIFF_BYTES - len(head)]
         spool.flush()
         if size == 0:
             raise RefusedFile(f"{filename} is empty", filename=filename)

@@ -9,8 +9,7 @@ import threading
 
 import magic
 
-#: How many leading bytes are handed to libmagic; enough for PDF, images and OOXML/ODF.
-SNIFF_BYTES = 64 * 1024
+from eprotocol.core.intake import SNIFF_BYTES
 
 
 class MagicSniffer:
