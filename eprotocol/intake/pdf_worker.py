@@ -1,21 +1,20 @@
-"""A sandboxed PDF parser process: one path per input line, one JSON report per output line.
+"""A sandboxed PDF checker process (see :mod:`eprotocol.sandbox`): ``{"path"}`` in, a report out.
 
-Started by :class:`eprotocol.intake.pdf.SandboxedPdfInspector` with its memory
-limit as the only argument. A hostile PDF can make this process loop or run out
-of memory; the parent then kills or loses it and refuses the file.
+Started by :class:`eprotocol.intake.pdf.SandboxedPdfInspector`. A hostile PDF
+can make this process loop or run out of memory; the parent then kills or
+loses it and refuses the file.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import resource
-import sys
 from typing import Any
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import LimitReachedError
 from pypdf.generic import DictionaryObject
+
+from eprotocol.sandbox import serve
 
 _RAW_MARKERS = {
     b"/JavaScript": "contains JavaScript",
@@ -101,22 +100,13 @@ def inspect(data: bytes) -> dict[str, Any]:
     return {"refusal": None, "pages": pages, "warnings": sorted(warnings)}
 
 
-def main() -> None:
-    """Serve requests until standard input closes."""
-    memory = int(sys.argv[1])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    while line := sys.stdin.readline():
-        path = line.rstrip("\n")
-        try:
-            with open(path, "rb") as source:  # noqa: PTH123 - plain open keeps start-up lean
-                report = inspect(source.read())
-        except MemoryError:
-            report = {"refusal": "needs too much memory to open (a decompression bomb?)"}
-        except OSError as exc:
-            report = {"refusal": f"could not be read for checking ({exc.strerror})"}
-        sys.stdout.write(json.dumps(report) + "\n")
-        sys.stdout.flush()
+def _handle(request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with open(request["path"], "rb") as source:  # noqa: PTH123 - plain open keeps start-up lean
+            return inspect(source.read())
+    except OSError as exc:
+        return {"refusal": f"could not be read for checking ({exc.strerror})"}
 
 
 if __name__ == "__main__":
-    main()
+    serve(_handle)
