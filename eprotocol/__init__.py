@@ -9,6 +9,7 @@ from eprotocol.archive import Archive
 from eprotocol.config import (
     ArchiveConfig,
     DigestPolicy,
+    ExtractionPolicy,
     IntakePolicy,
     LocalStorageConfig,
     S3StorageConfig,
@@ -40,6 +41,7 @@ from eprotocol.core.errors import (
 from eprotocol.core.fsck import BlobProblem, FsckReport
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.rules import RoutingRule, Suggestion
+from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -89,6 +91,7 @@ __all__ = [
     "Direction",
     "Disposal",
     "EProtocolError",
+    "ExtractionPolicy",
     "FileInput",
     "FileRole",
     "Forbidden",
@@ -114,6 +117,9 @@ __all__ = [
     "Role",
     "RoutingRule",
     "S3StorageConfig",
+    "SearchFilters",
+    "SearchHit",
+    "SearchResult",
     "SmtpConfig",
     "Status",
     "StorageUnavailable",

@@ -38,9 +38,12 @@ from eprotocol.core.registry import Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
 from eprotocol.core.search import (
+    FileTexts,
     Indexer,
+    SearchFilters,
     SearchIndex,
     SearchResult,
+    TextExtractor,
     Visibility,
     departments_by_history,
 )
@@ -67,6 +70,7 @@ from eprotocol.core.types import (
 from eprotocol.intake import MagicSniffer
 from eprotocol.intake.pdf import SandboxedPdfInspector
 from eprotocol.mail import SmtpMailer
+from eprotocol.search.extract import SandboxedTextExtractor
 from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.storage import open_blob_store
 
@@ -96,6 +100,7 @@ class Archive:
         pdf_inspector: PdfInspector | None = None,
         mailer: Mailer | None = None,
         search_index: SearchIndex | None = None,
+        text_extractor: TextExtractor | None = None,
     ) -> None:
         try:
             ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
@@ -125,6 +130,12 @@ class Archive:
         if search_index is None and config.index_dir is not None:
             search_index = WhooshIndex(config.index_dir)
         self._index = search_index
+        self._owned_extractor: SandboxedTextExtractor | None = None
+        if text_extractor is None:
+            text_extractor = self._owned_extractor = SandboxedTextExtractor(config.extraction)
+        self._texts = FileTexts(
+            self._db, self._store, text_extractor, self._clock, config.spool_dir
+        )
         self._registry = Registry(
             config,
             self._db,
@@ -245,10 +256,12 @@ class Archive:
         return self._tz
 
     def close(self) -> None:
-        """Release database and mail connections and stop the PDF checking processes."""
+        """Release database and mail connections and stop the file-parsing processes."""
         self._db.dispose()
         if self._owned_inspector is not None:
             self._owned_inspector.close()
+        if self._owned_extractor is not None:
+            self._owned_extractor.close()
         if self._owned_mailer is not None:
             self._owned_mailer.close()
 
@@ -506,9 +519,11 @@ class Archive:
         return Indexer(
             self._db,
             self._search_index(),
+            self._texts,
             self._registry.by_ids,
             self._registry.ids_after,
             self._clock,
+            self._tz,
         )
 
     def index_pending(self, batch: int = 500) -> int:
@@ -523,17 +538,34 @@ class Archive:
         """Rebuild the search index from the database; return how many entries it holds."""
         return self._indexer().rebuild(progress)
 
-    def search(self, query: str, *, by: str, limit: int = 20, offset: int = 0) -> SearchResult:
-        """Registrations matching ``query`` that user ``by`` may see, best first.
+    def search(
+        self,
+        query: str,
+        *,
+        by: str,
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResult:
+        """Registrations matching ``query`` and ``filters`` that user ``by`` may see, best first.
 
-        Words are matched in any Greek form and in Latin letters; ``"phrases"``,
-        ``AND``/``OR``/``NOT`` work; a protocol number (``123/2026``) ranks its entry
-        first. Confidential entries count only for those allowed to see them.
+        Words are matched in any Greek form and in Latin letters, in the subject,
+        the correspondents and the text of the files; ``"phrases"``,
+        ``AND``/``OR``/``NOT``, field filters (``year:2026``, ``θέμα:άδεια``) and
+        date ranges (``date:[20260101 to 20260131]``) work; a protocol number
+        (``123/2026``) ranks its entry first. Confidential entries count only
+        for those allowed to see them.
         """
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit must be 1 to 500 and offset not negative", field="limit")
         user = self._organisation.user(validation.actor(by))
-        return self._search_index().search(query, Visibility.of(user), limit=limit, offset=offset)
+        return self._search_index().search(
+            query,
+            Visibility.of(user),
+            filters if filters is not None else SearchFilters(),
+            limit=limit,
+            offset=offset,
+        )
 
     # -- digests -------------------------------------------------------------
 

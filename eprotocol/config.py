@@ -74,6 +74,17 @@ class IntakePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtractionPolicy:
+    """Limits of the sandboxed text extraction that feeds the search index."""
+
+    workers: int = 1
+    timeout_seconds: float = 30.0
+    memory_bytes: int = 768 * MIB
+    #: Text kept per file (about a hundred pages); the rest is not searchable.
+    max_chars: int = 200_000
+
+
+@dataclass(frozen=True, slots=True)
 class SmtpConfig:
     """The mail server digests are sent through."""
 
@@ -121,6 +132,7 @@ class ArchiveConfig:
     mail: SmtpConfig | None = None
     #: Directory of the full-text index (no search without one).
     index_dir: Path | None = None
+    extraction: ExtractionPolicy = field(default_factory=ExtractionPolicy)
     digest: DigestPolicy = field(default_factory=DigestPolicy)
     #: Seconds a writer waits for another process's SQLite write lock before failing.
     sqlite_busy_timeout: float = 30.0

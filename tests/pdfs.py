@@ -6,14 +6,19 @@ import io
 import zipfile
 import zlib
 
-from pypdf import PdfWriter
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript
 from pypdf.generic import (
     DecodedStreamObject,
     DictionaryObject,
     NameObject,
+    StreamObject,
     TextStringObject,
 )
+
+#: A font with Greek glyphs (Debian's fonts-dejavu-core, installed by the test command).
+GREEK_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def make_pdf(pages: int = 2, text: str = "Municipality of Chania", padding: int = 0) -> bytes:
@@ -45,6 +50,31 @@ def make_pdf(pages: int = 2, text: str = "Municipality of Chania", padding: int 
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def greek_pdf(*pages: str) -> bytes:
+    """A PDF with an embedded Greek font and one page of ``text`` per argument."""
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=GREEK_FONT)
+    pdf.set_font("DejaVu", size=11)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 6, text)
+    return bytes(pdf.output())
+
+
+def text_bomb_pdf() -> bytes:
+    """A valid 30 KB PDF whose one page draws three million glyphs.
+
+    It passes intake, but extracting its text takes PDFium several seconds and
+    almost 2 GB of memory.
+    """
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(1))))
+    stream = StreamObject()
+    stream._data = zlib.compress(b"BT /F1 1 Tf " + b"(x) Tj " * 3_000_000 + b"ET", 9)
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
+    return _written(writer)
 
 
 def _blank() -> PdfWriter:

@@ -305,6 +305,21 @@ class DigestDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class FileTextRow(SQLModel, table=True):
+    """Text extracted from stored content for the search index, once per SHA-256.
+
+    Content is immutable, so its text never needs extracting again; a failure is
+    recorded with its reason and the files are indexed by their metadata only.
+    """
+
+    __tablename__ = "file_text"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    extracted_at: datetime = _timestamp()
+    failure: str | None = Field(default=None, max_length=500)
+    text: str = Field(sa_type=sa.Text)
+
+
 #: A database row by column name (Core ``RowMapping``) or a dict of values just written.
 Row = Mapping[Any, Any]
 
@@ -332,3 +347,4 @@ USER = _table(UserRow)
 ASSIGNMENT = _table(AssignmentRow)
 DIGEST_DELIVERY = _table(DigestDeliveryRow)
 ROUTING_RULE = _table(RoutingRuleRow)
+FILE_TEXT = _table(FileTextRow)

@@ -47,6 +47,7 @@ from eprotocol.core.models import (
     CLASSIFICATION,
     CORRECTION,
     FILE,
+    FILE_TEXT,
     REGISTRATION,
     RELATION,
     Row,
@@ -175,6 +176,8 @@ def _stored_file(row: Row) -> StoredFile:
         sha256=row["sha256"],
         storage_key=row["storage_key"],
         warnings=tuple(row["warnings"]),
+        text_extracted=bool(row.get("text_extracted")),
+        text_failure=row.get("text_failure"),
     )
 
 
@@ -546,7 +549,14 @@ class Registry:
         ids = [r["id"] for r in rows]
         files: dict[int, list[sa.RowMapping]] = {i: [] for i in ids}
         for f in conn.execute(
-            sa.select(FILE).where(FILE.c.registration_id.in_(ids)).order_by(FILE.c.position)
+            sa.select(
+                FILE,
+                FILE_TEXT.c.sha256.is_not(None).label("text_extracted"),
+                FILE_TEXT.c.failure.label("text_failure"),
+            )
+            .outerjoin(FILE_TEXT, FILE_TEXT.c.sha256 == FILE.c.sha256)
+            .where(FILE.c.registration_id.in_(ids))
+            .order_by(FILE.c.position)
         ).mappings():
             files[f["registration_id"]].append(f)
         related: dict[int, list[ProtocolRef]] = {i: [] for i in ids}

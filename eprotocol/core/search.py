@@ -1,29 +1,35 @@
 """Full-text search: what goes into the index, who may see what, and the outbox-driven indexer.
 
 The index itself is an adapter (:mod:`eprotocol.search.whoosh_index`) behind the
-:class:`SearchIndex` port. Changes reach it only through the outbox: the
-indexer reads outbox rows in order, writes the affected registrations to the
-index, commits the index and only then marks the rows done, so a crash at any
-point repeats work (an upsert by registration id) and never loses it.
+:class:`SearchIndex` port, and so is text extraction (:class:`TextExtractor`).
+Changes reach the index only through the outbox: the indexer takes outbox rows
+in order, writes the affected registrations to the index, commits the index and
+only then marks the rows done, so a crash at any point repeats work (an upsert
+by registration id) and never loses it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from eprotocol.core.database import Database
-from eprotocol.core.models import ASSIGNMENT, OUTBOX, REGISTRATION
+from eprotocol.core.errors import BlobCorrupt, BlobMissing
+from eprotocol.core.models import ASSIGNMENT, FILE_TEXT, OUTBOX, REGISTRATION
 from eprotocol.core.permissions import Action, allowed
-from eprotocol.core.ports import Clock, Progress
-from eprotocol.core.types import Registration, User
+from eprotocol.core.ports import BlobStore, Clock, Progress
+from eprotocol.core.types import Registration, StoredFile, User
 
-#: Registrations re-indexed per batch during a rebuild (bounds the memory it needs).
-PAGE = 500
+#: Registrations loaded (with their files' text) at a time while indexing: bounds memory.
+CHUNK = 50
 
 #: Outbox topics that change what the index holds about a registration.
 TOPICS = ("registration.created", "registration.corrected", "registration.cancelled")
@@ -39,16 +45,19 @@ class IndexDocument:
     number: int
     direction: str
     status: str
-    registered_at: datetime
+    #: When it was registered, as wall-clock time in the archive's zone (for date queries).
+    local_time: datetime
     subject: str
     correspondents: str
     classification: str
     departments: tuple[str, ...]
     confidential: bool
+    #: The extracted text of the registration's files.
+    file_text: str = ""
 
     @classmethod
-    def of(cls, entry: Registration) -> IndexDocument:
-        """The index document of a registration."""
+    def of(cls, entry: Registration, texts: Mapping[str, str], tz: tzinfo) -> IndexDocument:
+        """The index document of a registration, given its files' text by SHA-256."""
         return cls(
             registration_id=entry.id,
             book=entry.book,
@@ -56,12 +65,13 @@ class IndexDocument:
             number=entry.number,
             direction=entry.direction.value,
             status=entry.status.value,
-            registered_at=entry.registered_at,
+            local_time=entry.registered_at.astimezone(tz).replace(tzinfo=None),
             subject=entry.subject,
             correspondents=" ".join(filter(None, [entry.sender, *entry.recipients])),
             classification=entry.classification_code or "",
             departments=tuple(sorted({a.department for a in entry.assignments})),
             confidential=entry.confidential,
+            file_text="\n".join(texts.get(f.sha256, "") for f in entry.files),
         )
 
 
@@ -109,6 +119,22 @@ class SearchResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions on a search besides its words; ``None`` means any."""
+
+    year: int | None = None
+    book: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    department: str | None = None
+    classification: str | None = None
+    #: Registered on or after this day (in the archive's time zone).
+    registered_from: date | None = None
+    #: Registered on or before this day (in the archive's time zone).
+    registered_to: date | None = None
+
+
 class SearchIndex(Protocol):
     """A full-text index of registrations."""
 
@@ -123,19 +149,130 @@ class SearchIndex(Protocol):
         """Record that a rebuild has finished."""
         ...
 
-    def upsert(self, documents: Sequence[IndexDocument]) -> None:
-        """Add or replace documents (by registration id) and commit."""
+    def upsert(self, load: Callable[[], Iterable[IndexDocument]]) -> None:
+        """Add or replace the documents ``load`` yields (by registration id), in one commit.
+
+        ``load`` is called while the index's write lock is held, so what it reads
+        from the database is never older than what another indexer wrote before.
+        """
         ...
 
     def search(
-        self, query: str, visibility: Visibility, *, limit: int, offset: int
+        self,
+        query: str,
+        visibility: Visibility,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int,
     ) -> SearchResult:
-        """Registrations matching ``query`` that ``visibility`` allows, best first."""
+        """Registrations matching ``query`` and ``filters`` that ``visibility`` allows."""
         ...
 
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
         """Departments assigned to the ``limit`` registrations most like ``text``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """The text of one file, or why it has none."""
+
+    text: str
+    failure: str | None = None
+
+
+class TextExtractor(Protocol):
+    """Reads the text of a file for the index; must survive hostile files."""
+
+    def extract(self, path: Path, media_type: str) -> Extraction:
+        """The text of the file at ``path`` (of type ``media_type``), or the failure."""
+        ...
+
+
+def _insert_ignoring_duplicates(insert: Any) -> sa.Insert:
+    return insert(FILE_TEXT).on_conflict_do_nothing(index_elements=[FILE_TEXT.c.sha256])  # type: ignore[no-any-return]
+
+
+_INSERT_TEXT = {
+    "postgresql": _insert_ignoring_duplicates(postgresql.insert),
+    "sqlite": _insert_ignoring_duplicates(sqlite.insert),
+}
+
+
+class FileTexts:
+    """The text of stored files, extracted once per content and kept in the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        extractor: TextExtractor,
+        clock: Clock,
+        spool_dir: Path | None,
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._extractor = extractor
+        self._clock = clock
+        self._spool_dir = spool_dir
+
+    def _extract(self, file: StoredFile) -> Extraction:
+        with tempfile.NamedTemporaryFile(dir=self._spool_dir, prefix="extract-") as spool:
+            try:
+                for chunk in self._store.read(file.storage_key, sha256=file.sha256):
+                    spool.write(chunk)
+            except (BlobCorrupt, BlobMissing) as exc:
+                return Extraction(text="", failure=f"the stored file cannot be read: {exc}")
+            spool.flush()
+            return self._extractor.extract(Path(spool.name), file.media_type)
+
+    def ensure(self, files: Iterable[StoredFile]) -> None:
+        """Extract and record the text of those ``files`` whose content has none yet.
+
+        Storage being unreachable raises ``StorageUnavailable`` (the caller tries
+        again later); a file that cannot be parsed gets its failure recorded.
+        """
+        by_hash = {f.sha256: f for f in files}
+        if not by_hash:
+            return
+        with self._db.read() as conn:
+            known = set(
+                conn.execute(
+                    sa.select(FILE_TEXT.c.sha256).where(FILE_TEXT.c.sha256.in_(by_hash))
+                ).scalars()
+            )
+        rows = []
+        for sha256, file in by_hash.items():
+            if sha256 in known:
+                continue
+            extraction = self._extract(file)
+            rows.append(
+                {
+                    "sha256": sha256,
+                    "extracted_at": self._clock.now(),
+                    "failure": extraction.failure,
+                    "text": extraction.text,
+                }
+            )
+        if rows:
+            with self._db.write() as conn:
+                conn.execute(_INSERT_TEXT[conn.dialect.name], rows)
+
+    def texts(self, sha256s: Iterable[str]) -> dict[str, str]:
+        """The recorded text of each content, by SHA-256 (empty where extraction failed)."""
+        wanted = set(sha256s)
+        if not wanted:
+            return {}
+        with self._db.read() as conn:
+            return {
+                row.sha256: row.text
+                for row in conn.execute(
+                    sa.select(FILE_TEXT.c.sha256, FILE_TEXT.c.text).where(
+                        FILE_TEXT.c.sha256.in_(wanted)
+                    )
+                )
+            }
 
 
 class Indexer:
@@ -145,33 +282,52 @@ class Indexer:
         self,
         db: Database,
         index: SearchIndex,
+        texts: FileTexts,
         load: Callable[[Sequence[int]], list[Registration]],
         ids_after: Callable[[int, int], list[int]],
         clock: Clock,
+        tz: tzinfo,
     ) -> None:
         self._db = db
         self._index = index
+        self._texts = texts
+        self._tz = tz
         self._load = load
         self._ids_after = ids_after
         self._clock = clock
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Re-index every registration from the database, a page at a time; return the count.
+    def _documents(self, ids: Sequence[int]) -> Iterator[IndexDocument]:
+        """Index documents of ``ids``, loaded a chunk at a time, files' text extracted first."""
+        for start in range(0, len(ids), CHUNK):
+            entries = self._load(ids[start : start + CHUNK])
+            files = [f for entry in entries for f in entry.files]
+            self._texts.ensure(files)
+            texts = self._texts.texts(f.sha256 for f in files)
+            for entry in entries:
+                yield IndexDocument.of(entry, texts, self._tz)
 
-        Outbox rows already present are marked done afterwards: the rebuild read
-        the state they describe. Later rows are indexed as usual.
+    def _all_documents(self, progress: Progress | None, total: int) -> Iterator[IndexDocument]:
+        done, after = 0, 0
+        while ids := self._ids_after(after, CHUNK * 10):
+            yield from self._documents(ids)
+            done += len(ids)
+            after = ids[-1]
+            if progress is not None:
+                progress(done, total)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Re-index every registration from the database in one pass; return the count.
+
+        Registrations are read a chunk at a time and the index writer spills to
+        disk, so memory stays bounded however large the archive. Outbox rows
+        already present are marked done afterwards: the rebuild read the state
+        they describe. Later rows are indexed as usual.
         """
         with self._db.read() as conn:
             upto = conn.execute(sa.select(sa.func.max(OUTBOX.c.id))).scalar() or 0
             total = conn.execute(sa.select(sa.func.count()).select_from(REGISTRATION)).scalar_one()
         self._index.clear()
-        done, after = 0, 0
-        while ids := self._ids_after(after, PAGE):
-            self._index.upsert([IndexDocument.of(entry) for entry in self._load(ids)])
-            done += len(ids)
-            after = ids[-1]
-            if progress is not None:
-                progress(done, total)
+        self._index.upsert(lambda: self._all_documents(progress, total))
         with self._db.write() as conn:
             conn.execute(
                 sa.update(OUTBOX)
@@ -179,7 +335,39 @@ class Indexer:
                 .values(processed_at=self._clock.now())
             )
         self._index.mark_complete()
-        return done
+        return int(total)
+
+    @contextmanager
+    def _claim(self, batch: int) -> Iterator[list[sa.Row[Any, Any, Any]]]:
+        """The next pending outbox rows, marked done if the block ends without an error.
+
+        On PostgreSQL the rows stay locked (``FOR UPDATE SKIP LOCKED``) while they
+        are handled, so several workers share the outbox without taking the same
+        rows. SQLite has one writer at a time, and holding its write lock while
+        indexing would stall registration: there the rows are read, handled, and
+        then marked.
+        """
+        pending = (
+            sa.select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload)
+            .where(OUTBOX.c.processed_at.is_(None))
+            .order_by(OUTBOX.c.id)
+            .limit(batch)
+        )
+        mark = sa.update(OUTBOX).values(processed_at=sa.bindparam("now"))
+        if self._db.dialect == "postgresql":
+            with self._db.write() as conn:
+                rows = list(conn.execute(pending.with_for_update(skip_locked=True)).all())
+                yield rows
+                ids = [r.id for r in rows]
+                conn.execute(mark.where(OUTBOX.c.id.in_(ids)), {"now": self._clock.now()})
+            return
+        with self._db.read() as conn:
+            rows = list(conn.execute(pending).all())
+        yield rows
+        if rows:
+            with self._db.write() as conn:
+                ids = [r.id for r in rows]
+                conn.execute(mark.where(OUTBOX.c.id.in_(ids)), {"now": self._clock.now()})
 
     def run_once(self, batch: int = 500) -> int:
         """Index the next ``batch`` pending outbox rows; return how many were handled.
@@ -188,35 +376,24 @@ class Indexer:
         """
         if self._index.fresh:
             return self.rebuild()
-        with self._db.read() as conn:
-            rows = conn.execute(
-                sa.select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.payload)
-                .where(OUTBOX.c.processed_at.is_(None))
-                .order_by(OUTBOX.c.id)
-                .limit(batch)
-            ).all()
-        if not rows:
-            return 0
-        ids = {r.payload["registration_id"] for r in rows if r.topic in TOPICS}
-        assignments = [r.payload["assignment_id"] for r in rows if r.topic == "assignment.changed"]
-        if assignments:
-            with self._db.read() as conn:
-                ids.update(
-                    conn.execute(
-                        sa.select(ASSIGNMENT.c.registration_id).where(
-                            ASSIGNMENT.c.id.in_(assignments)
-                        )
-                    ).scalars()
-                )
-        if ids:
-            self._index.upsert([IndexDocument.of(entry) for entry in self._load(sorted(ids))])
-        with self._db.write() as conn:
-            conn.execute(
-                sa.update(OUTBOX)
-                .where(OUTBOX.c.id.in_([r.id for r in rows]))
-                .values(processed_at=self._clock.now())
-            )
-        return len(rows)
+        with self._claim(batch) as rows:
+            ids = {r.payload["registration_id"] for r in rows if r.topic in TOPICS}
+            assignments = [
+                r.payload["assignment_id"] for r in rows if r.topic == "assignment.changed"
+            ]
+            if assignments:
+                with self._db.read() as conn:
+                    ids.update(
+                        conn.execute(
+                            sa.select(ASSIGNMENT.c.registration_id).where(
+                                ASSIGNMENT.c.id.in_(assignments)
+                            )
+                        ).scalars()
+                    )
+            if ids:
+                ordered = sorted(ids)
+                self._index.upsert(lambda: self._documents(ordered))
+            return len(rows)
 
 
 #: How many similar past registrations are looked at, and how many of them must share a

@@ -226,6 +226,10 @@ class StoredFile:
     storage_key: str
     #: Active content found at intake (JavaScript, launch actions, embedded files...).
     warnings: tuple[str, ...] = ()
+    #: Whether the search indexer has extracted the file's text yet.
+    text_extracted: bool = False
+    #: Why the file's text could not be extracted (it is then searchable by metadata only).
+    text_failure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 Greek fields use :data:`~eprotocol.search.analysis.GREEK`; each has a twin
 analysed with :data:`~eprotocol.search.analysis.PHONETIC` that queries typed in
 Latin letters search. A query that is a protocol number (``123/2026``) also
-matches that entry's number exactly, boosted so it ranks first. Confidential
+matches that entry's number exactly, boosted so it ranks first. Field filters
+(``year:2026``, ``θέμα:άδεια``) and date ranges (``date:[20260101 to 20260331]``,
+in the archive's local dates) are part of the query syntax. Confidential
 registrations are filtered inside the query, so totals and facets count only
 what the searcher may see.
 """
@@ -14,22 +16,42 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
+from datetime import datetime, time
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
-from whoosh.qparser import MultifieldParser, OrGroup
-from whoosh.query import And, Or, Query, Term
+from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
+from whoosh.qparser.dateparse import DateParserPlugin
+from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
 from whoosh.sorting import FieldFacet
 
 from eprotocol.core.errors import InvalidInput
-from eprotocol.core.search import IndexDocument, SearchHit, SearchResult, Visibility
+from eprotocol.core.search import (
+    IndexDocument,
+    SearchFilters,
+    SearchHit,
+    SearchResult,
+    Visibility,
+)
 from eprotocol.search.analysis import GREEK, PHONETIC
 
 _NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{4})\s*$")
 _LATIN = re.compile(r"[A-Za-z]")
-_TEXT_FIELDS = ("subject", "correspondents")
+_TEXT_FIELDS = ("subject", "correspondents", "content")
+#: Names people may use for fields in queries, Greek ones included.
+ALIASES = {
+    "subject": ["θέμα", "θεμα"],
+    "correspondents": ["αποστολέας", "αποστολεας", "παραλήπτης", "παραληπτης"],
+    "content": ["text", "κείμενο", "κειμενο"],
+    "year": ["έτος", "ετος"],
+    "direction": ["κατεύθυνση", "κατευθυνση"],
+    "status": ["κατάσταση", "κατασταση"],
+    "departments": ["department", "τμήμα", "τμημα"],
+    "classification": ["ταξινόμηση", "ταξινομηση"],
+    "date": ["ημερομηνία", "ημερομηνια"],
+}
 FACETS = ("year", "direction", "departments")
 WRITE_LOCK_TIMEOUT = 30.0
 log = logging.getLogger(__name__)
@@ -45,11 +67,13 @@ def schema() -> Schema:
         protocol_number=ID,
         direction=ID(sortable=True),
         status=ID,
-        registered_at=DATETIME,
+        date=DATETIME,
         subject=TEXT(analyzer=GREEK, stored=True, phrase=True),
         subject_sound=TEXT(analyzer=PHONETIC),
         correspondents=TEXT(analyzer=GREEK, phrase=True),
         correspondents_sound=TEXT(analyzer=PHONETIC),
+        content=TEXT(analyzer=GREEK, phrase=True),
+        content_sound=TEXT(analyzer=PHONETIC),
         classification=ID,
         departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,
@@ -87,11 +111,15 @@ class WhooshIndex:
         """Record that the index now holds everything (after a rebuild)."""
         self.fresh = False
 
-    def upsert(self, documents: Sequence[IndexDocument]) -> None:
-        """Add or replace documents by registration id, in one commit."""
+    def upsert(self, load: Callable[[], Iterable[IndexDocument]]) -> None:
+        """Add or replace the documents ``load`` yields, by registration id, in one commit.
+
+        ``load`` runs while the writer lock (Whoosh's, shared between processes)
+        is held, so concurrent indexers write in the order they read.
+        """
         # Another process may hold Whoosh's own lock for a moment: wait for it.
         with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
-            for doc in documents:
+            for doc in load():
                 writer.update_document(
                     id=str(doc.registration_id),
                     book=doc.book,
@@ -100,11 +128,13 @@ class WhooshIndex:
                     protocol_number=f"{doc.number}/{doc.year}",
                     direction=doc.direction,
                     status=doc.status,
-                    registered_at=doc.registered_at.replace(tzinfo=None),
+                    date=doc.local_time,
                     subject=doc.subject,
                     subject_sound=doc.subject,
                     correspondents=doc.correspondents,
                     correspondents_sound=doc.correspondents,
+                    content=doc.file_text,
+                    content_sound=doc.file_text,
                     classification=doc.classification,
                     departments=",".join(doc.departments),
                     confidential=doc.confidential,
@@ -115,6 +145,8 @@ class WhooshIndex:
         if _LATIN.search(text):
             fields += [f"{name}_sound" for name in _TEXT_FIELDS]
         parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
+        parser.add_plugin(FieldAliasPlugin(ALIASES))
+        parser.add_plugin(DateParserPlugin())
         parsed = parser.parse(text)
         number = _NUMBER.match(text)
         if number is None:
@@ -139,17 +171,46 @@ class WhooshIndex:
         own = [Term("departments", d) for d in visibility.departments]
         return Or([Term("confidential", False), And([Term("confidential", True), Or(own)])])
 
+    @staticmethod
+    def _restricted(filters: SearchFilters) -> list[Query]:
+        terms: list[Query] = [
+            Term(name, value)
+            for name, value in (
+                ("book", filters.book),
+                ("direction", filters.direction),
+                ("status", filters.status),
+                ("departments", filters.department),
+                ("classification", filters.classification),
+            )
+            if value is not None
+        ]
+        if filters.year is not None:
+            terms.append(NumericRange("year", filters.year, filters.year))
+        if filters.registered_from is not None or filters.registered_to is not None:
+            start = filters.registered_from and datetime.combine(filters.registered_from, time.min)
+            end = filters.registered_to and datetime.combine(filters.registered_to, time.max)
+            terms.append(DateRange("date", start, end))
+        return terms
+
     def search(
-        self, query: str, visibility: Visibility, *, limit: int, offset: int
+        self,
+        query: str,
+        visibility: Visibility,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int,
     ) -> SearchResult:
         """Best matches first, ``limit`` from ``offset``, with facet counts of all matches."""
         if not query.strip():
             raise InvalidInput("the search query is empty", field="q")
         parsed = self._query(query)
+        allowed = self._allowed(visibility)
+        restrictions = self._restricted(filters) + ([allowed] if allowed is not None else [])
         with self._ix.searcher() as searcher:
             results = searcher.search(
                 parsed,
-                filter=self._allowed(visibility),
+                filter=And(restrictions) if restrictions else None,
                 limit=offset + limit,
                 groupedby={
                     name: FieldFacet(name, allow_overlap=name == "departments") for name in FACETS

@@ -8,14 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
-from eprotocol.core.search import Visibility
+from eprotocol.core.models import OUTBOX
+from eprotocol.core.search import SearchFilters, Visibility
 from eprotocol.search.whoosh_index import WhooshIndex
-from tests.support import free_port, run_cli
+from tests.support import PgServer, free_port, run_cli
 
 ALL = Visibility(all_confidential=True)
 
@@ -29,7 +33,7 @@ def clean_env() -> dict[str, str]:
 
 
 def found(index_dir: Path, query: str) -> int:
-    return WhooshIndex(index_dir).search(query, ALL, limit=1, offset=0).total
+    return WhooshIndex(index_dir).search(query, ALL, SearchFilters(), limit=1, offset=0).total
 
 
 def test_embedded_server_makes_new_registrations_searchable_within_two_seconds(
@@ -159,3 +163,53 @@ def test_reindex_command(tmp_path: Path) -> None:
     assert result.stdout.strip() == "2 registrations indexed"
     searched = cli(tmp_path, env, "search", "αιτηση")
     assert searched.stdout.strip().endswith("2 found")
+
+
+def test_workers_on_postgresql_share_the_outbox_without_taking_the_same_rows(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    config = ArchiveConfig(
+        database_url=pg_server.create_database(name),
+        storage=LocalStorageConfig(tmp_path / "blobs"),
+        index_dir=tmp_path / "index",
+    )
+    try:
+        with Archive(config) as first, Archive(config) as second:
+            first.initialise(organisation="Δήμος Χανίων")
+            first.index_pending()  # the fresh index's first rebuild
+            for i in range(120):
+                first.register(
+                    NewRegistration(direction="incoming", subject=f"Αίτηση αριθμός {i}"),
+                    by="admin",
+                )
+            # While one worker holds a batch, another takes the next rows at once; the
+            # first then dies, and its rows go back to the outbox.
+            with pytest.raises(RuntimeError), first._indexer()._claim(10) as held:
+                assert second.index_pending(batch=10) == 10
+                engine = sa.create_engine(config.database_url)
+                with engine.connect() as conn:
+                    done = set(
+                        conn.execute(
+                            sa.select(OUTBOX.c.id).where(OUTBOX.c.processed_at.is_not(None))
+                        ).scalars()
+                    )
+                engine.dispose()
+                assert len(done) == 10
+                assert not done & {row.id for row in held}
+                raise RuntimeError("the worker died")
+            with ThreadPoolExecutor(2) as pool:
+                drained = [pool.submit(drain, archive) for archive in (first, second)]
+                assert sum(f.result() for f in drained) == 120 - 10
+            result = first.search("αίτηση", by="admin", limit=500)
+            assert result.total == 120
+            assert sorted(hit.number for hit in result.hits) == list(range(1, 121))
+    finally:
+        pg_server.drop_database(name)
+
+
+def drain(archive: Archive) -> int:
+    handled = 0
+    while n := archive.index_pending(batch=7):
+        handled += n
+    return handled

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from eprotocol import Archive, ArchiveConfig, NewRegistration
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    SearchFilters,
+)
+from eprotocol.core.models import OUTBOX
+from tests.pdfs import greek_pdf, text_bomb_pdf
 from tests.support import FixedClock
 
 
@@ -90,18 +101,92 @@ def test_highlights_and_paging(searchable: Archive) -> None:
     assert any("<b" in h.highlights for h in first.hits)
 
 
-def test_repeating_a_batch_duplicates_nothing(searchable: Archive) -> None:
-    # As if the indexer died after committing the index but before marking its rows done.
+def test_repeating_a_batch_duplicates_nothing(searchable: Archive, config: ArchiveConfig) -> None:
     searchable.correct(
         "general", 2026, 4, {"subject": "Αίτηση για βεβαίωση"}, reason="λάθος", by="clerk"
     )
     searchable.index_pending()
-    searchable._index.upsert(  # type: ignore[union-attr]
-        [
-            __import__("eprotocol.core.search", fromlist=["IndexDocument"]).IndexDocument.of(
-                searchable.get("general", 2026, 4)
-            )
-        ]
-    )
+    # As if the indexer died after committing the index but before marking its rows done.
+    engine = sa.create_engine(config.database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(OUTBOX).values(processed_at=None))
+    engine.dispose()
+    assert searchable.index_pending() > 0
     assert numbers(searchable.search("βεβαίωση", by="clerk")) == [4]
     assert searchable.search("Χανιά", by="clerk").total == 2  # the correction reached the index
+
+
+def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -> None:
+    clock.set(clock.now() + timedelta(days=40))  # 11 April 2026
+    searchable.register(
+        NewRegistration(direction="incoming", subject="Αίτηση για τα Χανιά τον Απρίλιο"),
+        by="clerk",
+    )  # 7
+    searchable.index_pending()
+
+    def found(query: str, **filters: object) -> set[int]:
+        result = searchable.search(query, by="admin", filters=SearchFilters(**filters))  # type: ignore[arg-type]
+        return set(numbers(result))
+
+    assert found("Χανιά") == {4, 5, 6, 7}
+    assert found("Χανιά direction:outgoing") == {5}
+    assert found("Χανιά κατεύθυνση:incoming") == {4, 6, 7}
+    assert found("θέμα:λιμάνι") == {5}
+    assert found("Χανιά τμήμα:TECH.ROADS") == {6}
+    assert found("Χανιά date:[20260401 to 20260430]") == {7}
+    assert found("Χανιά ημερομηνία:[20260301 to 20260302]") == {4, 5, 6}
+    assert found("Χανιά", direction="incoming", registered_to=date(2026, 3, 31)) == {4, 6}
+    assert found("Χανιά", registered_from=date(2026, 4, 11)) == {7}
+    assert found("Χανιά", year=2025) == set()
+    assert found("Χανιά", department="TECH.ROADS", status="active") == {6}
+
+
+def test_words_inside_files_are_found(
+    org: Archive, config: ArchiveConfig, clock: FixedClock, tmp_path: Path
+) -> None:
+    pdf = greek_pdf(
+        "Βεβαίωση μόνιμης κατοικίας στο Δήμο Χανίων.",
+        "Ο ενδιαφερόμενος κατοικεί στην οδό Κυδωνίας.",
+    )
+    note = "Σημείωμα για τον ηλεκτροφωτισμό της πλατείας".encode()
+    with Archive(dataclasses.replace(config, index_dir=tmp_path / "index"), clock=clock) as a:
+        entry = a.register(
+            NewRegistration(direction="incoming", subject="Αίτηση πολίτη"),
+            files=[
+                FileInput("αίτηση.pdf", pdf, FileRole.MAIN),
+                FileInput("σημείωμα.txt", note, FileRole.ATTACHMENT),
+            ],
+            by="clerk",
+        )
+        a.index_pending()
+        for query in ("κατοικίας", "Kydonias", '"μόνιμης κατοικίας"', "ηλεκτροφωτισμός"):
+            assert numbers(a.search(query, by="clerk")) == [entry.number], query
+        assert numbers(a.search('"μόνιμης Κυδωνίας"', by="clerk")) == []
+        assert numbers(a.search("κείμενο:πλατεία", by="clerk")) == [entry.number]
+        stored = a.get("general", entry.year, entry.number).files
+        assert [(f.text_extracted, f.text_failure) for f in stored] == [(True, None)] * 2
+
+
+def test_a_file_that_explodes_the_extractor_is_indexed_by_metadata(
+    org: Archive, config: ArchiveConfig, clock: FixedClock, tmp_path: Path
+) -> None:
+    with Archive(dataclasses.replace(config, index_dir=tmp_path / "index"), clock=clock) as a:
+        bomb = a.register(
+            NewRegistration(direction="incoming", subject="Ογκώδες έγγραφο"),
+            files=[FileInput("βόμβα.pdf", text_bomb_pdf(), FileRole.MAIN)],
+            by="clerk",
+        )
+        after = a.register(
+            NewRegistration(direction="incoming", subject="Επόμενη αίτηση"),
+            files=[
+                FileInput("αίτηση.pdf", greek_pdf("Άδεια κατάληψης πεζοδρομίου"), FileRole.MAIN)
+            ],
+            by="clerk",
+        )
+        a.index_pending()
+        assert numbers(a.search("Ογκώδες", by="clerk")) == [bomb.number]
+        assert numbers(a.search("πεζοδρομίου", by="clerk")) == [after.number]
+        (failed,) = a.get("general", bomb.year, bomb.number).files
+        assert failed.text_extracted
+        assert failed.text_failure is not None
+        assert "text extraction" in failed.text_failure
