@@ -134,7 +134,12 @@ class Archive:
         if text_extractor is None:
             text_extractor = self._owned_extractor = SandboxedTextExtractor(config.extraction)
         self._texts = FileTexts(
-            self._db, self._store, text_extractor, self._clock, config.spool_dir
+            self._db,
+            self._store,
+            text_extractor,
+            self._clock,
+            config.spool_dir,
+            parallel=config.extraction.workers,
         )
         self._registry = Registry(
             config,

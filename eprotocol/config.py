@@ -77,7 +77,7 @@ class IntakePolicy:
 class ExtractionPolicy:
     """Limits of the sandboxed text extraction that feeds the search index."""
 
-    workers: int = 1
+    workers: int = 2
     timeout_seconds: float = 30.0
     memory_bytes: int = 768 * MIB
     #: Text kept per file (about a hundred pages); the rest is not searchable.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -210,12 +211,14 @@ class FileTexts:
         extractor: TextExtractor,
         clock: Clock,
         spool_dir: Path | None,
+        parallel: int = 1,
     ) -> None:
         self._db = db
         self._store = store
         self._extractor = extractor
         self._clock = clock
         self._spool_dir = spool_dir
+        self._parallel = max(1, parallel)
 
     def _extract(self, file: StoredFile) -> Extraction:
         with tempfile.NamedTemporaryFile(dir=self._spool_dir, prefix="extract-") as spool:
@@ -242,19 +245,18 @@ class FileTexts:
                     sa.select(FILE_TEXT.c.sha256).where(FILE_TEXT.c.sha256.in_(by_hash))
                 ).scalars()
             )
-        rows = []
-        for sha256, file in by_hash.items():
-            if sha256 in known:
-                continue
-            extraction = self._extract(file)
-            rows.append(
-                {
-                    "sha256": sha256,
-                    "extracted_at": self._clock.now(),
-                    "failure": extraction.failure,
-                    "text": extraction.text,
-                }
-            )
+        todo = [file for sha256, file in by_hash.items() if sha256 not in known]
+        with ThreadPoolExecutor(self._parallel) as pool:
+            extractions = list(pool.map(self._extract, todo))
+        rows = [
+            {
+                "sha256": file.sha256,
+                "extracted_at": self._clock.now(),
+                "failure": extraction.failure,
+                "text": extraction.text,
+            }
+            for file, extraction in zip(todo, extractions, strict=True)
+        ]
         if rows:
             with self._db.write() as conn:
                 conn.execute(_INSERT_TEXT[conn.dialect.name], rows)
@@ -296,15 +298,29 @@ class Indexer:
         self._ids_after = ids_after
         self._clock = clock
 
+    def _prepare(self, ids: Sequence[int]) -> tuple[list[Registration], dict[str, str]]:
+        entries = self._load(ids)
+        files = [f for entry in entries for f in entry.files]
+        self._texts.ensure(files)
+        return entries, self._texts.texts(f.sha256 for f in files)
+
     def _documents(self, ids: Sequence[int]) -> Iterator[IndexDocument]:
-        """Index documents of ``ids``, loaded a chunk at a time, files' text extracted first."""
-        for start in range(0, len(ids), CHUNK):
-            entries = self._load(ids[start : start + CHUNK])
-            files = [f for entry in entries for f in entry.files]
-            self._texts.ensure(files)
-            texts = self._texts.texts(f.sha256 for f in files)
-            for entry in entries:
-                yield IndexDocument.of(entry, texts, self._tz)
+        """Index documents of ``ids``, loaded a chunk at a time, files' text extracted first.
+
+        The next chunk is loaded and extracted (in the worker processes) while the
+        index analyses this one, so the two overlap.
+        """
+        chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+        if not chunks:
+            return
+        with ThreadPoolExecutor(1) as ahead:
+            upcoming = ahead.submit(self._prepare, chunks[0])
+            for following in [*chunks[1:], None]:
+                entries, texts = upcoming.result()
+                if following is not None:
+                    upcoming = ahead.submit(self._prepare, following)
+                for entry in entries:
+                    yield IndexDocument.of(entry, texts, self._tz)
 
     def _all_documents(self, progress: Progress | None, total: int) -> Iterator[IndexDocument]:
         done, after = 0, 0

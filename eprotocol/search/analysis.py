@@ -94,6 +94,7 @@ def to_greek(word: str) -> str:
     return _TO_GREEK_RE.sub(lambda m: _TO_GREEK_MAP[m.group(0)], word)
 
 
+@lru_cache(maxsize=1 << 18)
 def sounds(stem: str) -> str:
     """Fold the Greek vowels that sound alike (η, ι, υ, ει, οι → ι; ω → ο; αι → ε)."""
     stem = stem.replace("ου", "\0")  # the "u" sound: its υ is not an "i"
@@ -113,6 +114,8 @@ def stem(word: str) -> str:
     return str(_stemmer().stemWord(word)).replace("ς", "σ")
 
 
+# Words repeat (Zipf): caching a token's term makes analysis several times cheaper.
+@lru_cache(maxsize=1 << 18)
 def terms(word: str) -> str | None:
     """The index term of one token, or ``None`` for a stop word."""
     folded = fold(word)

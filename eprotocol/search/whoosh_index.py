@@ -12,20 +12,23 @@ what the searcher may see.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime, time
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
-from whoosh.sorting import FieldFacet
+from whoosh.searching import Searcher
 
 from eprotocol.core.errors import InvalidInput
 from eprotocol.core.search import (
@@ -39,12 +42,11 @@ from eprotocol.search.analysis import GREEK, PHONETIC
 
 _NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{4})\s*$")
 _LATIN = re.compile(r"[A-Za-z]")
-_TEXT_FIELDS = ("subject", "correspondents", "content")
 #: Names people may use for fields in queries, Greek ones included.
 ALIASES = {
     "subject": ["θέμα", "θεμα"],
     "correspondents": ["αποστολέας", "αποστολεας", "παραλήπτης", "παραληπτης"],
-    "content": ["text", "κείμενο", "κειμενο"],
+    "text": ["content", "κείμενο", "κειμενο"],
     "year": ["έτος", "ετος"],
     "direction": ["κατεύθυνση", "κατευθυνση"],
     "status": ["κατάσταση", "κατασταση"],
@@ -54,11 +56,20 @@ ALIASES = {
 }
 FACETS = ("year", "direction", "departments")
 WRITE_LOCK_TIMEOUT = 30.0
+_MARK = HtmlFormatter(tagname="mark", classname="match")
 log = logging.getLogger(__name__)
 
 
 def schema() -> Schema:
-    """The fields of the index."""
+    """The fields of the index.
+
+    Words without a field name search ``text``: subject, correspondents and file
+    text in one field, so a query of several words intersects a few posting lists
+    instead of a union per word across fields (several times faster on large
+    archives). ``subject`` and ``correspondents`` are also kept apart for field
+    queries and highlights; ``text_sound`` is the phonetic twin Latin-letter
+    queries search.
+    """
     return Schema(
         id=ID(stored=True, unique=True),
         book=ID(stored=True),
@@ -69,11 +80,9 @@ def schema() -> Schema:
         status=ID,
         date=DATETIME,
         subject=TEXT(analyzer=GREEK, stored=True, phrase=True),
-        subject_sound=TEXT(analyzer=PHONETIC),
         correspondents=TEXT(analyzer=GREEK, phrase=True),
-        correspondents_sound=TEXT(analyzer=PHONETIC),
-        content=TEXT(analyzer=GREEK, phrase=True),
-        content_sound=TEXT(analyzer=PHONETIC),
+        text=TEXT(analyzer=GREEK, phrase=True),
+        text_sound=TEXT(analyzer=PHONETIC),
         classification=ID,
         departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,
@@ -87,13 +96,20 @@ class WhooshIndex:
         directory.mkdir(parents=True, exist_ok=True)
         self._directory = directory
         self._write_lock = threading.Lock()
-        #: True when the index was just created, or replaced because it could not be read:
-        #: it must then be rebuilt from the database before it is trusted.
+        # Opening a searcher reads every segment's files: each thread keeps one and only
+        # refreshes it when the index has changed (cleared indexes bump the generation).
+        self._local = threading.local()
+        self._generation = 0
+        #: True when the index was just created, or replaced because it could not be read
+        #: or has the fields of an older version: it must then be rebuilt from the database.
         self.fresh = False
         try:
             self._ix = whoosh_index.open_dir(directory)
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
+            if self._ix.schema.names() != schema().names():
+                log.warning("search index at %s has older fields; rebuilding it", directory)
+                self.clear()
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
             if any(directory.iterdir()):
                 log.error("search index at %s is unreadable (%s); rebuilding it", directory, exc)
@@ -105,7 +121,21 @@ class WhooshIndex:
             shutil.rmtree(self._directory)
             self._directory.mkdir(parents=True)
             self._ix = whoosh_index.create_in(self._directory, schema())
+            self._generation += 1
             self.fresh = True
+
+    def _searcher(self) -> Searcher:
+        """The calling thread's searcher, on the latest committed state of the index."""
+        generation, searcher = getattr(self._local, "current", (None, None))
+        if searcher is None or generation != self._generation:
+            searcher = self._ix.searcher()
+        else:
+            latest = searcher.refresh()
+            if latest is not searcher:
+                searcher.close()
+                searcher = latest
+        self._local.current = (self._generation, searcher)
+        return searcher
 
     def mark_complete(self) -> None:
         """Record that the index now holds everything (after a rebuild)."""
@@ -120,6 +150,7 @@ class WhooshIndex:
         # Another process may hold Whoosh's own lock for a moment: wait for it.
         with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
             for doc in load():
+                text = f"{doc.subject}\n{doc.correspondents}\n{doc.file_text}"
                 writer.update_document(
                     id=str(doc.registration_id),
                     book=doc.book,
@@ -130,20 +161,16 @@ class WhooshIndex:
                     status=doc.status,
                     date=doc.local_time,
                     subject=doc.subject,
-                    subject_sound=doc.subject,
                     correspondents=doc.correspondents,
-                    correspondents_sound=doc.correspondents,
-                    content=doc.file_text,
-                    content_sound=doc.file_text,
+                    text=text,
+                    text_sound=text,
                     classification=doc.classification,
                     departments=",".join(doc.departments),
                     confidential=doc.confidential,
                 )
 
     def _query(self, text: str) -> Query:
-        fields = list(_TEXT_FIELDS)
-        if _LATIN.search(text):
-            fields += [f"{name}_sound" for name in _TEXT_FIELDS]
+        fields = ["text", "text_sound"] if _LATIN.search(text) else ["text"]
         parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
         parser.add_plugin(FieldAliasPlugin(ALIASES))
         parser.add_plugin(DateParserPlugin())
@@ -158,11 +185,11 @@ class WhooshIndex:
         """Departments of the ``limit`` registrations whose subject is most like ``text``."""
         parser = MultifieldParser(["subject"], self._ix.schema, group=OrGroup)
         parsed = parser.parse(text)
-        with self._ix.searcher() as searcher:
-            return [
-                tuple(filter(None, (hit.get("departments") or "").split(",")))
-                for hit in searcher.search(parsed, limit=limit)
-            ]
+        searcher = self._searcher()
+        return [
+            tuple(filter(None, (hit.get("departments") or "").split(",")))
+            for hit in searcher.search(parsed, limit=limit)
+        ]
 
     @staticmethod
     def _allowed(visibility: Visibility) -> Query | None:
@@ -207,32 +234,53 @@ class WhooshIndex:
         parsed = self._query(query)
         allowed = self._allowed(visibility)
         restrictions = self._restricted(filters) + ([allowed] if allowed is not None else [])
-        with self._ix.searcher() as searcher:
-            results = searcher.search(
-                parsed,
-                filter=And(restrictions) if restrictions else None,
-                limit=offset + limit,
-                groupedby={
-                    name: FieldFacet(name, allow_overlap=name == "departments") for name in FACETS
-                },
-                terms=True,
+        words: dict[str, set[str]] = {"text": set(), "text_sound": set()}
+        for field, term in parsed.iter_all_terms():
+            if field in words:
+                words[field].add(term.decode() if isinstance(term, bytes) else term)
+        searcher = self._searcher()
+        # One pass finds every match the searcher may see (the total and the facets);
+        # scoring then ranks within that set, skipping blocks that cannot make the page.
+        matched = set(searcher.docs_for_query(And([parsed, *restrictions])))
+        if not matched:  # (Whoosh reads an empty filter set as no filter)
+            return SearchResult(total=0, hits=(), facets={name: {} for name in FACETS})
+        results = searcher.search(parsed, filter=matched, limit=offset + limit)
+        hits = tuple(
+            SearchHit(
+                registration_id=int(hit["id"]),
+                book=hit["book"],
+                year=hit["year"],
+                number=hit["number"],
+                subject=hit["subject"],
+                score=float(hit.score or 0.0),
+                highlights=_highlighted(hit["subject"], words),
             )
-            hits = tuple(
-                SearchHit(
-                    registration_id=int(hit["id"]),
-                    book=hit["book"],
-                    year=hit["year"],
-                    number=hit["number"],
-                    subject=hit["subject"],
-                    score=float(hit.score or 0.0),
-                    highlights=hit.highlights("subject") or hit["subject"],
-                )
-                for hit in list(results)[offset : offset + limit]
-            )
-            facets = {
-                name: {
-                    str(k): len(v) for k, v in results.groups(name).items() if k not in ("", None)
-                }
-                for name in FACETS
-            }
-            return SearchResult(total=len(results), hits=hits, facets=facets)
+            for hit in results[offset : offset + limit]
+        )
+        return SearchResult(total=len(matched), hits=hits, facets=_facets(searcher, matched))
+
+
+def _highlighted(subject: str, words: dict[str, set[str]]) -> str:
+    """The subject as HTML (escaped), with the words the query matched in ``<mark>``."""
+    for field, analyzer in (("text", GREEK), ("text_sound", PHONETIC)):
+        if words[field]:
+            marked = highlight(subject, words[field], analyzer, WholeFragmenter(), _MARK)
+            if marked:
+                return str(marked)
+    return html.escape(subject)
+
+
+def _facets(searcher: Searcher, docs: Iterable[int]) -> dict[str, dict[str, int]]:
+    """Counts by year, direction and department of ``docs``, read from the value columns.
+
+    Several times cheaper than Whoosh's grouping collectors on large result sets.
+    """
+    columns = {name: searcher.reader().column_reader(name) for name in FACETS}
+    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
+    for doc in docs:
+        counts["year"][str(columns["year"][doc])] += 1
+        counts["direction"][columns["direction"][doc]] += 1
+        departments = columns["departments"][doc]
+        if departments:
+            counts["departments"].update(departments.split(","))
+    return {name: dict(values) for name, values in counts.items()}

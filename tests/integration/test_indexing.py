@@ -4,6 +4,7 @@ rebuilding an index it cannot read."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from whoosh import index as whoosh_index
+from whoosh.fields import ID, Schema
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 from eprotocol.core.models import OUTBOX
@@ -127,7 +130,8 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> N
     assert found(tmp_path / "var" / "index", "Αίτηση") == 400
 
 
-def test_unreadable_index_is_rebuilt_not_served(tmp_path: Path) -> None:
+def indexed_archive(tmp_path: Path) -> ArchiveConfig:
+    """An embedded archive with three registrations, all indexed."""
     config = ArchiveConfig(
         database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
         storage=LocalStorageConfig(tmp_path / "blobs"),
@@ -141,10 +145,25 @@ def test_unreadable_index_is_rebuilt_not_served(tmp_path: Path) -> None:
             )
         archive.index_pending()
         assert archive.search("Αίτηση", by="admin").total == 3
+    return config
+
+
+def test_unreadable_index_is_rebuilt_not_served(tmp_path: Path) -> None:
+    config = indexed_archive(tmp_path)
     for path in (tmp_path / "index").iterdir():
         path.write_bytes(b"\x00garbage")
     with Archive(config) as archive:
         assert archive.index_pending() == 3  # rebuilt from the database first
+        assert archive.search("Αίτηση", by="admin").total == 3
+
+
+def test_an_index_with_the_fields_of_an_older_version_is_rebuilt(tmp_path: Path) -> None:
+    config = indexed_archive(tmp_path)
+    shutil.rmtree(tmp_path / "index")
+    (tmp_path / "index").mkdir()
+    whoosh_index.create_in(tmp_path / "index", Schema(id=ID(stored=True, unique=True)))
+    with Archive(config) as archive:
+        assert archive.index_pending() == 3
         assert archive.search("Αίτηση", by="admin").total == 3
 
 
