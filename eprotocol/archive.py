@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from eprotocol import migrate
 from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
+from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
@@ -26,6 +27,7 @@ from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orp
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
+from eprotocol.core.permissions import may_read
 from eprotocol.core.ports import (
     BlobStore,
     Clock,
@@ -126,6 +128,7 @@ class Archive:
         self._mailer = mailer
         self._routing = Routing(self._db, self._clock, tz)
         self._organisation = Organisation(self._db, self._clock)
+        self._accounts = Accounts(self._db, self._clock)
         self._rules = RoutingRules(self._db, self._clock)
         if search_index is None and config.index_dir is not None:
             search_index = WhooshIndex(config.index_dir)
@@ -375,6 +378,53 @@ class Archive:
     def user(self, username: str) -> User:
         """One user."""
         return self._organisation.user(username)
+
+    def may_read(self, entry: Registration, user: User) -> bool:
+        """Whether ``user`` may read ``entry`` and download its files (see ``may_read``)."""
+        parents = {d.code: d.parent for d in self._organisation.departments()}
+
+        def path(code: str) -> list[str]:
+            codes: list[str] = []
+            current: str | None = code
+            while current is not None and current not in codes:
+                codes.append(current)
+                current = parents.get(current)
+            return codes[::-1]
+
+        return may_read(user, entry, path)
+
+    def record_access(
+        self, action: str, target: str, details: Mapping[str, Any], *, by: str
+    ) -> None:
+        """Add a read access (a download, a search) to the audit trail."""
+        with self._db.write() as conn:
+            lock_chain(conn).append(
+                actor=validation.actor(by),
+                action=action,
+                target=target,
+                details=dict(details),
+                at=self._clock.now(),
+            )
+
+    # -- credentials -----------------------------------------------------------
+
+    def set_password(self, username: str, password: str, *, by: str) -> None:
+        """Set a user's password (Argon2id hash); users set their own, admins anybody's."""
+        self._accounts.set_password(username, password, by=by)
+
+    def authenticate(self, username: str, password: str) -> User:
+        """The active user with this user name and password, or ``Unauthenticated``."""
+        return self._accounts.authenticate(username, password)
+
+    def create_api_token(
+        self, username: str, name: str, *, by: str, expires_at: datetime | None = None
+    ) -> str:
+        """A long-lived token for an application acting as ``username``; shown only now."""
+        return self._accounts.create_token(username, name, by=by, expires_at=expires_at)
+
+    def user_for_api_token(self, secret: str) -> User:
+        """The user an API token acts as, or ``Unauthenticated``."""
+        return self._accounts.user_for_token(secret)
 
     # -- routing ---------------------------------------------------------------
 

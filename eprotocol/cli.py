@@ -133,10 +133,19 @@ def init(
             envvar="EPROTOCOL_ORGANISATION",
         ),
     ],
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            help="Set the password of the user 'admin' (10 characters or more).",
+            envvar="EPROTOCOL_ADMIN_PASSWORD",
+        ),
+    ] = None,
 ) -> None:
     """Create (or upgrade) the database schema and the storage, and the default book."""
     with _archive() as archive:
         archive.initialise(organisation=organisation)
+        if admin_password is not None:
+            archive.set_password("admin", admin_password, by="admin")
     typer.echo("archive ready")
 
 
@@ -277,6 +286,39 @@ def user_add(
             by=by,
         )
     typer.echo(f"user {user.username} added ({', '.join(sorted(user.roles))})")
+
+
+@user_app.command("password")
+def user_password(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, confirmation_prompt=True, hide_input=True, help="The new password."
+        ),
+    ],
+    by: ByOption = "admin",
+) -> None:
+    """Set a user's password (asked twice when not given)."""
+    with _archive() as archive:
+        archive.set_password(username, password, by=by)
+    typer.echo(f"password of {username} set")
+
+
+token_app = typer.Typer(help="API tokens for other applications.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="The user the application acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'ΚΕΠ kiosk'.")],
+    by: ByOption = "admin",
+) -> None:
+    """Create an API token and print it (once: only its hash is kept)."""
+    with _archive() as archive:
+        secret = archive.create_api_token(user, name, by=by)
+    typer.echo(secret)
 
 
 @app.command()

@@ -7,11 +7,13 @@ explicit configuration objects (:mod:`eprotocol.config`).
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eprotocol.config import ArchiveConfig, smtp_config_from_url, storage_config_from_url
+from eprotocol.core.errors import InvalidInput
 
 DEFAULTS = {
     "EPROTOCOL_DATABASE_URL": "sqlite:///var/eprotocol.db",
@@ -20,6 +22,8 @@ DEFAULTS = {
     "EPROTOCOL_PUBLIC_URL": "http://127.0.0.1:8000",
     "EPROTOCOL_MAIL_FROM": "eprotocol@localhost",
     "EPROTOCOL_INDEX_DIR": "var/index",
+    "EPROTOCOL_SECRET_KEY_FILE": "var/secret-key",
+    "EPROTOCOL_MAX_UPLOAD_MB": "50",
 }
 
 
@@ -30,6 +34,29 @@ class Settings:
     archive: ArchiveConfig
     #: Run indexing and digests inside the server process (the embedded default).
     background_jobs: bool = True
+    #: Key that signs login tokens; every server process of one archive must share it.
+    secret_key: str = field(default="", repr=False)
+    #: Largest request body the server reads (a registration with all its files).
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+
+def _secret_key(env: Mapping[str, str], path: Path) -> str:
+    """``EPROTOCOL_SECRET_KEY``, or a key kept in ``path`` (made on first use, owner-only)."""
+    if key := env.get("EPROTOCOL_SECRET_KEY"):
+        return key
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,5 +77,20 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             mail=smtp_config_from_url(smtp_url, sender=get("EPROTOCOL_MAIL_FROM"))
             if smtp_url
             else None,
-        )
+        ),
+        secret_key=_secret_key(env, Path(get("EPROTOCOL_SECRET_KEY_FILE"))),
+        max_upload_bytes=_megabytes(get("EPROTOCOL_MAX_UPLOAD_MB")) * 1024 * 1024,
     )
+
+
+def _megabytes(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidInput(
+            f"EPROTOCOL_MAX_UPLOAD_MB must be a whole number of megabytes, not {value!r}",
+            field="EPROTOCOL_MAX_UPLOAD_MB",
+        )
+    return number

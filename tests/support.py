@@ -12,6 +12,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -310,3 +312,50 @@ class MailSink:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str, None, None]:
+    """Initialise an archive in ``tmp_path`` and run ``eprotocol serve`` on it; yield its URL."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eprotocol.cli",
+            "init",
+            "--organisation",
+            "Δήμος Χανίων",
+            *init_args,
+        ],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/health", timeout=5).close()  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

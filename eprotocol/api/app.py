@@ -9,10 +9,15 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from litestar import Litestar, get
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from eprotocol.api.auth import LoginThrottle, login
 from eprotocol.api.problems import problem_plugin
+from eprotocol.api.routes import api_router
 from eprotocol.archive import Archive
 from eprotocol.env import Settings
 from eprotocol.worker import Worker
@@ -39,6 +44,38 @@ def ready(state: State) -> HealthStatus:
     return HealthStatus(status="ready")
 
 
+#: Sent with every response: no sniffing, no framing, no referrers; API answers load nothing.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware adding :data:`SECURITY_HEADERS` (and a strict CSP outside the docs)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if not scope["path"].startswith("/schema"):
+                    headers["Content-Security-Policy"] = _API_CSP
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
 def create_app(settings: Settings, *, archive: Archive | None = None) -> Litestar:
     """Build the HTTP application for one archive (opened from ``settings`` unless given)."""
 
@@ -46,6 +83,9 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = archive if archive is not None else Archive(settings.archive)
         app.state.archive = opened
+        app.state.secret_key = settings.secret_key
+        app.state.login_throttle_user = LoginThrottle(attempts=5)
+        app.state.login_throttle_address = LoginThrottle(attempts=50)
         stop = threading.Event()
         jobs = None
         if settings.background_jobs:
@@ -62,11 +102,24 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
                 opened.close()
 
     return Litestar(
-        route_handlers=[health, ready],
+        route_handlers=[health, ready, login, api_router()],
         lifespan=[lifespan],
         plugins=[problem_plugin()],
+        middleware=[security_headers],
+        request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(
-            title="eprotocol", version=version("eprotocol"), description=__doc__
+            title="eprotocol",
+            version=version("eprotocol"),
+            description=__doc__,
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A login token (POST /api/v1/auth/token) or an API token",
+                    )
+                }
+            ),
         ),
         debug=False,
     )

@@ -18,6 +18,9 @@ PROBLEM_TYPE_BASE = "https://eprotocol.gr/problems/"
 
 #: Each error class to its HTTP status; the most specific class listed wins.
 STATUS_BY_ERROR: dict[type[errors.EProtocolError], int] = {
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.Throttled: 429,
     errors.InvalidInput: 422,
     errors.NotFound: 404,
     errors.Conflict: 409,
@@ -39,7 +42,13 @@ def to_problem(exc: errors.EProtocolError) -> ProblemDetailsException:
     """Our error as a problem; ``field`` is added for input errors."""
     status = status_for(exc)
     extra = {"field": exc.field} if isinstance(exc, errors.InvalidInput) and exc.field else None
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = None
+    if status == 503:
+        headers = {"Retry-After": "5"}
+    elif isinstance(exc, errors.Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return ProblemDetailsException(
         type_=PROBLEM_TYPE_BASE + exc.code,
         title=exc.code.replace("-", " ").capitalize(),

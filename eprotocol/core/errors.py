@@ -124,6 +124,22 @@ class Forbidden(EProtocolError):
     code = "forbidden"
 
 
+class Unauthenticated(EProtocolError):
+    """No valid credentials: unknown user, wrong password, or a bad, expired or revoked token."""
+
+    code = "unauthenticated"
+
+
+class Throttled(EProtocolError):
+    """Too many failed attempts; try again after ``retry_after`` seconds."""
+
+    code = "too-many-attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class InvalidTransition(Conflict):
     """The workflow step is not allowed from the assignment's current state."""
 

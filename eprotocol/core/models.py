@@ -244,6 +244,22 @@ class UserRow(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     active: bool = True
     created_at: datetime = _timestamp()
+    #: Argon2id hash of the password; ``None`` until one is set (no password login).
+    password_hash: str | None = Field(default=None, max_length=255)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A long-lived token another application uses to act as a user; only its hash is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _timestamp()
+    expires_at: datetime | None = _timestamp(nullable=True)
+    revoked_at: datetime | None = _timestamp(nullable=True)
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -348,3 +364,4 @@ ASSIGNMENT = _table(AssignmentRow)
 DIGEST_DELIVERY = _table(DigestDeliveryRow)
 ROUTING_RULE = _table(RoutingRuleRow)
 FILE_TEXT = _table(FileTextRow)
+API_TOKEN = _table(ApiTokenRow)

@@ -6,10 +6,10 @@ the same table, so the rules live in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from eprotocol.core.types import Role, User
+from eprotocol.core.types import Registration, Role, User
 
 
 class Action(StrEnum):
@@ -98,3 +98,26 @@ def allowed(
         ):
             return True
     return False
+
+
+def may_read(
+    user: User, entry: Registration, department_path: Callable[[str], Sequence[str]]
+) -> bool:
+    """Whether ``user`` may read ``entry`` and download its files.
+
+    Anybody holding ``READ`` may read an entry that is not confidential (the
+    protocol book is open inside the municipality, as search shows it); a
+    confidential one only the protocol office and admins (``READ_CONFIDENTIAL``)
+    and those whose ``READ`` covers a department it is assigned to.
+    ``department_path`` gives the codes from the top of the tree down to a department.
+    """
+    if allowed(user, Action.READ_CONFIDENTIAL):
+        return True
+    if any(
+        allowed(
+            user, Action.READ, department_path=department_path(a.department), assignee=a.assignee
+        )
+        for a in entry.assignments
+    ):
+        return True
+    return not entry.confidential and any(Action.READ in PERMISSIONS[r] for r in user.roles)

@@ -100,6 +100,8 @@ class WhooshIndex:
         # refreshes it when the index has changed (cleared indexes bump the generation).
         self._local = threading.local()
         self._generation = 0
+        # Held while the index directory is replaced, and while a searcher is opened on it.
+        self._files_lock = threading.Lock()
         #: True when the index was just created, or replaced because it could not be read
         #: or has the fields of an older version: it must then be rebuilt from the database.
         self.fresh = False
@@ -117,7 +119,7 @@ class WhooshIndex:
 
     def clear(self) -> None:
         """Replace the index with an empty one (its files are deleted)."""
-        with self._write_lock:
+        with self._write_lock, self._files_lock:
             shutil.rmtree(self._directory)
             self._directory.mkdir(parents=True)
             self._ix = whoosh_index.create_in(self._directory, schema())
@@ -127,14 +129,15 @@ class WhooshIndex:
     def _searcher(self) -> Searcher:
         """The calling thread's searcher, on the latest committed state of the index."""
         generation, searcher = getattr(self._local, "current", (None, None))
-        if searcher is None or generation != self._generation:
-            searcher = self._ix.searcher()
-        else:
-            latest = searcher.refresh()
-            if latest is not searcher:
-                searcher.close()
-                searcher = latest
-        self._local.current = (self._generation, searcher)
+        with self._files_lock:
+            if searcher is None or generation != self._generation:
+                searcher = self._ix.searcher()
+            else:
+                latest = searcher.refresh()
+                if latest is not searcher:
+                    searcher.close()
+                    searcher = latest
+            self._local.current = (self._generation, searcher)
         return searcher
 
     def mark_complete(self) -> None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import free_port
+from tests.support import serve
 
 
 def _get(url: str) -> tuple[int, str, Any]:
@@ -26,48 +23,10 @@ def _get(url: str) -> tuple[int, str, Any]:
         return err.code, err.headers["content-type"], json.load(err)
 
 
-def _serve(tmp_path: Path, env: dict[str, str]) -> Generator[str, None, None]:
-    subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", "init", "--organisation", "Δήμος Χανίων"],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _get(base + "/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    yield from _serve(tmp_path, env)
+    yield from serve(tmp_path, env)
 
 
 def test_health_ready_and_openapi(server: str) -> None:
@@ -87,7 +46,7 @@ def test_unknown_path_is_a_problem(server: str) -> None:
 
 def test_storage_outage_makes_ready_a_503_problem(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    servers = _serve(tmp_path, env)
+    servers = serve(tmp_path, env)
     base = next(servers)
     try:
         blobs = tmp_path / "var" / "blobs"

@@ -1,0 +1,403 @@
+"""The ``/api/v1`` endpoints: registrations and their files, routing, search and the audit trail.
+
+Every handler acts as the user of the request's bearer token (:func:`acting_user`)
+and checks the one permission table (:mod:`eprotocol.core.permissions`); a
+confidential registration the caller may not read answers 404, exactly like one
+that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import Annotated, Any, BinaryIO, cast
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State, UploadFile
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Stream
+
+from eprotocol.api import schemas
+from eprotocol.api.auth import user_of
+from eprotocol.archive import Archive
+from eprotocol.core.errors import Forbidden, InvalidInput, RegistrationNotFound
+from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.search import SearchFilters
+from eprotocol.core.types import (
+    FileInput,
+    FileRole,
+    NewRegistration,
+    ProtocolRef,
+    Registration,
+    RegistrationFilter,
+    User,
+)
+
+Year = Annotated[int, Parameter(ge=1900, le=9999)]
+Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
+Book = Annotated[str | None, Parameter(query="book", max_length=32)]
+
+
+def acting_user(request: Request[Any, Any, State]) -> User:
+    """The authenticated caller (401 problem without valid credentials)."""
+    return user_of(request)
+
+
+def archive_of(state: State) -> Archive:
+    """The archive this server runs."""
+    archive: Archive = state.archive
+    return archive
+
+
+def require(user: User, action: Action) -> None:
+    """Raise ``Forbidden`` unless ``user`` may do ``action`` somewhere."""
+    if not allowed(user, action):
+        raise Forbidden(f"{user.username} may not {action.value.replace('_', ' ')}")
+
+
+def readable(
+    archive: Archive, user: User, book: str | None, year: int, number: int
+) -> Registration:
+    """The registration, if ``user`` may read it; hidden (404) if confidential and not theirs."""
+    entry = archive.get(book or archive.config.default_book, year, number)
+    if archive.may_read(entry, user):
+        return entry
+    if entry.confidential:
+        raise RegistrationNotFound(f"there is no registration {number}/{year}")
+    raise Forbidden(f"{user.username} may not read registration {number}/{year}")
+
+
+@dataclass
+class RegistrationUpload:
+    """A registration as ``multipart/form-data``: a JSON ``metadata`` part and ``files`` parts.
+
+    The first file is the main document (a PDF); the others are attachments.
+    """
+
+    metadata: str
+    files: list[UploadFile] = field(default_factory=list)
+
+
+def _metadata(text: str) -> schemas.RegistrationMetadata:
+    try:
+        return msgspec.json.decode(text, type=schemas.RegistrationMetadata, strict=True)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"metadata is not valid: {exc}", field="metadata") from None
+
+
+@post("/registrations", status_code=201, summary="Register a document with its files")
+async def create_registration(
+    data: Annotated[RegistrationUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    user: User,
+    state: State,
+) -> schemas.RegistrationOut:
+    """Give a document the next protocol number; 201 with the registration."""
+    require(user, Action.REGISTER)
+    meta = _metadata(data.metadata)
+    uploads = data.files if isinstance(data.files, list) else [data.files]
+    files = [
+        FileInput(
+            upload.filename or "file",
+            cast(BinaryIO, upload.file),
+            FileRole.MAIN if position == 0 else FileRole.ATTACHMENT,
+        )
+        for position, upload in enumerate(uploads)
+    ]
+    entry = NewRegistration(
+        direction=meta.direction,
+        subject=meta.subject,
+        sender=meta.sender,
+        recipients=meta.recipients,
+        sender_reference=meta.sender_reference,
+        sender_date=meta.sender_date,
+        channel=meta.channel,
+        classification_code=meta.classification_code,
+        confidential=meta.confidential,
+        book=meta.book,
+    )
+    try:
+        registered = await sync_to_thread(
+            partial(archive_of(state).register, entry, files, by=user.username)
+        )
+    finally:
+        for upload in uploads:
+            await upload.close()
+    return schemas.registration_out(registered)
+
+
+@get("/registrations", sync_to_thread=True, summary="List registrations")
+def list_registrations(
+    user: User,
+    state: State,
+    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
+    direction: Annotated[str | None, Parameter(max_length=16)] = None,
+    status: Annotated[str | None, Parameter(max_length=16)] = None,
+    date_from: Annotated[date | None, Parameter(query="from")] = None,
+    date_to: Annotated[date | None, Parameter(query="to")] = None,
+    book: Book = None,
+    cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+) -> schemas.RegistrationPage:
+    """Newest first, ``limit`` at a time; entries the caller may not read are left out."""
+    require(user, Action.READ)
+    archive = archive_of(state)
+    tz = archive.timezone
+    page = archive.list(
+        RegistrationFilter(
+            book=book,
+            year=year,
+            direction=direction,
+            status=status,
+            registered_from=None if date_from is None else _midnight(date_from, tz),
+            registered_to=None if date_to is None else _midnight(date_to + timedelta(days=1), tz),
+        ),
+        limit=limit,
+        cursor=cursor,
+    )
+    visible = [e for e in page.items if archive.may_read(e, user)]
+    return schemas.RegistrationPage(
+        [schemas.registration_out(e) for e in visible], page.next_cursor
+    )
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+@get("/registrations/{year:int}/{number:int}", sync_to_thread=True, summary="One registration")
+def get_registration(
+    year: Year, number: Number, user: User, state: State, book: Book = None
+) -> schemas.RegistrationOut:
+    """A registration with its files, assignments and cancellation."""
+    return schemas.registration_out(readable(archive_of(state), user, book, year, number))
+
+
+@get(
+    "/registrations/{year:int}/{number:int}/files/{file_id:int}",
+    sync_to_thread=True,
+    summary="Download a file",
+    media_type="application/octet-stream",
+)
+def download_file(
+    year: Year, number: Number, file_id: int, user: User, state: State, book: Book = None
+) -> Stream:
+    """The stored bytes, as an attachment; ``ETag`` is the SHA-256. The download is audited."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    stored, chunks = archive.read_file(entry.book, year, number, file_id)
+    archive.record_access(
+        "file.downloaded",
+        entry.protocol_number,
+        {"file_id": stored.id, "sha256": stored.sha256},
+        by=user.username,
+    )
+    ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "_")
+    disposition = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(stored.filename)}"
+    )
+    return Stream(
+        chunks,
+        media_type=stored.media_type
+        if stored.media_type != "text/html"
+        else "application/octet-stream",
+        headers={
+            "Content-Disposition": disposition,
+            "ETag": f'"{stored.sha256}"',
+            "Content-Length": str(stored.size),
+        },
+    )
+
+
+@post("/registrations/{year:int}/{number:int}/cancel", sync_to_thread=True, status_code=200)
+def cancel_registration(
+    year: Year,
+    number: Number,
+    data: schemas.CancelRequest,
+    user: User,
+    state: State,
+    book: Book = None,
+) -> schemas.RegistrationOut:
+    """Cancel a registration for ever (protocol office and admins), with reason and authority."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    require(user, Action.CANCEL)
+    return schemas.registration_out(
+        archive.cancel(
+            entry.book,
+            year,
+            number,
+            reason=data.reason,
+            authorisation=data.authorisation,
+            by=user.username,
+        )
+    )
+
+
+@post("/registrations/{year:int}/{number:int}/assignments", sync_to_thread=True, status_code=201)
+def assign(
+    year: Year,
+    number: Number,
+    data: schemas.AssignRequest,
+    user: User,
+    state: State,
+    book: Book = None,
+) -> schemas.AssignmentOut:
+    """Route a registration to a department (χρέωση)."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    return schemas.assignment_out(
+        archive.assign(
+            entry.book,
+            year,
+            number,
+            department=data.department,
+            purpose=data.purpose,
+            assignee=data.assignee,
+            due=data.due,
+            note=data.note,
+            by=user.username,
+        )
+    )
+
+
+@post("/assignments/{assignment_id:int}/accept", sync_to_thread=True, status_code=200)
+def accept(assignment_id: int, user: User, state: State) -> schemas.AssignmentOut:
+    """Acknowledge a pending assignment."""
+    return schemas.assignment_out(archive_of(state).accept(assignment_id, by=user.username))
+
+
+@post("/assignments/{assignment_id:int}/complete", sync_to_thread=True, status_code=200)
+def complete(
+    assignment_id: int, user: User, state: State, data: schemas.CompleteRequest | None = None
+) -> schemas.AssignmentOut:
+    """Complete an accepted assignment, optionally naming the reply (``123/2026``)."""
+    archive = archive_of(state)
+    reply = None
+    if data is not None and data.reply:
+        reply = ProtocolRef.parse(data.reply, default_book=archive.config.default_book)
+    return schemas.assignment_out(archive.complete(assignment_id, by=user.username, reply=reply))
+
+
+@post("/assignments/{assignment_id:int}/return", sync_to_thread=True, status_code=200)
+def return_assignment(
+    assignment_id: int, data: schemas.ReturnRequest, user: User, state: State
+) -> schemas.AssignmentOut:
+    """Send an open assignment back, with the reason."""
+    return schemas.assignment_out(
+        archive_of(state).return_assignment(assignment_id, reason=data.reason, by=user.username)
+    )
+
+
+@post("/assignments/{assignment_id:int}/forward", sync_to_thread=True, status_code=201)
+def forward(
+    assignment_id: int, data: schemas.ForwardRequest, user: User, state: State
+) -> schemas.AssignmentOut:
+    """Move an open assignment to another department; 201 with the new assignment."""
+    return schemas.assignment_out(
+        archive_of(state).forward(
+            assignment_id,
+            department=data.department,
+            assignee=data.assignee,
+            note=data.note,
+            by=user.username,
+        )
+    )
+
+
+@get("/departments/{code:str}/inbox", sync_to_thread=True, summary="A department's open work")
+def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxItem]:
+    """Open assignments of the department and the departments below it."""
+    archive = archive_of(state)
+    parents = {d.code: d.parent for d in archive.departments()}
+    path: list[str] = []
+    current: str | None = code
+    while current is not None and current in parents and current not in path:
+        path.append(current)
+        current = parents[current]
+    if not allowed(user, Action.READ, department_path=path[::-1]):
+        raise Forbidden(f"{user.username} may not read the work of {code}")
+    return schemas.inbox_out(archive.inbox(department=code))
+
+
+@get("/search", sync_to_thread=True, summary="Full-text search")
+def search(
+    user: User,
+    state: State,
+    q: Annotated[str, Parameter(min_length=1, max_length=500)],
+    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
+    direction: Annotated[str | None, Parameter(max_length=16)] = None,
+    department: Annotated[str | None, Parameter(max_length=32)] = None,
+    date_from: Annotated[date | None, Parameter(query="from")] = None,
+    date_to: Annotated[date | None, Parameter(query="to")] = None,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+) -> schemas.SearchOut:
+    """Registrations the caller may see, best first, with highlights and facets. Audited."""
+    archive = archive_of(state)
+    filters = SearchFilters(
+        year=year,
+        direction=direction,
+        department=department,
+        registered_from=date_from,
+        registered_to=date_to,
+    )
+    result = archive.search(q, by=user.username, filters=filters, limit=limit, offset=offset)
+    archive.record_access(
+        "search",
+        q,
+        {"filters": json.loads(json.dumps(asdict(filters), default=str))},
+        by=user.username,
+    )
+    return schemas.search_out(result)
+
+
+@get("/audit", sync_to_thread=True, summary="The audit trail")
+def audit(
+    user: User,
+    state: State,
+    after: Annotated[int, Parameter(ge=0)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+) -> list[schemas.AuditEventOut]:
+    """Audit events after ``after``, oldest first (auditors and admins)."""
+    require(user, Action.READ_AUDIT)
+    return [schemas.audit_out(e) for e in archive_of(state).audit_events(after=after, limit=limit)]
+
+
+@get("/audit/verify", sync_to_thread=True, summary="Check the audit hash chain")
+def audit_verify(user: User, state: State) -> schemas.ChainOut:
+    """Recompute the hash chain; names the first broken event."""
+    require(user, Action.READ_AUDIT)
+    return schemas.chain_out(archive_of(state).verify_audit_chain())
+
+
+def api_router() -> Router:
+    """Every ``/api/v1`` endpoint that needs a logged-in user."""
+    return Router(
+        path="/api/v1",
+        route_handlers=[
+            create_registration,
+            list_registrations,
+            get_registration,
+            download_file,
+            cancel_registration,
+            assign,
+            accept,
+            complete,
+            return_assignment,
+            forward,
+            department_inbox,
+            search,
+            audit,
+            audit_verify,
+        ],
+        dependencies={"user": Provide(acting_user, sync_to_thread=True)},
+        security=[{"bearer": []}],
+    )

@@ -1,0 +1,297 @@
+"""JSON shapes of the HTTP interface (DESIGN.md §3) and their conversion from domain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from eprotocol.core.routing import InboxEntry
+from eprotocol.core.search import SearchResult
+from eprotocol.core.types import Assignment, AuditEvent, ChainReport, Page, Registration
+
+
+@dataclass(frozen=True, slots=True)
+class FileOut:
+    """A stored file of a registration."""
+
+    id: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    role: str
+    warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentOut:
+    """A routing (χρέωση) of a registration to a department, and where it stands."""
+
+    id: int
+    protocol_number: str
+    department: str
+    assignee: str | None
+    purpose: str
+    state: str
+    due: date | None
+    note: str | None
+    created_by: str
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    return_reason: str | None
+    forwarded_from: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationOut:
+    """Why and on whose authority a registration was cancelled."""
+
+    reason: str
+    authorisation: str
+    cancelled_by: str
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationOut:
+    """A protocol book entry."""
+
+    id: int
+    book: str
+    year: int
+    number: int
+    protocol_number: str
+    registered_at: datetime
+    registered_by: str
+    direction: str
+    subject: str
+    sender: str | None
+    recipients: list[str]
+    sender_reference: str | None
+    sender_date: date | None
+    classification_code: str | None
+    confidential: bool
+    status: str
+    files: list[FileOut]
+    assignments: list[AssignmentOut]
+    cancellation: CancellationOut | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPage:
+    """One page of registrations, newest first; ``next_cursor`` fetches the next."""
+
+    items: list[RegistrationOut]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationMetadata:
+    """The ``metadata`` part of a registration upload (JSON)."""
+
+    direction: str
+    subject: str
+    sender: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    sender_reference: str | None = None
+    sender_date: date | None = None
+    channel: str | None = None
+    classification_code: str | None = None
+    confidential: bool = False
+    book: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """Why a registration is cancelled and on whose authority (a decision, a document)."""
+
+    reason: str
+    authorisation: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssignRequest:
+    """Route a registration to a department."""
+
+    department: str
+    purpose: str = "action"
+    assignee: str | None = None
+    due: date | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    """Why an assignment is sent back."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRequest:
+    """Where an assignment goes next."""
+
+    department: str
+    assignee: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteRequest:
+    """The reply registration (``123/2026``), if the work produced one."""
+
+    reply: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """An assignment with the subject of its registration."""
+
+    assignment: AssignmentOut
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHitOut:
+    """A registration found; ``highlights`` is HTML with the matched words in ``<mark>``."""
+
+    protocol_number: str
+    book: str
+    year: int
+    number: int
+    subject: str
+    score: float
+    highlights: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOut:
+    """Matches the caller may see: the total, one page of hits, counts by facet."""
+
+    total: int
+    hits: list[SearchHitOut]
+    facets: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEventOut:
+    """One event of the audit trail with its place in the hash chain."""
+
+    seq: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, object]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainOut:
+    """The outcome of recomputing the audit hash chain."""
+
+    ok: bool
+    events_checked: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None
+
+
+def assignment_out(a: Assignment) -> AssignmentOut:
+    """The JSON shape of an assignment."""
+    return AssignmentOut(
+        id=a.id,
+        protocol_number=f"{a.registration.number}/{a.registration.year}",
+        department=a.department,
+        assignee=a.assignee,
+        purpose=a.purpose.value,
+        state=a.state.value,
+        due=a.due,
+        note=a.note,
+        created_by=a.created_by,
+        created_at=a.created_at,
+        accepted_at=a.accepted_at,
+        closed_at=a.closed_at,
+        return_reason=a.return_reason,
+        forwarded_from=a.forwarded_from,
+    )
+
+
+def registration_out(entry: Registration) -> RegistrationOut:
+    """The JSON shape of a registration."""
+    c = entry.cancellation
+    return RegistrationOut(
+        id=entry.id,
+        book=entry.book,
+        year=entry.year,
+        number=entry.number,
+        protocol_number=entry.protocol_number,
+        registered_at=entry.registered_at,
+        registered_by=entry.registered_by,
+        direction=entry.direction.value,
+        subject=entry.subject,
+        sender=entry.sender,
+        recipients=list(entry.recipients),
+        sender_reference=entry.sender_reference,
+        sender_date=entry.sender_date,
+        classification_code=entry.classification_code,
+        confidential=entry.confidential,
+        status=entry.status.value,
+        files=[
+            FileOut(
+                f.id, f.filename, f.media_type, f.size, f.sha256, f.role.value, list(f.warnings)
+            )
+            for f in entry.files
+        ],
+        assignments=[assignment_out(a) for a in entry.assignments],
+        cancellation=None
+        if c is None
+        else CancellationOut(c.reason, c.authorisation, c.cancelled_by, c.cancelled_at),
+    )
+
+
+def page_out(page: Page) -> RegistrationPage:
+    """The JSON shape of a page of registrations."""
+    return RegistrationPage([registration_out(e) for e in page.items], page.next_cursor)
+
+
+def inbox_out(entries: tuple[InboxEntry, ...]) -> list[InboxItem]:
+    """The JSON shape of an inbox."""
+    return [InboxItem(assignment_out(e.assignment), e.subject) for e in entries]
+
+
+def search_out(result: SearchResult) -> SearchOut:
+    """The JSON shape of search results."""
+    return SearchOut(
+        total=result.total,
+        hits=[
+            SearchHitOut(
+                h.protocol_number, h.book, h.year, h.number, h.subject, h.score, h.highlights
+            )
+            for h in result.hits
+        ],
+        facets=result.facets,
+    )
+
+
+def audit_out(event: AuditEvent) -> AuditEventOut:
+    """The JSON shape of an audit event."""
+    return AuditEventOut(
+        event.seq,
+        event.occurred_at,
+        event.actor,
+        event.action,
+        event.target,
+        dict(event.details),
+        event.prev_hash,
+        event.hash,
+    )
+
+
+def chain_out(report: ChainReport) -> ChainOut:
+    """The JSON shape of an audit chain check."""
+    return ChainOut(
+        report.ok, report.events_checked, report.head_hash, report.first_bad_seq, report.problem
+    )
