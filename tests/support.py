@@ -333,12 +333,14 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
         timeout=120,
     )
     port = free_port()
+    # The server's log stays beside the archive, for reading when a test fails.
+    log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -359,3 +361,4 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()

@@ -133,10 +133,9 @@ class WhooshIndex:
             if searcher is None or generation != self._generation:
                 searcher = self._ix.searcher()
             else:
-                latest = searcher.refresh()
-                if latest is not searcher:
-                    searcher.close()
-                    searcher = latest
+                # The refreshed searcher takes over (and closes) what it does not reuse of
+                # the old one's readers: the old one must not be closed again.
+                searcher = searcher.refresh()
             self._local.current = (self._generation, searcher)
         return searcher
 

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from whoosh.fields import ID, Schema
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 from eprotocol.core.models import OUTBOX
-from eprotocol.core.search import SearchFilters, Visibility
+from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
 from eprotocol.search.whoosh_index import WhooshIndex
 from tests.support import PgServer, free_port, run_cli
 
@@ -232,3 +233,29 @@ def drain(archive: Archive) -> int:
     while n := archive.index_pending(batch=7):
         handled += n
     return handled
+
+
+def test_each_search_sees_the_latest_commit(tmp_path: Path) -> None:
+    index = WhooshIndex(tmp_path / "index")
+
+    def documents(number: int) -> list[IndexDocument]:
+        return [
+            IndexDocument(
+                registration_id=number,
+                book="general",
+                year=2026,
+                number=number,
+                direction="incoming",
+                status="active",
+                local_time=datetime(2026, 3, 2, 10, 0),  # noqa: DTZ001 - wall-clock time
+                subject=f"Αίτηση αριθμός {number}",
+                correspondents="",
+                classification="",
+                departments=(),
+                confidential=False,
+            )
+        ]
+
+    for number in range(1, 6):  # the same thread refreshes its searcher after each commit
+        index.upsert(lambda number=number: documents(number))  # type: ignore[misc]
+        assert index.search("αίτηση", ALL, SearchFilters(), limit=10, offset=0).total == number
