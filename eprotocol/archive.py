@@ -22,7 +22,7 @@ from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
-from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable, Unavailable
+from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable, NotFound, Unavailable
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
@@ -381,17 +381,15 @@ class Archive:
 
     def may_read(self, entry: Registration, user: User) -> bool:
         """Whether ``user`` may read ``entry`` and download its files (see ``may_read``)."""
-        parents = {d.code: d.parent for d in self._organisation.departments()}
+        paths = self._organisation.paths()
+        return may_read(user, entry, lambda code: paths.get(code, [code]))
 
-        def path(code: str) -> list[str]:
-            codes: list[str] = []
-            current: str | None = code
-            while current is not None and current not in codes:
-                codes.append(current)
-                current = parents.get(current)
-            return codes[::-1]
-
-        return may_read(user, entry, path)
+    def department_path(self, code: str) -> tuple[str, ...]:
+        """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""
+        paths = self._organisation.paths()
+        if code not in paths:
+            raise NotFound(f"there is no department {code!r}")
+        return tuple(paths[code])
 
     def record_access(
         self, action: str, target: str, details: Mapping[str, Any], *, by: str

@@ -8,7 +8,6 @@ that does not exist.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -316,13 +315,7 @@ def forward(
 def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxItem]:
     """Open assignments of the department and the departments below it."""
     archive = archive_of(state)
-    parents = {d.code: d.parent for d in archive.departments()}
-    path: list[str] = []
-    current: str | None = code
-    while current is not None and current in parents and current not in path:
-        path.append(current)
-        current = parents[current]
-    if not allowed(user, Action.READ, department_path=path[::-1]):
+    if not allowed(user, Action.READ, department_path=archive.department_path(code)):
         raise Forbidden(f"{user.username} may not read the work of {code}")
     return schemas.inbox_out(archive.inbox(department=code))
 
@@ -353,7 +346,7 @@ def search(
     archive.record_access(
         "search",
         q,
-        {"filters": json.loads(json.dumps(asdict(filters), default=str))},
+        {"filters": {k: str(v) for k, v in asdict(filters).items() if v is not None}},
         by=user.username,
     )
     return schemas.search_out(result)

@@ -221,6 +221,12 @@ class Organisation:
             tree = DepartmentTree(conn)
         return tuple(tree.department(tree.id_of(code)) for code in sorted(tree.by_code))
 
+    def paths(self) -> dict[str, list[str]]:
+        """Each department's codes from the top of the tree down to it, by code."""
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+        return {code: tree.path(int(row["id"])) for code, row in tree.by_code.items()}
+
     def user(self, username: str) -> User:
         """One user (``Forbidden`` if there is no such user)."""
         with self._db.read() as conn:
