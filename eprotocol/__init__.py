@@ -3,70 +3,91 @@
 Import :class:`Archive` with an :class:`ArchiveConfig` to register, read,
 cancel and correct protocol book entries; every error is an
 :class:`EProtocolError`.
+
+The names are loaded on first use (PEP 562), so that a process importing only
+a part of the package — every sandboxed worker runs ``eprotocol.sandbox`` —
+does not pay for loading the whole library.
 """
 
-from eprotocol.archive import Archive
-from eprotocol.config import (
-    ArchiveConfig,
-    DigestPolicy,
-    ExtractionPolicy,
-    IntakePolicy,
-    LocalStorageConfig,
-    S3StorageConfig,
-    SmtpConfig,
-    storage_config_from_url,
-)
-from eprotocol.core.digest import DigestReport
-from eprotocol.core.errors import (
-    AlreadyCancelled,
-    BlobCorrupt,
-    BlobMissing,
-    Conflict,
-    DatabaseUnavailable,
-    EProtocolError,
-    Forbidden,
-    ImmutableField,
-    IntegrityFailure,
-    InvalidInput,
-    InvalidReference,
-    InvalidTransition,
-    MailUnavailable,
-    NotFound,
-    RefusedFile,
-    RegistrationNotFound,
-    StorageUnavailable,
-    Unavailable,
-    UnknownBook,
-)
-from eprotocol.core.fsck import BlobProblem, FsckReport
-from eprotocol.core.routing import InboxEntry
-from eprotocol.core.rules import RoutingRule, Suggestion
-from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
-from eprotocol.core.types import (
-    Assignment,
-    AssignmentState,
-    AuditEvent,
-    Cancellation,
-    ChainReport,
-    Channel,
-    Classification,
-    Correction,
-    Department,
-    Direction,
-    Disposal,
-    FileInput,
-    FileRole,
-    NewRegistration,
-    Page,
-    ProtocolRef,
-    Purpose,
-    Registration,
-    RegistrationFilter,
-    Role,
-    Status,
-    StoredFile,
-    User,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eprotocol.archive import Archive
+    from eprotocol.config import (
+        ArchiveConfig,
+        DigestPolicy,
+        ExtractionPolicy,
+        IntakePolicy,
+        LocalStorageConfig,
+        S3StorageConfig,
+        SigningConfig,
+        SmtpConfig,
+        storage_config_from_url,
+    )
+    from eprotocol.core.certificates import (
+        CertificateTemplate,
+        PdfVerification,
+        TemplateField,
+        Verification,
+        VerificationStatus,
+    )
+    from eprotocol.core.daily_register import DailyRegister
+    from eprotocol.core.digest import DigestReport
+    from eprotocol.core.errors import (
+        AlreadyCancelled,
+        BlobCorrupt,
+        BlobMissing,
+        Conflict,
+        DatabaseUnavailable,
+        EProtocolError,
+        Forbidden,
+        ImmutableField,
+        IntegrityFailure,
+        InvalidInput,
+        InvalidReference,
+        InvalidTransition,
+        MailUnavailable,
+        NotFound,
+        RefusedFile,
+        RegistrationNotFound,
+        SigningUnavailable,
+        StorageUnavailable,
+        Unavailable,
+        UnknownBook,
+    )
+    from eprotocol.core.fsck import BlobProblem, FsckReport
+    from eprotocol.core.routing import InboxEntry
+    from eprotocol.core.rules import RoutingRule, Suggestion
+    from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
+    from eprotocol.core.types import (
+        Assignment,
+        AssignmentState,
+        AuditEvent,
+        Cancellation,
+        ChainReport,
+        Channel,
+        Classification,
+        Correction,
+        Department,
+        Direction,
+        Disposal,
+        FileInput,
+        FileRole,
+        NewRegistration,
+        Page,
+        ProtocolRef,
+        Purpose,
+        Registration,
+        RegistrationFilter,
+        Role,
+        SignatureCheck,
+        Status,
+        StoredFile,
+        User,
+    )
 
 __all__ = [
     "AlreadyCancelled",
@@ -79,11 +100,13 @@ __all__ = [
     "BlobMissing",
     "BlobProblem",
     "Cancellation",
+    "CertificateTemplate",
     "ChainReport",
     "Channel",
     "Classification",
     "Conflict",
     "Correction",
+    "DailyRegister",
     "DatabaseUnavailable",
     "Department",
     "DigestPolicy",
@@ -108,6 +131,7 @@ __all__ = [
     "NewRegistration",
     "NotFound",
     "Page",
+    "PdfVerification",
     "ProtocolRef",
     "Purpose",
     "RefusedFile",
@@ -120,13 +144,45 @@ __all__ = [
     "SearchFilters",
     "SearchHit",
     "SearchResult",
+    "SignatureCheck",
+    "SigningConfig",
+    "SigningUnavailable",
     "SmtpConfig",
     "Status",
     "StorageUnavailable",
     "StoredFile",
     "Suggestion",
+    "TemplateField",
     "Unavailable",
     "UnknownBook",
     "User",
+    "Verification",
+    "VerificationStatus",
     "storage_config_from_url",
 ]
+
+#: Where the public names live, searched in this order on first use.
+_MODULES = (
+    "eprotocol.archive",
+    "eprotocol.config",
+    "eprotocol.core.certificates",
+    "eprotocol.core.daily_register",
+    "eprotocol.core.digest",
+    "eprotocol.core.errors",
+    "eprotocol.core.fsck",
+    "eprotocol.core.routing",
+    "eprotocol.core.rules",
+    "eprotocol.core.search",
+    "eprotocol.core.types",
+)
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name from its module on first use (PEP 562)."""
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(module), name, None)
+            if value is not None:
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'eprotocol' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -20,14 +20,36 @@ from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
 from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
+from eprotocol.core.certificates import (
+    CertificateSheet,
+    CertificateTemplate,
+    DocumentRenderer,
+    PdfVerification,
+    Seal,
+    Signer,
+    Verification,
+    load_templates,
+    normalise_code,
+    pick,
+    recipients,
+)
+from eprotocol.core.daily_register import DailyRegister, DailyRegisters
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
-from eprotocol.core.errors import Conflict, InvalidInput, MailUnavailable, NotFound, Unavailable
+from eprotocol.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MailUnavailable,
+    NotFound,
+    SigningUnavailable,
+    Unavailable,
+)
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
-from eprotocol.core.permissions import may_read
+from eprotocol.core.permissions import Action, allowed, may_read
 from eprotocol.core.ports import (
     BlobStore,
     Clock,
@@ -36,7 +58,7 @@ from eprotocol.core.ports import (
     Progress,
     SystemClock,
 )
-from eprotocol.core.registry import Registry
+from eprotocol.core.registry import Issue, Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
 from eprotocol.core.search import (
@@ -57,6 +79,7 @@ from eprotocol.core.types import (
     Channel,
     Classification,
     Department,
+    Direction,
     Disposal,
     FileInput,
     NewRegistration,
@@ -69,9 +92,11 @@ from eprotocol.core.types import (
     StoredFile,
     User,
 )
+from eprotocol.core.verification import Verifier
 from eprotocol.intake import MagicSniffer
 from eprotocol.intake.pdf import SandboxedPdfInspector
 from eprotocol.mail import SmtpMailer
+from eprotocol.pdf.render import ReportlabRenderer
 from eprotocol.search.extract import SandboxedTextExtractor
 from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.storage import open_blob_store
@@ -103,6 +128,8 @@ class Archive:
         mailer: Mailer | None = None,
         search_index: SearchIndex | None = None,
         text_extractor: TextExtractor | None = None,
+        signer: Signer | None = None,
+        renderer: DocumentRenderer | None = None,
     ) -> None:
         try:
             ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
@@ -116,10 +143,22 @@ class Archive:
         )
         self._store = blob_store if blob_store is not None else open_blob_store(config.storage)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        if signer is None and config.signing is not None:
+            from eprotocol.pdf.signing import PadesSigner  # pyHanko loads slowly: only if needed
+
+            signer = PadesSigner(config.signing)
+        self._signer = signer
+        self._renderer = renderer if renderer is not None else ReportlabRenderer()
+        self._templates = load_templates(config.templates_dir)
         # The archive stops the PDF worker processes it starts, not an injected inspector.
         self._owned_inspector: SandboxedPdfInspector | None = None
         if pdf_inspector is None:
-            pdf_inspector = self._owned_inspector = SandboxedPdfInspector(config.intake)
+            pdf_inspector = self._owned_inspector = SandboxedPdfInspector(
+                config.intake,
+                trust_roots_pem=signer.trust_roots_pem if signer else b"",
+                ours_pem=signer.certificate_pem if signer else b"",
+            )
+        self._pdf = pdf_inspector
         self._tz = tz = ZoneInfo(config.timezone)
         # As with the PDF workers: the archive closes the mailer it makes, not an injected one.
         self._owned_mailer: SmtpMailer | None = None
@@ -153,6 +192,8 @@ class Archive:
             self._clock,
             self._routing,
             self._rules,
+            signer,
+            self._renderer,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -254,6 +295,11 @@ class Archive:
         return self._index is not None
 
     @property
+    def has_signer(self) -> bool:
+        """Whether a signing key is configured (needed for certificates and daily registers)."""
+        return self._signer is not None
+
+    @property
     def has_mailer(self) -> bool:
         """Whether a mail server is configured (needed for digests)."""
         return self._mailer is not None
@@ -289,13 +335,21 @@ class Archive:
     # -- the protocol book ---------------------------------------------------
 
     def register(
-        self, data: NewRegistration, files: Sequence[FileInput] = (), *, by: str
+        self,
+        data: NewRegistration,
+        files: Sequence[FileInput] = (),
+        *,
+        by: str,
+        seal: bool = False,
     ) -> Registration:
         """Register a document: store its files, give it the next number, record it.
 
-        Either everything is recorded, or nothing is and no number is used.
+        Either everything is recorded, or nothing is and no number is used. With
+        ``seal``, the main PDF of an outgoing document is stamped with the
+        organisation, its number and date, a verification code and a QR code, then
+        signed; the stored file is the signed one.
         """
-        return self._registry.register(data, files, by=by)
+        return self._registry.register(data, files, by=by, seal=seal)
 
     def get(self, book: str, year: int, number: int) -> Registration:
         """One registration (cancelled ones too), with its files and history."""
@@ -620,6 +674,95 @@ class Archive:
             offset=offset,
         )
 
+    # -- certificates and verification -----------------------------------------
+
+    def certificate_templates(self) -> tuple[CertificateTemplate, ...]:
+        """The certificate templates this archive offers, by code."""
+        return tuple(self._templates[code] for code in sorted(self._templates))
+
+    def issue_certificate(
+        self, template: str, fields: Mapping[str, object], *, by: str
+    ) -> Registration:
+        """Issue a certificate now: render, register as outgoing, stamp, sign, store.
+
+        All in the registration's transaction: on any failure nothing is recorded
+        and no number is used. The result's ``verification_code`` is printed on
+        the PDF (its main file) with a QR code of the verify link.
+        """
+        kind = pick(self._templates, template)
+        values = kind.clean(fields)
+        user = self._organisation.user(validation.actor(by))
+        if not allowed(user, Action.ISSUE_CERTIFICATE):
+            raise Forbidden(f"{user.username} may not issue certificates")
+        paragraphs = kind.paragraphs(values)
+        renderer = self._renderer
+
+        def render(seal: Seal) -> bytes:
+            return renderer.certificate(CertificateSheet(seal, kind.title, paragraphs))
+
+        data = NewRegistration(
+            direction=Direction.OUTGOING,
+            subject=kind.title,
+            recipients=tuple(recipients(kind, values)),
+            classification_code=kind.classification,
+            channel=Channel.COUNTER,
+        )
+        issue = Issue(
+            title=kind.title,
+            filename=f"{kind.code}.pdf",
+            make=render,
+            template=kind.code,
+            fields=values,
+        )
+        return self._registry.register(data, (), by=user.username, issue=issue)
+
+    def verify_code(self, code: str) -> Verification:
+        """The public facts of the sealed document with this verification code.
+
+        A code nobody issued gives status ``unknown``; a malformed one ``InvalidInput``.
+        """
+        return self._verifier().by_code(normalise_code(code))
+
+    def verify_pdf(self, content: bytes) -> PdfVerification:
+        """Whether ``content`` is a document we issued, unchanged, validly signed and in force."""
+        return self._verifier().by_file(content)
+
+    def _verifier(self) -> Verifier:
+        if self._signer is None:
+            raise SigningUnavailable("no signing key is configured (EPROTOCOL_SIGNING_P12)")
+        return Verifier(self._db, self._signer, self._pdf, self._tz, self.config.spool_dir)
+
+    # -- daily register ----------------------------------------------------------
+
+    def _daily_registers(self) -> DailyRegisters:
+        if self._signer is None:
+            raise SigningUnavailable("no signing key is configured (EPROTOCOL_SIGNING_P12)")
+        return DailyRegisters(
+            self._db, self._store, self._clock, self._tz, self._renderer, self._signer
+        )
+
+    def produce_daily_register(self, day: date | None = None, *, by: str) -> DailyRegister:
+        """Make and store the register of a finished day (yesterday by default).
+
+        For a day already stored nothing is written: the day's records are read
+        again and ``unchanged`` says whether they still give the stored JSON.
+        """
+        day = day or self._clock.now().astimezone(self._tz).date() - timedelta(days=1)
+        return self._daily_registers().produce(day, by=validation.actor(by))
+
+    def daily_register(self, day: date) -> DailyRegister:
+        """The stored register of ``day``."""
+        return self._daily_registers().get(day)
+
+    def read_daily_register(self, day: date, kind: Literal["json", "pdf"]) -> Iterator[bytes]:
+        """The stored JSON or signed PDF of the register of ``day``, verified as it streams."""
+        return self._daily_registers().read(day, kind)
+
+    def missing_daily_registers(self, *, back: int = 7) -> tuple[date, ...]:
+        """Finished days of the last ``back`` days that have entries but no stored register."""
+        today = self._clock.now().astimezone(self._tz).date()
+        return tuple(self._daily_registers().missing_days(today, back=back))
+
     # -- digests -------------------------------------------------------------
 
     def send_digests(self, day: date | None = None) -> DigestReport:
@@ -679,5 +822,7 @@ class Archive:
         """Audit events with ``seq`` greater than ``after``, oldest first."""
         if not 1 <= limit <= 1000:
             raise InvalidInput("limit must be between 1 and 1000", field="limit")
+        if not 0 <= after < 2**31:
+            raise InvalidInput("after must be an event number (0 for the first)", field="after")
         with self._db.read() as conn:
             return tuple(to_event(r) for r in events(conn, after=after, limit=limit))

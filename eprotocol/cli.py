@@ -12,6 +12,7 @@ import enum
 import json
 import logging
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -24,6 +25,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from eprotocol.archive import Archive
+from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
 from eprotocol.core.types import (
     Channel,
@@ -36,6 +38,7 @@ from eprotocol.core.types import (
     Role,
 )
 from eprotocol.env import settings_from_env
+from eprotocol.private_files import create_private_file
 from eprotocol.worker import Worker
 
 app = typer.Typer(
@@ -141,11 +144,35 @@ def init(
         ),
     ] = None,
 ) -> None:
-    """Create (or upgrade) the database schema and the storage, and the default book."""
+    """Create (or upgrade) the database schema and the storage, and the default book.
+
+    Without a configured signing key (EPROTOCOL_SIGNING_P12) it also makes a
+    self-signed development key, and says so: nobody else trusts that key.
+    """
     with _archive() as archive:
         archive.initialise(organisation=organisation)
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
+    development = settings_from_env().development_key
+    if development is not None and not development.p12.exists():
+        from eprotocol.pdf.signing import create_development_identity  # pyHanko: slow to load
+
+        password = secrets.token_urlsafe(24)
+        if not create_private_file(development.password_file, password.encode() + b"\n"):
+            password = development.password_file.read_text().strip()
+        try:
+            fingerprint = create_development_identity(
+                development.p12, password.encode(), organisation
+            )
+        except EProtocolError as exc:
+            _fail(exc.message)
+        typer.echo(
+            f"WARNING: made a self-signed DEVELOPMENT signing key in {development.p12} "
+            f"(SHA-256 {fingerprint[:16]}...). Documents signed with it are not trusted by "
+            "anyone else: for production set EPROTOCOL_SIGNING_P12 and "
+            "EPROTOCOL_SIGNING_PASSWORD to the organisation's certificate.",
+            err=True,
+        )
     typer.echo("archive ready")
 
 
@@ -356,6 +383,130 @@ def assign(
             f"assignment {assignment.id}: {assignment.registration.protocol_number} → "
             f"{assignment.department} ({assignment.purpose.value})"
         )
+
+
+certificate_app = typer.Typer(
+    help="Certificates (βεβαιώσεις) issued at the counter.", no_args_is_help=True
+)
+app.add_typer(certificate_app, name="certificate")
+
+
+@certificate_app.command("templates")
+def certificate_templates(as_json: JsonOption = False) -> None:
+    """List the certificate templates and the fields each one needs."""
+    with _archive() as archive:
+        templates = archive.certificate_templates()
+    if as_json:
+        _print_json(templates)
+        return
+    for t in templates:
+        fields = ", ".join(
+            f.name + ("" if f.required and f.default is None else "?") for f in t.fields
+        )
+        typer.echo(f"{t.code}: {t.title} ({fields})")
+
+
+@certificate_app.command("issue")
+def certificate_issue(
+    template: Annotated[str, typer.Option(help="Template code (see `certificate templates`).")],
+    field: Annotated[
+        list[str] | None, typer.Option(help="A field as name=value; repeat for each field.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the signed PDF (default: ./N-YEAR.pdf).")
+    ] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a signed certificate; print its number, verification code and PDF path."""
+    values = {}
+    for item in field or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(f"--field {item!r} is not name=value")
+        values[name.strip()] = value
+    with _archive() as archive:
+        entry = archive.issue_certificate(template, values, by=by)
+        main = entry.files[0]
+        _, stream = archive.read_file(entry.book, entry.year, entry.number, main.id)
+        path = output or Path(f"{entry.number}-{entry.year}.pdf")
+        with path.open("wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+    if as_json:
+        _print_json(
+            {
+                "protocol_number": entry.protocol_number,
+                "verification_code": entry.verification_code,
+                "output": str(path),
+                "sha256": main.sha256,
+            }
+        )
+    else:
+        typer.echo(entry.protocol_number)
+        typer.echo(entry.verification_code)
+        typer.echo(str(path))
+
+
+@app.command()
+def verify(
+    target: Annotated[str, typer.Argument(help="A PDF file, or a verification code.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check a document by its file or its code; exit 1 unless it is genuine and in force."""
+    path = Path(target)
+    with _archive() as archive:
+        report: object
+        if path.is_file():
+            report = result = archive.verify_pdf(path.read_bytes())
+            document, good, problems = result.document, result.authentic, list(result.reasons)
+        else:
+            report = document = archive.verify_code(target)
+            good = document.status == VerificationStatus.VALID
+            problems = [] if good else [f"status: {document.status.value}"]
+    if as_json:
+        _print_json(report)
+    elif document.protocol_number:
+        when = (
+            document.registered_at.isoformat(timespec="seconds") if document.registered_at else ""
+        )
+        typer.echo(f"{document.protocol_number} {when} {document.title} ({document.issuer})")
+        typer.echo(f"status: {document.status.value}, sha256 {document.sha256}")
+    if not good:
+        _fail("NOT VALID: " + " ".join(problems))
+    if not as_json:
+        typer.echo("VALID")
+
+
+@app.command("daily-register")
+def daily_register(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", help="The day (default yesterday).", formats=["%Y-%m-%d"]),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Directory to write the JSON and the signed PDF into.")
+    ] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Make the day's signed register, or check a stored one; exit 1 if its records changed."""
+    with _archive() as archive:
+        record = archive.produce_daily_register(None if day is None else day.date(), by=by)
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+            for kind in ("json", "pdf"):
+                with (output / f"daily-register-{record.day.isoformat()}.{kind}").open("wb") as out:
+                    for chunk in archive.read_daily_register(record.day, kind):
+                        out.write(chunk)
+    if as_json:
+        _print_json(record)
+    else:
+        typer.echo(
+            f"{record.day.isoformat()}: {record.entries} entries, JSON sha256 {record.json_sha256}"
+        )
+    if not record.unchanged:
+        _fail(f"the records of {record.day.isoformat()} no longer match the stored daily register")
 
 
 digest_app = typer.Typer(help="Daily digests (ημερήσια ενημέρωση).", no_args_is_help=True)

@@ -110,6 +110,24 @@ class DigestPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningConfig:
+    """The organisation's signing identity and how signatures are made and checked.
+
+    ``p12_path`` is a PKCS#12 file holding the private key and its certificate
+    (with the chain, if any). ``timestamp_url`` adds an RFC 3161 timestamp to
+    every signature (PAdES-B-T). ``trust_roots`` is a PEM file of certificates
+    that incoming signatures are checked against (our own is always trusted).
+    """
+
+    p12_path: Path
+    password: bytes | None = field(default=None, repr=False)
+    timestamp_url: str | None = None
+    trust_roots: Path | None = None
+    #: Seconds to wait for the timestamp server.
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class ArchiveConfig:
     """Everything :class:`eprotocol.Archive` needs to open an archive.
 
@@ -134,6 +152,10 @@ class ArchiveConfig:
     index_dir: Path | None = None
     extraction: ExtractionPolicy = field(default_factory=ExtractionPolicy)
     digest: DigestPolicy = field(default_factory=DigestPolicy)
+    #: The signing identity (no signed certificates or stamps without one).
+    signing: SigningConfig | None = None
+    #: Extra certificate templates (``*.toml``) beside the ones eprotocol ships.
+    templates_dir: Path | None = None
     #: Seconds a writer waits for another process's SQLite write lock before failing.
     sqlite_busy_timeout: float = 30.0
     extra_engine_options: dict[str, object] = field(default_factory=dict)

@@ -12,8 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eprotocol.config import ArchiveConfig, smtp_config_from_url, storage_config_from_url
+from eprotocol.config import (
+    ArchiveConfig,
+    SigningConfig,
+    smtp_config_from_url,
+    storage_config_from_url,
+)
 from eprotocol.core.errors import InvalidInput
+from eprotocol.private_files import create_private_file
 
 DEFAULTS = {
     "EPROTOCOL_DATABASE_URL": "sqlite:///var/eprotocol.db",
@@ -24,6 +30,8 @@ DEFAULTS = {
     "EPROTOCOL_INDEX_DIR": "var/index",
     "EPROTOCOL_SECRET_KEY_FILE": "var/secret-key",
     "EPROTOCOL_MAX_UPLOAD_MB": "50",
+    "EPROTOCOL_SIGNING_P12": "var/signing.p12",
+    "EPROTOCOL_SIGNING_PASSWORD_FILE": "var/signing-password",
 }
 
 
@@ -38,6 +46,38 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     #: Largest request body the server reads (a registration with all its files).
     max_upload_bytes: int = 50 * 1024 * 1024
+    #: Where ``eprotocol init`` puts a development signing key when none is configured
+    #: (``None`` when ``EPROTOCOL_SIGNING_P12`` names the organisation's own key).
+    development_key: DevelopmentKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentKey:
+    """Paths of the self-signed signing key made for development and of its password."""
+
+    p12: Path
+    password_file: Path
+
+
+def _signing(env: Mapping[str, str], defaults: Mapping[str, str]) -> SigningConfig | None:
+    """The signing key of ``EPROTOCOL_SIGNING_*``, or the development key if it exists."""
+    p12 = Path(env.get("EPROTOCOL_SIGNING_P12") or defaults["EPROTOCOL_SIGNING_P12"])
+    explicit = bool(env.get("EPROTOCOL_SIGNING_P12"))
+    if not explicit and not p12.exists():
+        return None
+    password = env.get("EPROTOCOL_SIGNING_PASSWORD")
+    password_file = Path(
+        env.get("EPROTOCOL_SIGNING_PASSWORD_FILE") or defaults["EPROTOCOL_SIGNING_PASSWORD_FILE"]
+    )
+    if password is None and password_file.exists():
+        password = password_file.read_text().strip()
+    roots = env.get("EPROTOCOL_TRUST_ROOTS")
+    return SigningConfig(
+        p12_path=p12,
+        password=password.encode() if password else None,
+        timestamp_url=env.get("EPROTOCOL_TIMESTAMP_URL") or None,
+        trust_roots=Path(roots) if roots else None,
+    )
 
 
 def _secret_key(env: Mapping[str, str], path: Path) -> str:
@@ -48,14 +88,9 @@ def _secret_key(env: Mapping[str, str], path: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
+    if not create_private_file(path, (key + "\n").encode()):  # another process made it first
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
     return key
 
 
@@ -67,6 +102,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         return env.get(name) or DEFAULTS[name]
 
     smtp_url = env.get("EPROTOCOL_SMTP_URL")
+    templates = env.get("EPROTOCOL_TEMPLATES_DIR")
     return Settings(
         archive=ArchiveConfig(
             database_url=get("EPROTOCOL_DATABASE_URL"),
@@ -77,9 +113,16 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             mail=smtp_config_from_url(smtp_url, sender=get("EPROTOCOL_MAIL_FROM"))
             if smtp_url
             else None,
+            signing=_signing(env, DEFAULTS),
+            templates_dir=Path(templates) if templates else None,
         ),
         secret_key=_secret_key(env, Path(get("EPROTOCOL_SECRET_KEY_FILE"))),
         max_upload_bytes=_megabytes(get("EPROTOCOL_MAX_UPLOAD_MB")) * 1024 * 1024,
+        development_key=None
+        if env.get("EPROTOCOL_SIGNING_P12")
+        else DevelopmentKey(
+            Path(get("EPROTOCOL_SIGNING_P12")), Path(get("EPROTOCOL_SIGNING_PASSWORD_FILE"))
+        ),
     )
 
 

@@ -7,6 +7,9 @@
   the day's digest as soon as it starts; sending is idempotent, so several
   workers or a restart never send a digest twice.
 
+- The daily register (ημερήσιο βιβλίο πρωτοκόλλου) of each finished day, shortly
+  after midnight local time (and for any day of the last week that lacks one).
+
 It runs inside the server on the embedded default, or alone as ``eprotocol worker``.
 """
 
@@ -24,6 +27,8 @@ from eprotocol.core.ports import Clock
 log = logging.getLogger(__name__)
 
 DIGEST_TIME = time(7, 0)
+#: Local time after which yesterday's daily register is made.
+DAILY_REGISTER_TIME = time(0, 10)
 #: How long to wait before trying a failed digest run again.
 RETRY_AFTER = timedelta(minutes=5)
 #: How often pending changes are looked for.
@@ -45,6 +50,9 @@ class Worker:
         # Each job runs only where the archive is configured for it.
         self._index = archive.has_search_index
         self._digests = archive.has_mailer
+        self._registers = archive.has_signer
+        self._registers_done: date | None = None
+        self._registers_retry_at: datetime | None = None
         self._clock = clock
         self._tz = tz
         self._digest_at = digest_at
@@ -86,6 +94,26 @@ class Worker:
         self._done = day
         return True
 
+    def produce_daily_registers(self) -> int:
+        """Make the daily registers still missing, once a day after 00:10; return how many."""
+        now = self._now()
+        if (
+            self._registers_done == now.date()
+            or now.time() < DAILY_REGISTER_TIME
+            or (self._registers_retry_at is not None and now < self._registers_retry_at)
+        ):
+            return 0
+        try:
+            days = self._archive.missing_daily_registers()
+            for day in days:
+                self._archive.produce_daily_register(day, by="system")
+        except EProtocolError as exc:
+            log.error("daily register failed, will retry: %s", exc.message)
+            self._registers_retry_at = now + RETRY_AFTER
+            return 0
+        self._registers_done = now.date()
+        return len(days)
+
     def index_pending(self) -> int:
         """Index every pending change; errors are logged and retried on the next round."""
         done = 0
@@ -102,6 +130,8 @@ class Worker:
         while not stop.is_set():
             if self._index:
                 self.index_pending()
+            if self._registers:
+                self.produce_daily_registers()
             if (
                 self._digests
                 and self.due() is not None

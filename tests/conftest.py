@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration, Role
+from eprotocol.config import SigningConfig
 from eprotocol.core.ports import Clock
+from eprotocol.pdf.signing import create_development_identity
 from tests.support import FixedClock, PgServer, SeaweedServer
 
 ORGANISATION = "Δήμος Χανίων"
@@ -32,6 +34,14 @@ def seaweed() -> Iterator[SeaweedServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def signing(tmp_path_factory: pytest.TempPathFactory) -> SigningConfig:
+    """One development signing key for the whole session (making keys is not what is tested)."""
+    path = tmp_path_factory.mktemp("signing") / "signing.p12"
+    create_development_identity(path, b"test-password", ORGANISATION)
+    return SigningConfig(p12_path=path, password=b"test-password")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -24,9 +24,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from minio import Minio
 
 from eprotocol import ArchiveConfig, LocalStorageConfig
+from eprotocol.config import SigningConfig
+from eprotocol.pdf.signing import PadesSigner
 
 
 class FixedClock:
@@ -43,6 +47,12 @@ class FixedClock:
     def now(self) -> datetime:
         with self._lock:
             return self._now
+
+
+def our_root(signing: SigningConfig) -> asn1_x509.Certificate:
+    """The organisation's certificate, as a trust root for validating its signatures."""
+    _, _, der = pem.unarmor(PadesSigner(signing).certificate_pem)
+    return asn1_x509.Certificate.load(der)
 
 
 def local_root(config: ArchiveConfig) -> Path:
@@ -314,8 +324,14 @@ class MailSink:
             self._controller = None
 
 
-def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str, None, None]:
-    """Initialise an archive in ``tmp_path`` and run ``eprotocol serve`` on it; yield its URL."""
+def start_server(
+    tmp_path: Path, env: dict[str, str], *init_args: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Initialise an archive in ``tmp_path`` and start ``eprotocol serve`` on it.
+
+    Returns the process, once it answers ``/health``, and its URL; the server's
+    log stays in ``tmp_path/server.log``, for reading when a test fails.
+    """
     subprocess.run(
         [
             sys.executable,
@@ -333,26 +349,31 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
         timeout=120,
     )
     port = free_port()
-    # The server's log stays beside the archive, for reading when a test fails.
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    with (tmp_path / "server.log").open("a") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=5).close()  # noqa: S310
+            return proc, base
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.1)
+
+
+def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str, None, None]:
+    """Run ``eprotocol serve`` on a new archive in ``tmp_path`` (see :func:`start_server`)."""
+    proc, base = start_server(tmp_path, env, *init_args)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=5).close()  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
         yield base
     finally:
         proc.terminate()
@@ -361,4 +382,3 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()

@@ -9,6 +9,7 @@ random secret of that size, and it lets a token be looked up directly).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -35,7 +36,16 @@ MAX_PASSWORD = 256
 TOKEN_PREFIX = "ept_"  # noqa: S105 - a prefix, not a secret
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not a password of anybody")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so timing does not tell who exists.
+
+    Made on first use, not at import: Argon2 is slow on purpose, and every
+    process that imports eprotocol would pay for it.
+    """
+    return _hasher.hash("not a password of anybody")
 
 
 def _token_hash(secret: str) -> str:
@@ -89,7 +99,7 @@ class Accounts:
             ).first()
             stored = row.password_hash if row is not None else None
             try:
-                _hasher.verify(stored or _DUMMY_HASH, password)
+                _hasher.verify(stored or _dummy_hash(), password)
             except (VerificationError, InvalidHashError):
                 raise refused from None
             if row is None or stored is None or not row.active:

@@ -150,3 +150,9 @@ class MailUnavailable(Unavailable):
     """The mail server could not be reached or did not accept a message."""
 
     code = "mail-unavailable"
+
+
+class SigningUnavailable(Unavailable):
+    """No signing key is configured, it cannot be loaded, or the timestamp server failed."""
+
+    code = "signing-unavailable"

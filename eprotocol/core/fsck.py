@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from eprotocol.core.database import Database
 from eprotocol.core.errors import BlobCorrupt, BlobMissing
-from eprotocol.core.models import BOOK, FILE, REGISTRATION
+from eprotocol.core.models import BOOK, DAILY_REGISTER, FILE, REGISTRATION
 from eprotocol.core.ports import BlobStore, Progress
 from eprotocol.core.types import ChainReport
 
@@ -63,8 +63,12 @@ _USED_BY = (
     .where(FILE.c.storage_key == sa.bindparam("key"))
     .order_by(REGISTRATION.c.id)
 )
-_REFERENCED = sa.select(FILE.c.sha256).where(
-    FILE.c.sha256.in_(sa.bindparam("shas", expanding=True))
+_SHAS: sa.BindParameter[list[str]] = sa.bindparam("shas", expanding=True)
+# Registration files, and the JSON and PDF of each daily register.
+_REFERENCED = sa.union(
+    sa.select(FILE.c.sha256).where(FILE.c.sha256.in_(_SHAS)),
+    sa.select(DAILY_REGISTER.c.json_sha256).where(DAILY_REGISTER.c.json_sha256.in_(_SHAS)),
+    sa.select(DAILY_REGISTER.c.pdf_sha256).where(DAILY_REGISTER.c.pdf_sha256.in_(_SHAS)),
 )
 
 
@@ -113,7 +117,7 @@ def check_blobs(
 
 
 def find_orphans(db: Database, store: BlobStore, older_than: datetime) -> list[str]:
-    """Keys of stored blobs that no registration refers to, last written before ``older_than``."""
+    """Keys of stored blobs nothing refers to, last written before ``older_than``."""
     orphans: list[str] = []
     batch: dict[str, str] = {}
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from eprotocol.config import PDF, IntakePolicy
 from eprotocol.core.errors import RefusedFile
-from eprotocol.core.types import FileRole
+from eprotocol.core.types import FileRole, SignatureCheck
 
 FILENAME_MAX = 255
 #: How many leading bytes decide a file's media type (enough for PDF, images, OOXML/ODF).
@@ -41,11 +41,14 @@ class PdfReport:
 
     ``refusal`` is ``None`` for an acceptable file; ``warnings`` name active
     content (JavaScript, automatic actions, launch actions, embedded files).
+    The file itself is never changed by the checks.
     """
 
     refusal: str | None
     pages: int = 0
     warnings: tuple[str, ...] = ()
+    #: The digital signatures in the file and how they validated.
+    signatures: tuple[SignatureCheck, ...] = ()
 
 
 class PdfInspector(Protocol):

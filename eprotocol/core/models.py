@@ -145,6 +145,10 @@ class FileRow(SQLModel, table=True):
     warnings: list[str] = Field(
         default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
     )
+    #: Digital signatures found in the file at intake and how they validated then.
+    signatures: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+    )
 
 
 class CancellationRow(SQLModel, table=True):
@@ -336,6 +340,39 @@ class FileTextRow(SQLModel, table=True):
     text: str = Field(sa_type=sa.Text)
 
 
+class SealRow(SQLModel, table=True):
+    """A sealed outgoing document (a certificate or a stamped PDF): its public verification data.
+
+    ``fields`` keeps what a certificate was issued from (the citizen's data); it
+    is part of the record and never shown by verification.
+    """
+
+    __tablename__ = "seal"
+
+    registration_id: int = Field(primary_key=True, foreign_key="registration.id")
+    verification_code: str = Field(max_length=32, unique=True)
+    title: str = Field(max_length=1000)
+    #: SHA-256 of the signed file as issued.
+    sha256: str = Field(max_length=64, index=True)
+    template: str | None = Field(default=None, max_length=64)
+    fields: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class DailyRegisterRow(SQLModel, table=True):
+    """The daily register of one day: its JSON and signed PDF, stored as blobs."""
+
+    __tablename__ = "daily_register"
+
+    day: date = Field(primary_key=True)
+    created_at: datetime = _timestamp()
+    entries: int
+    audit_head: str = Field(max_length=64)
+    json_sha256: str = Field(max_length=64)
+    json_key: str = Field(max_length=255)
+    pdf_sha256: str = Field(max_length=64)
+    pdf_key: str = Field(max_length=255)
+
+
 #: A database row by column name (Core ``RowMapping``) or a dict of values just written.
 Row = Mapping[Any, Any]
 
@@ -365,3 +402,5 @@ DIGEST_DELIVERY = _table(DigestDeliveryRow)
 ROUTING_RULE = _table(RoutingRuleRow)
 FILE_TEXT = _table(FileTextRow)
 API_TOKEN = _table(ApiTokenRow)
+SEAL = _table(SealRow)
+DAILY_REGISTER = _table(DailyRegisterRow)

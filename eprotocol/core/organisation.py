@@ -47,15 +47,23 @@ class DepartmentTree:
         except KeyError:
             raise NotFound(f"there is no department {code!r}") from None
 
-    def path(self, department_id: int) -> list[str]:
-        """Codes from the top of the tree down to ``department_id``."""
-        path: list[str] = []
+    def subtree(self, code: str) -> list[int]:
+        """Ids of the department ``code`` and of every department below it (``NotFound``)."""
+        root = self.id_of(code)
+        return [i for i in self.by_id if root in self.path_ids(i)]
+
+    def path_ids(self, department_id: int) -> list[int]:
+        """Ids from ``department_id`` up to the top of the tree."""
+        ids: list[int] = []
         current: int | None = department_id
         while current is not None:
-            row = self.by_id[current]
-            path.append(row["code"])
-            current = row["parent_id"]
-        return path[::-1]
+            ids.append(current)
+            current = self.by_id[current]["parent_id"]
+        return ids
+
+    def path(self, department_id: int) -> list[str]:
+        """Codes from the top of the tree down to ``department_id``."""
+        return [self.by_id[i]["code"] for i in reversed(self.path_ids(department_id))]
 
     def department(self, department_id: int) -> Department:
         """The public value of a department."""

@@ -26,6 +26,7 @@ class Action(StrEnum):
     MANAGE = "manage"  # departments, users, filing plan
     READ_AUDIT = "read_audit"
     ISSUE_CERTIFICATE = "issue_certificate"
+    READ_DAILY_REGISTER = "read_daily_register"
 
 
 class Scope(StrEnum):
@@ -49,6 +50,7 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.CORRECT: Scope.ANY,
         Action.ASSIGN: Scope.ANY,
         Action.FORWARD: Scope.ANY,
+        Action.READ_DAILY_REGISTER: Scope.ANY,
     },
     Role.HEAD: {
         Action.READ: Scope.SUBTREE,
@@ -63,11 +65,20 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
     Role.AUDITOR: {
         Action.READ: Scope.ANY,
         Action.READ_AUDIT: Scope.ANY,
+        Action.READ_DAILY_REGISTER: Scope.ANY,
     },
     Role.ISSUER: {
         Action.ISSUE_CERTIFICATE: Scope.ANY,
     },
 }
+
+
+def holds(user: User, action: Action) -> bool:
+    """Whether any of ``user``'s roles grants ``action`` at all, over whatever scope.
+
+    For listings and searches, whose results are then filtered entry by entry.
+    """
+    return user.active and any(action in PERMISSIONS[role] for role in user.roles)
 
 
 def allowed(
@@ -110,8 +121,12 @@ def may_read(
     confidential one only the protocol office and admins (``READ_CONFIDENTIAL``)
     and those whose ``READ`` covers a department it is assigned to.
     ``department_path`` gives the codes from the top of the tree down to a department.
+    Whoever registered an entry may always read it (the counter employee prints
+    the certificate they issued).
     """
-    if allowed(user, Action.READ_CONFIDENTIAL):
+    if allowed(user, Action.READ_CONFIDENTIAL) or (
+        user.active and entry.registered_by == user.username
+    ):
         return True
     if any(
         allowed(
@@ -120,4 +135,4 @@ def may_read(
         for a in entry.assignments
     ):
         return True
-    return not entry.confidential and any(Action.READ in PERMISSIONS[r] for r in user.roles)
+    return not entry.confidential and holds(user, Action.READ)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -28,6 +29,14 @@ from eprotocol.config import PDF, ArchiveConfig
 from eprotocol.core import intake, validation
 from eprotocol.core.audit import Entry, lock_chain
 from eprotocol.core.batching import GroupCommitter
+from eprotocol.core.certificates import (
+    DocumentRenderer,
+    Seal,
+    Signer,
+    checks_from_json,
+    describe,
+    new_verification_code,
+)
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
@@ -37,6 +46,7 @@ from eprotocol.core.errors import (
     NotFound,
     RefusedFile,
     RegistrationNotFound,
+    SigningUnavailable,
     UnknownBook,
 )
 from eprotocol.core.intake import PdfInspector
@@ -48,11 +58,14 @@ from eprotocol.core.models import (
     CORRECTION,
     FILE,
     FILE_TEXT,
+    ORGANISATION,
     REGISTRATION,
     RELATION,
+    SEAL,
     Row,
 )
 from eprotocol.core.numbering import take_numbers
+from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
 from eprotocol.core.queries import registration_row
@@ -72,11 +85,13 @@ from eprotocol.core.types import (
     ProtocolRef,
     Registration,
     RegistrationFilter,
+    SignatureCheck,
     Status,
     StoredFile,
 )
 
 _CHUNK = 1024 * 1024
+_MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 MAX_PAGE = 500
 
 # Plain executemany inserts, keys read back afterwards: INSERT ... RETURNING of many rows
@@ -112,6 +127,7 @@ class _SpooledFile:
     sha256: str
     size: int
     warnings: tuple[str, ...]
+    signatures: tuple[SignatureCheck, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +138,24 @@ class _StagedFile:
     filename: str
     media_type: str
     blob: BlobInfo
-    warnings: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    signatures: tuple[SignatureCheck, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A document the archive makes once its entry's number is known.
+
+    ``make`` returns the unsigned PDF carrying the seal (a rendered certificate,
+    or the clerk's PDF with the seal stamped on); it is signed and stored inside
+    the registration's transaction, so a failure consumes no number.
+    """
+
+    title: str
+    filename: str
+    make: Callable[[Seal], bytes]
+    template: str | None = None
+    fields: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +170,8 @@ class _Pending:
     staged: list[_StagedFile]
     #: Automatic routing rules whose assignments are made in the same transaction.
     routes: list[RoutingRule]
+    issue: Issue | None = None
+    retain_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +213,7 @@ def _stored_file(row: Row) -> StoredFile:
         warnings=tuple(row["warnings"]),
         text_extracted=bool(row.get("text_extracted")),
         text_failure=row.get("text_failure"),
+        signatures=checks_from_json(row.get("signatures") or ()),
     )
 
 
@@ -194,8 +230,13 @@ class Registry:
         clock: Clock,
         routing: Routing,
         rules: RoutingRules,
+        signer: Signer | None = None,
+        renderer: DocumentRenderer | None = None,
     ) -> None:
         self._db = db
+        self._signer = signer
+        self._renderer = renderer
+        self._public_url = config.public_url.rstrip("/")
         self._routing = routing
         self._rules = rules
         self._store = store
@@ -278,12 +319,15 @@ class Registry:
         media_type = self._sniffer.media_type(head)
         intake.check_type(filename, role, media_type, self._policy)
         warnings: tuple[str, ...] = ()
+        signatures: tuple[SignatureCheck, ...] = ()
         if media_type == PDF:
             report = self._pdf.inspect(Path(spool.name))
             if report.refusal is not None:
                 raise RefusedFile(f"{filename} {report.refusal}", filename=filename)
-            warnings = report.warnings
-        return _SpooledFile(role, filename, media_type, spool, digest.hexdigest(), size, warnings)
+            warnings, signatures = report.warnings, report.signatures
+        return _SpooledFile(
+            role, filename, media_type, spool, digest.hexdigest(), size, warnings, signatures
+        )
 
     def _stage(self, files: Sequence[FileInput], retention_years: int) -> list[_StagedFile]:
         """Check every file, then store them all: a refused file leaves nothing in storage."""
@@ -302,7 +346,9 @@ class Registry:
                     blob = self._store.put(
                         s.spool, sha256=s.sha256, size=s.size, retain_until=retain_until
                     )
-                staged.append(_StagedFile(s.role, s.filename, s.media_type, blob, s.warnings))
+                staged.append(
+                    _StagedFile(s.role, s.filename, s.media_type, blob, s.warnings, s.signatures)
+                )
             return staged
 
     def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
@@ -317,20 +363,76 @@ class Registry:
                     ) from None
         return ids
 
+    def _sealing(self) -> tuple[Signer, DocumentRenderer]:
+        if self._signer is None or self._renderer is None:
+            raise SigningUnavailable(
+                "no signing key is configured (EPROTOCOL_SIGNING_P12); run `eprotocol init`"
+            )
+        return self._signer, self._renderer
+
+    def _seal_main(
+        self, direction: str, files: Sequence[FileInput]
+    ) -> tuple[Issue, list[FileInput]]:
+        """An issue stamping and signing the main PDF of an outgoing entry; the other files."""
+        _, renderer = self._sealing()
+        if direction != Direction.OUTGOING:
+            raise InvalidInput("only outgoing documents are sealed", field="seal")
+        main = [f for f in files if f.role == FileRole.MAIN]
+        if len(main) != 1:
+            raise InvalidInput("sealing needs the main document (a PDF)", field="files")
+        with ExitStack() as stack:
+            spooled = self._spool(main[0], stack)
+            if spooled.media_type != PDF:
+                raise InvalidInput("only a PDF main document can be sealed", field="files")
+            spooled.spool.seek(0)
+            content = spooled.spool.read()
+
+        def stamp(seal: Seal) -> bytes:
+            return renderer.stamp(content, seal)
+
+        issue = Issue(title="", filename=spooled.filename, make=stamp)
+        return issue, [f for f in files if f.role != FileRole.MAIN]
+
     def register(
-        self, data: NewRegistration, files: Sequence[FileInput], *, by: str
+        self,
+        data: NewRegistration,
+        files: Sequence[FileInput],
+        *,
+        by: str,
+        seal: bool = False,
+        issue: Issue | None = None,
     ) -> Registration:
-        """Number and record a new entry; see the module docstring for the steps."""
+        """Number and record a new entry; see the module docstring for the steps.
+
+        With ``seal`` the main PDF of an outgoing entry is stamped (organisation,
+        number, date, verification code, QR code) and signed; ``issue`` makes the
+        main document from scratch (certificates).
+        """
         clean = validation.clean_registration(data, default_book=self._default_book)
         actor = validation.actor(by)
-        if sum(1 for f in files if f.role == FileRole.MAIN) > 1:
+        if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
+        if seal:
+            stamped, files = self._seal_main(clean.values["direction"], files)
+            issue = replace(stamped, title=clean.values["subject"])
+        if issue is not None:
+            self._sealing()
         staged = self._stage(files, retention_years) if files else []
         routes = [rule for rule in self._rules.matching(clean.values) if rule.automatic]
-        pending = _Pending(clean.book, book_id, actor, clean.values, related_ids, staged, routes)
+        pending = _Pending(
+            clean.book,
+            book_id,
+            actor,
+            clean.values,
+            related_ids,
+            staged,
+            routes,
+            issue=issue,
+            retain_until=_years_later(self._clock.now(), retention_years),
+        )
         done = self._committer.submit(pending)
         return self._view(
             done.values,
@@ -339,6 +441,7 @@ class Registry:
             files=done.files,
             cancellation=None,
             corrections=(),
+            verification_code=done.values.get("verification_code"),
         )
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
@@ -374,6 +477,10 @@ class Registry:
                     ids[book_id, year, number] = reg_id
             for row in rows:
                 row["id"] = ids[row["book_id"], row["year"], row["number"]]
+            staged = [
+                self._issue(conn, p, row) if p.issue is not None else p.staged
+                for p, row in zip(batch, rows, strict=True)
+            ]
             relations = [
                 {"registration_id": row["id"], "related_id": related_id}
                 for p, row in zip(batch, rows, strict=True)
@@ -393,10 +500,11 @@ class Registry:
                         "sha256": f.blob.sha256,
                         "storage_key": f.blob.key,
                         "warnings": list(f.warnings),
+                        "signatures": describe(f.signatures),
                     }
-                    for position, f in enumerate(p.staged)
+                    for position, f in enumerate(entry_files)
                 ]
-                for p, row in zip(batch, rows, strict=True)
+                for entry_files, row in zip(staged, rows, strict=True)
             ]
             flat = [f for per_entry in files for f in per_entry]
             if flat:
@@ -411,7 +519,7 @@ class Registry:
                     f["id"] = file_ids[f["registration_id"], f["position"]]
             routed = self._route(conn, batch, rows, now=rows[0]["registered_at"])
             entries = []
-            for p, row in zip(batch, rows, strict=True):
+            for p, row, entry_files in zip(batch, rows, staged, strict=True):
                 entries.append(
                     Entry(
                         actor=p.actor,
@@ -421,8 +529,10 @@ class Registry:
                             "direction": row["direction"],
                             "subject": row["subject"],
                             "files": [
-                                {"filename": f.filename, "sha256": f.blob.sha256} for f in p.staged
+                                {"filename": f.filename, "sha256": f.blob.sha256}
+                                for f in entry_files
                             ],
+                            **({"sealed": True} if p.issue is not None else {}),
                         },
                         at=row["registered_at"],
                     )
@@ -512,6 +622,38 @@ class Registry:
         with self._db.read() as conn:
             return self._views(conn, [registration_row(conn, ref)])[0]
 
+    def _issue(self, conn: sa.Connection, p: _Pending, row: dict[str, Any]) -> list[_StagedFile]:
+        """Make, sign and store the document of ``p.issue`` now that ``row`` has its number."""
+        assert p.issue is not None  # noqa: S101 - only called for entries with an issue
+        signer, _ = self._sealing()
+        code = new_verification_code()
+        organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar_one()
+        seal = Seal(
+            organisation=organisation,
+            protocol_number=ProtocolRef(p.book, row["year"], row["number"]).protocol_number,
+            registered_at=row["registered_at"].astimezone(self._tz),
+            verification_code=code,
+            verify_url=f"{self._public_url}/verify/{code}",
+        )
+        signed = signer.sign(p.issue.make(seal))
+        row["verification_code"] = code  # for the caller's view; the column lives in SEAL
+        sha256 = hashlib.sha256(signed).hexdigest()
+        blob = self._store.put(
+            io.BytesIO(signed), sha256=sha256, size=len(signed), retain_until=p.retain_until
+        )
+        conn.execute(
+            sa.insert(SEAL),
+            {
+                "registration_id": row["id"],
+                "verification_code": code,
+                "title": p.issue.title,
+                "sha256": sha256,
+                "template": p.issue.template,
+                "fields": p.issue.fields,
+            },
+        )
+        return [_StagedFile(FileRole.MAIN, p.issue.filename, PDF, blob), *p.staged]
+
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:
@@ -535,6 +677,15 @@ class Registry:
                 query = query.where(reg.registered_at >= filters.registered_from)
             if filters.registered_to is not None:
                 query = query.where(reg.registered_at < filters.registered_to)
+            if filters.department is not None:
+                departments = DepartmentTree(conn).subtree(filters.department)
+                query = query.where(
+                    reg.id.in_(
+                        sa.select(ASSIGNMENT.c.registration_id).where(
+                            ASSIGNMENT.c.department_id.in_(departments)
+                        )
+                    )
+                )
             if cursor is not None:
                 query = query.where(reg.id < _decode_cursor(cursor))
             rows = list(conn.execute(query.order_by(reg.id.desc()).limit(limit + 1)).mappings())
@@ -574,6 +725,13 @@ class Registry:
             ).mappings()
         }
         assignments = self._routing.for_registrations(conn, ids)
+        codes = dict(
+            conn.execute(
+                sa.select(SEAL.c.registration_id, SEAL.c.verification_code).where(
+                    SEAL.c.registration_id.in_(ids)
+                )
+            ).all()
+        )
         corrections: dict[int, list[sa.RowMapping]] = {i: [] for i in ids}
         for c in conn.execute(
             sa.select(CORRECTION)
@@ -590,6 +748,7 @@ class Registry:
                 cancellation=cancellations.get(r["id"]),
                 corrections=corrections[r["id"]],
                 assignments=assignments[r["id"]],
+                verification_code=codes.get(r["id"]),
             )
             for r in rows
         ]
@@ -604,6 +763,7 @@ class Registry:
         cancellation: Row | None,
         corrections: Iterable[Row],
         assignments: Iterable[Assignment] = (),
+        verification_code: str | None = None,
     ) -> Registration:
         return Registration(
             id=row["id"],
@@ -644,6 +804,7 @@ class Registry:
                 for c in corrections
             ),
             assignments=tuple(assignments),
+            verification_code=verification_code,
         )
 
     def read_file(self, ref: ProtocolRef, file_id: int) -> tuple[StoredFile, Iterator[bytes]]:
@@ -774,6 +935,6 @@ def _decode_cursor(cursor: str) -> int:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))["before"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise InvalidInput("the paging cursor is not valid", field="cursor") from None
-    if not isinstance(value, int):
+    if not isinstance(value, int) or not 0 < value <= _MAX_ID:
         raise InvalidInput("the paging cursor is not valid", field="cursor")
     return value

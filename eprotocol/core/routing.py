@@ -167,9 +167,7 @@ class Routing:
             tree = DepartmentTree(conn)
             query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
             if department is not None:
-                root = tree.id_of(department)
-                ids = [i for i in tree.by_id if root in self._ancestors(tree, i)]
-                query = query.where(ASSIGNMENT.c.department_id.in_(ids))
+                query = query.where(ASSIGNMENT.c.department_id.in_(tree.subtree(department)))
             if assignee is not None:
                 query = query.where(ASSIGNMENT.c.assignee == assignee)
             if overdue_on is not None:
@@ -187,15 +185,6 @@ class Routing:
                 query = query.where(ASSIGNMENT.c.closed_at < closed_to)
             rows = conn.execute(query.order_by(ASSIGNMENT.c.id).limit(limit)).mappings()
             return tuple(InboxEntry(self._value(r, tree), r["subject"]) for r in rows)
-
-    @staticmethod
-    def _ancestors(tree: DepartmentTree, department_id: int) -> set[int]:
-        found = set()
-        current: int | None = department_id
-        while current is not None:
-            found.add(current)
-            current = tree.by_id[current]["parent_id"]
-        return found
 
     # -- changing --------------------------------------------------------------
 

@@ -214,6 +214,42 @@ class NewRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """What validating one digital signature embedded in a PDF found.
+
+    ``intact`` means the bytes it covers are unchanged and ``valid`` that the
+    cryptography holds; ``trusted`` that the signer's certificate leads to a
+    trusted root (ours or a configured one); ``covers_whole_file`` is false when
+    something was appended after signing, and ``modification`` then says what
+    kind of change that was (``none``, ``lta_updates``, ``form_filling``,
+    ``annotations``, ``other``).
+    """
+
+    field: str
+    signer: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    ours: bool
+    covers_whole_file: bool
+    modification: str
+    signed_at: datetime | None = None
+    problem: str | None = None
+    #: How many leading bytes of the file the signature covers (its signed revision).
+    signed_bytes: int | None = None
+
+    @property
+    def sound(self) -> bool:
+        """Intact, valid and trusted, with nothing but signature upkeep added after it."""
+        return (
+            self.intact
+            and self.valid
+            and self.trusted
+            and self.modification in {"none", "lta_updates"}
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """A file as recorded in the archive."""
 
@@ -230,6 +266,8 @@ class StoredFile:
     text_extracted: bool = False
     #: Why the file's text could not be extracted (it is then searchable by metadata only).
     text_failure: str | None = None
+    #: The digital signatures found in the file at intake, as validated then.
+    signatures: tuple[SignatureCheck, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +320,8 @@ class Registration:
     cancellation: Cancellation | None = None
     corrections: tuple[Correction, ...] = ()
     assignments: tuple[Assignment, ...] = ()
+    #: The code that checks a sealed outgoing document or certificate at ``/verify/{code}``.
+    verification_code: str | None = None
 
     @property
     def ref(self) -> ProtocolRef:
@@ -304,6 +344,8 @@ class RegistrationFilter:
     status: Status | str | None = None
     registered_from: datetime | None = None
     registered_to: datetime | None = None
+    #: Entries assigned (at any time) to this department or one below it.
+    department: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

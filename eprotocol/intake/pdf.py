@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eprotocol.config import IntakePolicy
+from eprotocol.core.certificates import checks_from_json
 from eprotocol.core.intake import PdfReport
 from eprotocol.sandbox import FailureKind, SandboxFailure, SandboxPool
 
@@ -23,7 +24,12 @@ _REFUSALS = {
 class SandboxedPdfInspector:
     """A :class:`~eprotocol.core.intake.PdfInspector` backed by a pool of worker processes."""
 
-    def __init__(self, policy: IntakePolicy) -> None:
+    def __init__(
+        self, policy: IntakePolicy, *, trust_roots_pem: bytes = b"", ours_pem: bytes = b""
+    ) -> None:
+        # Signatures of incoming PDFs are checked against these (PEM) in the worker.
+        self._trust = trust_roots_pem.decode("ascii")
+        self._ours = ours_pem.decode("ascii")
         self._pool = SandboxPool(
             "eprotocol.intake.pdf_worker",
             size=policy.pdf_workers,
@@ -34,13 +40,14 @@ class SandboxedPdfInspector:
     def inspect(self, path: Path) -> PdfReport:
         """Parse ``path`` in a worker; a hang or a crash becomes a refusal."""
         try:
-            report = self._pool.ask({"path": str(path)})
+            report = self._pool.ask({"path": str(path), "trust": self._trust, "ours": self._ours})
         except SandboxFailure as failure:
             return PdfReport(refusal=_REFUSALS[failure.kind].format(limit=self._pool.timeout))
         return PdfReport(
             refusal=report["refusal"],
             pages=report.get("pages", 0),
             warnings=tuple(report.get("warnings", ())),
+            signatures=checks_from_json(report.get("signatures", ())),
         )
 
     def close(self) -> None:

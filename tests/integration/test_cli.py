@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -120,3 +120,58 @@ def test_init_requires_an_organisation(run: Run) -> None:
     result = run("init")
     assert result.returncode == 2
     assert "--organisation" in result.stderr
+
+
+def test_certificates_verification_and_daily_register_from_the_command_line(
+    run: Run, tmp_path: Path
+) -> None:
+    init = run("init", "--organisation", "Δήμος Χανίων")
+    assert init.returncode == 0
+    assert "DEVELOPMENT signing key" in init.stderr
+    key = tmp_path / "var" / "signing.p12"
+    assert key.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "var" / "signing-password").stat().st_mode & 0o077 == 0
+    again = run("init", "--organisation", "Δήμος Χανίων")
+    assert again.returncode == 0 and "DEVELOPMENT" not in again.stderr  # the key is kept
+
+    templates = run("certificate", "templates")
+    assert "permanent-residence: Βεβαίωση μόνιμης κατοικίας" in templates.stdout
+    issued = run(
+        "certificate",
+        "issue",
+        "--template",
+        "generic",
+        "--field",
+        "full_name=Νίκος Βλαχάκης",
+        "--field",
+        "statement=είναι εγγεγραμμένος στα μητρώα του Δήμου.",
+    )
+    assert issued.returncode == 0, issued.stderr
+    number, code, output = issued.stdout.split("\n")[:3]
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    assert number == f"1/{year}"
+    assert (tmp_path / output).read_bytes().startswith(b"%PDF-")
+
+    by_code = run("verify", code)
+    assert by_code.returncode == 0 and by_code.stdout.strip().endswith("VALID")
+    by_file = run("verify", output, "--json")
+    assert by_file.returncode == 0 and json.loads(by_file.stdout)["authentic"] is True
+    forged = bytearray((tmp_path / output).read_bytes())
+    forged[-10] ^= 1
+    (tmp_path / "forged.pdf").write_bytes(bytes(forged))
+    refused = run("verify", "forged.pdf")
+    assert refused.returncode == 1 and "NOT VALID" in refused.stderr
+    assert run("verify", "2222-3333-4444-5555").returncode == 1
+    bad_field = run("certificate", "issue", "--template", "generic", "--field", "nonsense")
+    assert bad_field.returncode == 1 and "is not name=value" in bad_field.stderr
+
+    yesterday = (datetime.now(ZoneInfo("Europe/Athens")) - timedelta(days=1)).date()
+    made = run("daily-register", "--output", "registers", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["day"] == yesterday.isoformat()
+    stored = tmp_path / "registers" / f"daily-register-{yesterday.isoformat()}.json"
+    assert json.loads(stored.read_text(encoding="utf-8"))["day"] == yesterday.isoformat()
+    today = run(
+        "daily-register", "--date", datetime.now(ZoneInfo("Europe/Athens")).date().isoformat()
+    )
+    assert today.returncode == 1 and "once the day is over" in today.stderr

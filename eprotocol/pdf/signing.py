@@ -1,0 +1,245 @@
+"""PAdES signatures with pyHanko: signing with the organisation's key and checking signatures.
+
+The key comes from a PKCS#12 file (:class:`~eprotocol.config.SigningConfig`);
+it is loaded once and never logged or shown. :func:`check_signatures` is also
+what the sandboxed intake worker runs on incoming PDFs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
+from pyhanko.sign.validation.status import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
+
+from eprotocol.config import SigningConfig
+from eprotocol.core.errors import InvalidInput, SigningUnavailable
+from eprotocol.core.types import SignatureCheck
+from eprotocol.private_files import create_private_file
+
+_FIELD = "eprotocol-seal"
+# pyHanko logs a full traceback for every modification it finds after a signature;
+# for us that is an expected finding, reported in the SignatureCheck.
+logging.getLogger("pyhanko.sign.diff_analysis").setLevel(logging.CRITICAL)
+
+
+def _der(cert: asn1_x509.Certificate) -> bytes:
+    return bytes(cert.dump())
+
+
+def load_trust_roots(pem_data: Iterable[bytes]) -> list[asn1_x509.Certificate]:
+    """Certificates from PEM text (each item may hold several)."""
+    roots = []
+    for data in pem_data:
+        for _, _, der in pem.unarmor(data, multiple=True):
+            roots.append(asn1_x509.Certificate.load(der))
+    return roots
+
+
+def _signer_name(cert: asn1_x509.Certificate) -> str:
+    subject = cert.subject.native
+    return str(subject.get("common_name") or cert.subject.human_friendly)
+
+
+def _signed_bytes(sig: EmbeddedPdfSignature) -> int | None:
+    """The end of the signature's ``/ByteRange``: the length of the revision it signs."""
+    try:
+        start, _, second, rest = (int(v) for v in sig.sig_object["/ByteRange"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return second + rest if start == 0 else None
+
+
+def _check(
+    status: PdfSignatureStatus, field: str, ours: bytes | None, signed_bytes: int | None
+) -> SignatureCheck:
+    cert = status.signing_cert
+    level = status.modification_level
+    signed_at = status.signer_reported_dt
+    if status.timestamp_validity is not None:
+        signed_at = status.timestamp_validity.timestamp
+    return SignatureCheck(
+        field=field,
+        signer=_signer_name(cert) if cert is not None else "",
+        intact=bool(status.intact),
+        valid=bool(status.valid),
+        trusted=bool(status.trusted),
+        ours=cert is not None and ours is not None and _der(cert) == ours,
+        covers_whole_file=status.coverage is not None and status.coverage.name == "ENTIRE_FILE",
+        modification=level.name.lower() if level is not None else "other",
+        signed_at=signed_at.astimezone(UTC) if signed_at is not None else None,
+        problem=None if status.bottom_line else status.summary(),
+        signed_bytes=signed_bytes,
+    )
+
+
+def check_signatures(
+    data: bytes, trust_roots: list[asn1_x509.Certificate], ours: bytes | None = None
+) -> tuple[SignatureCheck, ...]:
+    """Validate every signature in ``data`` against ``trust_roots`` (no network fetching).
+
+    ``ours`` is the DER of the organisation's certificate, to tell our own
+    signatures apart. Raises ``InvalidInput`` when the file cannot be read as a PDF.
+    """
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"the file cannot be read as a PDF ({exc})", field="file") from exc
+    checks = []
+    for sig in embedded:
+        context = ValidationContext(trust_roots=trust_roots, allow_fetching=False)
+        try:
+            status = validate_pdf_signature(sig, context)
+        except Exception as exc:  # noqa: BLE001 - any failure means "this signature does not hold"
+            checks.append(
+                SignatureCheck(
+                    field=sig.field_name or "",
+                    signer="",
+                    intact=False,
+                    valid=False,
+                    trusted=False,
+                    ours=False,
+                    covers_whole_file=False,
+                    modification="other",
+                    problem=f"{type(exc).__name__}: {str(exc)[:300]}",
+                )
+            )
+            continue
+        checks.append(_check(status, sig.field_name or "", ours, _signed_bytes(sig)))
+    return tuple(checks)
+
+
+class PadesSigner:
+    """A :class:`~eprotocol.core.certificates.Signer` holding the organisation's key."""
+
+    def __init__(self, config: SigningConfig) -> None:
+        try:
+            signer = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
+                str(config.p12_path), passphrase=config.password
+            )
+        except (OSError, ValueError) as exc:
+            raise SigningUnavailable(
+                f"the signing key {config.p12_path} cannot be loaded: {type(exc).__name__}"
+            ) from exc
+        if signer is None or signer.signing_cert is None:
+            # pyHanko logs the reason and returns None (wrong password, not PKCS#12...).
+            raise SigningUnavailable(
+                f"the signing key {config.p12_path} cannot be loaded (wrong password?)"
+            )
+        self._signer = signer
+        self._cert: asn1_x509.Certificate = signer.signing_cert
+        self._timestamper = (
+            HTTPTimeStamper(config.timestamp_url, timeout=int(config.timeout))
+            if config.timestamp_url
+            else None
+        )
+        extra = [config.trust_roots.read_bytes()] if config.trust_roots is not None else []
+        self._roots = [self._cert, *load_trust_roots(extra)]
+        self._meta = signers.PdfSignatureMetadata(
+            field_name=_FIELD,
+            subfilter=SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            reason="Έκδοση εγγράφου με αριθμό πρωτοκόλλου",
+        )
+
+    @property
+    def signer_name(self) -> str:
+        """The common name of the organisation's certificate."""
+        return _signer_name(self._cert)
+
+    @property
+    def certificate_pem(self) -> bytes:
+        """The organisation's certificate, PEM-encoded (public)."""
+        return bytes(pem.armor("CERTIFICATE", _der(self._cert)))
+
+    @property
+    def trust_roots_pem(self) -> bytes:
+        """Every certificate incoming signatures are checked against, PEM-encoded."""
+        return b"".join(pem.armor("CERTIFICATE", _der(c)) for c in self._roots)
+
+    def sign(self, pdf: bytes) -> bytes:
+        """Append a PAdES signature (B-B, or B-T with a timestamp server) to ``pdf``."""
+        out = io.BytesIO()
+        try:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+            signers.sign_pdf(
+                writer, self._meta, signer=self._signer, timestamper=self._timestamper, output=out
+            )
+        except (SigningError, OSError) as exc:
+            raise SigningUnavailable(f"signing failed: {type(exc).__name__}: {exc}") from exc
+        except PdfError as exc:
+            raise InvalidInput(f"the document cannot be signed: {exc}", field="files") from exc
+        return out.getvalue()
+
+    def check(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
+        """Validate every signature in ``pdf`` against our certificate and the trust roots."""
+        return check_signatures(pdf, self._roots, _der(self._cert))
+
+
+def create_development_identity(path: Path, password: bytes, organisation: str) -> str:
+    """Write a self-signed ECDSA P-256 key and certificate (PKCS#12) for development.
+
+    Returns the certificate's SHA-256 fingerprint. Nobody outside this archive
+    trusts such a certificate: production must load the organisation's real one.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} (ΔΟΚΙΜΑΣΤΙΚΟ ΚΛΕΙΔΙ)"[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "GR"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    data = pkcs12.serialize_key_and_certificates(
+        b"eprotocol", key, cert, None, serialization.BestAvailableEncryption(password)
+    )
+    if not create_private_file(path, data):
+        raise InvalidInput(f"{path} already exists; not overwriting a signing key", field="p12")
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()

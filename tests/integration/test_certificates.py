@@ -1,0 +1,405 @@
+"""Certificates, sealed outgoing documents, verification and incoming signatures (issue #6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import zxingcpp
+from PIL import Image
+from pyhanko.pdf_utils.generic import NameObject
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfReader, PdfWriter
+
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    Registration,
+    Role,
+)
+from eprotocol.config import SigningConfig
+from eprotocol.core.certificates import VerificationStatus, normalise_code
+from eprotocol.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SigningUnavailable,
+)
+from eprotocol.core.models import SEAL
+from eprotocol.pdf.signing import PadesSigner, create_development_identity
+from tests.conftest import ORGANISATION
+from tests.pdfs import greek_pdf
+from tests.support import FixedClock, our_root
+
+CITIZEN = {
+    "full_name": "Γεώργιος Παπαδάκης",
+    "father_name": "Ιωάννης",
+    "birth_date": "1980-03-04",
+    "afm": "090000045",
+    "address": "Χάληδων 12, Χανιά",
+}
+
+
+@pytest.fixture
+def issuing(config: ArchiveConfig, signing: SigningConfig, clock: FixedClock) -> Iterator[Archive]:
+    """An archive with a signing key, a counter employee (issuer) and a member of staff."""
+    with Archive(dataclasses.replace(config, signing=signing), clock=clock) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        archive.add_department("KEP", "ΚΕΠ", by="admin")
+        archive.add_user("kep", "Υπάλληλος ΚΕΠ", department="KEP", roles=[Role.ISSUER], by="admin")
+        archive.add_user("staff", "Υπάλληλος", department="KEP", roles=[Role.STAFF], by="admin")
+        yield archive
+
+
+def _bytes(archive: Archive, entry_ref: tuple[str, int, int], file_id: int) -> bytes:
+    _, stream = archive.read_file(*entry_ref, file_id)
+    return b"".join(stream)
+
+
+def _main_pdf(archive: Archive, **fields: str) -> tuple[Registration, bytes]:
+    entry = archive.issue_certificate("permanent-residence", {**CITIZEN, **fields}, by="kep")
+    return entry, _bytes(archive, (entry.book, entry.year, entry.number), entry.files[0].id)
+
+
+def _qr_texts(pdf: bytes, tmp_path: Path) -> list[str]:
+    """Render page 1 with pdftoppm (as a reader would see it) and decode its QR codes."""
+    source = tmp_path / "page.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "110",
+            "-png",
+            "-singlefile",
+            "-f",
+            "1",
+            str(source),
+            str(tmp_path / "p"),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(tmp_path / "p.png"))]
+
+
+def test_a_certificate_is_a_signed_greek_pdf_whose_qr_leads_to_its_verification(
+    issuing: Archive, signing: SigningConfig, tmp_path: Path
+) -> None:
+    entry, pdf = _main_pdf(issuing)
+    assert entry.direction == "outgoing"
+    assert entry.protocol_number == "1/2026"
+    assert entry.subject == "Βεβαίωση μόνιμης κατοικίας"
+    assert entry.recipients == ("Γεώργιος Παπαδάκης",)
+    code = entry.verification_code
+    assert code is not None and normalise_code(code) == code
+    assert entry.files[0].sha256 == hashlib.sha256(pdf).hexdigest()
+
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    for expected in (
+        "ΒΕΒΑΙΩΣΗ ΜΟΝΙΜΗΣ ΚΑΤΟΙΚΙΑΣ",
+        "Γεώργιος Παπαδάκης",
+        "04/03/1980",
+        "Αρ. πρωτ.: 1/2026",
+        ORGANISATION,
+        code,
+    ):
+        assert expected in text
+
+    (embedded,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    status = validate_pdf_signature(
+        embedded, ValidationContext(trust_roots=[our_root(signing)], allow_fetching=False)
+    )
+    assert status.bottom_line, status.summary()
+
+    assert _qr_texts(pdf, tmp_path) == [f"http://127.0.0.1:8000/verify/{code}"]
+
+
+def test_verification_by_code_tells_public_facts_and_follows_cancellation(
+    issuing: Archive,
+) -> None:
+    entry, pdf = _main_pdf(issuing)
+    code = entry.verification_code
+    assert code is not None
+    # As a citizen types it: lower case, spaces, and Greek capitals that look Latin.
+    typed = code.lower().replace("-", " ").replace("a", "α").replace("e", "ε")
+    found = issuing.verify_code(typed)
+    assert found.status is VerificationStatus.VALID
+    assert found.protocol_number == "1/2026"
+    assert found.title == "Βεβαίωση μόνιμης κατοικίας"
+    assert found.issuer == ORGANISATION
+    assert found.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert "Παπαδάκης" not in repr(found) and "090000045" not in repr(found)
+
+    issuing.cancel(
+        "general", 2026, 1, reason="Λάθος στοιχεία", authorisation="Πράξη 3/2026", by="admin"
+    )
+    cancelled = issuing.verify_code(code)
+    assert cancelled.status is VerificationStatus.CANCELLED
+    assert cancelled.cancelled_at is not None
+    after = issuing.verify_pdf(pdf)
+    assert after.identical and not after.authentic
+    assert after.document.status is VerificationStatus.CANCELLED
+
+    assert issuing.verify_code("2222-3333-4444-5555").status is VerificationStatus.UNKNOWN
+    with pytest.raises(InvalidInput):
+        issuing.verify_code("0000-OOOO-1111-IIII")
+
+
+def _append_update(pdf: bytes) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer.root["/PageLayout"] = NameObject("/TwoColumnLeft")
+    writer.update_root()  # type: ignore[no-untyped-call]
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
+def _flip_one_byte(pdf: bytes) -> bytes:
+    changed = bytearray(pdf)
+    spot = pdf.index(b"stream") + 40
+    changed[spot] ^= 0x01
+    return bytes(changed)
+
+
+def _resave(pdf: bytes) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _strip_signature(pdf: bytes) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    del writer._root_object["/AcroForm"]
+    for page in writer.pages:
+        if "/Annots" in page:
+            del page["/Annots"]
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (_append_update, "μετά την ψηφιακή υπογραφή"),
+        (_flip_one_byte, "δεν είναι έγκυρη"),
+        (_resave, "πανομοιότυπο"),
+        (_strip_signature, "δεν φέρει ψηφιακή υπογραφή"),
+    ],
+)
+def test_a_modified_copy_is_not_authentic_and_says_why(
+    issuing: Archive, tamper: object, reason: str
+) -> None:
+    _, pdf = _main_pdf(issuing)
+    original = issuing.verify_pdf(pdf)
+    assert original.authentic and original.identical and not original.reasons
+    assert original.document.protocol_number == "1/2026"
+
+    assert callable(tamper)
+    result = issuing.verify_pdf(tamper(pdf))
+    assert not result.authentic
+    assert not result.identical
+    assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_an_update_appended_after_signing_is_traced_to_the_issued_document(
+    issuing: Archive,
+) -> None:
+    _, pdf = _main_pdf(issuing)
+    result = issuing.verify_pdf(_append_update(pdf))
+    assert result.document.protocol_number == "1/2026"
+    (ours,) = result.signatures
+    assert ours.intact and not ours.covers_whole_file
+
+
+def test_garbage_is_reported_not_raised(issuing: Archive) -> None:
+    result = issuing.verify_pdf(b"not a pdf at all")
+    assert not result.authentic and result.reasons
+
+
+class _BrokenSigner:
+    """Loads fine, fails when asked to sign (a timestamp server that is down, say)."""
+
+    def __init__(self, real: PadesSigner) -> None:
+        self._real = real
+        self.signer_name = real.signer_name
+        self.certificate_pem = real.certificate_pem
+        self.trust_roots_pem = real.trust_roots_pem
+        self.check = real.check
+
+    def sign(self, pdf: bytes) -> bytes:
+        raise SigningUnavailable("the timestamp server does not answer")
+
+
+def test_a_failed_signature_records_nothing_and_uses_no_number(
+    config: ArchiveConfig, signing: SigningConfig, clock: FixedClock
+) -> None:
+    broken = _BrokenSigner(PadesSigner(signing))
+    with Archive(config, clock=clock, signer=broken) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        with pytest.raises(SigningUnavailable):
+            archive.issue_certificate("permanent-residence", CITIZEN, by="admin")
+        entry = archive.register(
+            NewRegistration(direction="incoming", subject="Αίτηση"), by="admin"
+        )
+        assert entry.number == 1
+        with archive._db.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(SEAL)).scalar() == 0
+
+
+def test_bad_fields_unknown_templates_and_unauthorised_users_are_refused(
+    issuing: Archive,
+) -> None:
+    with pytest.raises(InvalidInput) as missing:
+        issuing.issue_certificate("permanent-residence", {"full_name": "Α Β"}, by="kep")
+    assert missing.value.field == "fields.father_name"
+    with pytest.raises(InvalidInput) as afm:
+        issuing.issue_certificate("permanent-residence", {**CITIZEN, "afm": "123456789"}, by="kep")
+    assert afm.value.field == "fields.afm"
+    with pytest.raises(InvalidInput):
+        issuing.issue_certificate(
+            "permanent-residence", {**CITIZEN, "birth_date": "31/02/1980"}, by="kep"
+        )
+    with pytest.raises(InvalidInput):
+        issuing.issue_certificate(
+            "generic", {"full_name": "Α", "statement": "x", "age": "3"}, by="kep"
+        )
+    with pytest.raises(NotFound):
+        issuing.issue_certificate("no-such-template", CITIZEN, by="kep")
+    with pytest.raises(Forbidden):
+        issuing.issue_certificate("permanent-residence", CITIZEN, by="staff")
+    assert issuing.list().items == ()
+
+
+def test_text_with_markup_is_printed_as_text(issuing: Archive) -> None:
+    entry = issuing.issue_certificate(
+        "generic",
+        {"full_name": "<b>Μαρία</b> & Σία", "statement": "έχει <script>alert(1)</script> οφειλές."},
+        by="kep",
+    )
+    pdf = _bytes(issuing, (entry.book, entry.year, entry.number), entry.files[0].id)
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "<b>Μαρία</b> & Σία" in text
+    assert "<script>alert(1)</script>" in text
+
+
+def test_templates_added_by_admins_are_offered(
+    config: ArchiveConfig, signing: SigningConfig, clock: FixedClock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "pet.toml").write_text(
+        'code = "pet-registration"\ntitle = "Βεβαίωση καταγραφής ζώου συντροφιάς"\n'
+        'body = "Ο/Η $owner έχει καταχωρίσει το ζώο με αριθμό σήμανσης $chip."\n'
+        '[[fields]]\nname = "owner"\nlabel = "Ιδιοκτήτης"\nrecipient = true\n'
+        '[[fields]]\nname = "chip"\nlabel = "Αριθμός microchip"\n',
+        encoding="utf-8",
+    )
+    cfg = dataclasses.replace(config, signing=signing, templates_dir=folder)
+    with Archive(cfg, clock=clock) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        codes = [t.code for t in archive.certificate_templates()]
+        assert codes == ["generic", "permanent-residence", "pet-registration"]
+        entry = archive.issue_certificate(
+            "pet-registration", {"owner": "Ελένη Κ.", "chip": "941000024567891"}, by="admin"
+        )
+        assert entry.recipients == ("Ελένη Κ.",)
+
+    (folder / "broken.toml").write_text('code = "x"\ntitle = "Χ"\nbody = "$nope"\nfields = []\n')
+    with pytest.raises(InvalidInput, match="nope"):
+        Archive(cfg, clock=clock)
+
+
+def test_an_outgoing_pdf_is_stamped_and_signed_when_sealed(
+    issuing: Archive, tmp_path: Path
+) -> None:
+    original = greek_pdf("Απάντηση στο αίτημά σας για άδεια κατάληψης κοινόχρηστου χώρου")
+    entry = issuing.register(
+        NewRegistration(direction="outgoing", subject="Απάντηση για άδεια", recipients=("Α. Β.",)),
+        [FileInput("apantisi.pdf", original, FileRole.MAIN)],
+        by="admin",
+        seal=True,
+    )
+    code = entry.verification_code
+    assert code is not None
+    stored = _bytes(issuing, (entry.book, entry.year, entry.number), entry.files[0].id)
+    assert stored != original and entry.files[0].sha256 == hashlib.sha256(stored).hexdigest()
+    text = PdfReader(io.BytesIO(stored)).pages[0].extract_text()
+    assert "κοινόχρηστου" in text and code in text and "1/2026" in text
+    assert _qr_texts(stored, tmp_path) == [f"http://127.0.0.1:8000/verify/{code}"]
+    assert issuing.verify_pdf(stored).authentic
+    assert issuing.verify_code(code).title == "Απάντηση για άδεια"
+
+    with pytest.raises(InvalidInput):
+        issuing.register(
+            NewRegistration(direction="incoming", subject="Αίτηση"),
+            [FileInput("a.pdf", original, FileRole.MAIN)],
+            by="admin",
+            seal=True,
+        )
+    # Stamping would break an existing signature: refused, and no number used.
+    _, signed = _main_pdf(issuing)
+    with pytest.raises(InvalidInput, match="already digitally signed"):
+        issuing.register(
+            NewRegistration(direction="outgoing", subject="Ξανά"),
+            [FileInput("b.pdf", signed, FileRole.MAIN)],
+            by="admin",
+            seal=True,
+        )
+    assert issuing.list().items[0].number == 2
+
+
+def test_an_incoming_signed_pdf_is_kept_byte_identical_with_its_signature_report(
+    issuing: Archive, tmp_path: Path
+) -> None:
+    _, signed = _main_pdf(issuing)
+    entry = issuing.register(
+        NewRegistration(direction="incoming", subject="Βεβαίωση που προσκόμισε πολίτης"),
+        [FileInput("bebaiosi.pdf", signed, FileRole.MAIN)],
+        by="admin",
+    )
+    (stored,) = entry.files
+    assert stored.sha256 == hashlib.sha256(signed).hexdigest()
+    assert _bytes(issuing, (entry.book, entry.year, entry.number), stored.id) == signed
+    (check,) = stored.signatures
+    assert check.intact and check.valid and check.trusted and check.ours
+    assert check.signer.startswith(ORGANISATION)
+    # The report is kept with the file, not recomputed.
+    assert issuing.get("general", 2026, 2).files[0].signatures == stored.signatures
+
+    # Signed by a key we do not know: intact, but not trusted.
+    stranger_key = tmp_path / "stranger.p12"
+    create_development_identity(stranger_key, b"pw", "Άλλος φορέας")
+    foreign = PadesSigner(SigningConfig(stranger_key, b"pw")).sign(greek_pdf("Έγγραφο τρίτου"))
+    other = issuing.register(
+        NewRegistration(direction="incoming", subject="Έγγραφο άλλου φορέα"),
+        [FileInput("allo.pdf", foreign, FileRole.MAIN)],
+        by="admin",
+    )
+    (check,) = other.files[0].signatures
+    assert check.intact and check.valid and not check.trusted and not check.ours
+    unsigned = issuing.register(
+        NewRegistration(direction="incoming", subject="Χωρίς υπογραφή"),
+        [FileInput("x.pdf", greek_pdf("Απλό έγγραφο"), FileRole.MAIN)],
+        by="admin",
+    )
+    assert unsigned.files[0].signatures == ()
+
+
+def test_issuing_needs_a_signing_key(archive: Archive) -> None:
+    with pytest.raises(SigningUnavailable):
+        archive.issue_certificate("permanent-residence", CITIZEN, by="admin")
