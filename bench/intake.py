@@ -34,9 +34,12 @@ from tests.support import SeaweedServer
 GOAL = 0.5
 
 
-def documents(count: int) -> list[bytes]:
+def documents(count: int, first: int = 0) -> list[bytes]:
     """Distinct 2-page PDFs of about 20 KB (distinct, so every one is really stored)."""
-    return [make_pdf(2, text=f"Protocol benchmark {i}", padding=16000) for i in range(count)]
+    return [
+        make_pdf(2, text=f"Protocol benchmark {i}", padding=16000)
+        for i in range(first, first + count)
+    ]
 
 
 def raw_put_rate(server: SeaweedServer, docs: list[bytes], writers: int) -> float:

@@ -16,7 +16,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from eprotocol.api.auth import LoginThrottle, login
-from eprotocol.api.problems import problem_plugin
+from eprotocol.api.certificates import certificates_router, verify_code, verify_pdf
+from eprotocol.api.problems import PUBLIC, document_problems, problem_plugin
 from eprotocol.api.routes import api_router
 from eprotocol.archive import Archive
 from eprotocol.env import Settings
@@ -67,7 +68,10 @@ def security_headers(app: ASGIApp) -> ASGIApp:
                 headers = MutableScopeHeaders.from_message(message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
-                if not scope["path"].startswith("/schema"):
+                # Pages set their own (stricter-than-nothing) policy; the API loads nothing.
+                if not scope["path"].startswith("/schema") and not headers.get(
+                    "Content-Security-Policy"
+                ):
                     headers["Content-Security-Policy"] = _API_CSP
             await send(message)
 
@@ -102,7 +106,11 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
                 opened.close()
 
     return Litestar(
-        route_handlers=[health, ready, login, api_router()],
+        route_handlers=[
+            *document_problems([health, ready, login, verify_code, verify_pdf], PUBLIC),
+            api_router(),
+            certificates_router(),
+        ],
         lifespan=[lifespan],
         plugins=[problem_plugin()],
         middleware=[security_headers],

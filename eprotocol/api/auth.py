@@ -18,6 +18,7 @@ import jwt
 from litestar import Request, post
 from litestar.datastructures import State
 
+from eprotocol.api.problems import problem_responses
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
 from eprotocol.core.errors import NotFound, Throttled, Unauthenticated
@@ -123,7 +124,13 @@ def user_of(request: Request[object, object, State]) -> User:
     return user
 
 
-@post("/api/v1/auth/token", sync_to_thread=True, tags=["auth"], status_code=200)
+@post(
+    "/api/v1/auth/token",
+    sync_to_thread=True,
+    tags=["auth"],
+    status_code=200,
+    responses=problem_responses(401, 429),
+)
 def login(data: LoginRequest, request: Request[object, object, State]) -> TokenResponse:
     """Log in with user name and password; get a bearer token.
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -81,3 +85,55 @@ def problem_plugin() -> ProblemDetailsPlugin:
             },
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An RFC 9457 problem as this API sends it (``field`` names the offending input)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+_MEANING = {
+    400: "The request is malformed: bad parameters, JSON or multipart (problem+json)",
+    401: "Not logged in, or the token is not valid (problem+json)",
+    403: "The user's roles do not allow this (problem+json)",
+    404: "Not found, or a confidential entry the user may not see (problem+json)",
+    409: "Contradicts the current state, e.g. already cancelled (problem+json)",
+    413: "The request body is larger than EPROTOCOL_MAX_UPLOAD_MB (problem+json)",
+    422: "Invalid input; `field` names it (problem+json)",
+    429: "Too many failed attempts; see Retry-After (problem+json)",
+    503: "A backing service is unavailable; see Retry-After (problem+json)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the problems an endpoint can answer with."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_MEANING[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def document_problems(
+    handlers: Sequence[HTTPRouteHandler], responses: dict[int, ResponseSpec]
+) -> list[HTTPRouteHandler]:
+    """``handlers`` with ``responses`` added to what their OpenAPI document lists."""
+    for handler in handlers:
+        handler.responses = {**responses, **(handler.responses or {})}
+    return list(handlers)
+
+
+#: Problems of endpoints that need a logged-in user.
+AUTHENTICATED = problem_responses(400, 401, 403, 404, 409, 413, 422, 503)
+#: Problems of public endpoints.
+PUBLIC = problem_responses(400, 404, 413, 422, 503)

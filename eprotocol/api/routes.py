@@ -8,6 +8,7 @@ that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -26,23 +27,28 @@ from litestar.response import Stream
 
 from eprotocol.api import schemas
 from eprotocol.api.auth import user_of
+from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.archive import Archive
 from eprotocol.core.errors import Forbidden, InvalidInput, RegistrationNotFound
-from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.permissions import Action, allowed, holds
 from eprotocol.core.search import SearchFilters
 from eprotocol.core.types import (
+    Direction,
     FileInput,
     FileRole,
     NewRegistration,
     ProtocolRef,
     Registration,
     RegistrationFilter,
+    Status,
     User,
 )
 
 Year = Annotated[int, Parameter(ge=1900, le=9999)]
 Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
 Book = Annotated[str | None, Parameter(query="book", max_length=32)]
+#: A database id: what a PostgreSQL ``integer`` column holds.
+RowId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
 
 
 def acting_user(request: Request[Any, Any, State]) -> User:
@@ -57,8 +63,8 @@ def archive_of(state: State) -> Archive:
 
 
 def require(user: User, action: Action) -> None:
-    """Raise ``Forbidden`` unless ``user`` may do ``action`` somewhere."""
-    if not allowed(user, action):
+    """Raise ``Forbidden`` unless ``user`` may do ``action`` somewhere (over any scope)."""
+    if not holds(user, action):
         raise Forbidden(f"{user.username} may not {action.value.replace('_', ' ')}")
 
 
@@ -124,7 +130,7 @@ async def create_registration(
     )
     try:
         registered = await sync_to_thread(
-            partial(archive_of(state).register, entry, files, by=user.username)
+            partial(archive_of(state).register, entry, files, by=user.username, seal=meta.seal)
         )
     finally:
         for upload in uploads:
@@ -137,8 +143,9 @@ def list_registrations(
     user: User,
     state: State,
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
-    direction: Annotated[str | None, Parameter(max_length=16)] = None,
-    status: Annotated[str | None, Parameter(max_length=16)] = None,
+    direction: Direction | None = None,
+    status: Status | None = None,
+    department: Annotated[str | None, Parameter(max_length=32)] = None,
     date_from: Annotated[date | None, Parameter(query="from")] = None,
     date_to: Annotated[date | None, Parameter(query="to")] = None,
     book: Book = None,
@@ -157,6 +164,7 @@ def list_registrations(
             status=status,
             registered_from=None if date_from is None else _midnight(date_from, tz),
             registered_to=None if date_to is None else _midnight(date_to + timedelta(days=1), tz),
+            department=department,
         ),
         limit=limit,
         cursor=cursor,
@@ -186,7 +194,7 @@ def get_registration(
     media_type="application/octet-stream",
 )
 def download_file(
-    year: Year, number: Number, file_id: int, user: User, state: State, book: Book = None
+    year: Year, number: Number, file_id: RowId, user: User, state: State, book: Book = None
 ) -> Stream:
     """The stored bytes, as an attachment; ``ETag`` is the SHA-256. The download is audited."""
     archive = archive_of(state)
@@ -225,18 +233,54 @@ def cancel_registration(
     book: Book = None,
 ) -> schemas.RegistrationOut:
     """Cancel a registration for ever (protocol office and admins), with reason and authority."""
-    archive = archive_of(state)
-    entry = readable(archive, user, book, year, number)
-    require(user, Action.CANCEL)
-    return schemas.registration_out(
-        archive.cancel(
-            entry.book,
+    return _change(
+        state,
+        user,
+        (book, year, number),
+        Action.CANCEL,
+        lambda archive, book: archive.cancel(
+            book,
             year,
             number,
             reason=data.reason,
             authorisation=data.authorisation,
             by=user.username,
-        )
+        ),
+    )
+
+
+def _change(
+    state: State,
+    user: User,
+    ref: tuple[str | None, int, int],
+    action: Action,
+    change: Callable[[Archive, str], Registration],
+) -> schemas.RegistrationOut:
+    """Apply ``change`` to a registration the user may read and may do ``action`` on."""
+    archive = archive_of(state)
+    entry = readable(archive, user, *ref)
+    require(user, action)
+    return schemas.registration_out(change(archive, entry.book))
+
+
+@post("/registrations/{year:int}/{number:int}/corrections", sync_to_thread=True, status_code=200)
+def correct_registration(
+    year: Year,
+    number: Number,
+    data: schemas.CorrectionRequest,
+    user: User,
+    state: State,
+    book: Book = None,
+) -> schemas.RegistrationOut:
+    """Correct non-system fields (protocol office and admins); old values are kept."""
+    return _change(
+        state,
+        user,
+        (book, year, number),
+        Action.CORRECT,
+        lambda archive, book: archive.correct(
+            book, year, number, data.changes, reason=data.reason, by=user.username
+        ),
     )
 
 
@@ -268,14 +312,14 @@ def assign(
 
 
 @post("/assignments/{assignment_id:int}/accept", sync_to_thread=True, status_code=200)
-def accept(assignment_id: int, user: User, state: State) -> schemas.AssignmentOut:
+def accept(assignment_id: RowId, user: User, state: State) -> schemas.AssignmentOut:
     """Acknowledge a pending assignment."""
     return schemas.assignment_out(archive_of(state).accept(assignment_id, by=user.username))
 
 
 @post("/assignments/{assignment_id:int}/complete", sync_to_thread=True, status_code=200)
 def complete(
-    assignment_id: int, user: User, state: State, data: schemas.CompleteRequest | None = None
+    assignment_id: RowId, user: User, state: State, data: schemas.CompleteRequest | None = None
 ) -> schemas.AssignmentOut:
     """Complete an accepted assignment, optionally naming the reply (``123/2026``)."""
     archive = archive_of(state)
@@ -287,7 +331,7 @@ def complete(
 
 @post("/assignments/{assignment_id:int}/return", sync_to_thread=True, status_code=200)
 def return_assignment(
-    assignment_id: int, data: schemas.ReturnRequest, user: User, state: State
+    assignment_id: RowId, data: schemas.ReturnRequest, user: User, state: State
 ) -> schemas.AssignmentOut:
     """Send an open assignment back, with the reason."""
     return schemas.assignment_out(
@@ -297,7 +341,7 @@ def return_assignment(
 
 @post("/assignments/{assignment_id:int}/forward", sync_to_thread=True, status_code=201)
 def forward(
-    assignment_id: int, data: schemas.ForwardRequest, user: User, state: State
+    assignment_id: RowId, data: schemas.ForwardRequest, user: User, state: State
 ) -> schemas.AssignmentOut:
     """Move an open assignment to another department; 201 with the new assignment."""
     return schemas.assignment_out(
@@ -326,7 +370,7 @@ def search(
     state: State,
     q: Annotated[str, Parameter(min_length=1, max_length=500)],
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
-    direction: Annotated[str | None, Parameter(max_length=16)] = None,
+    direction: Direction | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
     date_from: Annotated[date | None, Parameter(query="from")] = None,
     date_to: Annotated[date | None, Parameter(query="to")] = None,
@@ -334,6 +378,7 @@ def search(
     offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
 ) -> schemas.SearchOut:
     """Registrations the caller may see, best first, with highlights and facets. Audited."""
+    require(user, Action.READ)
     archive = archive_of(state)
     filters = SearchFilters(
         year=year,
@@ -356,7 +401,7 @@ def search(
 def audit(
     user: User,
     state: State,
-    after: Annotated[int, Parameter(ge=0)] = 0,
+    after: Annotated[int, Parameter(ge=0, le=2_147_483_647)] = 0,
     limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
 ) -> list[schemas.AuditEventOut]:
     """Audit events after ``after``, oldest first (auditors and admins)."""
@@ -375,22 +420,26 @@ def api_router() -> Router:
     """Every ``/api/v1`` endpoint that needs a logged-in user."""
     return Router(
         path="/api/v1",
-        route_handlers=[
-            create_registration,
-            list_registrations,
-            get_registration,
-            download_file,
-            cancel_registration,
-            assign,
-            accept,
-            complete,
-            return_assignment,
-            forward,
-            department_inbox,
-            search,
-            audit,
-            audit_verify,
-        ],
+        route_handlers=document_problems(
+            [
+                create_registration,
+                list_registrations,
+                get_registration,
+                download_file,
+                cancel_registration,
+                correct_registration,
+                assign,
+                accept,
+                complete,
+                return_assignment,
+                forward,
+                department_inbox,
+                search,
+                audit,
+                audit_verify,
+            ],
+            AUTHENTICATED,
+        ),
         dependencies={"user": Provide(acting_user, sync_to_thread=True)},
         security=[{"bearer": []}],
     )

@@ -5,14 +5,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from eprotocol.core.certificates import CertificateTemplate, PdfVerification, Verification
+from eprotocol.core.daily_register import DailyRegister
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchResult
-from eprotocol.core.types import Assignment, AuditEvent, ChainReport, Page, Registration
+from eprotocol.core.types import (
+    Assignment,
+    AuditEvent,
+    ChainReport,
+    Page,
+    Registration,
+    SignatureCheck,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureOut:
+    """A digital signature found in a PDF and how it validated."""
+
+    field: str
+    signer: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    ours: bool
+    covers_whole_file: bool
+    modification: str
+    signed_at: datetime | None
+    problem: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class FileOut:
-    """A stored file of a registration."""
+    """A stored file of a registration; ``signatures`` as validated at intake."""
 
     id: int
     filename: str
@@ -21,6 +46,7 @@ class FileOut:
     sha256: str
     role: str
     warnings: list[str]
+    signatures: list[SignatureOut]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +102,7 @@ class RegistrationOut:
     files: list[FileOut]
     assignments: list[AssignmentOut]
     cancellation: CancellationOut | None
+    verification_code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +127,94 @@ class RegistrationMetadata:
     classification_code: str | None = None
     confidential: bool = False
     book: str | None = None
+    #: Stamp the main PDF of an outgoing document with number, date, code and QR, and sign it.
+    seal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionRequest:
+    """New values of non-system fields, and why they are corrected."""
+
+    changes: dict[str, str | list[str] | bool | None]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRequest:
+    """Which certificate to issue, and its field values."""
+
+    template: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateOut:
+    """An issued certificate: where to verify it and where to download the signed PDF."""
+
+    protocol_number: str
+    verification_code: str
+    verify_url: str
+    download_url: str
+    registration: RegistrationOut
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFieldOut:
+    """A field a certificate template asks for."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool
+    max_length: int
+    default: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateOut:
+    """A certificate template."""
+
+    code: str
+    title: str
+    fields: list[TemplateFieldOut]
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationOut:
+    """Public facts about a sealed document; ``status`` is valid, cancelled or unknown."""
+
+    status: str
+    verification_code: str | None
+    protocol_number: str | None
+    registered_at: datetime | None
+    title: str | None
+    issuer: str | None
+    sha256: str | None
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PdfVerificationOut:
+    """Whether an uploaded PDF is a document we issued, unchanged, validly signed, in force."""
+
+    authentic: bool
+    identical: bool
+    document: VerificationOut
+    signatures: list[SignatureOut]
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRegisterOut:
+    """A stored daily register; ``unchanged`` is false if the day's records changed since."""
+
+    day: date
+    entries: int
+    audit_head: str
+    json_sha256: str
+    pdf_sha256: str
+    created_at: datetime
+    unchanged: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +356,14 @@ def registration_out(entry: Registration) -> RegistrationOut:
         status=entry.status.value,
         files=[
             FileOut(
-                f.id, f.filename, f.media_type, f.size, f.sha256, f.role.value, list(f.warnings)
+                f.id,
+                f.filename,
+                f.media_type,
+                f.size,
+                f.sha256,
+                f.role.value,
+                list(f.warnings),
+                signatures_out(f.signatures),
             )
             for f in entry.files
         ],
@@ -249,6 +371,70 @@ def registration_out(entry: Registration) -> RegistrationOut:
         cancellation=None
         if c is None
         else CancellationOut(c.reason, c.authorisation, c.cancelled_by, c.cancelled_at),
+        verification_code=entry.verification_code,
+    )
+
+
+def signatures_out(checks: tuple[SignatureCheck, ...]) -> list[SignatureOut]:
+    """The JSON shape of signature checks."""
+    return [
+        SignatureOut(
+            c.field,
+            c.signer,
+            c.intact,
+            c.valid,
+            c.trusted,
+            c.ours,
+            c.covers_whole_file,
+            c.modification,
+            c.signed_at,
+            c.problem,
+        )
+        for c in checks
+    ]
+
+
+def verification_out(v: Verification) -> VerificationOut:
+    """The JSON shape of a verification by code."""
+    return VerificationOut(
+        v.status.value,
+        v.verification_code,
+        v.protocol_number,
+        v.registered_at,
+        v.title,
+        v.issuer,
+        v.sha256,
+        v.cancelled_at,
+    )
+
+
+def pdf_verification_out(v: PdfVerification) -> PdfVerificationOut:
+    """The JSON shape of a verification of an uploaded file."""
+    return PdfVerificationOut(
+        v.authentic,
+        v.identical,
+        verification_out(v.document),
+        signatures_out(v.signatures),
+        list(v.reasons),
+    )
+
+
+def template_out(t: CertificateTemplate) -> TemplateOut:
+    """The JSON shape of a certificate template."""
+    return TemplateOut(
+        t.code,
+        t.title,
+        [
+            TemplateFieldOut(f.name, f.label, f.kind.value, f.required, f.max_length, f.default)
+            for f in t.fields
+        ],
+    )
+
+
+def daily_register_out(r: DailyRegister) -> DailyRegisterOut:
+    """The JSON shape of a daily register record."""
+    return DailyRegisterOut(
+        r.day, r.entries, r.audit_head, r.json_sha256, r.pdf_sha256, r.created_at, r.unchanged
     )
 
 

@@ -8,9 +8,12 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,6 +31,7 @@ USERS = {
     "kep.staff": ("DIOIK.KEP", "staff"),
     "roads.staff": ("TECH.ROADS", "staff"),
     "auditor": (None, "auditor"),
+    "kep.counter": ("DIOIK.KEP", "issuer"),
 }
 
 
@@ -38,6 +42,9 @@ class Api:
     base: str
     tokens: dict[str, str]
     pid: int
+    #: The server's working directory and environment, for running the command line beside it.
+    root: Path
+    env: dict[str, str]
 
     def client(self, user: str | None) -> httpx.Client:
         headers = {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -89,7 +96,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 assert answer.status_code == 200, answer.text
                 tokens[name] = answer.json()["access_token"]
         pid = int(next(p for p in Path("/proc").iterdir() if _serves(p, tmp_path)).name)
-        yield Api(base, tokens, pid)
+        yield Api(base, tokens, pid, tmp_path, env)
     finally:
         servers.close()
         if pg is not None:
@@ -201,6 +208,10 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
         assert inbox.status_code == 403  # the head of a section does not see the directorate
         inbox = client.get("/api/v1/departments/DIOIK.KEP/inbox").json()
         assert [item["assignment"]["id"] for item in inbox] == [assignment]
+        listed = client.get("/api/v1/registrations", params={"department": "DIOIK"}).json()
+        assert entry["protocol_number"] in [e["protocol_number"] for e in listed["items"]]
+        others = client.get("/api/v1/registrations", params={"department": "TECH"}).json()
+        assert entry["protocol_number"] not in [e["protocol_number"] for e in others["items"]]
     with api.client("kep.staff") as client:
         assert client.post(f"/api/v1/assignments/{assignment}/accept").json()["state"] == "accepted"
         done = client.post(f"/api/v1/assignments/{assignment}/complete", json={})
@@ -279,3 +290,292 @@ def test_failed_logins_are_throttled(api: Api) -> None:
         )
         assert answer.status_code == 429
         assert int(answer.headers["retry-after"]) > 0
+
+
+CITIZEN = {
+    "full_name": "Ευαγγελία Μαρκάκη",
+    "father_name": "Εμμανουήλ",
+    "birth_date": "12/05/1975",
+    "afm": "090000045",
+    "address": "Κυδωνίας 40, Χανιά",
+}
+
+
+def test_certificates_are_issued_and_verified_by_anyone(api: Api) -> None:
+    with api.client("kep.counter") as counter:
+        templates = counter.get("/api/v1/certificates/templates").json()
+        assert "permanent-residence" in [t["code"] for t in templates]
+        issued = counter.post(
+            "/api/v1/certificates", json={"template": "permanent-residence", "fields": CITIZEN}
+        )
+        assert issued.status_code == 201, issued.text
+        body = issued.json()
+        code = body["verification_code"]
+        assert body["verify_url"].endswith(f"/verify/{code}")
+        pdf = counter.get(body["download_url"])
+        assert pdf.status_code == 200
+        assert hashlib.sha256(pdf.content).hexdigest() == body["registration"]["files"][0]["sha256"]
+
+    with httpx.Client(base_url=api.base) as anonymous:
+        as_json = anonymous.get(f"/verify/{code.lower()}", headers={"Accept": "application/json"})
+        assert as_json.status_code == 200
+        facts = as_json.json()
+        assert facts["status"] == "valid"
+        assert facts["protocol_number"] == body["protocol_number"]
+        assert "Μαρκάκη" not in as_json.text and "090000045" not in as_json.text
+        page = anonymous.get(f"/verify/{code}")
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Έγκυρο έγγραφο" in page.text and "Μαρκάκη" not in page.text
+        assert "style-src 'sha256-" in page.headers["content-security-policy"]
+        checked = anonymous.post(
+            "/api/v1/verify", files={"file": ("b.pdf", pdf.content, "application/pdf")}
+        )
+        assert checked.status_code == 200
+        assert checked.json()["authentic"] is True
+        forged = bytearray(pdf.content)
+        forged[pdf.content.index(b"stream") + 40] ^= 1
+        refused = anonymous.post(
+            "/api/v1/verify", files={"file": ("b.pdf", bytes(forged), "application/pdf")}
+        ).json()
+        assert refused["authentic"] is False and refused["reasons"]
+        assert anonymous.get("/verify/not-a-code").status_code == 422
+        unknown = anonymous.get("/verify/2222-3333-4444-5555")
+        assert unknown.status_code == 200 and "Δεν βρέθηκε" in unknown.text
+
+    year, number = body["registration"]["year"], body["registration"]["number"]
+    with api.client("clerk") as clerk:
+        clerk.post(
+            f"/api/v1/registrations/{year}/{number}/cancel",
+            json={"reason": "Λάθος ΑΦΜ", "authorisation": "Πράξη 7/2026"},
+        ).raise_for_status()
+    with httpx.Client(base_url=api.base, headers={"Accept": "application/json"}) as anonymous:
+        assert anonymous.get(f"/verify/{code}").json()["status"] == "cancelled"
+
+
+def test_certificate_permissions_and_bad_fields(api: Api) -> None:
+    with api.client("kep.staff") as staff:
+        refused = staff.post(
+            "/api/v1/certificates", json={"template": "permanent-residence", "fields": CITIZEN}
+        )
+        assert refused.status_code == 403
+    with api.client("kep.counter") as counter:
+        bad = counter.post(
+            "/api/v1/certificates",
+            json={"template": "permanent-residence", "fields": {**CITIZEN, "afm": "123"}},
+        )
+        assert bad.status_code == 422 and bad.json()["field"] == "fields.afm"
+        unknown = counter.post("/api/v1/certificates", json={"template": "nope", "fields": {}})
+        assert unknown.status_code == 404
+
+
+def test_outgoing_documents_can_be_sealed_and_entries_corrected(api: Api) -> None:
+    metadata = {"direction": "outgoing", "subject": "Απάντηση", "seal": True}
+    with api.client("clerk") as client:
+        sealed = client.post(
+            "/api/v1/registrations",
+            data={"metadata": json.dumps(metadata)},
+            files=[("files", ("apantisi.pdf", greek_pdf("Απάντηση"), "application/pdf"))],
+        )
+        assert sealed.status_code == 201, sealed.text
+        entry = sealed.json()
+        assert entry["verification_code"]
+        path = f"/api/v1/registrations/{entry['year']}/{entry['number']}"
+        corrected = client.post(
+            path + "/corrections",
+            json={"changes": {"subject": "Απάντηση σε αίτηση"}, "reason": "Σαφέστερο θέμα"},
+        )
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["subject"] == "Απάντηση σε αίτηση"
+        system = client.post(
+            path + "/corrections", json={"changes": {"number": "7"}, "reason": "x"}
+        )
+        assert system.status_code == 422 and system.json()["field"] == "number"
+    with api.client("kep.staff") as staff:
+        assert (
+            staff.post(
+                path + "/corrections", json={"changes": {"subject": "Άλλο"}, "reason": "x"}
+            ).status_code
+            == 403
+        )
+
+
+# -- the permission matrix ---------------------------------------------------------------
+
+EVERYONE = ["admin", *USERS]
+READERS = {"admin", "clerk", "kep.head", "kep.staff", "roads.staff", "auditor"}
+
+
+@dataclass
+class Endpoint:
+    """One endpoint of the matrix; ``target`` makes a fresh thing to act on for each call."""
+
+    name: str
+    method: str
+    target: Callable[[Api], str]
+    allowed: set[str]
+    body: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
+    #: What an identity outside ``allowed`` gets (404 where existence must not leak).
+    refused: int = 403
+    public: bool = False
+
+
+def _entry(api: Api, *, confidential: bool = False, assign_to: str | None = None) -> str:
+    created = register(api, "clerk", confidential=confidential)
+    assert created.status_code == 201, created.text
+    entry = created.json()
+    path = f"/api/v1/registrations/{entry['year']}/{entry['number']}"
+    if assign_to is not None:
+        with api.client("clerk") as clerk:
+            clerk.post(path + "/assignments", json={"department": assign_to}).raise_for_status()
+    return path
+
+
+def _file(api: Api, **kwargs: Any) -> str:
+    path = _entry(api, **kwargs)
+    with api.client("clerk") as clerk:
+        return f"{path}/files/{clerk.get(path).json()['files'][0]['id']}"
+
+
+def _assignment(api: Api, step: str) -> str:
+    path = _entry(api, assign_to="DIOIK.KEP")
+    with api.client("clerk") as clerk:
+        assignment = clerk.get(path).json()["assignments"][0]["id"]
+    return f"/api/v1/assignments/{assignment}/{step}"
+
+
+def _daily_register(api: Api) -> str:
+    """A stored daily register (made once per server with the command line)."""
+    day = (datetime.now(ZoneInfo("Europe/Athens")) - timedelta(days=2)).date().isoformat()
+    if not (api.root / f"daily-register-{day}").exists():
+        made = run_cli("daily-register", "--date", day, env=api.env, cwd=api.root)
+        assert made.returncode == 0, made.stderr
+        (api.root / f"daily-register-{day}").touch()
+    return f"/api/v1/daily-registers/{day}"
+
+
+def _code(api: Api) -> str:
+    with api.client("admin") as admin:
+        issued = admin.post(
+            "/api/v1/certificates", json={"template": "permanent-residence", "fields": CITIZEN}
+        )
+    return f"/verify/{issued.json()['verification_code']}"
+
+
+MATRIX = [
+    Endpoint("list", "GET", lambda api: "/api/v1/registrations", READERS),
+    Endpoint(
+        "register",
+        "POST",
+        lambda api: "/api/v1/registrations",
+        {"admin", "clerk"},
+        files={
+            "metadata": (None, json.dumps({"direction": "incoming", "subject": "Αίτηση"})),
+            "files": ("a.pdf", greek_pdf("Αίτηση"), "application/pdf"),
+        },
+    ),
+    Endpoint("read", "GET", _entry, READERS),
+    Endpoint("download", "GET", _file, READERS),
+    Endpoint(
+        "read confidential",
+        "GET",
+        lambda api: _entry(api, confidential=True, assign_to="TECH.ROADS"),
+        {"admin", "clerk", "roads.staff", "auditor"},
+        refused=404,
+    ),
+    Endpoint(
+        "download confidential",
+        "GET",
+        lambda api: _file(api, confidential=True, assign_to="TECH.ROADS"),
+        {"admin", "clerk", "roads.staff", "auditor"},
+        refused=404,
+    ),
+    Endpoint(
+        "cancel",
+        "POST",
+        lambda api: _entry(api) + "/cancel",
+        {"admin", "clerk"},
+        body={"reason": "Λάθος", "authorisation": "Πράξη 1"},
+    ),
+    Endpoint(
+        "correct",
+        "POST",
+        lambda api: _entry(api) + "/corrections",
+        {"admin", "clerk"},
+        body={"changes": {"subject": "Διορθωμένο"}, "reason": "Λάθος"},
+    ),
+    Endpoint(
+        "assign",
+        "POST",
+        lambda api: _entry(api) + "/assignments",
+        {"admin", "clerk", "kep.head"},
+        body={"department": "DIOIK.KEP"},
+    ),
+    Endpoint(
+        "accept",
+        "POST",
+        lambda api: _assignment(api, "accept"),
+        {"admin", "kep.head", "kep.staff"},
+    ),
+    # The head of DIOIK.KEP may forward only within the section, and DIOIK is above it.
+    Endpoint(
+        "forward",
+        "POST",
+        lambda api: _assignment(api, "forward"),
+        {"admin", "clerk"},
+        body={"department": "DIOIK"},
+    ),
+    Endpoint(
+        "inbox",
+        "GET",
+        lambda api: "/api/v1/departments/DIOIK.KEP/inbox",
+        {"admin", "clerk", "kep.head", "kep.staff", "auditor"},
+    ),
+    Endpoint("search", "GET", lambda api: "/api/v1/search?q=αίτηση", READERS),
+    Endpoint("audit", "GET", lambda api: "/api/v1/audit", {"admin", "auditor"}),
+    Endpoint("audit verify", "GET", lambda api: "/api/v1/audit/verify", {"admin", "auditor"}),
+    Endpoint(
+        "templates", "GET", lambda api: "/api/v1/certificates/templates", {"admin", "kep.counter"}
+    ),
+    Endpoint(
+        "issue certificate",
+        "POST",
+        lambda api: "/api/v1/certificates",
+        {"admin", "kep.counter"},
+        body={"template": "permanent-residence", "fields": CITIZEN},
+    ),
+    Endpoint("daily register", "GET", _daily_register, {"admin", "clerk", "auditor"}),
+    Endpoint(
+        "daily register file",
+        "GET",
+        lambda api: _daily_register(api) + "/json",
+        {"admin", "clerk", "auditor"},
+    ),
+    Endpoint("verify by code", "GET", _code, set(EVERYONE), public=True),
+    Endpoint(
+        "verify a file",
+        "POST",
+        lambda api: "/api/v1/verify",
+        set(EVERYONE),
+        files={"file": ("a.pdf", greek_pdf("Αίτηση"), "application/pdf")},
+        public=True,
+    ),
+    Endpoint("health", "GET", lambda api: "/health", set(EVERYONE), public=True),
+    Endpoint("ready", "GET", lambda api: "/ready", set(EVERYONE), public=True),
+]
+
+
+@pytest.mark.parametrize("endpoint", MATRIX, ids=[e.name for e in MATRIX])
+def test_permission_matrix(api: Api, endpoint: Endpoint) -> None:
+    """Every identity on every endpoint: allowed, 403, 404 for hidden entries, 401 anonymous."""
+    outcomes = {}
+    for who in [*EVERYONE, None]:
+        with api.client(who) as client:
+            answer = client.request(
+                endpoint.method, endpoint.target(api), json=endpoint.body, files=endpoint.files
+            )
+        outcomes[who or "anonymous"] = answer.status_code
+    expected = {who: "allowed" if who in endpoint.allowed else endpoint.refused for who in EVERYONE}
+    expected["anonymous"] = "allowed" if endpoint.public else 401
+    seen = {who: "allowed" if status < 400 else status for who, status in outcomes.items()}
+    assert seen == expected, outcomes

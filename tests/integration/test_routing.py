@@ -18,6 +18,7 @@ from eprotocol import (
     NewRegistration,
     NotFound,
     Purpose,
+    RegistrationFilter,
     Role,
 )
 from tests.support import FixedClock
@@ -221,3 +222,18 @@ def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig
     assert [d.code for d in org.departments()] == ["DIOIK", "DIOIK.KEP", "TECH", "TECH.ROADS"]
     assert org.departments()[1].parent == "DIOIK"
     assert org.user("maria").roles == frozenset({Role.STAFF})
+
+
+def test_registrations_can_be_listed_by_department_and_those_below_it(org: Archive) -> None:
+    org.assign("general", 2026, 1, department="DIOIK.KEP", by="clerk")
+    org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk")
+    org.assign("general", 2026, 3, department="DIOIK", purpose="information", by="clerk")
+
+    def numbers(department: str) -> list[int]:
+        return [e.number for e in org.list(RegistrationFilter(department=department)).items]
+
+    assert numbers("DIOIK") == [3, 1]  # the directorate and its section, newest first
+    assert numbers("DIOIK.KEP") == [1]
+    assert numbers("TECH") == [2]
+    with pytest.raises(NotFound):
+        numbers("NOPE")

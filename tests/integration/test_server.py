@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.support import serve
+from eprotocol import Archive
+from eprotocol.env import settings_from_env
+from tests.pdfs import greek_pdf
+from tests.support import serve, start_server
 
 
 def _get(url: str) -> tuple[int, str, Any]:
@@ -59,3 +67,71 @@ def test_storage_outage_makes_ready_a_503_problem(tmp_path: Path) -> None:
         assert "Traceback" not in json.dumps(body)
     finally:
         servers.close()
+
+
+def test_sigterm_lets_in_flight_registrations_finish(tmp_path: Path) -> None:
+    """Stopping the server under load: every registration is either answered or absent."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    password = "graceful-password-1"
+    proc, base = start_server(tmp_path, env, "--admin-password", password)
+    try:
+        token = httpx.post(
+            base + "/api/v1/auth/token", json={"username": "admin", "password": password}
+        ).json()["access_token"]
+        acknowledged: list[int] = []
+        refused: list[str] = []
+        lock = threading.Lock()
+        pdf = greek_pdf("Αίτηση κατά τη διακοπή")
+
+        def client() -> None:
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+                while True:
+                    try:
+                        answer = c.post(
+                            "/api/v1/registrations",
+                            data={
+                                "metadata": json.dumps(
+                                    {"direction": "incoming", "subject": "Αίτηση"}
+                                )
+                            },
+                            files=[("files", ("a.pdf", pdf, "application/pdf"))],
+                            timeout=30,
+                        )
+                    except httpx.TransportError as exc:  # the server has gone
+                        with lock:
+                            refused.append(type(exc).__name__)
+                        return
+                    with lock:
+                        if answer.status_code != 201:
+                            refused.append(str(answer.status_code))
+                            return
+                        acknowledged.append(answer.json()["number"])
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for t in clients:
+            t.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        # Uvicorn finishes the requests it has, then exits with the signal it got.
+        assert proc.wait(timeout=60) in {0, -signal.SIGTERM}
+        for t in clients:
+            t.join(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(refused) == 8  # each client stopped only because the server went away
+
+    settings = settings_from_env(
+        {
+            "EPROTOCOL_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'eprotocol.db'}",
+            "EPROTOCOL_STORAGE_URL": f"file://{tmp_path / 'var' / 'blobs'}",
+            "EPROTOCOL_SECRET_KEY": "unused",
+        }
+    )
+    with Archive(dataclasses.replace(settings.archive, index_dir=None)) as archive:
+        stored = sorted(e.number for e in archive.list(limit=500).items)
+        assert stored == list(range(1, len(stored) + 1))  # no gap
+        assert stored == sorted(acknowledged)  # nothing half-done, nothing unanswered
+        assert archive.fsck().ok

@@ -1,0 +1,212 @@
+"""Certificates, public verification and daily registers over HTTP.
+
+``POST /api/v1/certificates`` issues (logged-in issuers); ``GET /verify/{code}``
+and ``POST /api/v1/verify`` are public, for citizens and anyone holding a
+document; daily registers are read by the protocol office and auditors.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from html import escape
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, Router, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State, UploadFile
+from litestar.di import Provide
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
+from litestar.params import Body, Parameter
+from litestar.response import Stream
+
+from eprotocol.api import schemas
+from eprotocol.api.problems import AUTHENTICATED, document_problems
+from eprotocol.api.routes import acting_user, archive_of, require
+from eprotocol.core.certificates import CODE_PATTERN, Verification, VerificationStatus
+from eprotocol.core.permissions import Action
+from eprotocol.core.types import User
+
+#: The one inline stylesheet of the verification page, allowed by its hash in the CSP.
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:36rem;padding:1rem;"
+    "line-height:1.5;color:#1a1a1a}h1{font-size:1.4rem}.valid{color:#0a6b2d}"
+    ".cancelled,.unknown{color:#a4000f}dt{font-weight:600}dd{margin:0 0 .6rem 0;"
+    "overflow-wrap:anywhere}"
+)
+VERIFY_PAGE_CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    + "'; frame-ancestors 'none'"
+)
+_HEADINGS = {
+    VerificationStatus.VALID: "Έγκυρο έγγραφο",
+    VerificationStatus.CANCELLED: "Το έγγραφο έχει ακυρωθεί",
+    VerificationStatus.UNKNOWN: "Δεν βρέθηκε έγγραφο με αυτόν τον κωδικό",
+}
+
+
+def _page(result: Verification, code: str) -> str:
+    rows = []
+    if result.status is not VerificationStatus.UNKNOWN:
+        when = result.registered_at.strftime("%d/%m/%Y %H:%M") if result.registered_at else ""
+        facts = [
+            ("Φορέας", result.issuer),
+            ("Αριθμός πρωτοκόλλου", result.protocol_number),
+            ("Ημερομηνία", when),
+            ("Τίτλος", result.title),
+            ("SHA-256 του αρχείου", result.sha256),
+        ]
+        if result.cancelled_at is not None:
+            facts.append(("Ακυρώθηκε", result.cancelled_at.strftime("%d/%m/%Y %H:%M")))
+        rows = [f"<dt>{escape(k)}</dt><dd>{escape(v or '')}</dd>" for k, v in facts]
+    return (
+        '<!doctype html><html lang="el"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>Επαλήθευση εγγράφου</title><style>{_STYLE}</style></head><body>"
+        f'<h1 class="{result.status.value}">{_HEADINGS[result.status]}</h1>'
+        f"<p>Κωδικός επαλήθευσης: <strong>{escape(code)}</strong></p>"
+        f"<dl>{''.join(rows)}</dl></body></html>"
+    )
+
+
+@dataclass
+class _PageOrJson(Operation):
+    """The verification answer is a page, or JSON when asked for: the document says both."""
+
+    def __post_init__(self) -> None:
+        self.responses = {**(self.responses or {})}
+        self.responses["200"] = OpenAPIResponse(
+            description="The public facts of the document (status valid, cancelled or unknown)",
+            content={
+                MediaType.HTML: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                MediaType.JSON: OpenAPIMediaType(
+                    schema=Reference("#/components/schemas/VerificationOut")
+                ),
+            },
+        )
+
+
+@get(
+    "/verify/{code:str}",
+    sync_to_thread=True,
+    tags=["verification"],
+    summary="Verify by code",
+    operation_class=_PageOrJson,
+)
+def verify_code(
+    code: Annotated[str, Parameter(max_length=64, pattern=CODE_PATTERN)],
+    request: Request[Any, Any, State],
+    state: State,
+) -> Response[Any]:
+    """Public: a page for people, or JSON with ``Accept: application/json``; no personal data."""
+    result = archive_of(state).verify_code(code)
+    if request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.JSON:
+        return Response(schemas.verification_out(result))
+    shown = result.verification_code or code
+    return Response(
+        _page(result, shown),
+        media_type=MediaType.HTML,
+        headers={"Content-Security-Policy": VERIFY_PAGE_CSP},
+    )
+
+
+@dataclass
+class PdfUpload:
+    """A PDF to check, as the ``file`` part of ``multipart/form-data``."""
+
+    file: UploadFile
+
+
+@post("/api/v1/verify", status_code=200, tags=["verification"], summary="Verify a PDF")
+async def verify_pdf(
+    data: Annotated[PdfUpload, Body(media_type=RequestEncodingType.MULTI_PART)], state: State
+) -> schemas.PdfVerificationOut:
+    """Public: is the uploaded file one we issued, unchanged, validly signed and not cancelled."""
+    content = await data.file.read()
+    await data.file.close()
+    result = await sync_to_thread(partial(archive_of(state).verify_pdf, content))
+    return schemas.pdf_verification_out(result)
+
+
+@get("/certificates/templates", sync_to_thread=True, summary="Certificate templates")
+def certificate_templates(user: User, state: State) -> list[schemas.TemplateOut]:
+    """The templates a counter employee can issue, with the fields each needs."""
+    require(user, Action.ISSUE_CERTIFICATE)
+    return [schemas.template_out(t) for t in archive_of(state).certificate_templates()]
+
+
+@post("/certificates", sync_to_thread=True, status_code=201, summary="Issue a certificate")
+def issue_certificate(
+    data: schemas.CertificateRequest, user: User, state: State
+) -> schemas.CertificateOut:
+    """Render, register, stamp, sign and store a certificate; 201 with where to get it."""
+    archive = archive_of(state)
+    entry = archive.issue_certificate(data.template, data.fields, by=user.username)
+    code = entry.verification_code or ""
+    public = archive.config.public_url.rstrip("/")
+    return schemas.CertificateOut(
+        protocol_number=entry.protocol_number,
+        verification_code=code,
+        verify_url=f"{public}/verify/{code}",
+        download_url=(
+            f"/api/v1/registrations/{entry.year}/{entry.number}/files/{entry.files[0].id}"
+            f"?book={entry.book}"
+        ),
+        registration=schemas.registration_out(entry),
+    )
+
+
+@get("/daily-registers/{day:date}", sync_to_thread=True, summary="A daily register")
+def daily_register(day: date, user: User, state: State) -> schemas.DailyRegisterOut:
+    """The stored register of a day (protocol office and auditors)."""
+    require(user, Action.READ_DAILY_REGISTER)
+    return schemas.daily_register_out(archive_of(state).daily_register(day))
+
+
+@get(
+    "/daily-registers/{day:date}/{kind:str}",
+    sync_to_thread=True,
+    summary="Download a daily register (json or pdf)",
+    media_type="application/octet-stream",
+)
+def daily_register_file(
+    day: date, kind: Literal["json", "pdf"], user: User, state: State
+) -> Stream:
+    """The stored JSON or signed PDF of a day, verified against its SHA-256 as it streams."""
+    require(user, Action.READ_DAILY_REGISTER)
+    archive = archive_of(state)
+    record = archive.daily_register(day)
+    sha = record.json_sha256 if kind == "json" else record.pdf_sha256
+    return Stream(
+        archive.read_daily_register(day, kind),
+        media_type="application/json" if kind == "json" else "application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="daily-register-{day}.{kind}"',
+            "ETag": f'"{sha}"',
+        },
+    )
+
+
+def certificates_router() -> Router:
+    """The ``/api/v1`` endpoints of certificates and daily registers (logged-in users)."""
+    return Router(
+        path="/api/v1",
+        route_handlers=document_problems(
+            [certificate_templates, issue_certificate, daily_register, daily_register_file],
+            AUTHENTICATED,
+        ),
+        dependencies={"user": Provide(acting_user, sync_to_thread=True)},
+        security=[{"bearer": []}],
+    )
