@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import json
 import logging
+import os
 import re
 import secrets
 import signal
@@ -647,19 +648,42 @@ def reindex() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (default: one per CPU, at most 4).", min=1),
+    ] = None,
 ) -> None:
-    """Run the HTTP server (uvicorn) on the archive of the environment."""
+    """Run the HTTP server (uvicorn) on the archive of the environment.
+
+    With one process the background jobs run inside it; with several, this
+    process runs them once (beside uvicorn's supervisor) and the workers only serve.
+    """
     import uvicorn
 
-    uvicorn.run(
-        "eprotocol.api.asgi:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-    )
+    settings = settings_from_env()
+    if workers is None:
+        workers = max(1, min(4, os.cpu_count() or 1))
+    with ExitStack() as stack:
+        if workers > 1 and settings.background_jobs:
+            os.environ["EPROTOCOL_BACKGROUND_JOBS"] = "0"  # inherited by the server processes
+            archive = stack.enter_context(_archive())
+            stop = threading.Event()
+            jobs = threading.Thread(
+                target=Worker(archive, archive.clock, archive.timezone).run,
+                args=(stop,),
+                name="eprotocol-jobs",
+            )
+            jobs.start()
+            stack.callback(jobs.join, 60)
+            stack.callback(stop.set)
+        uvicorn.run(
+            "eprotocol.api.asgi:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+        )
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ DEFAULTS = {
     "EPROTOCOL_INDEX_DIR": "var/index",
     "EPROTOCOL_SECRET_KEY_FILE": "var/secret-key",
     "EPROTOCOL_MAX_UPLOAD_MB": "50",
+    "EPROTOCOL_BACKGROUND_JOBS": "1",
     "EPROTOCOL_SIGNING_P12": "var/signing.p12",
     "EPROTOCOL_SIGNING_PASSWORD_FILE": "var/signing-password",
 }
@@ -116,6 +117,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             signing=_signing(env, DEFAULTS),
             templates_dir=Path(templates) if templates else None,
         ),
+        background_jobs=_flag(get("EPROTOCOL_BACKGROUND_JOBS"), "EPROTOCOL_BACKGROUND_JOBS"),
         secret_key=_secret_key(env, Path(get("EPROTOCOL_SECRET_KEY_FILE"))),
         max_upload_bytes=_megabytes(get("EPROTOCOL_MAX_UPLOAD_MB")) * 1024 * 1024,
         development_key=None
@@ -124,6 +126,16 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             Path(get("EPROTOCOL_SIGNING_P12")), Path(get("EPROTOCOL_SIGNING_PASSWORD_FILE"))
         ),
     )
+
+
+def _flag(value: str, name: str) -> bool:
+    """A yes/no setting: 1/0, true/false, yes/no, on/off."""
+    text = value.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise InvalidInput(f"{name} must be 1 or 0, not {value!r}", field=name)
 
 
 def _megabytes(value: str) -> int:

@@ -325,12 +325,13 @@ class MailSink:
 
 
 def start_server(
-    tmp_path: Path, env: dict[str, str], *init_args: str
+    tmp_path: Path, env: dict[str, str], *init_args: str, workers: int | None = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Initialise an archive in ``tmp_path`` and start ``eprotocol serve`` on it.
 
     Returns the process, once it answers ``/health``, and its URL; the server's
-    log stays in ``tmp_path/server.log``, for reading when a test fails.
+    log stays in ``tmp_path/server.log``, for reading when a test fails. Tests
+    run one server process unless asked (``None``: the command's default).
     """
     subprocess.run(
         [
@@ -351,7 +352,15 @@ def start_server(
     port = free_port()
     with (tmp_path / "server.log").open("a") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "eprotocol.cli", "serve", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "eprotocol.cli",
+                "serve",
+                "--port",
+                str(port),
+                *(["--workers", str(workers)] if workers is not None else []),
+            ],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,

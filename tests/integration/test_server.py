@@ -135,3 +135,33 @@ def test_sigterm_lets_in_flight_registrations_finish(tmp_path: Path) -> None:
         assert stored == list(range(1, len(stored) + 1))  # no gap
         assert stored == sorted(acknowledged)  # nothing half-done, nothing unanswered
         assert archive.fsck().ok
+
+
+def test_several_server_processes_share_one_set_of_background_jobs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    password = "workers-password-1"
+    proc, base = start_server(tmp_path, env, "--admin-password", password, workers=2)
+    try:
+        token = httpx.post(
+            base + "/api/v1/auth/token", json={"username": "admin", "password": password}
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        metadata = {"direction": "incoming", "subject": "Αίτηση για κλάδεμα πλατάνου"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for _ in range(6):  # new connections: the kernel spreads them over the workers
+                with httpx.Client(base_url=base, headers=headers, timeout=30) as fresh:
+                    fresh.post(
+                        "/api/v1/registrations", files={"metadata": (None, json.dumps(metadata))}
+                    ).raise_for_status()
+            deadline = time.monotonic() + 20
+            while True:  # indexed by the jobs of the serving command, once
+                found = client.get("/api/v1/search", params={"q": "πλάτανος"}).json()
+                if found["total"] == 6 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert found["total"] == 6
+        log = (tmp_path / "server.log").read_text()
+        assert log.count("Started server process") == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -41,6 +41,15 @@ def test_environment_overrides() -> None:
     assert settings.archive.storage == LocalStorageConfig(Path("/srv/b"))
 
 
+@pytest.mark.parametrize(("value", "expected"), [("0", False), ("off", False), ("1", True)])
+def test_background_jobs_can_be_turned_off(value: str, expected: bool) -> None:
+    env = {"EPROTOCOL_BACKGROUND_JOBS": value, "EPROTOCOL_SECRET_KEY": "k"}
+    assert settings_from_env(env).background_jobs is expected
+    assert settings_from_env({"EPROTOCOL_SECRET_KEY": "k"}).background_jobs is True
+    with pytest.raises(InvalidInput, match="EPROTOCOL_BACKGROUND_JOBS"):
+        settings_from_env({"EPROTOCOL_BACKGROUND_JOBS": "perhaps", "EPROTOCOL_SECRET_KEY": "k"})
+
+
 @pytest.mark.parametrize("url", ["ftp://x/y", "file://", "blobs"])
 def test_bad_storage_urls(url: str) -> None:
     with pytest.raises(InvalidInput):
