@@ -87,6 +87,8 @@ def _jsonable(value: Any) -> Any:
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_jsonable(v) for v in value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -96,6 +98,14 @@ def _jsonable(value: Any) -> Any:
 
 def _print_json(value: Any) -> None:
     typer.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+
+
+def _emit(as_json: bool, value: Any, text: str) -> None:
+    """Print ``value`` as JSON for scripts, or ``text`` for people."""
+    if as_json:
+        _print_json(value)
+    else:
+        typer.echo(text)
 
 
 def _describe(entry: Registration) -> str:
@@ -228,10 +238,7 @@ def register(
             inputs,
             by=by,
         )
-    if as_json:
-        _print_json(entry)
-    else:
-        typer.echo(entry.protocol_number)
+    _emit(as_json, entry, entry.protocol_number)
 
 
 @app.command()
@@ -244,9 +251,7 @@ def show(
     year, number = _year_number(reference)
     with _archive() as archive:
         entry = archive.get(book, year, number)
-    typer.echo(
-        json.dumps(_jsonable(entry), ensure_ascii=False, indent=2) if as_json else _describe(entry)
-    )
+    _emit(as_json, entry, _describe(entry))
 
 
 @app.command()
@@ -258,6 +263,7 @@ def cancel(
     ],
     book: BookOption = "general",
     by: ByOption = "admin",
+    as_json: JsonOption = False,
 ) -> None:
     """Cancel a registration; it stays readable and its number is never reused."""
     year, number = _year_number(reference)
@@ -265,7 +271,7 @@ def cancel(
         entry = archive.cancel(
             book, year, number, reason=reason, authorisation=authorisation, by=by
         )
-    typer.echo(f"{entry.protocol_number} cancelled")
+    _emit(as_json, entry, f"{entry.protocol_number} cancelled")
 
 
 department_app = typer.Typer(help="Departments (Διευθύνσεις, Τμήματα).", no_args_is_help=True)
@@ -283,13 +289,14 @@ def department_add(
         str | None, typer.Option(help="Where the daily digest is sent.")
     ] = None,
     by: ByOption = "admin",
+    as_json: JsonOption = False,
 ) -> None:
     """Add a department."""
     with _archive() as archive:
         department = archive.add_department(
             code, name, parent=parent, digest_email=digest_email, by=by
         )
-    typer.echo(f"department {department.code} added")
+    _emit(as_json, department, f"department {department.code} added")
 
 
 @user_app.command("add")
@@ -302,6 +309,7 @@ def user_add(
     ] = None,
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     by: ByOption = "admin",
+    as_json: JsonOption = False,
 ) -> None:
     """Add a user."""
     with _archive() as archive:
@@ -313,7 +321,7 @@ def user_add(
             email=email,
             by=by,
         )
-    typer.echo(f"user {user.username} added ({', '.join(sorted(user.roles))})")
+    _emit(as_json, user, f"user {user.username} added ({', '.join(sorted(user.roles))})")
 
 
 @user_app.command("password")
@@ -342,11 +350,12 @@ def token_create(
     user: Annotated[str, typer.Option(help="The user the application acts as.")],
     name: Annotated[str, typer.Option(help="What the token is for, e.g. 'ΚΕΠ kiosk'.")],
     by: ByOption = "admin",
+    as_json: JsonOption = False,
 ) -> None:
     """Create an API token and print it (once: only its hash is kept)."""
     with _archive() as archive:
         secret = archive.create_api_token(user, name, by=by)
-    typer.echo(secret)
+    _emit(as_json, {"user": user, "name": name, "token": secret}, secret)
 
 
 @app.command()
@@ -626,12 +635,12 @@ def search(
 
 
 @app.command()
-def reindex() -> None:
+def reindex(as_json: JsonOption = False) -> None:
     """Rebuild the search index from the database."""
     with _archive() as archive, ExitStack() as stack:
         bar = (
             stack.enter_context(typer.progressbar(length=0, label="Ευρετήριο", file=sys.stderr))
-            if sys.stderr.isatty()
+            if sys.stderr.isatty() and not as_json
             else None
         )
 
@@ -641,7 +650,7 @@ def reindex() -> None:
                 bar.update(done - bar.pos)
 
         count = archive.rebuild_index(progress)
-    typer.echo(f"{count} registrations indexed")
+    _emit(as_json, {"indexed": count}, f"{count} registrations indexed")
 
 
 @app.command()

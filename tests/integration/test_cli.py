@@ -175,3 +175,22 @@ def test_certificates_verification_and_daily_register_from_the_command_line(
         "daily-register", "--date", datetime.now(ZoneInfo("Europe/Athens")).date().isoformat()
     )
     assert today.returncode == 1 and "once the day is over" in today.stderr
+
+
+def test_every_command_that_reports_something_speaks_json(run: Run, tmp_path: Path) -> None:
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    department = run("department", "add", "KEP", "Τμήμα ΚΕΠ", "--json")
+    assert json.loads(department.stdout)["code"] == "KEP"
+    user = run("user", "add", "kiosk", "Περίπτερο", "--department", "KEP", "--json")
+    assert json.loads(user.stdout)["username"] == "kiosk"
+    token = json.loads(run("token", "create", "--user", "kiosk", "--name", "ΚΕΠ", "--json").stdout)
+    assert token["token"].startswith("ept_") and token["user"] == "kiosk"
+    (tmp_path / "a.pdf").write_bytes(PDF)
+    year = json.loads(
+        run("register", "a.pdf", "--direction", "incoming", "--subject", "Αίτηση", "--json").stdout
+    )["year"]
+    cancelled = run(
+        "cancel", f"{year}/1", "--reason", "Λάθος", "--authorisation", "Πράξη 1", "--json"
+    )
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+    assert json.loads(run("reindex", "--json").stdout) == {"indexed": 1}
