@@ -4,8 +4,9 @@ Runs ``eprotocol serve`` on the embedded defaults (SQLite, local files, the
 search index; one server process per CPU, at most 4, with the background jobs
 beside them) on 127.0.0.1 and posts registrations from ``--clients`` threads.
 Beside it, in the same run, the library's own ``Archive.register`` rate with as
-many threads on an archive of the same kind, its background worker indexing. Prints both rates, their ratio (goal: >= 0.5) and the HTTP
-latency p50/p95 (goal: p95 < 200 ms).
+many threads on an archive of the same kind, its background worker indexing.
+Prints both rates, their ratio (goal: >= 0.5) and the HTTP latency p50/p95
+(goal: p95 < 200 ms).
 
     .venv/bin/python -m bench.api [--count 800] [--clients 16] [--rounds 3] [--workers 1]
 """
