@@ -6,16 +6,27 @@ import dataclasses
 import hashlib
 import io
 import subprocess
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import zxingcpp
+from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 from pyhanko.pdf_utils.generic import NameObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader, PdfWriter
@@ -403,3 +414,86 @@ def test_an_incoming_signed_pdf_is_kept_byte_identical_with_its_signature_report
 def test_issuing_needs_a_signing_key(archive: Archive) -> None:
     with pytest.raises(SigningUnavailable):
         archive.issue_certificate("permanent-residence", CITIZEN, by="admin")
+
+
+@pytest.fixture
+def timestamp_server() -> Iterator[tuple[str, datetime]]:
+    """A real RFC 3161 timestamp authority over HTTP on 127.0.0.1 (pyHanko's test TSA)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    stamped_at = datetime(2026, 3, 2, 9, 30, 5, tzinfo=UTC)
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        ),
+        fixed_dt=stamped_at,
+    )
+
+    class Authority(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+            body = stamper.request_tsa_response(request).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Authority)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", stamped_at
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_with_a_timestamp_server_signatures_carry_its_time(
+    config: ArchiveConfig,
+    signing: SigningConfig,
+    clock: FixedClock,
+    timestamp_server: tuple[str, datetime],
+) -> None:
+    url, stamped_at = timestamp_server
+    timestamped = dataclasses.replace(signing, timestamp_url=url)
+    with Archive(dataclasses.replace(config, signing=timestamped), clock=clock) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        archive.add_user("kep", "Υπάλληλος ΚΕΠ", roles=[Role.ISSUER], by="admin")
+        entry, pdf = _main_pdf(archive)
+        (embedded,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+        status = validate_pdf_signature(
+            embedded, ValidationContext(trust_roots=[our_root(signing)], allow_fetching=False)
+        )
+        assert status.timestamp_validity is not None  # PAdES-B-T
+        assert status.timestamp_validity.timestamp == stamped_at
+        assert archive.verify_pdf(pdf).signatures[0].signed_at == stamped_at
+        assert entry.verification_code is not None
+
+
+def test_the_signing_password_is_never_shown(signing: SigningConfig, tmp_path: Path) -> None:
+    assert b"test-password".decode() not in repr(signing)
+    wrong = dataclasses.replace(signing, password=b"wrong-secret-123")
+    with pytest.raises(SigningUnavailable) as refused:
+        PadesSigner(wrong)
+    assert "wrong-secret-123" not in str(refused.value)

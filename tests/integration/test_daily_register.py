@@ -19,6 +19,7 @@ from eprotocol import Archive, ArchiveConfig, NewRegistration
 from eprotocol.config import SigningConfig
 from eprotocol.core.errors import InvalidInput, NotFound
 from eprotocol.core.models import REGISTRATION
+from eprotocol.worker import Worker
 from tests.conftest import ORGANISATION
 from tests.support import FixedClock, our_root
 
@@ -161,3 +162,16 @@ def test_fsck_counts_daily_register_blobs_as_referenced(
     archive.produce_daily_register(DAY2, by="admin")
     clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     assert archive.fsck().orphans == ()
+
+
+def test_the_worker_makes_the_missing_registers_after_ten_past_midnight(
+    books: tuple[Archive, FixedClock],
+) -> None:
+    archive, clock = books
+    worker = Worker(archive, clock, archive.timezone)
+    clock.set(datetime(2026, 3, 3, 22, 5, tzinfo=UTC))  # 00:05 on 4 March in Athens
+    assert worker.produce_daily_registers() == 0
+    clock.set(datetime(2026, 3, 3, 22, 15, tzinfo=UTC))  # 00:15
+    assert worker.produce_daily_registers() == 2
+    assert archive.daily_register(DAY1).entries == 3 and archive.daily_register(DAY2).entries == 3
+    assert worker.produce_daily_registers() == 0  # once a day
