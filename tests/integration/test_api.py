@@ -56,7 +56,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """One server per database for the module's tests, with departments and users."""
     tmp_path = tmp_path_factory.mktemp("api")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    env["EPROTOCOL_MAX_UPLOAD_MB"] = "5"
+    env["EPROTOCOL_MAX_UPLOAD_MB"] = "50"
     env["EPROTOCOL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'eprotocol.db'}"
     env["EPROTOCOL_STORAGE_URL"] = f"file://{tmp_path / 'blobs'}"
     database = f"t_{uuid.uuid4().hex[:12]}"
@@ -259,7 +259,7 @@ def test_an_oversized_upload_is_refused_quickly_with_flat_memory(api: Api) -> No
     def body() -> Iterator[bytes]:
         boundary = b"--x\r\nContent-Disposition: form-data; name=files; filename=a.pdf\r\n\r\n"
         yield boundary
-        for _ in range(200):  # 200 MB against the 5 MB limit of this server
+        for _ in range(200):  # 200 MB against the 50 MB limit of this server
             yield chunk
 
     started = time.monotonic()
@@ -444,6 +444,14 @@ def _assignment(api: Api, step: str) -> str:
     return f"/api/v1/assignments/{assignment}/{step}"
 
 
+def _accepted(api: Api) -> str:
+    """An assignment to DIOIK.KEP its head has accepted (so it can be completed)."""
+    accept = _assignment(api, "accept")
+    with api.client("kep.head") as head:
+        head.post(accept).raise_for_status()
+    return accept.removesuffix("/accept")
+
+
 def _daily_register(api: Api) -> str:
     """A stored daily register (made once per server with the command line)."""
     day = (datetime.now(ZoneInfo("Europe/Athens")) - timedelta(days=2)).date().isoformat()
@@ -516,6 +524,21 @@ MATRIX = [
         "POST",
         lambda api: _assignment(api, "accept"),
         {"admin", "kep.head", "kep.staff"},
+    ),
+    # Accepting makes the work the head's own: staff of the section may no longer complete it.
+    Endpoint(
+        "complete",
+        "POST",
+        lambda api: _accepted(api) + "/complete",
+        {"admin", "kep.head"},
+        body={},
+    ),
+    Endpoint(
+        "return",
+        "POST",
+        lambda api: _assignment(api, "return"),
+        {"admin", "kep.head", "kep.staff"},
+        body={"reason": "Δεν αφορά το τμήμα"},
     ),
     # The head of DIOIK.KEP may forward only within the section, and DIOIK is above it.
     Endpoint(
