@@ -338,7 +338,9 @@ def test_certificates_are_issued_and_verified_by_anyone(api: Api) -> None:
             "/api/v1/verify", files={"file": ("b.pdf", bytes(forged), "application/pdf")}
         ).json()
         assert refused["authentic"] is False and refused["reasons"]
-        assert anonymous.get("/verify/not-a-code").status_code == 422
+        malformed = anonymous.get("/verify/not-a-code")
+        assert malformed.status_code == 400
+        assert malformed.headers["content-type"] == "application/problem+json"
         unknown = anonymous.get("/verify/2222-3333-4444-5555")
         assert unknown.status_code == 200 and "Δεν βρέθηκε" in unknown.text
 
