@@ -16,6 +16,7 @@ It runs inside the server on the embedded default, or alone as ``eprotocol worke
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +32,8 @@ DIGEST_TIME = time(7, 0)
 DAILY_REGISTER_TIME = time(0, 10)
 #: How long to wait before trying a failed digest run again.
 RETRY_AFTER = timedelta(minutes=5)
+#: How much the jobs give way to serving requests (added to the thread's nice value).
+JOBS_NICENESS = 10
 #: How often pending changes are looked for.
 POLL_SECONDS = 0.5
 
@@ -125,7 +128,16 @@ class Worker:
         return done
 
     def run(self, stop: threading.Event) -> None:
-        """Run until ``stop`` is set."""
+        """Run until ``stop`` is set, at a lower CPU priority than the requests being served.
+
+        On Linux the priority is the calling thread's, so a server that runs the jobs
+        in a thread keeps its own; the text-extraction processes the jobs start
+        inherit it.
+        """
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOBS_NICENESS)
+        except OSError:  # not permitted here: run at normal priority
+            log.info("background jobs run at normal priority")
         retry_digest_at = self._now()
         while not stop.is_set():
             if self._index:

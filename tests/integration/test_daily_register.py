@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +23,7 @@ from eprotocol import Archive, ArchiveConfig, NewRegistration
 from eprotocol.config import SigningConfig
 from eprotocol.core.errors import InvalidInput, NotFound
 from eprotocol.core.models import REGISTRATION
-from eprotocol.worker import Worker
+from eprotocol.worker import JOBS_NICENESS, Worker
 from tests.conftest import ORGANISATION
 from tests.support import FixedClock, our_root
 
@@ -175,3 +179,24 @@ def test_the_worker_makes_the_missing_registers_after_ten_past_midnight(
     assert worker.produce_daily_registers() == 2
     assert archive.daily_register(DAY1).entries == 3 and archive.daily_register(DAY2).entries == 3
     assert worker.produce_daily_registers() == 0  # once a day
+
+
+def test_the_background_jobs_give_way_to_requests(books: tuple[Archive, FixedClock]) -> None:
+    archive, clock = books
+    stop = threading.Event()
+    jobs = threading.Thread(target=Worker(archive, clock, archive.timezone).run, args=(stop,))
+    jobs.start()
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            # Field 19 of /proc/.../stat is the nice value; the command name cannot hold ")".
+            stat = Path(f"/proc/self/task/{jobs.native_id}/stat").read_text()
+            nice = int(stat.rsplit(")", 1)[1].split()[16])
+            if nice or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert nice == JOBS_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0  # ours is not
+    finally:
+        stop.set()
+        jobs.join()
