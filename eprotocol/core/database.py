@@ -10,11 +10,12 @@ locks rows explicitly (see :mod:`eprotocol.core.audit` and
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -43,6 +44,34 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class _WriteLock:
+    """Writers of one process one at a time, then one process at a time (``flock``)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._file is None:
+                self._file = self._path.open("ab")
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except OSError:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._file is not None:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 class Database:
@@ -74,10 +103,15 @@ class Database:
         else:
             self._write_engine = self.engine
         # SQLite lets one writer in at a time anyway; queueing this process's writers on a
-        # lock is far cheaper than letting them sleep-poll in SQLite's busy handler.
-        self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if self.is_sqlite else nullcontext()
-        )
+        # lock is far cheaper than letting them sleep-poll in SQLite's busy handler, which
+        # sleeps up to 100 ms between tries. Other processes (server workers, the jobs, the
+        # command line) queue on a file lock beside the database for the same reason.
+        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        if self.is_sqlite:
+            on_disk = bool(url_obj.database) and url_obj.database != ":memory:"
+            self._write_lock = _WriteLock(
+                Path(f"{url_obj.database}.write-lock") if on_disk else None
+            )
 
     @property
     def dialect(self) -> str:
