@@ -435,8 +435,12 @@ class Archive:
 
     def may_read(self, entry: Registration, user: User) -> bool:
         """Whether ``user`` may read ``entry`` and download its files (see ``may_read``)."""
+        return bool(self.readable_by(user, [entry]))
+
+    def readable_by(self, user: User, entries: Iterable[Registration]) -> tuple[Registration, ...]:
+        """The ``entries`` that ``user`` may read, in order (the department tree read once)."""
         paths = self._organisation.paths()
-        return may_read(user, entry, lambda code: paths.get(code, [code]))
+        return tuple(e for e in entries if may_read(user, e, lambda code: paths.get(code, [code])))
 
     def department_path(self, code: str) -> tuple[str, ...]:
         """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""

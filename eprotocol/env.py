@@ -60,15 +60,15 @@ class DevelopmentKey:
     password_file: Path
 
 
-def _signing(env: Mapping[str, str], defaults: Mapping[str, str]) -> SigningConfig | None:
+def _signing(env: Mapping[str, str]) -> SigningConfig | None:
     """The signing key of ``EPROTOCOL_SIGNING_*``, or the development key if it exists."""
-    p12 = Path(env.get("EPROTOCOL_SIGNING_P12") or defaults["EPROTOCOL_SIGNING_P12"])
+    p12 = Path(env.get("EPROTOCOL_SIGNING_P12") or DEFAULTS["EPROTOCOL_SIGNING_P12"])
     explicit = bool(env.get("EPROTOCOL_SIGNING_P12"))
     if not explicit and not p12.exists():
         return None
     password = env.get("EPROTOCOL_SIGNING_PASSWORD")
     password_file = Path(
-        env.get("EPROTOCOL_SIGNING_PASSWORD_FILE") or defaults["EPROTOCOL_SIGNING_PASSWORD_FILE"]
+        env.get("EPROTOCOL_SIGNING_PASSWORD_FILE") or DEFAULTS["EPROTOCOL_SIGNING_PASSWORD_FILE"]
     )
     if password is None and password_file.exists():
         password = password_file.read_text().strip()
@@ -114,7 +114,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             mail=smtp_config_from_url(smtp_url, sender=get("EPROTOCOL_MAIL_FROM"))
             if smtp_url
             else None,
-            signing=_signing(env, DEFAULTS),
+            signing=_signing(env),
             templates_dir=Path(templates) if templates else None,
         ),
         background_jobs=_flag(get("EPROTOCOL_BACKGROUND_JOBS"), "EPROTOCOL_BACKGROUND_JOBS"),

@@ -169,7 +169,7 @@ def list_registrations(
         limit=limit,
         cursor=cursor,
     )
-    visible = [e for e in page.items if archive.may_read(e, user)]
+    visible = archive.readable_by(user, page.items)
     return schemas.RegistrationPage(
         [schemas.registration_out(e) for e in visible], page.next_cursor
     )

@@ -83,6 +83,30 @@ def _ref(book: str, year: int, number: int) -> dict[str, str]:
     return {"book": book, "protocol_number": ProtocolRef(book, year, number).protocol_number}
 
 
+def _changes(
+    conn: sa.Connection,
+    table: sa.Table,
+    at: sa.Column[Any],
+    period: tuple[datetime, datetime],
+    columns: tuple[str, ...],
+    *,
+    order: tuple[sa.ColumnElement[Any], ...],
+) -> list[dict[str, Any]]:
+    """Rows of a change table (cancellations, corrections) made in ``period``, with their entry."""
+    reg = REGISTRATION.c
+    rows = conn.execute(
+        sa.select(table, BOOK.c.code, reg.year, reg.number)
+        .join(REGISTRATION, reg.id == table.c.registration_id)
+        .join(BOOK, BOOK.c.id == reg.book_id)
+        .where(at >= period[0], at < period[1])
+        .order_by(*order)
+    ).mappings()
+    return [
+        {**_ref(r["code"], r["year"], r["number"]), **{c: _plain(r[c]) for c in columns}}
+        for r in rows
+    ]
+
+
 class DailyRegisters:
     """Produces, stores, checks and reads daily registers."""
 
@@ -111,7 +135,6 @@ class DailyRegisters:
         """The register of ``day`` as plain data, from the database as it is now."""
         start, end = self._bounds(day)
         reg = REGISTRATION.c
-        ref = (BOOK.c.code, reg.year, reg.number)
         rows = list(
             conn.execute(
                 sa.select(REGISTRATION, BOOK.c.code.label("book"))
@@ -152,40 +175,22 @@ class DailyRegisters:
                     "files": files[r["id"]],
                 }
             )
-        cancellations = [
-            {
-                **_ref(c["code"], c["year"], c["number"]),
-                "cancelled_at": _plain(c["cancelled_at"]),
-                "cancelled_by": c["cancelled_by"],
-                "reason": c["reason"],
-                "authorisation": c["authorisation"],
-            }
-            for c in conn.execute(
-                sa.select(CANCELLATION, *ref)
-                .join(REGISTRATION, reg.id == CANCELLATION.c.registration_id)
-                .join(BOOK, BOOK.c.id == reg.book_id)
-                .where(CANCELLATION.c.cancelled_at >= start, CANCELLATION.c.cancelled_at < end)
-                .order_by(CANCELLATION.c.cancelled_at, CANCELLATION.c.registration_id)
-            ).mappings()
-        ]
-        corrections = [
-            {
-                **_ref(c["code"], c["year"], c["number"]),
-                "corrected_at": _plain(c["corrected_at"]),
-                "corrected_by": c["corrected_by"],
-                "field": c["field"],
-                "old_value": c["old_value"],
-                "new_value": c["new_value"],
-                "reason": c["reason"],
-            }
-            for c in conn.execute(
-                sa.select(CORRECTION, *ref)
-                .join(REGISTRATION, reg.id == CORRECTION.c.registration_id)
-                .join(BOOK, BOOK.c.id == reg.book_id)
-                .where(CORRECTION.c.corrected_at >= start, CORRECTION.c.corrected_at < end)
-                .order_by(CORRECTION.c.id)
-            ).mappings()
-        ]
+        cancellations = _changes(
+            conn,
+            CANCELLATION,
+            CANCELLATION.c.cancelled_at,
+            (start, end),
+            ("cancelled_at", "cancelled_by", "reason", "authorisation"),
+            order=(CANCELLATION.c.cancelled_at, CANCELLATION.c.registration_id),
+        )
+        corrections = _changes(
+            conn,
+            CORRECTION,
+            CORRECTION.c.corrected_at,
+            (start, end),
+            ("corrected_at", "corrected_by", "field", "old_value", "new_value", "reason"),
+            order=(CORRECTION.c.id,),
+        )
         head = conn.execute(
             sa.select(AUDIT_EVENT.c.seq, AUDIT_EVENT.c.hash)
             .where(AUDIT_EVENT.c.occurred_at < end)

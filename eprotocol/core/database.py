@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,6 +73,13 @@ class _WriteLock:
         finally:
             self._threads.release()
 
+    def close(self) -> None:
+        """Close the lock file (it is opened again by the next writer)."""
+        with self._threads:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
 
 class Database:
     """An engine plus read and write sessions with eprotocol's locking rules."""
@@ -106,7 +113,7 @@ class Database:
         # lock is far cheaper than letting them sleep-poll in SQLite's busy handler, which
         # sleeps up to 100 ms between tries. Other processes (server workers, the jobs, the
         # command line) queue on a file lock beside the database for the same reason.
-        self._write_lock: AbstractContextManager[Any] = nullcontext()
+        self._write_lock: _WriteLock | None = None
         if self.is_sqlite:
             on_disk = bool(url_obj.database) and url_obj.database != ":memory:"
             self._write_lock = _WriteLock(
@@ -131,7 +138,7 @@ class Database:
     def write(self) -> Iterator[sa.Connection]:
         """A connection whose work commits at the end of the block, or not at all."""
         try:
-            with self._write_lock, self._write_engine.begin() as conn:
+            with self._write_lock or nullcontext(), self._write_engine.begin() as conn:
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
@@ -142,5 +149,7 @@ class Database:
             conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the write-lock file)."""
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()

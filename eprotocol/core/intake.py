@@ -54,8 +54,13 @@ class PdfReport:
 class PdfInspector(Protocol):
     """Parses a PDF in isolation (time and memory limits) and reports on it."""
 
-    def inspect(self, path: Path) -> PdfReport:
-        """Report on the PDF stored at ``path``; never raises for a bad file."""
+    def inspect(self, path: Path, *, signatures_if_refused: bool = False) -> PdfReport:
+        """Report on the PDF stored at ``path``; never raises for a bad file.
+
+        Signatures are validated for acceptable files, and with
+        ``signatures_if_refused`` for refused ones too (a verifier wants the
+        verdict on a damaged signed PDF; intake, which refuses it, does not).
+        """
         ...
 
 

@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -170,8 +170,9 @@ class _Pending:
     staged: list[_StagedFile]
     #: Automatic routing rules whose assignments are made in the same transaction.
     routes: list[RoutingRule]
+    #: Until when storage keeps the entry's files (a document made in the transaction too).
+    retain_until: datetime
     issue: Issue | None = None
-    retain_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,8 @@ class _Committed:
 
     values: dict[str, Any]
     files: list[dict[str, Any]]
+    #: The code of a sealed document made in the transaction.
+    verification_code: str | None = None
 
 
 def _chunks(content: bytes | BinaryIO) -> Iterator[bytes]:
@@ -329,11 +332,10 @@ class Registry:
             role, filename, media_type, spool, digest.hexdigest(), size, warnings, signatures
         )
 
-    def _stage(self, files: Sequence[FileInput], retention_years: int) -> list[_StagedFile]:
+    def _stage(self, files: Sequence[FileInput], retain_until: datetime) -> list[_StagedFile]:
         """Check every file, then store them all: a refused file leaves nothing in storage."""
         with ExitStack() as stack:
             spooled = [self._spool(f, stack) for f in files]
-            retain_until = _years_later(self._clock.now(), retention_years)
             with self._db.read() as conn:
                 known = set(conn.execute(_KNOWN, {"shas": [s.sha256 for s in spooled]}).scalars())
             staged = []
@@ -371,11 +373,11 @@ class Registry:
         return self._signer, self._renderer
 
     def _seal_main(
-        self, direction: str, files: Sequence[FileInput]
+        self, values: Mapping[str, Any], files: Sequence[FileInput]
     ) -> tuple[Issue, list[FileInput]]:
         """An issue stamping and signing the main PDF of an outgoing entry; the other files."""
         _, renderer = self._sealing()
-        if direction != Direction.OUTGOING:
+        if values["direction"] != Direction.OUTGOING:
             raise InvalidInput("only outgoing documents are sealed", field="seal")
         main = [f for f in files if f.role == FileRole.MAIN]
         if len(main) != 1:
@@ -390,7 +392,7 @@ class Registry:
         def stamp(seal: Seal) -> bytes:
             return renderer.stamp(content, seal)
 
-        issue = Issue(title="", filename=spooled.filename, make=stamp)
+        issue = Issue(title=values["subject"], filename=spooled.filename, make=stamp)
         return issue, [f for f in files if f.role != FileRole.MAIN]
 
     def register(
@@ -415,12 +417,12 @@ class Registry:
         book_id = self._book_id(clean.book)
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
+        retain_until = _years_later(self._clock.now(), retention_years)
         if seal:
-            stamped, files = self._seal_main(clean.values["direction"], files)
-            issue = replace(stamped, title=clean.values["subject"])
-        if issue is not None:
+            issue, files = self._seal_main(clean.values, files)
+        elif issue is not None:
             self._sealing()
-        staged = self._stage(files, retention_years) if files else []
+        staged = self._stage(files, retain_until) if files else []
         routes = [rule for rule in self._rules.matching(clean.values) if rule.automatic]
         pending = _Pending(
             clean.book,
@@ -430,8 +432,8 @@ class Registry:
             related_ids,
             staged,
             routes,
-            issue=issue,
-            retain_until=_years_later(self._clock.now(), retention_years),
+            retain_until,
+            issue,
         )
         done = self._committer.submit(pending)
         return self._view(
@@ -441,7 +443,7 @@ class Registry:
             files=done.files,
             cancellation=None,
             corrections=(),
-            verification_code=done.values.get("verification_code"),
+            verification_code=done.verification_code,
         )
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
@@ -477,10 +479,11 @@ class Registry:
                     ids[book_id, year, number] = reg_id
             for row in rows:
                 row["id"] = ids[row["book_id"], row["year"], row["number"]]
-            staged = [
-                self._issue(conn, p, row) if p.issue is not None else p.staged
+            issued = [
+                self._issue(conn, p, row) if p.issue is not None else (p.staged, None)
                 for p, row in zip(batch, rows, strict=True)
             ]
+            staged = [entry_files for entry_files, _ in issued]
             relations = [
                 {"registration_id": row["id"], "related_id": related_id}
                 for p, row in zip(batch, rows, strict=True)
@@ -546,7 +549,45 @@ class Registry:
                     for row in rows
                 ],
             )
-        return [_Committed(row, f) for row, f in zip(rows, files, strict=True)]
+        return [
+            _Committed(row, f, code) for row, f, (_, code) in zip(rows, files, issued, strict=True)
+        ]
+
+    def _issue(
+        self, conn: sa.Connection, p: _Pending, row: dict[str, Any]
+    ) -> tuple[list[_StagedFile], str]:
+        """Make, sign and store the document of ``p.issue`` now that ``row`` has its number.
+
+        Returns the entry's files (the made document first) and its verification code.
+        """
+        assert p.issue is not None  # noqa: S101 - only called for entries with an issue
+        signer, _ = self._sealing()
+        code = new_verification_code()
+        organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar_one()
+        seal = Seal(
+            organisation=organisation,
+            protocol_number=ProtocolRef(p.book, row["year"], row["number"]).protocol_number,
+            registered_at=row["registered_at"].astimezone(self._tz),
+            verification_code=code,
+            verify_url=f"{self._public_url}/verify/{code}",
+        )
+        signed = signer.sign(p.issue.make(seal))
+        sha256 = hashlib.sha256(signed).hexdigest()
+        blob = self._store.put(
+            io.BytesIO(signed), sha256=sha256, size=len(signed), retain_until=p.retain_until
+        )
+        conn.execute(
+            sa.insert(SEAL),
+            {
+                "registration_id": row["id"],
+                "verification_code": code,
+                "title": p.issue.title,
+                "sha256": sha256,
+                "template": p.issue.template,
+                "fields": p.issue.fields,
+            },
+        )
+        return [_StagedFile(FileRole.MAIN, p.issue.filename, PDF, blob), *p.staged], code
 
     def _route(
         self,
@@ -621,38 +662,6 @@ class Registry:
         """One entry with its files, cancellation and corrections."""
         with self._db.read() as conn:
             return self._views(conn, [registration_row(conn, ref)])[0]
-
-    def _issue(self, conn: sa.Connection, p: _Pending, row: dict[str, Any]) -> list[_StagedFile]:
-        """Make, sign and store the document of ``p.issue`` now that ``row`` has its number."""
-        assert p.issue is not None  # noqa: S101 - only called for entries with an issue
-        signer, _ = self._sealing()
-        code = new_verification_code()
-        organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar_one()
-        seal = Seal(
-            organisation=organisation,
-            protocol_number=ProtocolRef(p.book, row["year"], row["number"]).protocol_number,
-            registered_at=row["registered_at"].astimezone(self._tz),
-            verification_code=code,
-            verify_url=f"{self._public_url}/verify/{code}",
-        )
-        signed = signer.sign(p.issue.make(seal))
-        row["verification_code"] = code  # for the caller's view; the column lives in SEAL
-        sha256 = hashlib.sha256(signed).hexdigest()
-        blob = self._store.put(
-            io.BytesIO(signed), sha256=sha256, size=len(signed), retain_until=p.retain_until
-        )
-        conn.execute(
-            sa.insert(SEAL),
-            {
-                "registration_id": row["id"],
-                "verification_code": code,
-                "title": p.issue.title,
-                "sha256": sha256,
-                "template": p.issue.template,
-                "fields": p.issue.fields,
-            },
-        )
-        return [_StagedFile(FileRole.MAIN, p.issue.filename, PDF, blob), *p.staged]
 
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None

@@ -99,7 +99,7 @@ class Verifier:
             with tempfile.NamedTemporaryFile(prefix="eprotocol-verify-", dir=self._spool_dir) as f:
                 f.write(content)
                 f.flush()
-                report = self._inspector.inspect(Path(f.name))
+                report = self._inspector.inspect(Path(f.name), signatures_if_refused=True)
             if report.refusal is not None and not report.signatures:
                 return PdfVerification(
                     authentic=False,

@@ -37,10 +37,16 @@ class SandboxedPdfInspector:
             timeout=policy.pdf_timeout_seconds,
         )
 
-    def inspect(self, path: Path) -> PdfReport:
+    def inspect(self, path: Path, *, signatures_if_refused: bool = False) -> PdfReport:
         """Parse ``path`` in a worker; a hang or a crash becomes a refusal."""
+        request = {
+            "path": str(path),
+            "trust": self._trust,
+            "ours": self._ours,
+            "signatures_if_refused": signatures_if_refused,
+        }
         try:
-            report = self._pool.ask({"path": str(path), "trust": self._trust, "ours": self._ours})
+            report = self._pool.ask(request)
         except SandboxFailure as failure:
             return PdfReport(refusal=_REFUSALS[failure.kind].format(limit=self._pool.timeout))
         return PdfReport(

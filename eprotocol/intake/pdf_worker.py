@@ -126,8 +126,8 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
     except OSError as exc:
         return {"refusal": f"could not be read for checking ({exc.strerror})"}
     report = inspect(data)
-    # Even for a refused file: a verifier wants pyHanko's verdict on a damaged signed PDF.
-    report["signatures"] = _signatures(data, request.get("trust", ""), request.get("ours", ""))
+    if report["refusal"] is None or request.get("signatures_if_refused"):
+        report["signatures"] = _signatures(data, request.get("trust", ""), request.get("ours", ""))
     return report
 
 

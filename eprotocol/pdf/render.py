@@ -40,6 +40,8 @@ _SEAL_HEIGHT = 30 * mm
 
 def _register_fonts() -> None:
     global _fonts_ready  # reportlab's font registry is process-wide too
+    if _fonts_ready:
+        return
     with _fonts_lock:
         if _fonts_ready:
             return
@@ -110,13 +112,15 @@ def _draw_seal(canvas: Canvas, seal: Seal, x: float, y: float) -> None:
 
 
 class ReportlabRenderer:
-    """A :class:`~eprotocol.core.certificates.DocumentRenderer` built on reportlab."""
+    """A :class:`~eprotocol.core.certificates.DocumentRenderer` built on reportlab.
 
-    def __init__(self) -> None:
-        _register_fonts()
+    The fonts are loaded on the first document, not when an archive is opened:
+    most processes never render anything.
+    """
 
     def certificate(self, sheet: CertificateSheet) -> bytes:
         """An A4 certificate: letterhead, number and date, title, body and the seal."""
+        _register_fonts()
         buffer = io.BytesIO()
         canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
         width, height = A4
@@ -160,6 +164,7 @@ class ReportlabRenderer:
                 "signature (register it without the seal)",
                 field="files",
             )
+        _register_fonts()
         try:
             writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
             first = writer.pages[0]
@@ -178,6 +183,7 @@ class ReportlabRenderer:
 
     def daily_register(self, sheet: DailyRegisterSheet) -> bytes:
         """The day's entries as a table, with the audit-chain head and the JSON digest."""
+        _register_fonts()
         buffer = io.BytesIO()
         title = f"Ημερήσιο βιβλίο πρωτοκόλλου {sheet.day.strftime('%d/%m/%Y')}"
         doc = SimpleDocTemplate(
