@@ -78,7 +78,12 @@ class BlobStore(Protocol):
         ...
 
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
-        """Stream a blob; when ``sha256`` is given, raise ``BlobCorrupt`` at the end on mismatch."""
+        """Stream a blob; when ``sha256`` is given, raise ``BlobCorrupt`` at the end on mismatch.
+
+        The blob is opened before this returns, so a missing blob or an unavailable
+        store is reported here, before a caller has passed on any byte (an HTTP
+        response that has started cannot turn into a problem any more).
+        """
         ...
 
     def exists(self, key: str) -> bool:

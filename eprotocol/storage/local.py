@@ -89,16 +89,26 @@ class LocalBlobStore:
         return BlobInfo(key=blob_key(sha256), sha256=sha256, size=size)
 
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
-        """Stream a blob, checking its SHA-256 at the end when ``sha256`` is given."""
-        path = self._path(key)
+        """Stream a blob, checking its SHA-256 at the end when ``sha256`` is given.
+
+        The file is opened before this returns (see :class:`~eprotocol.core.ports.BlobStore`).
+        """
+        try:
+            src = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"blob {key} is not in the store") from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"reading blob {key}: {exc.strerror}") from exc
+        return self._stream(key, src, sha256)
+
+    @staticmethod
+    def _stream(key: str, src: IO[bytes], sha256: str | None) -> Iterator[bytes]:
         digest = hashlib.sha256()
         try:
-            with path.open("rb") as src:
+            with src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     yield chunk
-        except FileNotFoundError as exc:
-            raise BlobMissing(f"blob {key} is not in the store") from exc
         except OSError as exc:
             raise StorageUnavailable(f"reading blob {key}: {exc.strerror}") from exc
         if sha256 is not None and digest.hexdigest() != sha256:

@@ -120,7 +120,11 @@ class S3BlobStore:
         return BlobInfo(key=key, sha256=sha256, size=size)
 
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
-        """Stream an object in 1 MiB chunks, checking its SHA-256 at the end if given."""
+        """Stream an object in 1 MiB chunks, checking its SHA-256 at the end if given.
+
+        The object is opened (its GET answered) before this returns (see
+        :class:`~eprotocol.core.ports.BlobStore`).
+        """
         check_key(key)
         try:
             response = self._client.get_object(self.bucket, key)
@@ -130,6 +134,11 @@ class S3BlobStore:
             raise self._unavailable(f"reading {key}", exc) from exc
         except _FAILURES as exc:
             raise self._unavailable(f"reading {key}", exc) from exc
+        return self._stream(key, response, sha256)
+
+    def _stream(
+        self, key: str, response: urllib3.BaseHTTPResponse, sha256: str | None
+    ) -> Iterator[bytes]:
         digest = hashlib.sha256()
         try:
             for chunk in response.stream(CHUNK):
