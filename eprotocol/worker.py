@@ -39,7 +39,11 @@ POLL_SECONDS = 0.5
 
 
 class Worker:
-    """Runs the digest at ``digest_at`` local time on working days."""
+    """Runs the jobs: indexing, the digest and the daily registers.
+
+    The digest goes out at ``digest_at`` local time on working days; a failed
+    digest or daily register is tried again ``retry_after`` later.
+    """
 
     def __init__(
         self,
@@ -48,6 +52,7 @@ class Worker:
         tz: ZoneInfo,
         *,
         digest_at: time = DIGEST_TIME,
+        retry_after: timedelta = RETRY_AFTER,
     ) -> None:
         self._archive = archive
         # Each job runs only where the archive is configured for it.
@@ -59,6 +64,8 @@ class Worker:
         self._clock = clock
         self._tz = tz
         self._digest_at = digest_at
+        self._retry_after = retry_after
+        self._retry_digest_at = clock.now()
         self._done: date | None = None
 
     def _now(self) -> datetime:
@@ -112,7 +119,7 @@ class Worker:
                 self._archive.produce_daily_register(day, by="system")
         except EProtocolError as exc:
             log.error("daily register failed, will retry: %s", exc.message)
-            self._registers_retry_at = now + RETRY_AFTER
+            self._registers_retry_at = now + self._retry_after
             return 0
         self._registers_done = now.date()
         return len(days)
@@ -138,17 +145,32 @@ class Worker:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOBS_NICENESS)
         except OSError:  # not permitted here: run at normal priority
             log.info("background jobs run at normal priority")
-        retry_digest_at = self._now()
+        jobs = [
+            ("indexing", self._index),
+            ("digests", self._digests),
+            ("daily registers", self._registers),
+        ]
+        log.info(
+            "background jobs running: %s", ", ".join(name for name, on in jobs if on) or "none"
+        )
+        self._retry_digest_at = self._now()
         while not stop.is_set():
-            if self._index:
-                self.index_pending()
-            if self._registers:
-                self.produce_daily_registers()
-            if (
-                self._digests
-                and self.due() is not None
-                and self._now() >= retry_digest_at
-                and not self.run_pending()
-            ):
-                retry_digest_at = self._now() + RETRY_AFTER
+            try:
+                self.run_round()
+            except Exception:  # a bug must not end the jobs for good: log it, go on
+                log.exception("background jobs failed unexpectedly; trying again")
             stop.wait(POLL_SECONDS if self._index else 30.0)
+
+    def run_round(self) -> None:
+        """One round of every job that is due."""
+        if self._index:
+            self.index_pending()
+        if self._registers:
+            self.produce_daily_registers()
+        if (
+            self._digests
+            and self.due() is not None
+            and self._now() >= self._retry_digest_at
+            and not self.run_pending()
+        ):
+            self._retry_digest_at = self._now() + self._retry_after

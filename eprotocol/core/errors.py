@@ -90,6 +90,12 @@ class StorageUnavailable(Unavailable):
     code = "storage-unavailable"
 
 
+class IndexUnavailable(Unavailable):
+    """The search index cannot be read or written (its directory is read-only, say)."""
+
+    code = "index-unavailable"
+
+
 class IntegrityFailure(EProtocolError):
     """Stored data no longer matches what was recorded (digest mismatch, broken chain)."""
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
+from whoosh.index import LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 
-from eprotocol.core.errors import InvalidInput
+from eprotocol.core.errors import IndexUnavailable, InvalidInput
 from eprotocol.core.search import (
     IndexDocument,
     SearchFilters,
@@ -150,26 +151,31 @@ class WhooshIndex:
         is held, so concurrent indexers write in the order they read.
         """
         # Another process may hold Whoosh's own lock for a moment: wait for it.
-        with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
-            for doc in load():
-                text = f"{doc.subject}\n{doc.correspondents}\n{doc.file_text}"
-                writer.update_document(
-                    id=str(doc.registration_id),
-                    book=doc.book,
-                    year=doc.year,
-                    number=doc.number,
-                    protocol_number=f"{doc.number}/{doc.year}",
-                    direction=doc.direction,
-                    status=doc.status,
-                    date=doc.local_time,
-                    subject=doc.subject,
-                    correspondents=doc.correspondents,
-                    text=text,
-                    text_sound=text,
-                    classification=doc.classification,
-                    departments=",".join(doc.departments),
-                    confidential=doc.confidential,
-                )
+        try:
+            with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
+                for doc in load():
+                    text = f"{doc.subject}\n{doc.correspondents}\n{doc.file_text}"
+                    writer.update_document(
+                        id=str(doc.registration_id),
+                        book=doc.book,
+                        year=doc.year,
+                        number=doc.number,
+                        protocol_number=f"{doc.number}/{doc.year}",
+                        direction=doc.direction,
+                        status=doc.status,
+                        date=doc.local_time,
+                        subject=doc.subject,
+                        correspondents=doc.correspondents,
+                        text=text,
+                        text_sound=text,
+                        classification=doc.classification,
+                        departments=",".join(doc.departments),
+                        confidential=doc.confidential,
+                    )
+        except (OSError, LockError) as exc:
+            raise IndexUnavailable(
+                f"the search index at {self._directory} cannot be written: {exc}"
+            ) from exc
 
     def _query(self, text: str) -> Query:
         fields = ["text", "text_sound"] if _LATIN.search(text) else ["text"]

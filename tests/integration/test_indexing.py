@@ -113,16 +113,18 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> N
         time.sleep(1.0 + delay)  # start-up, then part of the work
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "eprotocol.cli", "worker"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "worker.log"
+    with log.open("w") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "eprotocol.cli", "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + 60
-        while _pending(url):
+        while _pending(url) or "background jobs running" not in log.read_text():
             assert time.monotonic() < deadline, "the worker did not catch up"
             time.sleep(0.2)
     finally:
