@@ -21,7 +21,7 @@ from litestar.datastructures import State
 from eprotocol.api.problems import problem_responses
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
-from eprotocol.core.errors import NotFound, Throttled, Unauthenticated
+from eprotocol.core.errors import Forbidden, NotFound, Throttled, Unauthenticated
 from eprotocol.core.types import User
 
 #: Lifetime of a login token.
@@ -117,7 +117,7 @@ def user_of(request: Request[object, object, State]) -> User:
         raise Unauthenticated("the token is not valid") from None
     try:
         user = archive.user(str(claims["sub"]))
-    except NotFound:
+    except (NotFound, Forbidden):  # the user of the token is gone (an unknown name is Forbidden)
         raise Unauthenticated("the token is not valid") from None
     if not user.active:
         raise Unauthenticated("the user is deactivated")
