@@ -37,7 +37,7 @@ from eprotocol import (
     NewRegistration,
 )
 from eprotocol.worker import Worker
-from tests.support import start_server
+from tests.support import start_server, stop_server
 
 GOAL = 0.5
 P95_GOAL_MS = 200.0
@@ -137,8 +137,7 @@ def main() -> None:
                 latencies += took
                 print(f"round {round_no + 1}: library {raw[-1]:6.0f} /s, HTTP {ours[-1]:6.0f} /s")
         finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+            stop_server(proc, timeout=60)
     p50 = statistics.median(latencies) * 1000
     p95 = statistics.quantiles(latencies, n=100)[94] * 1000
     verdict = "OK" if p95 < P95_GOAL_MS else "ABOVE GOAL"

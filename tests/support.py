@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
@@ -150,18 +153,23 @@ class PgServer:
             check=True,
             capture_output=True,
         )
+        server.resume()
+        return server
+
+    def resume(self) -> None:
+        """Start (again) the server on its data directory and port."""
         options = (
-            f"-p {server.port} -k {base} -c listen_addresses=127.0.0.1 "
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c full_page_writes=off -c max_connections=200"
         )
         subprocess.run(
             [
-                *server._as_owner(),
-                str(server.bindir / "pg_ctl"),
+                *self._as_owner(),
+                str(self.bindir / "pg_ctl"),
                 "-D",
-                str(data),
+                str(self.base / "data"),
                 "-l",
-                str(base / "server.log"),
+                str(self.base / "server.log"),
                 "-o",
                 options,
                 "-w",
@@ -172,9 +180,9 @@ class PgServer:
             check=True,
             capture_output=True,
         )
-        return server
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server at once (as a crash would), keeping its data for :meth:`resume`."""
         subprocess.run(
             [
                 *self._as_owner(),
@@ -189,6 +197,10 @@ class PgServer:
             check=False,
             capture_output=True,
         )
+
+    def stop(self) -> None:
+        """Stop the server and remove its data."""
+        self.halt()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -324,15 +336,8 @@ class MailSink:
             self._controller = None
 
 
-def start_server(
-    tmp_path: Path, env: dict[str, str], *init_args: str, workers: int | None = 1
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Initialise an archive in ``tmp_path`` and start ``eprotocol serve`` on it.
-
-    Returns the process, once it answers ``/health``, and its URL; the server's
-    log stays in ``tmp_path/server.log``, for reading when a test fails. Tests
-    run one server process unless asked (``None``: the command's default).
-    """
+def init_archive(root: Path, env: dict[str, str], *init_args: str) -> None:
+    """Run ``eprotocol init`` in ``root``, as the IT team would on a new machine."""
     subprocess.run(
         [
             sys.executable,
@@ -343,14 +348,24 @@ def start_server(
             "Δήμος Χανίων",
             *init_args,
         ],
-        cwd=tmp_path,
+        cwd=root,
         env=env,
         check=True,
         capture_output=True,
         timeout=120,
     )
-    port = free_port()
-    with (tmp_path / "server.log").open("a") as log:
+
+
+def launch_server(
+    root: Path, env: dict[str, str], *, workers: int | None = 1, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``eprotocol serve`` on the archive of ``root`` and wait until it answers ``/health``.
+
+    The server runs in a session of its own, so that :func:`kill_server` reaches
+    every process it started; its log goes to ``root/server.log``.
+    """
+    port = port or free_port()
+    with (root / "server.log").open("a") as log:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -361,22 +376,60 @@ def start_server(
                 str(port),
                 *(["--workers", str(workers)] if workers is not None else []),
             ],
-            cwd=tmp_path,
+            cwd=root,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(base + "/health", timeout=5).close()  # noqa: S310
             return proc, base
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
+                kill_server(proc)
                 raise RuntimeError("the server did not start") from None
             time.sleep(0.1)
+
+
+def kill_server(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and everything it started (a crash, or the end of a test)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Stop the server as an operator would (SIGTERM), killing it if it does not stop in time."""
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=timeout)
+    kill_server(proc)
+
+
+def login(base: str, username: str, password: str) -> str:
+    """A bearer token for ``username``."""
+    answer = httpx.post(
+        base + "/api/v1/auth/token", json={"username": username, "password": password}, timeout=30
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+def start_server(
+    tmp_path: Path, env: dict[str, str], *init_args: str, workers: int | None = 1
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Initialise an archive in ``tmp_path`` and start ``eprotocol serve`` on it.
+
+    Returns the process, once it answers ``/health``, and its URL; the server's
+    log stays in ``tmp_path/server.log``, for reading when a test fails. Tests
+    run one server process unless asked (``None``: the command's default).
+    """
+    init_archive(tmp_path, env, *init_args)
+    return launch_server(tmp_path, env, workers=workers)
 
 
 def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str, None, None]:
@@ -385,9 +438,4 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
     try:
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)

@@ -20,7 +20,7 @@ import pytest
 from eprotocol import Archive
 from eprotocol.env import settings_from_env
 from tests.pdfs import greek_pdf
-from tests.support import serve, start_server
+from tests.support import serve, start_server, stop_server
 
 
 def _get(url: str) -> tuple[int, str, Any]:
@@ -163,5 +163,4 @@ def test_several_server_processes_share_one_set_of_background_jobs(tmp_path: Pat
         log = (tmp_path / "server.log").read_text()
         assert log.count("Started server process") == 2
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop_server(proc, timeout=60)
