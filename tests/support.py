@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
@@ -31,7 +31,7 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from minio import Minio
 
-from eprotocol import ArchiveConfig, LocalStorageConfig
+from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, Registration
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner
 
@@ -56,6 +56,17 @@ def our_root(signing: SigningConfig) -> asn1_x509.Certificate:
     """The organisation's certificate, as a trust root for validating its signatures."""
     _, _, der = pem.unarmor(PadesSigner(signing).certificate_pem)
     return asn1_x509.Certificate.load(der)
+
+
+def all_registrations(archive: Archive) -> Iterator[Registration]:
+    """Every registration of the archive, newest first."""
+    cursor = None
+    while True:
+        page = archive.list(limit=500, cursor=cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def local_root(config: ArchiveConfig) -> Path:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 from eprotocol import Archive, Registration
 from eprotocol.env import settings_from_env
 from tests.pdfs import make_pdf
+from tests.support import all_registrations
 
 PASSWORD = "αξιόπιστος-κωδικός-1"
 #: A word every streamed subject has, for counting them in the search index.
@@ -172,17 +172,6 @@ def download_all(base: str, token: str, acknowledged: dict[int, Ack], clients: i
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(fetch, acknowledged.values()))
-
-
-def all_registrations(archive: Archive) -> Iterator[Registration]:
-    """Every registration of the archive, newest first."""
-    cursor = None
-    while True:
-        page = archive.list(limit=500, cursor=cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 def check_book(archive: Archive, acknowledged: dict[int, Ack]) -> list[Registration]:
