@@ -64,8 +64,10 @@ class Load:
     files: list[tuple[int, int, int]] = field(default_factory=list)  # year, number, file id
     unassigned: list[tuple[int, int]] = field(default_factory=list)
     assigned: list[int] = field(default_factory=list)
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    finished: list[float] = field(default_factory=list)  # when each operation ended
+    #: Per operation: (when it ended, how long it took), in seconds.
+    latencies: dict[str, list[tuple[float, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -180,8 +182,7 @@ def client(load: Load, until: float, docs: list[bytes]) -> None:
                 problem = f"{type(exc).__name__}: {exc}"
             took = time.perf_counter() - started
             with load.lock:
-                load.latencies[name].append(took)
-                load.finished.append(time.monotonic())
+                load.latencies[name].append((time.monotonic(), took))
                 if problem is not None:
                     load.errors.append(f"{name}: {problem}")
 
@@ -256,15 +257,24 @@ def print_report(
     total = sum(len(v) for v in load.latencies.values())
     rate = total / args.duration
     print(f"{args.duration} s, {args.clients} clients: {total} operations, {rate:.1f} /s")
-    print(f"{'operation':<12} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    print(
+        f"{'operation':<12} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"
+        "   p50 first / last minute"
+    )
     for name in MIX:
-        took = load.latencies.get(name, [])
+        took = [t for _, t in load.latencies.get(name, [])]
+        opening = [t for end, t in load.latencies.get(name, []) if end - started < 60]
+        closing = [
+            t for end, t in load.latencies.get(name, []) if end - started >= args.duration - 60
+        ]
         print(
-            f"{name:<12} {len(took):>6} {statistics.median(took) * 1000 if took else 0:>8.0f}"
+            f"{name:<12} {len(took):>6} {percentile(took, 50):>8.0f}"
             f" {percentile(took, 95):>8.0f} {percentile(took, 99):>8.0f}"
+            f"   {percentile(opening, 50):>5.0f} / {percentile(closing, 50):.0f}"
         )
-    first = sum(1 for t in load.finished if t - started < 60)
-    last = sum(1 for t in load.finished if t - started >= args.duration - 60)
+    ended = [end for runs in load.latencies.values() for end, _ in runs]
+    first = sum(1 for t in ended if t - started < 60)
+    last = sum(1 for t in ended if t - started >= args.duration - 60)
     ratio = last / first if first else 0.0
     verdict = "OK" if ratio >= THROUGHPUT_GOAL else "BELOW GOAL"
     print(f"throughput, last minute / first minute: {last} / {first} = {ratio:.2f} ({verdict})")

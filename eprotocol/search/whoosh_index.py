@@ -31,7 +31,7 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 
-from eprotocol.core.errors import IndexUnavailable, InvalidInput
+from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
 from eprotocol.core.search import (
     IndexDocument,
     SearchFilters,
@@ -236,9 +236,38 @@ class WhooshIndex:
         limit: int,
         offset: int,
     ) -> SearchResult:
-        """Best matches first, ``limit`` from ``offset``, with facet counts of all matches."""
+        """Best matches first, ``limit`` from ``offset``, with facet counts of all matches.
+
+        A read that fails (an index file gone under a merge by another process, say)
+        is tried once more on a freshly opened searcher, then reported as
+        ``IndexUnavailable``.
+        """
         if not query.strip():
             raise InvalidInput("the search query is empty", field="q")
+        try:
+            return self._search(query, visibility, filters, limit=limit, offset=offset)
+        except EProtocolError:
+            raise
+        except Exception as exc:
+            log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
+            self._local.current = (None, None)
+            self._local.columns = None
+        try:
+            return self._search(query, visibility, filters, limit=limit, offset=offset)
+        except EProtocolError:
+            raise
+        except Exception as exc:
+            raise IndexUnavailable(f"the search index at {self._directory} cannot be read") from exc
+
+    def _search(
+        self,
+        query: str,
+        visibility: Visibility,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int,
+    ) -> SearchResult:
         parsed = self._query(query)
         allowed = self._allowed(visibility)
         restrictions = self._restricted(filters) + ([allowed] if allowed is not None else [])
