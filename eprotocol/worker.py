@@ -153,7 +153,6 @@ class Worker:
         log.info(
             "background jobs running: %s", ", ".join(name for name, on in jobs if on) or "none"
         )
-        self._retry_digest_at = self._now()
         while not stop.is_set():
             try:
                 self.run_round()

@@ -245,28 +245,22 @@ class WhooshIndex:
         if not query.strip():
             raise InvalidInput("the search query is empty", field="q")
         try:
-            return self._search(query, visibility, filters, limit=limit, offset=offset)
-        except EProtocolError:
-            raise
-        except Exception as exc:
-            log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
-            self._local.current = (None, None)
-            self._local.columns = None
-        try:
-            return self._search(query, visibility, filters, limit=limit, offset=offset)
+            try:
+                return self._search(query, visibility, filters, limit, offset)
+            except EProtocolError:
+                raise
+            except Exception as exc:  # Whoosh raises many kinds when its files change
+                log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
+                self._local.current = (None, None)
+                self._local.columns = None
+            return self._search(query, visibility, filters, limit, offset)
         except EProtocolError:
             raise
         except Exception as exc:
             raise IndexUnavailable(f"the search index at {self._directory} cannot be read") from exc
 
     def _search(
-        self,
-        query: str,
-        visibility: Visibility,
-        filters: SearchFilters,
-        *,
-        limit: int,
-        offset: int,
+        self, query: str, visibility: Visibility, filters: SearchFilters, limit: int, offset: int
     ) -> SearchResult:
         parsed = self._query(query)
         allowed = self._allowed(visibility)
