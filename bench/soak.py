@@ -36,8 +36,8 @@ import httpx
 
 from bench.intake import documents
 from eprotocol import Role
-from tests.reliability.harness import clean_env, open_archive
-from tests.support import login, start_server, stop_server
+from tests.reliability.harness import clean_env
+from tests.support import login, open_archive, start_server, stop_server
 
 PASSWORD = secrets.token_urlsafe(16)  # the throw-away server's passwords
 STAFF = "kep.staff"

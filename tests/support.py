@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -33,6 +34,7 @@ from minio import Minio
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, Registration
 from eprotocol.config import SigningConfig
+from eprotocol.env import settings_from_env
 from eprotocol.pdf.signing import PadesSigner
 
 
@@ -67,6 +69,19 @@ def all_registrations(archive: Archive) -> Iterator[Registration]:
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+def open_archive(root: Path, env: dict[str, str]) -> Archive:
+    """The archive a server of ``env`` in ``root`` serves, opened by the test for checking.
+
+    Without its search index: the test reads the book, the server writes the index.
+    """
+    relative = {
+        "EPROTOCOL_DATABASE_URL": f"sqlite:///{root / 'var' / 'eprotocol.db'}",
+        "EPROTOCOL_STORAGE_URL": f"file://{root / 'var' / 'blobs'}",
+    }
+    settings = settings_from_env(relative | env | {"EPROTOCOL_SECRET_KEY": "unused"})
+    return Archive(dataclasses.replace(settings.archive, index_dir=None))
 
 
 def local_root(config: ArchiveConfig) -> Path:

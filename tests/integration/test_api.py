@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -18,10 +17,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from eprotocol import Archive
-from eprotocol.env import settings_from_env
 from tests.pdfs import greek_pdf
-from tests.support import PgServer, run_cli, serve
+from tests.support import PgServer, open_archive, run_cli, serve
 
 PASSWORD = "σωστός-κωδικός-1"
 USERS = {
@@ -67,8 +64,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     servers = serve(tmp_path, env, "--admin-password", PASSWORD)
     base = next(servers)
     try:
-        settings = settings_from_env(env | {"EPROTOCOL_SECRET_KEY": "unused"})
-        with Archive(dataclasses.replace(settings.archive, index_dir=None)) as archive:
+        with open_archive(tmp_path, env) as archive:
             for code, name, parent in (
                 ("DIOIK", "Διεύθυνση Διοικητικών Υπηρεσιών", None),
                 ("DIOIK.KEP", "Τμήμα ΚΕΠ", "DIOIK"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -17,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from eprotocol import Archive
-from eprotocol.env import settings_from_env
 from tests.pdfs import greek_pdf
-from tests.support import serve, start_server, stop_server
+from tests.support import open_archive, serve, start_server, stop_server
 
 
 def _get(url: str) -> tuple[int, str, Any]:
@@ -123,14 +120,7 @@ def test_sigterm_lets_in_flight_registrations_finish(tmp_path: Path) -> None:
             proc.kill()
     assert len(refused) == 8  # each client stopped only because the server went away
 
-    settings = settings_from_env(
-        {
-            "EPROTOCOL_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'eprotocol.db'}",
-            "EPROTOCOL_STORAGE_URL": f"file://{tmp_path / 'var' / 'blobs'}",
-            "EPROTOCOL_SECRET_KEY": "unused",
-        }
-    )
-    with Archive(dataclasses.replace(settings.archive, index_dir=None)) as archive:
+    with open_archive(tmp_path, env) as archive:
         stored = sorted(e.number for e in archive.list(limit=500).items)
         assert stored == list(range(1, len(stored) + 1))  # no gap
         assert stored == sorted(acknowledged)  # nothing half-done, nothing unanswered

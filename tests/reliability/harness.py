@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -17,7 +16,6 @@ from pathlib import Path
 import httpx
 
 from eprotocol import Archive, Registration
-from eprotocol.env import settings_from_env
 from tests.pdfs import make_pdf
 from tests.support import all_registrations
 
@@ -30,19 +28,6 @@ def clean_env(**variables: str) -> dict[str, str]:
     """The test process's environment without its ``EPROTOCOL_*``, plus ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
     return env | variables
-
-
-def open_archive(root: Path, env: dict[str, str]) -> Archive:
-    """The archive a server of ``env`` in ``root`` serves, opened by the test for checking.
-
-    Without its search index: the test reads the book, the server writes the index.
-    """
-    relative = {
-        "EPROTOCOL_DATABASE_URL": f"sqlite:///{root / 'var' / 'eprotocol.db'}",
-        "EPROTOCOL_STORAGE_URL": f"file://{root / 'var' / 'blobs'}",
-    }
-    settings = settings_from_env(relative | env | {"EPROTOCOL_SECRET_KEY": "unused"})
-    return Archive(dataclasses.replace(settings.archive, index_dir=None))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from tests.reliability.harness import (
     clean_env,
     download_all,
     launch_worker,
-    open_archive,
     wait_until_indexed,
 )
 from tests.support import (
@@ -21,6 +20,7 @@ from tests.support import (
     init_archive,
     launch_server,
     login,
+    open_archive,
     stop_server,
 )
 

@@ -17,10 +17,17 @@ from tests.reliability.harness import (
     Stream,
     check_book,
     clean_env,
-    open_archive,
     wait_until_indexed,
 )
-from tests.support import PgServer, init_archive, kill_server, launch_server, login, stop_server
+from tests.support import (
+    PgServer,
+    init_archive,
+    kill_server,
+    launch_server,
+    login,
+    open_archive,
+    stop_server,
+)
 
 TRIALS = int(os.environ.get("EPROTOCOL_CRASH_TRIALS", "30"))
 #: The trials' random moments come from this seed, so a failing run can be repeated.

@@ -22,7 +22,6 @@ from tests.reliability.harness import (
     Stream,
     check_book,
     clean_env,
-    open_archive,
     wait_until_indexed,
 )
 from tests.support import (
@@ -33,6 +32,7 @@ from tests.support import (
     init_archive,
     launch_server,
     login,
+    open_archive,
     stop_server,
 )
 
