@@ -19,7 +19,7 @@ from eprotocol import migrate
 from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
 from eprotocol.core.accounts import Accounts
-from eprotocol.core.audit import events, lock_chain, to_event, verify_chain
+from eprotocol.core.audit import events, events_about, lock_chain, to_event, verify_chain
 from eprotocol.core.certificates import (
     CertificateSheet,
     CertificateTemplate,
@@ -49,7 +49,7 @@ from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orp
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
 from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
-from eprotocol.core.permissions import Action, allowed, may_read
+from eprotocol.core.permissions import Action, allowed, holds, may_read
 from eprotocol.core.ports import (
     BlobStore,
     Clock,
@@ -71,6 +71,7 @@ from eprotocol.core.search import (
     Visibility,
     departments_by_history,
 )
+from eprotocol.core.statistics import YearStatistics, totals_by_year, year_statistics
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -428,6 +429,44 @@ class Archive:
     def departments(self) -> tuple[Department, ...]:
         """Every department, ordered by code."""
         return self._organisation.departments()
+
+    def organisation_name(self) -> str:
+        """The name of the organisation this archive belongs to (``""`` before ``initialise``)."""
+        with self._db.read() as conn:
+            name = conn.execute(sa.select(ORGANISATION.c.name)).scalar()
+        return str(name or "")
+
+    def users(self) -> tuple[User, ...]:
+        """Every user, ordered by user name."""
+        return self._organisation.users()
+
+    def classifications(self) -> tuple[Classification, ...]:
+        """The headings of the filing plan, by code."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code))
+            return tuple(
+                Classification(r.code, r.title, r.retention_years, Disposal(r.disposal))
+                for r in rows
+            )
+
+    def statistics(self, year: int, *, by: str) -> YearStatistics:
+        """The figures of ``year`` (registrations, routing, certificates, overdue work today)."""
+        self._reader(by)
+        today = self._clock.now().astimezone(self._tz).date()
+        with self._db.read() as conn:
+            return year_statistics(conn, year, self._tz, today)
+
+    def yearly_totals(self, *, by: str) -> dict[int, int]:
+        """Registrations (not cancelled) per year, as the municipality publishes them."""
+        self._reader(by)
+        with self._db.read() as conn:
+            return totals_by_year(conn)
+
+    def _reader(self, by: str) -> User:
+        user = self._organisation.user(validation.actor(by))
+        if not holds(user, Action.READ):
+            raise Forbidden(f"{user.username} may not read the protocol book")
+        return user
 
     def user(self, username: str) -> User:
         """One user."""
@@ -821,6 +860,16 @@ class Archive:
             orphans=tuple(orphans),
             swept=len(orphans) if sweep_orphans else 0,
         )
+
+    def audit_trail(self, entry: Registration, *, limit: int = 200) -> tuple[AuditEvent, ...]:
+        """The newest ``limit`` audit events about a registration, its assignments and files."""
+        targets = [
+            str(entry.ref),
+            entry.protocol_number,  # how downloads name it
+            *(f"assignment:{a.id}" for a in entry.assignments),
+        ]
+        with self._db.read() as conn:
+            return tuple(to_event(r) for r in events_about(conn, targets, limit=limit))
 
     def audit_events(self, *, after: int = 0, limit: int = 100) -> tuple[AuditEvent, ...]:
         """Audit events with ``seq`` greater than ``after``, oldest first."""

@@ -157,6 +157,17 @@ def events(conn: sa.Connection, *, after: int = 0, limit: int | None = None) -> 
     return list(conn.execute(query).mappings())
 
 
+def events_about(conn: sa.Connection, targets: list[str], *, limit: int) -> list[sa.RowMapping]:
+    """The newest ``limit`` stored events about any of ``targets``, oldest first."""
+    query = (
+        sa.select(AUDIT_EVENT)
+        .where(AUDIT_EVENT.c.target.in_(targets))
+        .order_by(AUDIT_EVENT.c.seq.desc())
+        .limit(limit)
+    )
+    return list(reversed(conn.execute(query).mappings().all()))
+
+
 def _all_events(conn: sa.Connection, batch: int = 1000) -> Iterator[sa.RowMapping]:
     last = 0
     while rows := events(conn, after=last, limit=batch):

@@ -192,7 +192,7 @@ class AuditEventRow(SQLModel, table=True):
     occurred_at: datetime = _timestamp(index=True)
     actor: str = Field(max_length=64)
     action: str = Field(max_length=64)
-    target: str = Field(max_length=200)
+    target: str = Field(max_length=200, index=True)
     details: str = Field(sa_type=sa.Text)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)

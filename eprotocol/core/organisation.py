@@ -82,7 +82,10 @@ def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = 
     row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
     if row is None:
         raise Forbidden(f"{username!r} is not a user of this archive")
-    tree = tree or DepartmentTree(conn)
+    return _user(row, tree or DepartmentTree(conn))
+
+
+def _user(row: sa.RowMapping, tree: DepartmentTree) -> User:
     department = row["department_id"]
     return User(
         username=row["username"],
@@ -234,6 +237,13 @@ class Organisation:
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
         return {code: tree.path(int(row["id"])) for code, row in tree.by_code.items()}
+
+    def users(self) -> tuple[User, ...]:
+        """Every user, ordered by user name."""
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            rows = conn.execute(sa.select(USER).order_by(USER.c.username)).mappings()
+            return tuple(_user(row, tree) for row in rows)
 
     def user(self, username: str) -> User:
         """One user (``Forbidden`` if there is no such user)."""
