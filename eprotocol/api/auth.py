@@ -100,14 +100,18 @@ def user_of(request: Request[object, object, State]) -> User:
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
         raise Unauthenticated("log in first: send 'Authorization: Bearer <token>'")
-    credential = credential.strip()
-    archive: Archive = request.app.state.archive
+    return user_for_credential(credential.strip(), request.app.state)
+
+
+def user_for_credential(credential: str, state: State) -> User:
+    """The active user a login token or an API token stands for, or ``Unauthenticated``."""
+    archive: Archive = state.archive
     if credential.startswith(TOKEN_PREFIX):
         return archive.user_for_api_token(credential)
     try:
         claims = jwt.decode(
             credential,
-            request.app.state.secret_key,
+            state.secret_key,
             algorithms=[_ALGORITHM],
             options={"require": ["sub", "exp"]},
         )
@@ -121,6 +125,22 @@ def user_of(request: Request[object, object, State]) -> User:
         raise Unauthenticated("the token is not valid") from None
     if not user.active:
         raise Unauthenticated("the user is deactivated")
+    return user
+
+
+def authenticate(state: State, username: str, password: str, address: str) -> User:
+    """Check a password under the failed-login throttles (``Throttled`` after too many)."""
+    by_user: LoginThrottle = state.login_throttle_user
+    by_address: LoginThrottle = state.login_throttle_address
+    by_user.check(username)
+    by_address.check(address)
+    try:
+        user: User = state.archive.authenticate(username, password)
+    except Unauthenticated:
+        by_user.failed(username)
+        by_address.failed(address)
+        raise
+    by_user.succeeded(username)
     return user
 
 
@@ -139,18 +159,9 @@ def login(data: LoginRequest, request: Request[object, object, State]) -> TokenR
     until the window has passed.
     """
     state = request.app.state
-    by_user: LoginThrottle = state.login_throttle_user
-    by_address: LoginThrottle = state.login_throttle_address
-    address = request.client.host if request.client else "?"
-    by_user.check(data.username)
-    by_address.check(address)
-    try:
-        user = state.archive.authenticate(data.username, data.password)
-    except Unauthenticated:
-        by_user.failed(data.username)
-        by_address.failed(address)
-        raise
-    by_user.succeeded(data.username)
+    user = authenticate(
+        state, data.username, data.password, request.client.host if request.client else "?"
+    )
     return TokenResponse(
         access_token=issue_token(user, state.secret_key, time.time()),
         token_type="bearer",  # noqa: S106 - the token scheme, not a secret

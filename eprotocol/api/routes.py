@@ -197,7 +197,13 @@ def download_file(
     year: Year, number: Number, file_id: RowId, user: User, state: State, book: Book = None
 ) -> Stream:
     """The stored bytes, as an attachment; ``ETag`` is the SHA-256. The download is audited."""
-    archive = archive_of(state)
+    return file_download(archive_of(state), user, book, year, number, file_id)
+
+
+def file_download(
+    archive: Archive, user: User, book: str | None, year: int, number: int, file_id: int
+) -> Stream:
+    """A registration's file as an audited attachment download (for the API and the pages)."""
     entry = readable(archive, user, book, year, number)
     stored, chunks = archive.read_file(entry.book, year, number, file_id)
     archive.record_access(
