@@ -19,8 +19,10 @@ from eprotocol.api.auth import LoginThrottle, login
 from eprotocol.api.certificates import certificates_router, verify_code, verify_pdf
 from eprotocol.api.problems import PUBLIC, document_problems, problem_plugin
 from eprotocol.api.routes import api_router
+from eprotocol.api.web import template_config, web_routers
 from eprotocol.archive import Archive
 from eprotocol.env import Settings
+from eprotocol.pdf.preview import PagePreviewer
 from eprotocol.worker import Worker
 
 
@@ -82,6 +84,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
 
 def create_app(settings: Settings, *, archive: Archive | None = None) -> Litestar:
     """Build the HTTP application for one archive (opened from ``settings`` unless given)."""
+    secure_cookies = settings.archive.public_url.startswith("https://")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -90,6 +93,8 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         app.state.secret_key = settings.secret_key
         app.state.login_throttle_user = LoginThrottle(attempts=5)
         app.state.login_throttle_address = LoginThrottle(attempts=50)
+        app.state.secure_cookies = secure_cookies
+        app.state.previewer = previewer = PagePreviewer()
         stop = threading.Event()
         jobs = None
         if settings.background_jobs:
@@ -102,6 +107,7 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
             stop.set()
             if jobs is not None:
                 jobs.join(timeout=60)
+            previewer.close()
             if archive is None:
                 opened.close()
 
@@ -110,7 +116,9 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
             *document_problems([health, ready, login, verify_code, verify_pdf], PUBLIC),
             api_router(),
             certificates_router(),
+            *web_routers(secret_key=settings.secret_key, secure_cookies=secure_cookies),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         plugins=[problem_plugin()],
         middleware=[security_headers],

@@ -7,12 +7,9 @@ document; daily registers are read by the protocol office and auditors.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from html import escape
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, post
@@ -34,51 +31,10 @@ from litestar.response import Stream
 from eprotocol.api import schemas
 from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.api.routes import acting_user, archive_of, require
-from eprotocol.core.certificates import CODE_PATTERN, Verification, VerificationStatus
+from eprotocol.api.web.public import verification_page
+from eprotocol.core.certificates import CODE_PATTERN
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import User
-
-#: The one inline stylesheet of the verification page, allowed by its hash in the CSP.
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:36rem;padding:1rem;"
-    "line-height:1.5;color:#1a1a1a}h1{font-size:1.4rem}.valid{color:#0a6b2d}"
-    ".cancelled,.unknown{color:#a4000f}dt{font-weight:600}dd{margin:0 0 .6rem 0;"
-    "overflow-wrap:anywhere}"
-)
-VERIFY_PAGE_CSP = (
-    "default-src 'none'; style-src 'sha256-"
-    + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-    + "'; frame-ancestors 'none'"
-)
-_HEADINGS = {
-    VerificationStatus.VALID: "Έγκυρο έγγραφο",
-    VerificationStatus.CANCELLED: "Το έγγραφο έχει ακυρωθεί",
-    VerificationStatus.UNKNOWN: "Δεν βρέθηκε έγγραφο με αυτόν τον κωδικό",
-}
-
-
-def _page(result: Verification, code: str) -> str:
-    rows = []
-    if result.status is not VerificationStatus.UNKNOWN:
-        when = result.registered_at.strftime("%d/%m/%Y %H:%M") if result.registered_at else ""
-        facts = [
-            ("Φορέας", result.issuer),
-            ("Αριθμός πρωτοκόλλου", result.protocol_number),
-            ("Ημερομηνία", when),
-            ("Τίτλος", result.title),
-            ("SHA-256 του αρχείου", result.sha256),
-        ]
-        if result.cancelled_at is not None:
-            facts.append(("Ακυρώθηκε", result.cancelled_at.strftime("%d/%m/%Y %H:%M")))
-        rows = [f"<dt>{escape(k)}</dt><dd>{escape(v or '')}</dd>" for k, v in facts]
-    return (
-        '<!doctype html><html lang="el"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>Επαλήθευση εγγράφου</title><style>{_STYLE}</style></head><body>"
-        f'<h1 class="{result.status.value}">{_HEADINGS[result.status]}</h1>'
-        f"<p>Κωδικός επαλήθευσης: <strong>{escape(code)}</strong></p>"
-        f"<dl>{''.join(rows)}</dl></body></html>"
-    )
 
 
 @dataclass
@@ -114,12 +70,7 @@ def verify_code(
     result = archive_of(state).verify_code(code)
     if request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.JSON:
         return Response(schemas.verification_out(result))
-    shown = result.verification_code or code
-    return Response(
-        _page(result, shown),
-        media_type=MediaType.HTML,
-        headers={"Content-Security-Policy": VERIFY_PAGE_CSP},
-    )
+    return verification_page(request, result, result.verification_code or code)
 
 
 @dataclass

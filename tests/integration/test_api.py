@@ -322,7 +322,8 @@ def test_certificates_are_issued_and_verified_by_anyone(api: Api) -> None:
         page = anonymous.get(f"/verify/{code}")
         assert page.headers["content-type"].startswith("text/html")
         assert "Έγκυρο έγγραφο" in page.text and "Μαρκάκη" not in page.text
-        assert "style-src 'sha256-" in page.headers["content-security-policy"]
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "unsafe-inline" not in page.headers["content-security-policy"]
         checked = anonymous.post(
             "/api/v1/verify", files={"file": ("b.pdf", pdf.content, "application/pdf")}
         )

@@ -1,0 +1,62 @@
+"""Server-rendered pages for staff and citizens, from the same Litestar app as the API.
+
+Greek by default (English with ``?lang=en``), Jinja2 templates with
+autoescaping, a little htmx, no front-end build. Staff log in with a form and
+carry a signed session cookie (HttpOnly, SameSite=Lax, Secure when the public
+URL is https); every form carries a CSRF token checked by Litestar's CSRF
+middleware. Pages load only their own stylesheet and scripts (see
+:data:`PAGE_CSP`), and user text is escaped everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Router
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from eprotocol.api.web import admin, pages, public
+from eprotocol.api.web.rendering import LoginRequired, error_page, login_redirect, template_engine
+from eprotocol.core.errors import EProtocolError
+
+STATIC = Path(__file__).parent / "static"
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    """The app's template engine: the templates of this package, autoescaped."""
+    return TemplateConfig(instance=template_engine())
+
+
+def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
+    """The pages (CSRF-protected) and their static files."""
+    csrf = CSRFConfig(
+        secret=secret_key,
+        cookie_name="eprotocol_csrf",
+        cookie_secure=secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+    )
+    return [
+        Router(
+            path="/",
+            route_handlers=[*public.HANDLERS, *pages.HANDLERS, *admin.HANDLERS],
+            middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
+            exception_handlers={
+                LoginRequired: login_redirect,
+                EProtocolError: error_page,
+                Exception: error_page,
+            },
+            include_in_schema=False,
+        ),
+        create_static_files_router(
+            path="/static",
+            directories=[STATIC],
+            include_in_schema=False,
+            cache_control=None,
+        ),
+    ]

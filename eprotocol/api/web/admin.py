@@ -1,0 +1,106 @@
+"""Administration pages: departments, users, routing rules, templates and the filing plan."""
+
+from __future__ import annotations
+
+import secrets
+from functools import partial
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.response import Redirect, Template
+
+from eprotocol.api.routes import archive_of, require
+from eprotocol.api.web.rendering import page, see_other, viewer
+from eprotocol.core.permissions import Action
+from eprotocol.core.types import Purpose, Role, User
+
+_ADMIN = {"user": Provide(viewer, sync_to_thread=True)}
+
+
+@get("/admin", dependencies=_ADMIN, sync_to_thread=True)
+def overview(request: Request[Any, Any, State], user: User, state: State) -> Template:
+    """Departments, users, routing rules, certificate templates and the filing plan."""
+    require(user, Action.MANAGE)
+    archive = archive_of(state)
+    return page(
+        request,
+        "admin.html",
+        user=user,
+        departments=archive.departments(),
+        users=archive.users(),
+        rules=archive.routing_rules(),
+        templates=archive.certificate_templates(),
+        classifications=archive.classifications(),
+        roles=list(Role),
+        purposes=list(Purpose),
+    )
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@post("/admin/departments", dependencies=_ADMIN)
+async def add_department(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
+    """Add a department under another (or at the top)."""
+    form = await request.form()
+    await sync_to_thread(
+        partial(
+            archive_of(state).add_department,
+            _field(form, "code"),
+            _field(form, "name"),
+            parent=_field(form, "parent") or None,
+            digest_email=_field(form, "digest_email") or None,
+            by=user.username,
+        )
+    )
+    return see_other("/admin#departments")
+
+
+@post("/admin/users", dependencies=_ADMIN)
+async def add_user(request: Request[Any, Any, State], user: User, state: State) -> Template:
+    """Add a member of staff with a one-time password shown once to the administrator."""
+    form = await request.form()
+    archive = archive_of(state)
+    username = _field(form, "username")
+    await sync_to_thread(
+        partial(
+            archive.add_user,
+            username,
+            _field(form, "full_name"),
+            department=_field(form, "department") or None,
+            roles=[str(r) for r in form.getall("roles", [])] or [Role.STAFF],
+            email=_field(form, "email") or None,
+            by=user.username,
+        )
+    )
+    password = _field(form, "password") or secrets.token_urlsafe(12)
+    await sync_to_thread(partial(archive.set_password, username, password, by=user.username))
+    return page(request, "user_created.html", user=user, username=username, password=password)
+
+
+@post("/admin/rules", dependencies=_ADMIN)
+async def add_rule(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
+    """Add a routing rule: words of the subject or part of the sender suggest a department."""
+    form = await request.form()
+    await sync_to_thread(
+        partial(
+            archive_of(state).add_routing_rule,
+            _field(form, "name"),
+            department=_field(form, "department"),
+            purpose=_field(form, "purpose") or Purpose.ACTION,
+            automatic=form.get("automatic") == "on",
+            sender_contains=_field(form, "sender_contains") or None,
+            subject_words=_field(form, "subject_words").split(),
+            classification_code=_field(form, "classification_code") or None,
+            by=user.username,
+        )
+    )
+    return see_other("/admin#rules")
+
+
+HANDLERS = [overview, add_department, add_user, add_rule]

@@ -1,0 +1,624 @@
+"""Pages for staff: inbox, registering, a registration, search, certificates, statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from datetime import date
+from functools import partial
+from typing import Annotated, Any, BinaryIO, cast
+
+from litestar import Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import FormMultiDict, State, UploadFile
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import Redirect, Stream, Template
+
+from eprotocol.api.routes import (
+    Number,
+    RowId,
+    Year,
+    archive_of,
+    file_download,
+    readable,
+    require,
+)
+from eprotocol.api.web import charts
+from eprotocol.api.web.rendering import local_path, page, see_other, viewer
+from eprotocol.archive import Archive
+from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
+from eprotocol.core.permissions import Action, holds
+from eprotocol.core.search import SearchFilters
+from eprotocol.core.types import (
+    AssignmentState,
+    Channel,
+    Direction,
+    FileInput,
+    FileRole,
+    NewRegistration,
+    Purpose,
+    Registration,
+    StoredFile,
+    User,
+)
+from eprotocol.pdf.preview import PageImage, PagePreviewer
+
+_STAFF = {"user": Provide(viewer, sync_to_thread=True)}
+#: Fields of the registration form, kept when the form comes back with an error.
+_REGISTER_FIELDS = (
+    "direction",
+    "subject",
+    "sender",
+    "recipients",
+    "sender_reference",
+    "sender_date",
+    "channel",
+    "classification_code",
+)
+
+
+def _text(form: FormMultiDict, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _registration_url(book: str, year: int, number: int) -> str:
+    return f"/registrations/{book}/{year}/{number}"
+
+
+# -- inbox -------------------------------------------------------------------------------
+
+
+@get("/", dependencies=_STAFF, sync_to_thread=True)
+def inbox(request: Request[Any, Any, State], user: User, state: State) -> Template:
+    """My work and my department's open work, overdue first."""
+    archive = archive_of(state)
+    today = archive.clock.now().astimezone(archive.timezone).date()
+    mine = archive.inbox(assignee=user.username)
+    department = archive.inbox(department=user.department) if user.department else ()
+    recent: tuple[Registration, ...] = ()
+    if user.department is None or not mine:
+        recent = archive.readable_by(user, archive.list(limit=15).items)
+    return page(
+        request,
+        "inbox.html",
+        user=user,
+        today=today,
+        mine=_overdue_first(mine, today),
+        department=_overdue_first(department, today),
+        recent=recent,
+    )
+
+
+def _overdue_first(entries: tuple[Any, ...], today: date) -> list[Any]:
+    return sorted(
+        entries,
+        key=lambda e: (
+            not (e.assignment.due is not None and e.assignment.due < today),
+            e.assignment.due or date.max,
+            e.assignment.id,
+        ),
+    )
+
+
+# -- registering -------------------------------------------------------------------------
+
+
+def _form_context(archive: Archive) -> dict[str, Any]:
+    return {
+        "directions": list(Direction),
+        "channels": list(Channel),
+        "classifications": archive.classifications(),
+        "departments": archive.departments(),
+    }
+
+
+@get("/register", dependencies=_STAFF, sync_to_thread=True)
+def register_form(request: Request[Any, Any, State], user: User, state: State) -> Template:
+    """The form of a new registration, with drag-and-drop files."""
+    require(user, Action.REGISTER)
+    values = dict.fromkeys(_REGISTER_FIELDS, "")
+    values["direction"] = Direction.INCOMING.value
+    return page(
+        request,
+        "register.html",
+        user=user,
+        values=values,
+        error=None,
+        **_form_context(archive_of(state)),
+    )
+
+
+def _new_registration(form: FormMultiDict) -> NewRegistration:
+    sender_date = _text(form, "sender_date")
+    try:
+        when = date.fromisoformat(sender_date) if sender_date else None
+    except ValueError:
+        raise InvalidInput("the sender's date is not a date", field="sender_date") from None
+    return NewRegistration(
+        direction=_text(form, "direction"),
+        subject=_text(form, "subject"),
+        sender=_text(form, "sender") or None,
+        recipients=[r.strip() for r in _text(form, "recipients").splitlines() if r.strip()],
+        sender_reference=_text(form, "sender_reference") or None,
+        sender_date=when,
+        channel=_text(form, "channel") or None,
+        classification_code=_text(form, "classification_code") or None,
+        confidential=form.get("confidential") == "on",
+    )
+
+
+@post("/register/suggestions", dependencies=_STAFF)
+async def routing_suggestions(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Template:
+    """Departments the routing rules (and similar past registrations) suggest (an htmx part)."""
+    require(user, Action.REGISTER)
+    form = await request.form()
+    try:
+        suggestions = await sync_to_thread(
+            archive_of(state).suggest_routing, _new_registration(form)
+        )
+    except InvalidInput:
+        suggestions = ()  # the form is not complete yet: nothing to suggest
+    return page(request, "_suggestions.html", user=user, suggestions=suggestions)
+
+
+@post("/register", dependencies=_STAFF)
+async def register_submit(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Template | Redirect:
+    """Register the document, route it to the departments ticked, show its number."""
+    require(user, Action.REGISTER)
+    archive = archive_of(state)
+    form = await request.form()
+    uploads = [f for f in form.getall("files", []) if isinstance(f, UploadFile) and f.filename]
+    try:
+        data = _new_registration(form)
+        files = [
+            FileInput(
+                upload.filename,
+                cast(BinaryIO, upload.file),
+                FileRole.MAIN if position == 0 else FileRole.ATTACHMENT,
+            )
+            for position, upload in enumerate(uploads)
+        ]
+        entry = await sync_to_thread(partial(archive.register, data, files, by=user.username))
+    except InvalidInput as exc:
+        values = {name: _text(form, name) for name in _REGISTER_FIELDS}
+        context = await sync_to_thread(_form_context, archive)
+        return page(
+            request,
+            "register.html",
+            status=422,
+            user=user,
+            values=values,
+            error=exc.message,
+            **context,
+        )
+    finally:
+        for upload in uploads:
+            await upload.close()
+    unrouted = []
+    for department in form.getall("route", []):
+        try:
+            await sync_to_thread(
+                partial(
+                    archive.assign,
+                    entry.book,
+                    entry.year,
+                    entry.number,
+                    department=str(department),
+                    by=user.username,
+                )
+            )
+        except EProtocolError:
+            unrouted.append(str(department))
+    target = _registration_url(entry.book, entry.year, entry.number) + "?registered=1"
+    if unrouted:
+        target += "&unrouted=" + ",".join(unrouted)
+    return see_other(target)
+
+
+# -- one registration ------------------------------------------------------------------
+
+
+@get("/registrations/{book:str}/{year:int}/{number:int}", dependencies=_STAFF, sync_to_thread=True)
+def registration(
+    request: Request[Any, Any, State],
+    book: str,
+    year: Year,
+    number: Number,
+    user: User,
+    state: State,
+    registered: bool = False,
+    unrouted: Annotated[str | None, Parameter(max_length=500)] = None,
+) -> Template:
+    """A registration: its facts, files as page images, routing, corrections and audit trail."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    trail = archive.audit_trail(entry) if _sees_audit(user) else ()
+    return page(
+        request,
+        "registration.html",
+        user=user,
+        entry=entry,
+        registered=registered,
+        unrouted=[u for u in (unrouted or "").split(",") if u],
+        trail=trail,
+        departments=archive.departments(),
+        purposes=list(Purpose),
+        open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
+        url=_registration_url(entry.book, year, number),
+    )
+
+
+def _sees_audit(user: User) -> bool:
+    return holds(user, Action.READ_AUDIT) or holds(user, Action.CANCEL)
+
+
+@get(
+    "/registrations/{book:str}/{year:int}/{number:int}/receipt",
+    dependencies=_STAFF,
+    sync_to_thread=True,
+)
+def receipt(
+    request: Request[Any, Any, State],
+    book: str,
+    year: Year,
+    number: Number,
+    user: User,
+    state: State,
+) -> Template:
+    """A printable receipt of the registration for the citizen who brought the document."""
+    entry = readable(archive_of(state), user, book, year, number)
+    return page(request, "receipt.html", user=user, entry=entry)
+
+
+@get(
+    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}",
+    dependencies=_STAFF,
+    sync_to_thread=True,
+)
+def file_pages(
+    request: Request[Any, Any, State],
+    book: str,
+    year: Year,
+    number: Number,
+    file_id: RowId,
+    user: User,
+    state: State,
+    page_number: Annotated[int, Parameter(query="page", ge=1, le=100_000)] = 1,
+) -> Template:
+    """One page of a stored file as an image, with the way to the next and previous pages."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    stored = next((f for f in entry.files if f.id == file_id), None)
+    if stored is None:
+        raise NotFound(f"registration {entry.protocol_number} has no file {file_id}")
+    pages = None
+    if stored.media_type == "application/pdf":
+        pages = _page_image(state, entry.book, year, number, stored, page_number - 1).pages
+    return page(
+        request,
+        "file.html",
+        user=user,
+        entry=entry,
+        stored=stored,
+        page_number=page_number,
+        pages=pages,
+        url=_registration_url(entry.book, year, number),
+    )
+
+
+@get(
+    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}/pages/{page_number:int}",
+    dependencies=_STAFF,
+    sync_to_thread=True,
+    media_type="image/png",
+)
+def page_image(
+    book: str,
+    year: Year,
+    number: Number,
+    file_id: RowId,
+    page_number: Annotated[int, Parameter(ge=1, le=100_000)],
+    user: User,
+    state: State,
+) -> Response[bytes]:
+    """The PNG of one page of a stored PDF, drawn on the server in a sandbox."""
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    stored = next((f for f in entry.files if f.id == file_id), None)
+    if stored is None or stored.media_type != "application/pdf":
+        raise InvalidInput("only PDF files have page images", field="file_id")
+    image = _page_image(state, entry.book, year, number, stored, page_number - 1)
+    return Response(
+        image.png,
+        media_type="image/png",
+        headers={
+            "Cache-Control": "private, max-age=86400",
+            "ETag": f'"{stored.sha256}-{page_number}"',
+        },
+    )
+
+
+def _page_image(
+    state: State, book: str, year: int, number: int, stored: StoredFile, index: int
+) -> PageImage:
+    archive = archive_of(state)
+    previewer: PagePreviewer = state.previewer
+    return previewer.render(
+        stored.sha256, lambda: archive.read_file(book, year, number, stored.id)[1], index
+    )
+
+
+@get(
+    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}/download",
+    dependencies=_STAFF,
+    sync_to_thread=True,
+    media_type="application/octet-stream",
+)
+def download(
+    book: str, year: Year, number: Number, file_id: RowId, user: User, state: State
+) -> Stream:
+    """The stored file as an attachment (audited), never shown inline."""
+    return file_download(archive_of(state), user, book, year, number, file_id)
+
+
+def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
+    due = _text(form, "due")
+    try:
+        due_date = date.fromisoformat(due) if due else None
+    except ValueError:
+        raise InvalidInput("the due date is not a date", field="due") from None
+    archive.assign(
+        entry.book,
+        entry.year,
+        entry.number,
+        department=_text(form, "department"),
+        purpose=_text(form, "purpose") or Purpose.ACTION,
+        assignee=_text(form, "assignee") or None,
+        due=due_date,
+        note=_text(form, "note") or None,
+        by=user.username,
+    )
+
+
+def _cancel(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
+    require(user, Action.CANCEL)
+    archive.cancel(
+        entry.book,
+        entry.year,
+        entry.number,
+        reason=_text(form, "reason"),
+        authorisation=_text(form, "authorisation"),
+        by=user.username,
+    )
+
+
+def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
+    require(user, Action.CORRECT)
+    field = _text(form, "field")
+    if field not in ("subject", "sender"):
+        raise InvalidInput("only the subject or the sender can be corrected here", field="field")
+    archive.correct(
+        entry.book,
+        entry.year,
+        entry.number,
+        {field: _text(form, "value")},
+        reason=_text(form, "reason"),
+        by=user.username,
+    )
+
+
+#: What the forms of a registration's page do: route it, cancel it, correct it.
+_CHANGES = {"assign": _assign, "cancel": _cancel, "correct": _correct}
+
+
+@post("/registrations/{book:str}/{year:int}/{number:int}/{change:str}", dependencies=_STAFF)
+async def change_registration(
+    request: Request[Any, Any, State],
+    book: str,
+    year: Year,
+    number: Number,
+    change: str,
+    user: User,
+    state: State,
+) -> Redirect:
+    """Route (χρέωση), cancel or correct a registration from its page, then show it again."""
+    apply = _CHANGES.get(change)
+    if apply is None:
+        raise InvalidInput(f"a registration cannot be changed by {change!r}", field="change")
+    form = await request.form()
+    archive = archive_of(state)
+
+    def run() -> str:
+        entry = readable(archive, user, book, year, number)
+        apply(archive, entry, form, user)
+        return _registration_url(entry.book, year, number)
+
+    return see_other(await sync_to_thread(run))
+
+
+@post("/assignments/{assignment_id:int}/{step:str}", dependencies=_STAFF)
+async def assignment_step(
+    request: Request[Any, Any, State], assignment_id: RowId, step: str, user: User, state: State
+) -> Redirect:
+    """Accept, complete or return an assignment, then go back where the user was."""
+    form = await request.form()
+    archive = archive_of(state)
+    if step == "accept":
+        change = partial(archive.accept, assignment_id, by=user.username)
+    elif step == "complete":
+        change = partial(archive.complete, assignment_id, by=user.username)
+    elif step == "return":
+        change = partial(
+            archive.return_assignment, assignment_id, reason=_text(form, "reason"), by=user.username
+        )
+    else:
+        raise InvalidInput(f"there is no step {step!r}", field="step")
+    await sync_to_thread(change)
+    return see_other(local_path(_text(form, "back")))
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+@get("/search", dependencies=_STAFF, sync_to_thread=True)
+def search(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    q: Annotated[str, Parameter(max_length=500)] = "",
+    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
+    direction: Direction | None = None,
+    department: Annotated[str | None, Parameter(max_length=32)] = None,
+    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+) -> Template:
+    """Full-text search in Greek with facets and the matching words marked."""
+    require(user, Action.READ)
+    result = None
+    filters = SearchFilters(year=year, direction=direction, department=department)
+    if q.strip():
+        archive = archive_of(state)
+        result = archive.search(q, by=user.username, filters=filters, limit=20, offset=offset)
+        archive.record_access(
+            "search",
+            q,
+            {"filters": {k: str(v) for k, v in asdict(filters).items() if v is not None}},
+            by=user.username,
+        )
+    active = {"q": q, "year": year, "direction": direction, "department": department}
+    return page(request, "search.html", user=user, q=q, result=result, active=active, offset=offset)
+
+
+# -- certificates ----------------------------------------------------------------------------
+
+
+@get("/certificates", dependencies=_STAFF, sync_to_thread=True)
+def certificate_form(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    template: Annotated[str | None, Parameter(max_length=64)] = None,
+) -> Template:
+    """Issue a certificate at the counter: choose the template, fill its fields."""
+    require(user, Action.ISSUE_CERTIFICATE)
+    templates = archive_of(state).certificate_templates()
+    chosen = next((t for t in templates if t.code == template), None)
+    return page(
+        request,
+        "certificates.html",
+        user=user,
+        templates=templates,
+        chosen=chosen,
+        values={},
+        error=None,
+    )
+
+
+@post("/certificates", dependencies=_STAFF)
+async def certificate_issue(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Template | Redirect:
+    """Issue the certificate and show it ready to print, with its verification code."""
+    require(user, Action.ISSUE_CERTIFICATE)
+    archive = archive_of(state)
+    form = await request.form()
+    templates = await sync_to_thread(archive.certificate_templates)
+    chosen = next((t for t in templates if t.code == _text(form, "template")), None)
+    if chosen is None:
+        raise InvalidInput("choose a certificate template", field="template")
+    values = {f.name: _text(form, f.name) for f in chosen.fields}
+    try:
+        entry = await sync_to_thread(
+            partial(
+                archive.issue_certificate,
+                chosen.code,
+                {k: v for k, v in values.items() if v},
+                by=user.username,
+            )
+        )
+    except InvalidInput as exc:
+        return page(
+            request,
+            "certificates.html",
+            status=422,
+            user=user,
+            templates=templates,
+            chosen=chosen,
+            values=values,
+            error=exc.message,
+        )
+    return see_other(_registration_url(entry.book, entry.year, entry.number) + "?registered=1")
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+@get("/statistics", dependencies=_STAFF, sync_to_thread=True)
+def statistics(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
+) -> Template:
+    """Registrations by month, department and classification; certificates; times; overdue."""
+    archive = archive_of(state)
+    this_year = archive.clock.now().astimezone(archive.timezone).year
+    figures = archive.statistics(year or this_year, by=user.username)
+    totals = archive.yearly_totals(by=user.username)
+    return page(
+        request,
+        "statistics.html",
+        user=user,
+        figures=figures,
+        totals=totals,
+        direction_chart=charts.stacked_months(figures.by_direction),
+        department_chart=charts.bars(
+            {code: sum(months) for code, months in figures.by_department.items()}
+        ),
+        classification_chart=charts.bars(figures.by_classification),
+        certificate_chart=charts.bars(figures.certificates),
+        years=sorted(set(totals) | {this_year}, reverse=True),
+    )
+
+
+@get("/statistics.csv", dependencies=_STAFF, sync_to_thread=True, media_type="text/csv")
+def statistics_csv(
+    user: User, state: State, year: Annotated[int, Parameter(ge=1900, le=9999)]
+) -> Response[str]:
+    """The figures of a year as CSV (UTF-8 with BOM, so spreadsheets read the Greek right)."""
+    figures = archive_of(state).statistics(year, by=user.username)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("measure", "key", "month", "value"))
+    writer.writerows(figures.rows())
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="eprotocol-{year}.csv"'},
+    )
+
+
+HANDLERS = [
+    inbox,
+    register_form,
+    routing_suggestions,
+    register_submit,
+    registration,
+    receipt,
+    file_pages,
+    page_image,
+    download,
+    change_registration,
+    assignment_step,
+    search,
+    certificate_form,
+    certificate_issue,
+    statistics,
+    statistics_csv,
+]

@@ -1,0 +1,129 @@
+"""Pages without a session: staff login and logout, and the citizens' verification pages."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import Cookie, State, UploadFile
+from litestar.response import Redirect, Template
+
+from eprotocol.api.auth import TOKEN_LIFETIME, authenticate, issue_token
+from eprotocol.api.web.rendering import (
+    SESSION_COOKIE,
+    local_path,
+    optional_viewer,
+    page,
+    see_other,
+)
+from eprotocol.core.certificates import CODE_PATTERN, Verification
+from eprotocol.core.errors import InvalidInput, Throttled, Unauthenticated
+
+#: Largest file a citizen may upload to verify (a certificate is a few hundred KB).
+VERIFY_UPLOAD_MAX = 20 * 1024 * 1024
+
+
+@get("/login", sync_to_thread=False)
+def login_form(request: Request[Any, Any, State], next: str | None = None) -> Template:  # noqa: A002
+    """The staff login form."""
+    return page(request, "login.html", next=local_path(next), error=None, username="")
+
+
+@post("/login")
+async def login_submit(request: Request[Any, Any, State]) -> Template | Redirect:
+    """Check the password; on success set the session cookie and go where the user was going."""
+    form = await request.form()
+    username = str(form.get("username") or "").strip()
+    password = str(form.get("password") or "")
+    target = local_path(str(form.get("next") or ""))
+    state = request.app.state
+    address = request.client.host if request.client else "?"
+    try:
+        user = await sync_to_thread(authenticate, state, username, password, address)
+    except (Unauthenticated, Throttled) as exc:
+        status = 429 if isinstance(exc, Throttled) else 401
+        message = (
+            "Πολλές αποτυχημένες προσπάθειες· δοκιμάστε ξανά σε λίγα λεπτά."
+            if status == 429
+            else "Λάθος όνομα χρήστη ή κωδικός."
+        )
+        return page(
+            request, "login.html", status=status, next=target, error=message, username=username
+        )
+    response = see_other(target)
+    response.cookies.append(
+        Cookie(
+            key=SESSION_COOKIE,
+            value=issue_token(user, state.secret_key, time.time()),
+            max_age=int(TOKEN_LIFETIME.total_seconds()),
+            httponly=True,
+            secure=state.secure_cookies,
+            samesite="lax",
+        )
+    )
+    return response
+
+
+@post("/logout")
+async def logout() -> Redirect:
+    """Forget the session."""
+    response = see_other("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@get("/verify", sync_to_thread=False)
+def verify_form(request: Request[Any, Any, State], code: str | None = None) -> Response[Any]:
+    """The citizens' form: type the code printed on the document, or upload the PDF."""
+    error = None
+    if code and code.strip():
+        if re.fullmatch(CODE_PATTERN, code.strip()):
+            return see_other(f"/verify/{quote(code.strip())}")
+        error = "Ο κωδικός έχει 16 γράμματα και ψηφία, π.χ. 7KQ3-M9XD-T4PA-2HWN."
+    return page(
+        request,
+        "verify.html",
+        status=422 if error else 200,
+        user=optional_viewer(request),
+        result=None,
+        error=error,
+        code=code or "",
+    )
+
+
+@post("/verify")
+async def verify_upload(request: Request[Any, Any, State]) -> Template:
+    """Check an uploaded PDF: issued by us, unchanged, signed and still valid."""
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return page(
+            request,
+            "verify.html",
+            status=422,
+            result=None,
+            error="Επιλέξτε ένα αρχείο PDF.",
+            code="",
+        )
+    try:
+        content = await upload.read(VERIFY_UPLOAD_MAX + 1)
+    finally:
+        await upload.close()
+    if len(content) > VERIFY_UPLOAD_MAX:
+        raise InvalidInput("the file is larger than 20 MB", field="file")
+    result = await sync_to_thread(request.app.state.archive.verify_pdf, content)
+    return page(request, "verify.html", result=result, error=None, code="")
+
+
+def verification_page(
+    request: Request[Any, Any, State], result: Verification, code: str
+) -> Template:
+    """The public page of a verification code: valid, cancelled or unknown; no personal data."""
+    return page(request, "verify_code.html", result=result, code=code)
+
+
+HANDLERS = [login_form, login_submit, logout, verify_form, verify_upload]

@@ -1,0 +1,181 @@
+"""What every page shares: the template engine, the language, the logged-in user, errors."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import jinja2
+from litestar import Request, Response
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import Cookie, State
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from eprotocol.api.auth import user_for_credential
+from eprotocol.api.problems import status_for
+from eprotocol.api.web.i18n import LANGUAGES, translate
+from eprotocol.core.errors import EProtocolError, Unauthenticated
+from eprotocol.core.permissions import Action, holds
+from eprotocol.core.types import User
+
+log = logging.getLogger(__name__)
+
+#: The cookie carrying a staff member's signed login token.
+SESSION_COOKIE = "eprotocol_session"
+LANGUAGE_COOKIE = "eprotocol_lang"
+#: Pages load their own stylesheet, scripts and images only; forms post back here.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_HEADERS = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
+
+
+class LoginRequired(Exception):
+    """A staff page was asked for without a valid session: go to the login form."""
+
+
+def viewer(request: Request[Any, Any, State]) -> User:
+    """The logged-in staff member of a page request (``LoginRequired`` otherwise)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise LoginRequired
+    try:
+        return user_for_credential(token, request.app.state)
+    except Unauthenticated:
+        raise LoginRequired from None
+
+
+def optional_viewer(request: Request[Any, Any, State]) -> User | None:
+    """The logged-in staff member, if any (public pages show a link back to work)."""
+    try:
+        return viewer(request)
+    except LoginRequired:
+        return None
+
+
+def language(request: Request[Any, Any, State]) -> str:
+    """The language of the page: ``?lang=``, then the remembered choice, then Greek."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    return str(asked) if asked in LANGUAGES else LANGUAGES[0]
+
+
+def page(
+    request: Request[Any, Any, State],
+    name: str,
+    *,
+    status: int = 200,
+    user: User | None = None,
+    **context: Any,
+) -> Template:
+    """Render template ``name`` in the request's language, with the pages' headers."""
+    lang = language(request)
+    cookies = []
+    if request.query_params.get("lang") == lang:
+        cookies.append(Cookie(key=LANGUAGE_COOKIE, value=lang, max_age=365 * 86400, samesite="lax"))
+    return Template(
+        template_name=name,
+        context={
+            "lang": lang,
+            "user": user,
+            "path": request.url.path,
+            "organisation": organisation(request.app.state),
+            "tz": request.app.state.archive.timezone,
+            **context,
+        },
+        status_code=status,
+        headers=_HEADERS,
+        cookies=cookies,
+    )
+
+
+def organisation(state: State) -> str:
+    """The organisation's name for page headers, read once per server process."""
+    name: str | None = getattr(state, "organisation_name", None)
+    if name is None:
+        name = state.organisation_name = state.archive.organisation_name()
+    return name
+
+
+def local_path(target: str | None) -> str:
+    """``target`` if it is a path of this site (never ``//elsewhere`` or a full URL), else ``/``.
+
+    Where to go after a login or a form: never a page of another site.
+    """
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def see_other(location: str) -> Redirect:
+    """After a form: go to ``location`` (303, so a reload does not post again)."""
+    return Redirect(location, status_code=HTTP_303_SEE_OTHER)
+
+
+def login_redirect(request: Request[Any, Any, State], _: Exception) -> Response[Any]:
+    """Send a visitor without a session to the login form, and back afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return see_other(f"/login?next={quote(target)}")
+
+
+def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
+    """Our errors as a page saying what went wrong; anything else logged, never shown."""
+    if isinstance(exc, EProtocolError):
+        status, message = status_for(exc), exc.message
+    elif hasattr(exc, "status_code") and isinstance(exc.status_code, int):
+        status, message = exc.status_code, str(getattr(exc, "detail", "") or "")
+    else:
+        log.exception("unhandled error on a page", exc_info=exc)
+        status, message = 500, ""
+    if status >= 500 and isinstance(exc, EProtocolError):
+        log.warning("page %s: %s", request.url.path, message)
+    return page(
+        request,
+        "error.html",
+        status=status,
+        user=optional_viewer(request),
+        message=message,
+        status_code=status,
+    )
+
+
+def _t(context: jinja2.runtime.Context, text: str) -> str:
+    return translate(text, str(context.get("lang", LANGUAGES[0])))
+
+
+def _can(user: User | None, action: str) -> bool:
+    return user is not None and holds(user, Action(action))
+
+
+def _number(value: int) -> str:
+    """Greek thousands separator: 121.884."""
+    return f"{value:,}".replace(",", ".")
+
+
+def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        tz: ZoneInfo = context["tz"]
+        return value.astimezone(tz).strftime("%d/%m/%Y %H:%M")
+    return value.strftime("%d/%m/%Y")
+
+
+def template_engine() -> JinjaTemplateEngine:
+    """Jinja2 over this package's templates, autoescaped, with the pages' helpers."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("eprotocol.api.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["t"] = jinja2.pass_context(_t)
+    environment.globals["can"] = _can
+    environment.filters["number"] = _number
+    environment.filters["when"] = jinja2.pass_context(_when)
+    return JinjaTemplateEngine.from_environment(environment)

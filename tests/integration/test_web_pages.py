@@ -1,0 +1,400 @@
+"""End-to-end: the web pages driven by real headless Chromium against a real server.
+
+Debian's ``chromium`` (installed by the test command) runs under Playwright with
+``executable_path``; Playwright never downloads a browser. Every page visited is
+saved as a screenshot at 1280 and 375 px under ``test-artifacts/screenshots/``
+and checked for horizontal overflow, stack traces, replacement characters,
+fonts without Greek glyphs and script that user text managed to run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.pdfs import greek_pdf
+from tests.support import serve
+
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
+PASSWORD = "correct horse battery staple"
+WIDTHS = (1280, 375)
+#: Markup a user might type; it must show as text and never run.
+HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
+SUBJECT = f"Αίτηση για κλάδεμα δέντρων στην οδό Χάληδων {HOSTILE}"
+SENDER = 'Γιώργος <b onmouseover="window.__xss = 3">Παπαδάκης</b>'
+#: Fonts with Greek glyphs that the pages may be drawn with.
+GREEK_FONTS = {"DejaVu Sans", "DejaVu Sans Mono", "DejaVu Serif", "Noto Sans", "Noto Sans Mono"}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
+
+
+@dataclass
+class Site:
+    """A running server on the embedded defaults, and where its archive lives."""
+
+    base: str
+    root: Path
+    year: int
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("web")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    servers = serve(root, env, "--admin-password", PASSWORD)
+    base = next(servers)
+    try:
+        yield Site(base, root, datetime.now(ZoneInfo("Europe/Athens")).year)
+    finally:
+        next(servers, None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _fonts_used(page: Page) -> set[str]:
+    """Families Chromium drew the text of headings, labels, cells and links with."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        nodes = cdp.send(
+            "DOM.querySelectorAll",
+            {"nodeId": root, "selector": "h1, h2, p, label, td, th, dd, dt, li, a, button"},
+        )["nodeIds"]
+        families: set[str] = set()
+        for node in nodes[:80]:
+            try:
+                fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            except PlaywrightError:  # a node that is not drawn (inside a closed <details>)
+                continue
+            families |= {f["familyName"] for f in fonts}
+        return families
+    finally:
+        cdp.detach()
+
+
+def inspect(page: Page, name: str) -> None:
+    """Screenshot the page at each width and check it shows nothing broken."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=ARTEFACTS / f"{name}-{width}.png", full_page=True)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name} at {width}px is {overflow}px wider than the window"
+    text = page.inner_text("body")
+    for broken in ("Traceback", "Internal Server Error", "\ufffd", "jinja2", "Exception"):
+        assert broken not in text, f"{name} shows {broken!r}"
+    assert page.evaluate("window.__xss") is None, f"user text ran as script on {name}"
+    unlabelled = page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+             .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label'))
+             .map(e => e.name)"""
+    )
+    assert unlabelled == [], f"{name} has fields without a label: {unlabelled}"
+    fonts = _fonts_used(page)
+    assert fonts and fonts <= GREEK_FONTS, f"{name} is drawn with {fonts - GREEK_FONTS}"
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+
+
+def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Όνομα χρήστη").fill(username)
+    page.get_by_label("Κωδικός").fill(password)
+    page.get_by_role("button", name="Σύνδεση").click()
+    expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
+
+
+def log_out(page: Page) -> None:
+    page.get_by_role("button", name="Αποσύνδεση").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def _drawn_width(image: Locator) -> int:
+    """The width of an image once the browser has loaded and decoded it (fails if it cannot)."""
+    width: int = image.evaluate("img => img.decode().then(() => img.naturalWidth)")
+    return width
+
+
+def _wait_for_hits(page: Page, base: str, query: str, timeout_s: float = 60) -> None:
+    """Search until the background indexer has caught up with the registration."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.goto(f"{base}/search?q={query}")
+        if page.locator(".hit-list li").count() > 0:
+            return
+        assert time.monotonic() < deadline, f"no hit for {query!r} in {timeout_s}s"
+        page.wait_for_timeout(500)
+
+
+def test_a_document_from_registration_to_a_cancelled_certificate(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    base, year = site.base, site.year
+    staff = browser.new_context(locale="el-GR")
+    page = staff.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Pages answer 401, 404... on purpose; what they load (styles, scripts, images) must not fail.
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document"
+            else None
+        ),
+    )
+
+    # A page needs a login; the form comes back with where the user was going.
+    page.goto(f"{base}/search")
+    expect(page).to_have_url(re.compile(r"/login\?next=/search$"))
+    inspect(page, "login")
+    page.get_by_label("Όνομα χρήστη").fill("admin")
+    page.get_by_label("Κωδικός").fill("wrong password")
+    page.get_by_role("button", name="Σύνδεση").click()
+    expect(page.get_by_role("alert")).to_have_text("Λάθος όνομα χρήστη ή κωδικός.")
+    log_in(page, base, "admin")
+    inspect(page, "inbox-admin")
+
+    # The administrator sets up a department, its employee and a routing rule.
+    page.goto(f"{base}/admin")
+    page.get_by_text("Νέο τμήμα").click()
+    page.locator("#d-code").fill("TECH")
+    page.locator("#d-name").fill("Διεύθυνση Τεχνικών Υπηρεσιών")
+    page.get_by_role("button", name="Προσθήκη τμήματος").click()
+    page.get_by_text("Νέος χρήστης").click()
+    page.locator("#u-username").fill("maria")
+    page.locator("#u-full").fill("Μαρία <i>Κ.</i> Σηφάκη")
+    page.locator("#u-dept").select_option("TECH")
+    page.locator("#u-password").fill(PASSWORD)
+    page.get_by_role("button", name="Προσθήκη χρήστη").click()
+    expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
+    inspect(page, "user-created")
+    page.goto(f"{base}/admin")
+    page.get_by_text("Νέος κανόνας").click()
+    page.locator("#r-name").fill("Πράσινο")
+    page.locator("#r-words").fill("κλάδεμα")
+    page.locator("#r-dept").select_option("TECH")
+    page.get_by_role("button", name="Προσθήκη κανόνα").click()
+    expect(page.locator("#users")).to_contain_text("Μαρία <i>Κ.</i> Σηφάκη")
+    inspect(page, "admin")
+
+    # Register an incoming PDF: the rule suggests TECH; the number shows big and clear.
+    pdf = tmp_path / "αίτηση.pdf"
+    pdf.write_bytes(greek_pdf("Αίτηση κλαδέματος δέντρων", "Δεύτερη σελίδα"))
+    page.goto(f"{base}/register")
+    page.locator("#files").set_input_files(str(pdf))
+    expect(page.locator("#file-list")).to_contain_text("αίτηση.pdf")
+    page.locator("#sender").fill(SENDER)
+    page.get_by_label("Θέμα", exact=False).first.fill(SUBJECT)
+    page.locator("#subject").press("Tab")  # leaving the field asks for suggestions
+    suggestion = page.locator("#suggestions input[name=route][value=TECH]")
+    expect(suggestion).to_be_checked()
+    suggestion.uncheck()  # routed by hand below, to exercise the assignment form
+    inspect(page, "register")
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(page.get_by_test_id("protocol-number")).to_have_text(f"1/{year}")
+    expect(page.locator(".subject-line")).to_have_text(SUBJECT)
+    expect(page.locator("dl.facts")).to_contain_text(SENDER)
+    preview = page.locator(".file-card img").first
+    expect(preview).to_be_visible()
+    assert _drawn_width(preview) > 100
+    inspect(page, "registration-new")
+    detail = page.url.split("?")[0]
+
+    page.get_by_role("link", name="Απόδειξη για εκτύπωση").click()
+    expect(page.locator(".big-number")).to_have_text(f"1/{year}")
+    inspect(page, "receipt")
+    page.goto(detail)
+    page.get_by_role("link", name="Προβολή σελίδων").click()
+    expect(page.get_by_text("Σελίδα 1 / 2")).to_be_visible()
+    page.get_by_role("link", name="Επόμενη →").click()
+    expect(page.get_by_text("Σελίδα 2 / 2")).to_be_visible()
+    assert _drawn_width(page.locator(".page-image")) > 100
+    inspect(page, "file-pages")
+
+    page.goto(detail)
+    page.get_by_text("Νέα χρέωση").click()
+    page.locator("#department").select_option("TECH")
+    page.get_by_role("button", name="Χρέωση", exact=True).click()
+    expect(page.locator(".timeline")).to_contain_text("TECH")
+    expect(page.locator(".timeline")).to_contain_text("εκκρεμεί")
+    log_out(page)
+
+    # The department's employee accepts and completes it from the inbox.
+    log_in(page, base, "maria")
+    work = page.locator("section[aria-labelledby=dept] tbody tr")
+    expect(work).to_have_count(1)
+    expect(work).to_contain_text("κλάδεμα")
+    inspect(page, "inbox-department")
+    work.get_by_role("button", name="Παραλαβή").click()
+    expect(work).to_contain_text("σε εξέλιξη")
+    work.get_by_role("button", name="Ολοκλήρωση").click()
+    expect(page.locator("section[aria-labelledby=dept]")).to_contain_text(
+        "Το τμήμα δεν έχει ανοιχτές χρεώσεις."
+    )
+    page.goto(detail)
+    expect(page.locator(".timeline .state")).to_have_text("ολοκληρώθηκε")
+    inspect(page, "registration-completed")
+
+    # Search in Greek, in another form of the word: the match is marked, the markup is text.
+    _wait_for_hits(page, base, "κλαδέματα")
+    hit = page.locator(".hit-list li").first
+    expect(hit).to_contain_text(f"1/{year}")
+    expect(hit.locator("mark").first).to_be_visible()
+    expect(hit).to_contain_text("<script>window.__xss = 1</script>")
+    expect(page.locator(".facets")).to_contain_text("TECH")
+    inspect(page, "search")
+    log_out(page)
+
+    # At the counter: issue a certificate, signed and numbered, ready to print.
+    log_in(page, base, "admin")
+    page.goto(f"{base}/certificates")
+    inspect(page, "certificates")
+    page.get_by_role("link", name="Βεβαίωση", exact=True).click()
+    page.get_by_label("Ονοματεπώνυμο").fill("Ελένη <u>Μαρκάκη</u>")
+    page.get_by_label("Τι βεβαιώνεται").fill("είναι δημότης του Δήμου Χανίων.")
+    inspect(page, "certificate-form")
+    page.get_by_role("button", name="Έκδοση, υπογραφή και πρωτοκόλληση").click()
+    expect(page.get_by_test_id("protocol-number")).to_have_text(f"2/{year}")
+    code = page.get_by_test_id("verification-code").inner_text().strip()
+    assert code
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Λήψη PDF για εκτύπωση").click()
+    certificate = tmp_path / "certificate.pdf"
+    download_info.value.save_as(certificate)
+    assert certificate.read_bytes().startswith(b"%PDF")
+    inspect(page, "certificate-issued")
+    certificate_page = page.url.split("?")[0]
+
+    # A citizen, on a phone, without logging in: by code and by uploading the file.
+    citizen = browser.new_context(viewport={"width": 375, "height": 800}, locale="el-GR")
+    phone = citizen.new_page()
+    phone.goto(f"{base}/verify")
+    inspect(phone, "verify-form")
+    phone.get_by_label("Κωδικός επαλήθευσης", exact=False).fill(code)
+    phone.get_by_role("button", name="Έλεγχος κωδικού").click()
+    expect(phone.get_by_test_id("verification-status")).to_have_text("Έγκυρο έγγραφο")
+    expect(phone.locator("body")).not_to_contain_text("Μαρκάκη")  # no personal data
+    inspect(phone, "verify-valid")
+    phone.goto(f"{base}/verify")
+    phone.locator("#file").set_input_files(str(certificate))
+    phone.get_by_role("button", name="Έλεγχος αρχείου").click()
+    expect(phone.get_by_test_id("upload-status")).to_have_text("Αυθεντικό έγγραφο")
+    inspect(phone, "verify-upload")
+    phone.goto(f"{base}/verify")
+    phone.get_by_label("Κωδικός επαλήθευσης", exact=False).fill("ABC-123")
+    phone.get_by_role("button", name="Έλεγχος κωδικού").click()
+    expect(phone.get_by_role("alert")).to_contain_text("16 γράμματα και ψηφία")
+    inspect(phone, "verify-mistyped")
+    phone.goto(f"{base}/verify/2345-6789-ABCD-EFGH")
+    expect(phone.get_by_test_id("verification-status")).to_have_text(
+        "Δεν βρέθηκε έγγραφο με αυτόν τον κωδικό"
+    )
+    inspect(phone, "verify-unknown")
+
+    # Cancelled at the office: the citizen's page says so.
+    page.goto(certificate_page)
+    page.get_by_text("Ακύρωση καταχώρισης").click()
+    page.locator("#reason").fill("Λάθος στοιχεία <script>window.__xss = 4</script>")
+    page.locator("#authorisation").fill("Εντολή Δημάρχου 12/2026")
+    page.get_by_role("button", name="Οριστική ακύρωση").click()
+    expect(page.locator("h1")).to_contain_text("ΑΚΥΡΩΜΕΝΟ")
+    expect(page.locator("body")).to_contain_text("<script>window.__xss = 4</script>")
+    inspect(page, "registration-cancelled")
+    phone.goto(f"{base}/verify/{code}")
+    expect(phone.get_by_test_id("verification-status")).to_have_text("Το έγγραφο έχει ακυρωθεί")
+    inspect(phone, "verify-cancelled")
+
+    # Statistics: charts, yearly totals, CSV.
+    page.goto(f"{base}/statistics")
+    expect(page.locator(".headline")).to_contain_text(f"1 υποθέσεις το {year}")
+    expect(page.locator("svg.chart").first).to_be_visible()
+    inspect(page, "statistics")
+    with page.expect_download() as csv_info:
+        page.get_by_role("link", name="Λήψη CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(csv_info.value.path()).read_text("utf-8-sig"))))
+    assert ["total", "", "", "2"] in rows and ["cancelled", "", "", "1"] in rows
+    assert not [r for r in rows if r[0] == "certificates"]  # the cancelled one is not counted
+
+    # English on request, remembered; a missing entry is a page, not a trace.
+    page.goto(f"{base}/?lang=en")
+    expect(page.get_by_role("link", name="Inbox")).to_be_visible()
+    page.goto(f"{base}/search")
+    expect(page.get_by_role("heading", name="Search")).to_be_visible()
+    page.goto(f"{base}/?lang=el")
+    response = page.goto(f"{base}/registrations/main/{year}/999")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("Δεν βρέθηκε")
+    inspect(page, "not-found")
+
+    assert errors == [], errors
+    staff.close()
+    citizen.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
+    with httpx.Client(base_url=site.base, follow_redirects=False) as client:
+        form = client.get("/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        refused = client.post("/login", data={"username": "admin", "password": PASSWORD})
+        assert refused.status_code == 403
+        assert "eprotocol_session" not in refused.cookies
+        accepted = client.post(
+            "/login",
+            data={"username": "admin", "password": PASSWORD, "_csrf_token": token.group(1)},
+        )
+        assert accepted.status_code == 303
+        cookie = accepted.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("samesite", "SameSite")
+        # Logged in, a state-changing form without the token is still refused.
+        refused = client.post("/admin/departments", data={"code": "X", "name": "X"})
+        assert refused.status_code == 403
+        assert "X" not in client.get("/admin").text.split("departments-h")[1].split("</table>")[0]
+
+
+def test_a_login_goes_back_only_to_this_site(site: Site, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{site.base}/login?next=//evil.example/steal")
+    page.get_by_label("Όνομα χρήστη").fill("admin")
+    page.get_by_label("Κωδικός").fill(PASSWORD)
+    page.get_by_role("button", name="Σύνδεση").click()
+    expect(page).to_have_url(f"{site.base}/")
+    context.close()

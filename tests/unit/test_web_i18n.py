@@ -1,0 +1,44 @@
+"""Every text of the pages has an English translation, and domain codes have Greek labels."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from eprotocol.api.web import public
+from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
+from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
+
+TEMPLATES = Path(public.__file__).parent / "templates"
+_CALLS = re.compile(r"""\bt\((["'])(.+?)\1\)""")
+
+
+def _texts() -> set[str]:
+    texts = set()
+    for template in TEMPLATES.glob("*.html"):
+        texts |= {m.group(2) for m in _CALLS.finditer(template.read_text("utf-8"))}
+    return texts
+
+
+def test_every_text_of_the_templates_has_an_english_translation() -> None:
+    texts = _texts()
+    assert len(texts) > 150  # the pattern finds the texts at all
+    assert sorted(texts - set(ENGLISH)) == []
+
+
+def test_messages_the_pages_pass_through_t_have_translations_too() -> None:
+    source = Path(public.__file__).read_text("utf-8")
+    messages = re.findall(r'"([Α-Ωα-ωά-ώΆ-Ώ][^"]*[.])"', source)
+    assert messages
+    assert sorted(set(messages) - set(ENGLISH)) == []
+
+
+def test_domain_codes_read_in_greek_and_in_english() -> None:
+    for enum in (AssignmentState, Channel, Direction, Purpose, Role, Status):
+        for member in enum:
+            assert member.value in GREEK_LABELS, member
+    assert translate("pending", "el") == "εκκρεμεί"
+    assert translate("pending", "en") == "pending"
+    assert translate("Αναζήτηση", "en") == "Search"
+    assert translate("Αναζήτηση", "el") == "Αναζήτηση"
+    assert translate("a text nobody translated", "en") == "a text nobody translated"
