@@ -258,6 +258,15 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
 
     # The department's employee accepts and completes it from the inbox.
     log_in(page, base, "maria")
+    menu = page.get_by_role("navigation", name="Κύριο μενού")
+    expect(menu.get_by_role("link", name="Εισερχόμενα")).to_be_visible()
+    for other in ("Καταχώριση", "Βεβαιώσεις", "Διαχείριση"):  # not this user's work
+        expect(menu.get_by_role("link", name=other)).to_have_count(0)
+    refused = page.goto(f"{base}/admin")
+    assert refused is not None and refused.status == 403
+    expect(page.locator("h1")).to_have_text("Δεν επιτρέπεται")
+    inspect(page, "forbidden")
+    page.goto(base)
     work = page.locator("section[aria-labelledby=dept] tbody tr")
     expect(work).to_have_count(1)
     expect(work).to_contain_text("κλάδεμα")
@@ -355,8 +364,11 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     # English on request, remembered; a missing entry is a page, not a trace.
     page.goto(f"{base}/?lang=en")
     expect(page.get_by_role("link", name="Inbox")).to_be_visible()
-    page.goto(f"{base}/search")
+    page.goto(f"{base}/search?q=κλάδεμα&lang=el")
+    page.get_by_role("link", name="English").click()  # the search stays
     expect(page.get_by_role("heading", name="Search")).to_be_visible()
+    expect(page.locator(".hit-list")).to_contain_text(f"1/{year}")
+    inspect(page, "search-en")
     page.goto(f"{base}/?lang=el")
     response = page.goto(f"{base}/registrations/main/{year}/999")
     assert response is not None and response.status == 404
@@ -383,6 +395,11 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
         assert accepted.status_code == 303
         cookie = accepted.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("samesite", "SameSite")
+        # Checking a document changes nothing: citizens need no cookie for it.
+        checked = client.post(
+            "/verify", files={"file": ("x.pdf", greek_pdf("Χ"), "application/pdf")}
+        )
+        assert checked.status_code == 200 and "Το αρχείο δεν επιβεβαιώνεται" in checked.text
         # Logged in, a state-changing form without the token is still refused.
         refused = client.post("/admin/departments", data={"code": "X", "name": "X"})
         assert refused.status_code == 403

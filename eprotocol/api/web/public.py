@@ -95,9 +95,13 @@ def verify_form(request: Request[Any, Any, State], code: str | None = None) -> R
     )
 
 
-@post("/verify")
+@post("/verify", exclude_from_csrf=True)
 async def verify_upload(request: Request[Any, Any, State]) -> Template:
-    """Check an uploaded PDF: issued by us, unchanged, signed and still valid."""
+    """Check an uploaded PDF: issued by us, unchanged, signed and still valid.
+
+    Public and read-only, so without a CSRF token: a citizen's phone that keeps no
+    cookies can still check a document.
+    """
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:

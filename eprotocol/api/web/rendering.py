@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -83,6 +83,12 @@ def page(
             "lang": lang,
             "user": user,
             "path": request.url.path,
+            "language_links": {
+                code: request.url.path
+                + "?"
+                + urlencode({**dict(request.query_params), "lang": code})
+                for code in LANGUAGES
+            },
             "organisation": organisation(request.app.state),
             "tz": request.app.state.archive.timezone,
             **context,
