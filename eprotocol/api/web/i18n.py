@@ -273,6 +273,8 @@ ENGLISH: dict[str, str] = {
     "υποθέσεις το": "cases in",
     "όχι": "no",
     "Λάθος όνομα χρήστη ή κωδικός.": "Wrong user name or password.",
+    "Τα αρχεία είναι πολύ μεγάλα": "The files are too large",
+    "Πάρα πολλές προσπάθειες": "Too many attempts",
     "Πολλές αποτυχημένες προσπάθειες· δοκιμάστε ξανά σε λίγα λεπτά.": "Too many failed attempts; try again in a few minutes.",
     "Επιλέξτε ένα αρχείο PDF.": "Choose a PDF file.",
     "Ο κωδικός έχει 16 γράμματα και ψηφία, π.χ. 7KQ3-M9XD-T4PA-2HWN.": "The code has 16 letters and digits, e.g. 7KQ3-M9XD-T4PA-2HWN.",

@@ -30,6 +30,7 @@ from eprotocol.api.web.rendering import local_path, page, see_other, viewer
 from eprotocol.archive import Archive
 from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
+from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchFilters
 from eprotocol.core.types import (
     AssignmentState,
@@ -92,7 +93,7 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
     )
 
 
-def _overdue_first(entries: tuple[Any, ...], today: date) -> list[Any]:
+def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
     return sorted(
         entries,
         key=lambda e: (
