@@ -4,7 +4,8 @@ Debian's ``chromium`` (installed by the test command) runs under Playwright with
 ``executable_path``; Playwright never downloads a browser. Every page visited is
 saved as a screenshot at 1280 and 375 px under ``test-artifacts/screenshots/``
 and checked for horizontal overflow, stack traces, replacement characters,
-fonts without Greek glyphs and script that user text managed to run.
+fonts without Greek glyphs, script that user text managed to run, and
+axe-core's WCAG 2.1 A/AA rules.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -37,6 +39,11 @@ WIDTHS = (1280, 375)
 HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 SUBJECT = f"Αίτηση για κλάδεμα δέντρων στην οδό Χάληδων {HOSTILE}"
 SENDER = 'Γιώργος <b onmouseover="window.__xss = 3">Παπαδάκης</b>'
+AXE = Axe()
+WCAG_AA = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
 #: Fonts with Greek glyphs that the pages may be drawn with.
 GREEK_FONTS = {"DejaVu Sans", "DejaVu Sans Mono", "DejaVu Serif", "Noto Sans", "Noto Sans Mono"}
 
@@ -127,6 +134,10 @@ def inspect(page: Page, name: str) -> None:
              .map(e => e.name)"""
     )
     assert unlabelled == [], f"{name} has fields without a label: {unlabelled}"
+    for width in WIDTHS:  # contrast, labels, names, landmarks... at both widths (axe-core)
+        page.set_viewport_size({"width": width, "height": 900})
+        audit = AXE.run(page, options=WCAG_AA)
+        assert audit.violations_count == 0, f"{name} at {width}px:\n{audit.generate_report()}"
     fonts = _fonts_used(page)
     assert fonts and fonts <= GREEK_FONTS, f"{name} is drawn with {fonts - GREEK_FONTS}"
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
