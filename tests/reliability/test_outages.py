@@ -138,6 +138,10 @@ def test_database_server_stopped(tmp_path: Path, running: list[Running]) -> None
         assert_unavailable(server.client.get("/api/v1/registrations"), "database")
         assert_unavailable(server.client.get("/ready"), "database")
         assert server.client.get("/health").status_code == 200
+        # A clerk's browser gets a page saying so (the session cookie is the same login token).
+        inbox = httpx.get(f"{server.base}/", cookies={"eprotocol_session": server.token})
+        assert inbox.status_code == 503 and inbox.headers["content-type"].startswith("text/html")
+        assert "Η υπηρεσία δεν είναι διαθέσιμη" in inbox.text and "Traceback" not in inbox.text
 
         pg.resume()
         listing = server.client.build_request("GET", "/api/v1/registrations")

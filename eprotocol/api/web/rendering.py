@@ -103,7 +103,10 @@ def organisation(state: State) -> str:
     """The organisation's name for page headers, read once per server process."""
     name: str | None = getattr(state, "organisation_name", None)
     if name is None:
-        name = state.organisation_name = state.archive.organisation_name()
+        try:
+            name = state.organisation_name = state.archive.organisation_name()
+        except EProtocolError:  # the database is down: the page (an error page) goes without
+            return ""
     return name
 
 
@@ -139,13 +142,12 @@ def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[An
         status, message = 500, ""
     if status >= 500 and isinstance(exc, EProtocolError):
         log.warning("page %s: %s", request.url.path, message)
+    try:
+        user = optional_viewer(request)
+    except EProtocolError:  # the database is what failed: show the page without the menu
+        user = None
     return page(
-        request,
-        "error.html",
-        status=status,
-        user=optional_viewer(request),
-        message=message,
-        status_code=status,
+        request, "error.html", status=status, user=user, message=message, status_code=status
     )
 
 
