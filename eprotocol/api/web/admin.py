@@ -103,4 +103,5 @@ async def add_rule(request: Request[Any, Any, State], user: User, state: State) 
     return see_other("/admin#rules")
 
 
+#: The administration pages, for the pages' router.
 HANDLERS = [overview, add_department, add_user, add_rule]

@@ -9,12 +9,13 @@ from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
 
-from litestar import Request, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import FormMultiDict, State, UploadFile
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Redirect, Stream, Template
+from litestar.types import ControllerRouterHandler
 
 from eprotocol.api.routes import (
     Number,
@@ -226,147 +227,33 @@ async def register_submit(
 # -- one registration ------------------------------------------------------------------
 
 
-@get("/registrations/{book:str}/{year:int}/{number:int}", dependencies=_STAFF, sync_to_thread=True)
-def registration(
-    request: Request[Any, Any, State],
-    book: str,
-    year: Year,
-    number: Number,
-    user: User,
-    state: State,
-    registered: bool = False,
-    unrouted: Annotated[str | None, Parameter(max_length=500)] = None,
-) -> Template:
-    """A registration: its facts, files as page images, routing, corrections and audit trail."""
-    archive = archive_of(state)
-    entry = readable(archive, user, book, year, number)
-    trail = archive.audit_trail(entry) if _sees_audit(user) else ()
-    return page(
-        request,
-        "registration.html",
-        user=user,
-        entry=entry,
-        registered=registered,
-        unrouted=[u for u in (unrouted or "").split(",") if u],
-        trail=trail,
-        departments=archive.departments(),
-        purposes=list(Purpose),
-        open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
-        url=_registration_url(entry.book, year, number),
-    )
+def _entry(book: str, year: Year, number: Number, user: User, state: State) -> Registration:
+    """The registration of the page's path, if the user may read it (404 if hidden)."""
+    return readable(archive_of(state), user, book, year, number)
+
+
+def _file(entry: Registration, file_id: int) -> StoredFile:
+    stored = next((f for f in entry.files if f.id == file_id), None)
+    if stored is None:
+        raise NotFound(f"registration {entry.protocol_number} has no file {file_id}")
+    return stored
 
 
 def _sees_audit(user: User) -> bool:
     return holds(user, Action.READ_AUDIT) or holds(user, Action.CANCEL)
 
 
-@get(
-    "/registrations/{book:str}/{year:int}/{number:int}/receipt",
-    dependencies=_STAFF,
-    sync_to_thread=True,
-)
-def receipt(
-    request: Request[Any, Any, State],
-    book: str,
-    year: Year,
-    number: Number,
-    user: User,
-    state: State,
-) -> Template:
-    """A printable receipt of the registration for the citizen who brought the document."""
-    entry = readable(archive_of(state), user, book, year, number)
-    return page(request, "receipt.html", user=user, entry=entry)
-
-
-@get(
-    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}",
-    dependencies=_STAFF,
-    sync_to_thread=True,
-)
-def file_pages(
-    request: Request[Any, Any, State],
-    book: str,
-    year: Year,
-    number: Number,
-    file_id: RowId,
-    user: User,
-    state: State,
-    page_number: Annotated[int, Parameter(query="page", ge=1, le=100_000)] = 1,
-) -> Template:
-    """One page of a stored file as an image, with the way to the next and previous pages."""
-    archive = archive_of(state)
-    entry = readable(archive, user, book, year, number)
-    stored = next((f for f in entry.files if f.id == file_id), None)
-    if stored is None:
-        raise NotFound(f"registration {entry.protocol_number} has no file {file_id}")
-    pages = None
-    if stored.media_type == "application/pdf":
-        pages = _page_image(state, entry.book, year, number, stored, page_number - 1).pages
-    return page(
-        request,
-        "file.html",
-        user=user,
-        entry=entry,
-        stored=stored,
-        page_number=page_number,
-        pages=pages,
-        url=_registration_url(entry.book, year, number),
-    )
-
-
-@get(
-    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}/pages/{page_number:int}",
-    dependencies=_STAFF,
-    sync_to_thread=True,
-    media_type="image/png",
-)
-def page_image(
-    book: str,
-    year: Year,
-    number: Number,
-    file_id: RowId,
-    page_number: Annotated[int, Parameter(ge=1, le=100_000)],
-    user: User,
-    state: State,
-) -> Response[bytes]:
-    """The PNG of one page of a stored PDF, drawn on the server in a sandbox."""
-    archive = archive_of(state)
-    entry = readable(archive, user, book, year, number)
-    stored = next((f for f in entry.files if f.id == file_id), None)
-    if stored is None or stored.media_type != "application/pdf":
+def _page_image(state: State, entry: Registration, stored: StoredFile, index: int) -> PageImage:
+    """Page ``index`` of a stored PDF, drawn in the sandbox (``InvalidInput`` if not a PDF)."""
+    if stored.media_type != "application/pdf":
         raise InvalidInput("only PDF files have page images", field="file_id")
-    image = _page_image(state, entry.book, year, number, stored, page_number - 1)
-    return Response(
-        image.png,
-        media_type="image/png",
-        headers={
-            "Cache-Control": "private, max-age=86400",
-            "ETag": f'"{stored.sha256}-{page_number}"',
-        },
-    )
-
-
-def _page_image(
-    state: State, book: str, year: int, number: int, stored: StoredFile, index: int
-) -> PageImage:
     archive = archive_of(state)
     previewer: PagePreviewer = state.previewer
     return previewer.render(
-        stored.sha256, lambda: archive.read_file(book, year, number, stored.id)[1], index
+        stored.sha256,
+        lambda: archive.read_file(entry.book, entry.year, entry.number, stored.id)[1],
+        index,
     )
-
-
-@get(
-    "/registrations/{book:str}/{year:int}/{number:int}/files/{file_id:int}/download",
-    dependencies=_STAFF,
-    sync_to_thread=True,
-    media_type="application/octet-stream",
-)
-def download(
-    book: str, year: Year, number: Number, file_id: RowId, user: User, state: State
-) -> Stream:
-    """The stored file as an attachment (audited), never shown inline."""
-    return file_download(archive_of(state), user, book, year, number, file_id)
 
 
 def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
@@ -419,29 +306,121 @@ def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: U
 _CHANGES = {"assign": _assign, "cancel": _cancel, "correct": _correct}
 
 
-@post("/registrations/{book:str}/{year:int}/{number:int}/{change:str}", dependencies=_STAFF)
-async def change_registration(
-    request: Request[Any, Any, State],
-    book: str,
-    year: Year,
-    number: Number,
-    change: str,
-    user: User,
-    state: State,
-) -> Redirect:
-    """Route (χρέωση), cancel or correct a registration from its page, then show it again."""
-    apply = _CHANGES.get(change)
-    if apply is None:
-        raise InvalidInput(f"a registration cannot be changed by {change!r}", field="change")
-    form = await request.form()
-    archive = archive_of(state)
+class RegistrationPages(Controller):
+    """A registration's page, its receipt, its files' pages, and the forms on it."""
 
-    def run() -> str:
-        entry = readable(archive, user, book, year, number)
-        apply(archive, entry, form, user)
-        return _registration_url(entry.book, year, number)
+    path = "/registrations/{book:str}/{year:int}/{number:int}"
+    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
+        **_STAFF,
+        "entry": Provide(_entry, sync_to_thread=True),
+    }
 
-    return see_other(await sync_to_thread(run))
+    @get("/", sync_to_thread=True)
+    def registration(
+        self,
+        request: Request[Any, Any, State],
+        entry: Registration,
+        user: User,
+        state: State,
+        registered: bool = False,
+        unrouted: Annotated[str | None, Parameter(max_length=500)] = None,
+    ) -> Template:
+        """The facts, files as page images, routing, corrections and audit trail."""
+        archive = archive_of(state)
+        return page(
+            request,
+            "registration.html",
+            user=user,
+            entry=entry,
+            registered=registered,
+            unrouted=[u for u in (unrouted or "").split(",") if u],
+            trail=archive.audit_trail(entry) if _sees_audit(user) else (),
+            departments=archive.departments(),
+            purposes=list(Purpose),
+            open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
+            url=_registration_url(entry.book, entry.year, entry.number),
+        )
+
+    @get("/receipt", sync_to_thread=False)
+    def receipt(
+        self, request: Request[Any, Any, State], entry: Registration, user: User
+    ) -> Template:
+        """A printable receipt for the citizen who brought the document."""
+        return page(request, "receipt.html", user=user, entry=entry)
+
+    @get("/files/{file_id:int}", sync_to_thread=True)
+    def file_pages(
+        self,
+        request: Request[Any, Any, State],
+        entry: Registration,
+        file_id: RowId,
+        user: User,
+        state: State,
+        page_number: Annotated[int, Parameter(query="page", ge=1, le=100_000)] = 1,
+    ) -> Template:
+        """One page of a stored file as an image, with the way to the next and previous."""
+        stored = _file(entry, file_id)
+        pages = None
+        if stored.media_type == "application/pdf":
+            pages = _page_image(state, entry, stored, page_number - 1).pages
+        return page(
+            request,
+            "file.html",
+            user=user,
+            entry=entry,
+            stored=stored,
+            page_number=page_number,
+            pages=pages,
+            url=_registration_url(entry.book, entry.year, entry.number),
+        )
+
+    @get(
+        "/files/{file_id:int}/pages/{page_number:int}", sync_to_thread=True, media_type="image/png"
+    )
+    def page_image(
+        self,
+        entry: Registration,
+        file_id: RowId,
+        page_number: Annotated[int, Parameter(ge=1, le=100_000)],
+        state: State,
+    ) -> Response[bytes]:
+        """The PNG of one page of a stored PDF, drawn on the server in a sandbox."""
+        stored = _file(entry, file_id)
+        image = _page_image(state, entry, stored, page_number - 1)
+        return Response(
+            image.png,
+            media_type="image/png",
+            headers={
+                "Cache-Control": "private, max-age=86400",
+                "ETag": f'"{stored.sha256}-{page_number}"',
+            },
+        )
+
+    @get(
+        "/files/{file_id:int}/download",
+        sync_to_thread=True,
+        media_type="application/octet-stream",
+    )
+    def download(self, entry: Registration, file_id: RowId, user: User, state: State) -> Stream:
+        """The stored file as an attachment (audited), never shown inline."""
+        return file_download(archive_of(state), user, entry.book, entry.year, entry.number, file_id)
+
+    @post("/{change:str}")
+    async def change(
+        self,
+        request: Request[Any, Any, State],
+        entry: Registration,
+        change: str,
+        user: User,
+        state: State,
+    ) -> Redirect:
+        """Route (χρέωση), cancel or correct the registration, then show it again."""
+        apply = _CHANGES.get(change)
+        if apply is None:
+            raise InvalidInput(f"a registration cannot be changed by {change!r}", field="change")
+        form = await request.form()
+        await sync_to_thread(apply, archive_of(state), entry, form, user)
+        return see_other(_registration_url(entry.book, entry.year, entry.number))
 
 
 @post("/assignments/{assignment_id:int}/{step:str}", dependencies=_STAFF)
@@ -605,17 +584,13 @@ def statistics_csv(
     )
 
 
-HANDLERS = [
+#: The staff pages, for the pages' router.
+HANDLERS: list[ControllerRouterHandler] = [
     inbox,
     register_form,
     routing_suggestions,
     register_submit,
-    registration,
-    receipt,
-    file_pages,
-    page_image,
-    download,
-    change_registration,
+    RegistrationPages,
     assignment_step,
     search,
     certificate_form,

@@ -130,4 +130,5 @@ def verification_page(
     return page(request, "verify_code.html", result=result, code=code)
 
 
+#: The pages without a session, for the pages' router.
 HANDLERS = [login_form, login_submit, logout, verify_form, verify_upload]
