@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.response import Redirect, Template
 
 from eprotocol.api.routes import archive_of, require
-from eprotocol.api.web.rendering import page, see_other, viewer
+from eprotocol.api.web.rendering import form_text, page, see_other, viewer
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
 
@@ -39,11 +39,6 @@ def overview(request: Request[Any, Any, State], user: User, state: State) -> Tem
     )
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 @post("/admin/departments", dependencies=_ADMIN)
 async def add_department(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
     """Add a department under another (or at the top)."""
@@ -51,10 +46,10 @@ async def add_department(request: Request[Any, Any, State], user: User, state: S
     await sync_to_thread(
         partial(
             archive_of(state).add_department,
-            _field(form, "code"),
-            _field(form, "name"),
-            parent=_field(form, "parent") or None,
-            digest_email=_field(form, "digest_email") or None,
+            form_text(form, "code"),
+            form_text(form, "name"),
+            parent=form_text(form, "parent") or None,
+            digest_email=form_text(form, "digest_email") or None,
             by=user.username,
         )
     )
@@ -66,19 +61,19 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
     """Add a member of staff with a one-time password shown once to the administrator."""
     form = await request.form()
     archive = archive_of(state)
-    username = _field(form, "username")
+    username = form_text(form, "username")
     await sync_to_thread(
         partial(
             archive.add_user,
             username,
-            _field(form, "full_name"),
-            department=_field(form, "department") or None,
+            form_text(form, "full_name"),
+            department=form_text(form, "department") or None,
             roles=[str(r) for r in form.getall("roles", [])] or [Role.STAFF],
-            email=_field(form, "email") or None,
+            email=form_text(form, "email") or None,
             by=user.username,
         )
     )
-    password = _field(form, "password") or secrets.token_urlsafe(12)
+    password = form_text(form, "password") or secrets.token_urlsafe(12)
     await sync_to_thread(partial(archive.set_password, username, password, by=user.username))
     return page(request, "user_created.html", user=user, username=username, password=password)
 
@@ -90,13 +85,13 @@ async def add_rule(request: Request[Any, Any, State], user: User, state: State) 
     await sync_to_thread(
         partial(
             archive_of(state).add_routing_rule,
-            _field(form, "name"),
-            department=_field(form, "department"),
-            purpose=_field(form, "purpose") or Purpose.ACTION,
+            form_text(form, "name"),
+            department=form_text(form, "department"),
+            purpose=form_text(form, "purpose") or Purpose.ACTION,
             automatic=form.get("automatic") == "on",
-            sender_contains=_field(form, "sender_contains") or None,
-            subject_words=_field(form, "subject_words").split(),
-            classification_code=_field(form, "classification_code") or None,
+            sender_contains=form_text(form, "sender_contains") or None,
+            subject_words=form_text(form, "subject_words").split(),
+            classification_code=form_text(form, "classification_code") or None,
             by=user.username,
         )
     )

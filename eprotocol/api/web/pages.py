@@ -27,7 +27,7 @@ from eprotocol.api.routes import (
     require,
 )
 from eprotocol.api.web import charts
-from eprotocol.api.web.rendering import local_path, page, see_other, viewer
+from eprotocol.api.web.rendering import form_text, local_path, page, see_other, viewer
 from eprotocol.archive import Archive
 from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
@@ -59,11 +59,6 @@ _REGISTER_FIELDS = (
     "channel",
     "classification_code",
 )
-
-
-def _text(form: FormMultiDict, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _registration_url(book: str, year: int, number: int) -> str:
@@ -134,20 +129,20 @@ def register_form(request: Request[Any, Any, State], user: User, state: State) -
 
 
 def _new_registration(form: FormMultiDict) -> NewRegistration:
-    sender_date = _text(form, "sender_date")
+    sender_date = form_text(form, "sender_date")
     try:
         when = date.fromisoformat(sender_date) if sender_date else None
     except ValueError:
         raise InvalidInput("the sender's date is not a date", field="sender_date") from None
     return NewRegistration(
-        direction=_text(form, "direction"),
-        subject=_text(form, "subject"),
-        sender=_text(form, "sender") or None,
-        recipients=[r.strip() for r in _text(form, "recipients").splitlines() if r.strip()],
-        sender_reference=_text(form, "sender_reference") or None,
+        direction=form_text(form, "direction"),
+        subject=form_text(form, "subject"),
+        sender=form_text(form, "sender") or None,
+        recipients=[r.strip() for r in form_text(form, "recipients").splitlines() if r.strip()],
+        sender_reference=form_text(form, "sender_reference") or None,
         sender_date=when,
-        channel=_text(form, "channel") or None,
-        classification_code=_text(form, "classification_code") or None,
+        channel=form_text(form, "channel") or None,
+        classification_code=form_text(form, "classification_code") or None,
         confidential=form.get("confidential") == "on",
     )
 
@@ -189,7 +184,7 @@ async def register_submit(
         ]
         entry = await sync_to_thread(partial(archive.register, data, files, by=user.username))
     except InvalidInput as exc:
-        values = {name: _text(form, name) for name in _REGISTER_FIELDS}
+        values = {name: form_text(form, name) for name in _REGISTER_FIELDS}
         context = await sync_to_thread(_form_context, archive)
         return page(
             request,
@@ -257,7 +252,7 @@ def _page_image(state: State, entry: Registration, stored: StoredFile, index: in
 
 
 def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
-    due = _text(form, "due")
+    due = form_text(form, "due")
     try:
         due_date = date.fromisoformat(due) if due else None
     except ValueError:
@@ -266,11 +261,11 @@ def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: Us
         entry.book,
         entry.year,
         entry.number,
-        department=_text(form, "department"),
-        purpose=_text(form, "purpose") or Purpose.ACTION,
-        assignee=_text(form, "assignee") or None,
+        department=form_text(form, "department"),
+        purpose=form_text(form, "purpose") or Purpose.ACTION,
+        assignee=form_text(form, "assignee") or None,
         due=due_date,
-        note=_text(form, "note") or None,
+        note=form_text(form, "note") or None,
         by=user.username,
     )
 
@@ -281,23 +276,23 @@ def _cancel(archive: Archive, entry: Registration, form: FormMultiDict, user: Us
         entry.book,
         entry.year,
         entry.number,
-        reason=_text(form, "reason"),
-        authorisation=_text(form, "authorisation"),
+        reason=form_text(form, "reason"),
+        authorisation=form_text(form, "authorisation"),
         by=user.username,
     )
 
 
 def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
     require(user, Action.CORRECT)
-    field = _text(form, "field")
+    field = form_text(form, "field")
     if field not in ("subject", "sender"):
         raise InvalidInput("only the subject or the sender can be corrected here", field="field")
     archive.correct(
         entry.book,
         entry.year,
         entry.number,
-        {field: _text(form, "value")},
-        reason=_text(form, "reason"),
+        {field: form_text(form, "value")},
+        reason=form_text(form, "reason"),
         by=user.username,
     )
 
@@ -436,12 +431,15 @@ async def assignment_step(
         change = partial(archive.complete, assignment_id, by=user.username)
     elif step == "return":
         change = partial(
-            archive.return_assignment, assignment_id, reason=_text(form, "reason"), by=user.username
+            archive.return_assignment,
+            assignment_id,
+            reason=form_text(form, "reason"),
+            by=user.username,
         )
     else:
         raise InvalidInput(f"there is no step {step!r}", field="step")
     await sync_to_thread(change)
-    return see_other(local_path(_text(form, "back")))
+    return see_other(local_path(form_text(form, "back")))
 
 
 # -- search --------------------------------------------------------------------------------
@@ -509,10 +507,10 @@ async def certificate_issue(
     archive = archive_of(state)
     form = await request.form()
     templates = await sync_to_thread(archive.certificate_templates)
-    chosen = next((t for t in templates if t.code == _text(form, "template")), None)
+    chosen = next((t for t in templates if t.code == form_text(form, "template")), None)
     if chosen is None:
         raise InvalidInput("choose a certificate template", field="template")
-    values = {f.name: _text(form, f.name) for f in chosen.fields}
+    values = {f.name: form_text(form, f.name) for f in chosen.fields}
     try:
         entry = await sync_to_thread(
             partial(

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from litestar import Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie, FormMultiDict, State
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -108,6 +108,12 @@ def organisation(state: State) -> str:
         except EProtocolError:  # the database is down: the page (an error page) goes without
             return ""
     return name
+
+
+def form_text(form: FormMultiDict, name: str) -> str:
+    """A form field's text without surrounding spaces; ``""`` if missing or a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def local_path(target: str | None) -> str:
