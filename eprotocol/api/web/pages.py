@@ -93,7 +93,7 @@ def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEn
     return sorted(
         entries,
         key=lambda e: (
-            not (e.assignment.due is not None and e.assignment.due < today),
+            not e.assignment.overdue(today),
             e.assignment.due or date.max,
             e.assignment.id,
         ),

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from litestar import Request, Response
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import Cookie, FormMultiDict, State
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
