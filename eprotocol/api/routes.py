@@ -22,7 +22,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State, UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, Parameter, QueryParameter
 from litestar.response import Stream
 
 from eprotocol.api import schemas
@@ -46,7 +46,7 @@ from eprotocol.core.types import (
 
 Year = Annotated[int, Parameter(ge=1900, le=9999)]
 Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
-Book = Annotated[str | None, Parameter(query="book", max_length=32)]
+Book = Annotated[str | None, QueryParameter(name="book", max_length=32)]
 #: A database id: what a PostgreSQL ``integer`` column holds.
 RowId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
 
@@ -146,8 +146,8 @@ def list_registrations(
     direction: Direction | None = None,
     status: Status | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
-    date_from: Annotated[date | None, Parameter(query="from")] = None,
-    date_to: Annotated[date | None, Parameter(query="to")] = None,
+    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     book: Book = None,
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
@@ -378,8 +378,8 @@ def search(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
-    date_from: Annotated[date | None, Parameter(query="from")] = None,
-    date_to: Annotated[date | None, Parameter(query="to")] = None,
+    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
 ) -> schemas.SearchOut:

@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import FormMultiDict, State, UploadFile
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.response import Redirect, Stream, Template
 from litestar.types import ControllerRouterHandler
 
@@ -351,7 +351,7 @@ class RegistrationPages(Controller):
         file_id: RowId,
         user: User,
         state: State,
-        page_number: Annotated[int, Parameter(query="page", ge=1, le=100_000)] = 1,
+        page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
     ) -> Template:
         """One page of a stored file as an image, with the way to the next and previous."""
         stored = _file(entry, file_id)
