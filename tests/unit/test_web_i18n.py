@@ -8,6 +8,7 @@ from pathlib import Path
 from eprotocol.api.web import public
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
 from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
+from eprotocol.intake import pdf_worker
 
 TEMPLATES = Path(public.__file__).parent / "templates"
 _CALLS = re.compile(r"""\bt\((["'])(.+?)\1\)""")
@@ -42,3 +43,12 @@ def test_domain_codes_read_in_greek_and_in_english() -> None:
     assert translate("Αναζήτηση", "en") == "Search"
     assert translate("Αναζήτηση", "el") == "Αναζήτηση"
     assert translate("a text nobody translated", "en") == "a text nobody translated"
+
+
+def test_the_intake_warnings_on_files_read_in_greek() -> None:
+    source = Path(pdf_worker.__file__).read_text("utf-8")
+    warnings = set(re.findall(r'found\.add\("([^"]+)"\)', source)) | set(
+        pdf_worker._RAW_MARKERS.values()
+    )
+    assert len(warnings) == 5
+    assert sorted(warnings - set(GREEK_LABELS)) == []

@@ -45,6 +45,12 @@ GREEK_LABELS: dict[str, str] = {
     "assignment.returned": "επιστροφή χρέωσης",
     "assignment.forwarded": "διαβίβαση χρέωσης",
     "file.downloaded": "λήψη αρχείου",
+    # warnings the intake records on PDFs with active content
+    "contains JavaScript": "περιέχει JavaScript",
+    "contains an action that launches a program (Launch)": "περιέχει ενέργεια που εκκινεί πρόγραμμα (Launch)",
+    "contains embedded files": "περιέχει ενσωματωμένα αρχεία",
+    "runs an action when opened (OpenAction)": "εκτελεί ενέργεια μόλις ανοίξει (OpenAction)",
+    "has automatic actions (AA)": "έχει αυτόματες ενέργειες (AA)",
 }
 
 ENGLISH: dict[str, str] = {
