@@ -31,7 +31,7 @@ from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.archive import Archive
 from eprotocol.core.errors import Forbidden, InvalidInput, RegistrationNotFound
 from eprotocol.core.permissions import Action, allowed, holds
-from eprotocol.core.search import SearchFilters
+from eprotocol.core.search import SearchFilters, SearchResult
 from eprotocol.core.types import (
     Direction,
     FileInput,
@@ -393,6 +393,13 @@ def search(
         registered_from=date_from,
         registered_to=date_to,
     )
+    return schemas.search_out(audited_search(archive, user, q, filters, limit=limit, offset=offset))
+
+
+def audited_search(
+    archive: Archive, user: User, q: str, filters: SearchFilters, *, limit: int, offset: int
+) -> SearchResult:
+    """Search as ``user`` and record the search in the audit trail (for the API and the pages)."""
     result = archive.search(q, by=user.username, filters=filters, limit=limit, offset=offset)
     archive.record_access(
         "search",
@@ -400,7 +407,7 @@ def search(
         {"filters": {k: str(v) for k, v in asdict(filters).items() if v is not None}},
         by=user.username,
     )
-    return schemas.search_out(result)
+    return result
 
 
 @get("/audit", sync_to_thread=True, summary="The audit trail")

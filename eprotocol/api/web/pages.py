@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict
 from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
@@ -22,6 +21,7 @@ from eprotocol.api.routes import (
     RowId,
     Year,
     archive_of,
+    audited_search,
     file_download,
     readable,
     require,
@@ -461,14 +461,7 @@ def search(
     result = None
     filters = SearchFilters(year=year, direction=direction, department=department)
     if q.strip():
-        archive = archive_of(state)
-        result = archive.search(q, by=user.username, filters=filters, limit=20, offset=offset)
-        archive.record_access(
-            "search",
-            q,
-            {"filters": {k: str(v) for k, v in asdict(filters).items() if v is not None}},
-            by=user.username,
-        )
+        result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
     active = {"q": q, "year": year, "direction": direction, "department": department}
     return page(request, "search.html", user=user, q=q, result=result, active=active, offset=offset)
 
