@@ -14,6 +14,7 @@ from pathlib import Path
 
 from litestar import Router
 from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -21,7 +22,13 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from eprotocol.api.web import admin, pages, public
-from eprotocol.api.web.rendering import LoginRequired, error_page, login_redirect, template_engine
+from eprotocol.api.web.rendering import (
+    LoginRequired,
+    error_page,
+    login_redirect,
+    template_engine,
+    viewer,
+)
 from eprotocol.core.errors import EProtocolError
 
 STATIC = Path(__file__).parent / "static"
@@ -46,6 +53,8 @@ def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
             path="/",
             route_handlers=[*public.HANDLERS, *pages.HANDLERS, *admin.HANDLERS],
             middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
+            # Resolved only for the handlers that ask for ``user``: the staff pages.
+            dependencies={"user": Provide(viewer, sync_to_thread=True)},
             exception_handlers={
                 LoginRequired: login_redirect,
                 EProtocolError: error_page,

@@ -9,18 +9,15 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.response import Redirect, Template
 
 from eprotocol.api.routes import archive_of, require
-from eprotocol.api.web.rendering import form_text, page, see_other, viewer
+from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
 
-_ADMIN = {"user": Provide(viewer, sync_to_thread=True)}
 
-
-@get("/admin", dependencies=_ADMIN, sync_to_thread=True)
+@get("/admin", sync_to_thread=True)
 def overview(request: Request[Any, Any, State], user: User, state: State) -> Template:
     """Departments, users, routing rules, certificate templates and the filing plan."""
     require(user, Action.MANAGE)
@@ -39,7 +36,7 @@ def overview(request: Request[Any, Any, State], user: User, state: State) -> Tem
     )
 
 
-@post("/admin/departments", dependencies=_ADMIN)
+@post("/admin/departments")
 async def add_department(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
     """Add a department under another (or at the top)."""
     form = await request.form()
@@ -56,7 +53,7 @@ async def add_department(request: Request[Any, Any, State], user: User, state: S
     return see_other("/admin#departments")
 
 
-@post("/admin/users", dependencies=_ADMIN)
+@post("/admin/users")
 async def add_user(request: Request[Any, Any, State], user: User, state: State) -> Template:
     """Add a member of staff with a one-time password shown once to the administrator."""
     form = await request.form()
@@ -78,7 +75,7 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
     return page(request, "user_created.html", user=user, username=username, password=password)
 
 
-@post("/admin/rules", dependencies=_ADMIN)
+@post("/admin/rules")
 async def add_rule(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
     """Add a routing rule: words of the subject or part of the sender suggest a department."""
     form = await request.form()

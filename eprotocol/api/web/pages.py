@@ -27,7 +27,7 @@ from eprotocol.api.routes import (
     require,
 )
 from eprotocol.api.web import charts
-from eprotocol.api.web.rendering import form_text, local_path, page, see_other, viewer
+from eprotocol.api.web.rendering import form_text, local_path, page, see_other
 from eprotocol.archive import Archive
 from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
@@ -47,7 +47,6 @@ from eprotocol.core.types import (
 )
 from eprotocol.pdf.preview import PageImage, PagePreviewer
 
-_STAFF = {"user": Provide(viewer, sync_to_thread=True)}
 #: Fields of the registration form, kept when the form comes back with an error.
 _REGISTER_FIELDS = (
     "direction",
@@ -68,7 +67,7 @@ def _registration_url(book: str, year: int, number: int) -> str:
 # -- inbox -------------------------------------------------------------------------------
 
 
-@get("/", dependencies=_STAFF, sync_to_thread=True)
+@get("/", sync_to_thread=True)
 def inbox(request: Request[Any, Any, State], user: User, state: State) -> Template:
     """My work and my department's open work, overdue first."""
     archive = archive_of(state)
@@ -112,7 +111,7 @@ def _form_context(archive: Archive) -> dict[str, Any]:
     }
 
 
-@get("/register", dependencies=_STAFF, sync_to_thread=True)
+@get("/register", sync_to_thread=True)
 def register_form(request: Request[Any, Any, State], user: User, state: State) -> Template:
     """The form of a new registration, with drag-and-drop files."""
     require(user, Action.REGISTER)
@@ -147,7 +146,7 @@ def _new_registration(form: FormMultiDict) -> NewRegistration:
     )
 
 
-@post("/register/suggestions", dependencies=_STAFF)
+@post("/register/suggestions")
 async def routing_suggestions(
     request: Request[Any, Any, State], user: User, state: State
 ) -> Template:
@@ -163,7 +162,7 @@ async def routing_suggestions(
     return page(request, "_suggestions.html", user=user, suggestions=suggestions)
 
 
-@post("/register", dependencies=_STAFF)
+@post("/register")
 async def register_submit(
     request: Request[Any, Any, State], user: User, state: State
 ) -> Template | Redirect:
@@ -305,10 +304,7 @@ class RegistrationPages(Controller):
     """A registration's page, its receipt, its files' pages, and the forms on it."""
 
     path = "/registrations/{book:str}/{year:int}/{number:int}"
-    dependencies = {  # noqa: RUF012 - Litestar reads this class attribute
-        **_STAFF,
-        "entry": Provide(_entry, sync_to_thread=True),
-    }
+    dependencies = {"entry": Provide(_entry, sync_to_thread=True)}  # noqa: RUF012 - read by Litestar
 
     @get("/", sync_to_thread=True)
     def registration(
@@ -418,7 +414,7 @@ class RegistrationPages(Controller):
         return see_other(_registration_url(entry.book, entry.year, entry.number))
 
 
-@post("/assignments/{assignment_id:int}/{step:str}", dependencies=_STAFF)
+@post("/assignments/{assignment_id:int}/{step:str}")
 async def assignment_step(
     request: Request[Any, Any, State], assignment_id: RowId, step: str, user: User, state: State
 ) -> Redirect:
@@ -445,7 +441,7 @@ async def assignment_step(
 # -- search --------------------------------------------------------------------------------
 
 
-@get("/search", dependencies=_STAFF, sync_to_thread=True)
+@get("/search", sync_to_thread=True)
 def search(
     request: Request[Any, Any, State],
     user: User,
@@ -469,7 +465,7 @@ def search(
 # -- certificates ----------------------------------------------------------------------------
 
 
-@get("/certificates", dependencies=_STAFF, sync_to_thread=True)
+@get("/certificates", sync_to_thread=True)
 def certificate_form(
     request: Request[Any, Any, State],
     user: User,
@@ -491,7 +487,7 @@ def certificate_form(
     )
 
 
-@post("/certificates", dependencies=_STAFF)
+@post("/certificates")
 async def certificate_issue(
     request: Request[Any, Any, State], user: User, state: State
 ) -> Template | Redirect:
@@ -530,7 +526,7 @@ async def certificate_issue(
 # -- statistics ------------------------------------------------------------------------------
 
 
-@get("/statistics", dependencies=_STAFF, sync_to_thread=True)
+@get("/statistics", sync_to_thread=True)
 def statistics(
     request: Request[Any, Any, State],
     user: User,
@@ -558,7 +554,7 @@ def statistics(
     )
 
 
-@get("/statistics.csv", dependencies=_STAFF, sync_to_thread=True, media_type="text/csv")
+@get("/statistics.csv", sync_to_thread=True, media_type="text/csv")
 def statistics_csv(
     user: User, state: State, year: Annotated[int, Parameter(ge=1900, le=9999)]
 ) -> Response[str]:
