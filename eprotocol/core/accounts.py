@@ -52,6 +52,15 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def check_password(password: object) -> str:
+    """``password`` if it meets the rules for passwords, else ``InvalidInput``."""
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
+        )
+    return password
+
+
 class Accounts:
     """Setting passwords, logging in, and API tokens."""
 
@@ -66,11 +75,7 @@ class Accounts:
 
     def set_password(self, username: str, password: str, *, by: str) -> None:
         """Set ``username``'s password (users set their own; admins anybody's)."""
-        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidInput(
-                f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
-            )
-        hashed = _hasher.hash(password)
+        hashed = _hasher.hash(check_password(password))
         with self._db.write() as conn:
             chain = lock_chain(conn)
             self._may_manage(conn, by, username)

@@ -411,6 +411,21 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
             "/verify", files={"file": ("x.pdf", greek_pdf("Χ"), "application/pdf")}
         )
         assert checked.status_code == 200 and "Το αρχείο δεν επιβεβαιώνεται" in checked.text
+        # A password the rules refuse creates no user without one.
+        token_now = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/admin").text)
+        assert token_now is not None
+        short = client.post(
+            "/admin/users",
+            data={
+                "username": "nikos",
+                "full_name": "Νίκος",
+                "roles": "auditor",
+                "password": "short",
+                "_csrf_token": token_now.group(1),
+            },
+        )
+        assert short.status_code == 422 and "10 to 256 characters" in short.text
+        assert "nikos" not in client.get("/admin").text
         # Logged in, a state-changing form without the token is still refused.
         refused = client.post("/admin/departments", data={"code": "X", "name": "X"})
         assert refused.status_code == 403

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
+from eprotocol.core.accounts import check_password
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
 
@@ -59,6 +60,8 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
     form = await request.form()
     archive = archive_of(state)
     username = form_text(form, "username")
+    # Checked first, so that a refused password leaves no user behind without one.
+    password = check_password(form_text(form, "password") or secrets.token_urlsafe(12))
     await sync_to_thread(
         partial(
             archive.add_user,
@@ -70,7 +73,6 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
             by=user.username,
         )
     )
-    password = form_text(form, "password") or secrets.token_urlsafe(12)
     await sync_to_thread(partial(archive.set_password, username, password, by=user.username))
     return page(request, "user_created.html", user=user, username=username, password=password)
 
