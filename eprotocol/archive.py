@@ -310,6 +310,10 @@ class Archive:
         """The zone whose calendar numbers the book and dates the digests."""
         return self._tz
 
+    def today(self) -> date:
+        """Today's date on the archive's calendar (its clock, in its time zone)."""
+        return self._clock.now().astimezone(self._tz).date()
+
     def close(self) -> None:
         """Release database and mail connections and stop the file-parsing processes."""
         self._db.dispose()
@@ -452,9 +456,8 @@ class Archive:
     def statistics(self, year: int, *, by: str) -> YearStatistics:
         """The figures of ``year`` (registrations, routing, certificates, overdue work today)."""
         self._reader(by)
-        today = self._clock.now().astimezone(self._tz).date()
         with self._db.read() as conn:
-            return year_statistics(conn, year, self._tz, today)
+            return year_statistics(conn, year, self._tz, self.today())
 
     def yearly_totals(self, *, by: str) -> dict[int, int]:
         """Registrations (not cancelled) per year, as the municipality publishes them."""
@@ -790,7 +793,7 @@ class Archive:
         For a day already stored nothing is written: the day's records are read
         again and ``unchanged`` says whether they still give the stored JSON.
         """
-        day = day or self._clock.now().astimezone(self._tz).date() - timedelta(days=1)
+        day = day or self.today() - timedelta(days=1)
         return self._daily_registers().produce(day, by=validation.actor(by))
 
     def daily_register(self, day: date) -> DailyRegister:
@@ -803,7 +806,7 @@ class Archive:
 
     def missing_daily_registers(self, *, back: int = 7) -> tuple[date, ...]:
         """Finished days of the last ``back`` days that have entries but no stored register."""
-        today = self._clock.now().astimezone(self._tz).date()
+        today = self.today()
         return tuple(self._daily_registers().missing_days(today, back=back))
 
     # -- digests -------------------------------------------------------------
@@ -824,7 +827,7 @@ class Archive:
             self._tz,
             self.config.public_url,
         )
-        return sender.send(day or self._clock.now().astimezone(self._tz).date())
+        return sender.send(day or self.today())
 
     # -- audit ---------------------------------------------------------------
 

@@ -71,7 +71,7 @@ def _registration_url(book: str, year: int, number: int) -> str:
 def inbox(request: Request[Any, Any, State], user: User, state: State) -> Template:
     """My work and my department's open work, overdue first."""
     archive = archive_of(state)
-    today = archive.clock.now().astimezone(archive.timezone).date()
+    today = archive.today()
     mine = archive.inbox(assignee=user.username)
     department = archive.inbox(department=user.department) if user.department else ()
     recent: tuple[Registration, ...] = ()
@@ -535,7 +535,7 @@ def statistics(
 ) -> Template:
     """Registrations by month, department and classification; certificates; times; overdue."""
     archive = archive_of(state)
-    this_year = archive.clock.now().astimezone(archive.timezone).year
+    this_year = archive.today().year
     figures = archive.statistics(year or this_year, by=user.username)
     totals = archive.yearly_totals(by=user.username)
     return page(
