@@ -465,11 +465,10 @@ class Archive:
         with self._db.read() as conn:
             return totals_by_year(conn)
 
-    def _reader(self, by: str) -> User:
+    def _reader(self, by: str) -> None:
         user = self._organisation.user(validation.actor(by))
         if not holds(user, Action.READ):
             raise Forbidden(f"{user.username} may not read the protocol book")
-        return user
 
     def user(self, username: str) -> User:
         """One user."""

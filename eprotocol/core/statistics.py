@@ -71,20 +71,19 @@ class YearStatistics:
         return out
 
 
-def _year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime(year, 1, 1, tzinfo=tz).astimezone(UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
-    return start, end
+def _month_starts(year: int, tz: ZoneInfo) -> list[datetime]:
+    """The UTC instants where the 12 local months of ``year`` and the next year begin (13)."""
+    return [datetime(year + m // 12, m % 12 + 1, 1, tzinfo=tz).astimezone(UTC) for m in range(13)]
 
 
-def _local_month(column: sa.ColumnElement[datetime], year: int, tz: ZoneInfo) -> sa.Case[int]:
-    """The month (0-11) of a timestamp of ``year`` in ``tz``, computed by the database.
+def _local_month(column: sa.ColumnElement[datetime], starts: list[datetime]) -> sa.Case[int]:
+    """The month (0-11) of a timestamp within ``starts`` (:func:`_month_starts`), by the database.
 
-    The boundaries of the local months are turned into UTC here (daylight saving
-    included), so both databases bucket the stored UTC timestamps the same way.
+    The local months' boundaries are UTC instants (daylight saving included), so
+    both databases bucket the stored UTC timestamps the same way.
     """
-    starts = [datetime(year, month, 1, tzinfo=tz).astimezone(UTC) for month in range(2, 13)]
-    return sa.case(*((column < start, index) for index, start in enumerate(starts)), else_=11)
+    inner = starts[1:12]
+    return sa.case(*((column < start, index) for index, start in enumerate(inner)), else_=11)
 
 
 def _days(conn: sa.Connection, later: sa.ColumnElement[Any], earlier: sa.ColumnElement[Any]) -> Any:
@@ -112,7 +111,8 @@ def year_statistics(conn: sa.Connection, year: int, tz: ZoneInfo, today: date) -
     Everything is counted by the database (one grouped query per figure), so a year
     of the reference municipality takes a fraction of a second.
     """
-    start, end = _year_bounds(year, tz)
+    starts = _month_starts(year, tz)
+    start, end = starts[0], starts[12]
     of_year = REGISTRATION.c.year == year
     active = REGISTRATION.c.status != Status.CANCELLED
     by_status = {
@@ -127,7 +127,7 @@ def year_statistics(conn: sa.Connection, year: int, tz: ZoneInfo, today: date) -
         conn,
         sa.select(
             REGISTRATION.c.direction.label("key"),
-            _local_month(REGISTRATION.c.registered_at, year, tz).label("month"),
+            _local_month(REGISTRATION.c.registered_at, starts).label("month"),
         ).where(of_year, active),
     )
     classification = {
@@ -142,7 +142,7 @@ def year_statistics(conn: sa.Connection, year: int, tz: ZoneInfo, today: date) -
         conn,
         sa.select(
             DEPARTMENT.c.code.label("key"),
-            _local_month(ASSIGNMENT.c.created_at, year, tz).label("month"),
+            _local_month(ASSIGNMENT.c.created_at, starts).label("month"),
         )
         .join(DEPARTMENT, DEPARTMENT.c.id == ASSIGNMENT.c.department_id)
         .where(ASSIGNMENT.c.created_at >= start, ASSIGNMENT.c.created_at < end),
