@@ -58,6 +58,7 @@ from eprotocol.core.ports import (
     Progress,
     SystemClock,
 )
+from eprotocol.core.queries import organisation_name
 from eprotocol.core.registry import Issue, Registry
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
@@ -437,8 +438,7 @@ class Archive:
     def organisation_name(self) -> str:
         """The name of the organisation this archive belongs to (``""`` before ``initialise``)."""
         with self._db.read() as conn:
-            name = conn.execute(sa.select(ORGANISATION.c.name)).scalar()
-        return str(name or "")
+            return organisation_name(conn)
 
     def users(self) -> tuple[User, ...]:
         """Every user, ordered by user name."""

@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from eprotocol.config import DigestPolicy
 from eprotocol.core.database import Database
 from eprotocol.core.errors import MailUnavailable
-from eprotocol.core.models import DIGEST_DELIVERY, ORGANISATION
+from eprotocol.core.models import DIGEST_DELIVERY
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.ports import Mail, Mailer
+from eprotocol.core.queries import organisation_name
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.types import AssignmentState, Department, Purpose
 
@@ -175,7 +176,7 @@ class DigestSender:
         since = previous_working_day(day)
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
-            organisation = conn.execute(sa.select(ORGANISATION.c.name)).scalar() or ""
+            organisation = organisation_name(conn)
             done = dict(
                 conn.execute(
                     sa.select(DIGEST_DELIVERY.c.department_id, DIGEST_DELIVERY.c.state).where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from eprotocol.core.errors import RegistrationNotFound
-from eprotocol.core.models import BOOK, REGISTRATION
+from eprotocol.core.models import BOOK, ORGANISATION, REGISTRATION
 from eprotocol.core.types import ProtocolRef
 
 _BY_REF = (
@@ -26,3 +26,8 @@ def registration_row(conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
     if row is None:
         raise RegistrationNotFound(f"there is no registration {ref}")
     return row
+
+
+def organisation_name(conn: sa.Connection) -> str:
+    """The name of the archive's organisation (``""`` before the archive is initialised)."""
+    return str(conn.execute(sa.select(ORGANISATION.c.name)).scalar() or "")

@@ -22,7 +22,8 @@ from eprotocol.core.certificates import (
 )
 from eprotocol.core.database import Database
 from eprotocol.core.intake import PdfInspector
-from eprotocol.core.models import BOOK, CANCELLATION, ORGANISATION, REGISTRATION, SEAL
+from eprotocol.core.models import BOOK, CANCELLATION, REGISTRATION, SEAL
+from eprotocol.core.queries import organisation_name
 from eprotocol.core.types import ProtocolRef, SignatureCheck, Status
 
 _UNKNOWN = Verification(status=VerificationStatus.UNKNOWN)
@@ -69,7 +70,7 @@ class Verifier:
     def _lookup(self, where: sa.ColumnElement[bool]) -> Verification:
         with self._db.read() as conn:
             row = conn.execute(_FOUND.where(where)).mappings().first()
-            issuer = conn.execute(sa.select(ORGANISATION.c.name)).scalar()
+            issuer = organisation_name(conn) or None
         if row is None:
             return _UNKNOWN
         cancelled = row["status"] == Status.CANCELLED
