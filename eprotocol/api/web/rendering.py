@@ -91,6 +91,7 @@ def page(
             },
             "organisation": organisation(request.app.state),
             "tz": request.app.state.archive.timezone,
+            "status_code": status,
             **context,
         },
         status_code=status,
@@ -152,9 +153,7 @@ def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[An
         user = optional_viewer(request)
     except EProtocolError:  # the database is what failed: show the page without the menu
         user = None
-    return page(
-        request, "error.html", status=status, user=user, message=message, status_code=status
-    )
+    return page(request, "error.html", status=status, user=user, message=message)
 
 
 def _t(context: jinja2.runtime.Context, text: str) -> str:
