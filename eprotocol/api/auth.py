@@ -128,8 +128,13 @@ def user_for_credential(credential: str, state: State) -> User:
     return user
 
 
-def authenticate(state: State, username: str, password: str, address: str) -> User:
-    """Check a password under the failed-login throttles (``Throttled`` after too many)."""
+def authenticate(request: Request[object, object, State], username: str, password: str) -> User:
+    """Check a password under the failed-login throttles (``Throttled`` after too many).
+
+    Failures count against the user name and against the caller's address.
+    """
+    state = request.app.state
+    address = request.client.host if request.client else "?"
     by_user: LoginThrottle = state.login_throttle_user
     by_address: LoginThrottle = state.login_throttle_address
     by_user.check(username)
@@ -158,12 +163,9 @@ def login(data: LoginRequest, request: Request[object, object, State]) -> TokenR
     address: a town hall's staff may share one), logins are refused with 429
     until the window has passed.
     """
-    state = request.app.state
-    user = authenticate(
-        state, data.username, data.password, request.client.host if request.client else "?"
-    )
+    user = authenticate(request, data.username, data.password)
     return TokenResponse(
-        access_token=issue_token(user, state.secret_key, time.time()),
+        access_token=issue_token(user, request.app.state.secret_key, time.time()),
         token_type="bearer",  # noqa: S106 - the token scheme, not a secret
         expires_in=int(TOKEN_LIFETIME.total_seconds()),
     )

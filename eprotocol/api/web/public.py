@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from eprotocol.api.auth import TOKEN_LIFETIME, authenticate, issue_token
 from eprotocol.api.web.rendering import (
     SESSION_COOKIE,
+    form_text,
     local_path,
     optional_viewer,
     page,
@@ -37,13 +38,13 @@ def login_form(request: Request[Any, Any, State], next: str | None = None) -> Te
 async def login_submit(request: Request[Any, Any, State]) -> Template | Redirect:
     """Check the password; on success set the session cookie and go where the user was going."""
     form = await request.form()
-    username = str(form.get("username") or "").strip()
-    password = str(form.get("password") or "")
-    target = local_path(str(form.get("next") or ""))
-    state = request.app.state
-    address = request.client.host if request.client else "?"
+    username = form_text(form, "username")
+    password = form.get("password")
+    target = local_path(form_text(form, "next"))
     try:
-        user = await sync_to_thread(authenticate, state, username, password, address)
+        user = await sync_to_thread(
+            authenticate, request, username, password if isinstance(password, str) else ""
+        )
     except (Unauthenticated, Throttled) as exc:
         status = 429 if isinstance(exc, Throttled) else 401
         message = (
@@ -58,10 +59,10 @@ async def login_submit(request: Request[Any, Any, State]) -> Template | Redirect
     response.cookies.append(
         Cookie(
             key=SESSION_COOKIE,
-            value=issue_token(user, state.secret_key, time.time()),
+            value=issue_token(user, request.app.state.secret_key, time.time()),
             max_age=int(TOKEN_LIFETIME.total_seconds()),
             httponly=True,
-            secure=state.secure_cookies,
+            secure=request.app.state.secure_cookies,
             samesite="lax",
         )
     )
