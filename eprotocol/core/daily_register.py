@@ -26,6 +26,7 @@ from eprotocol.core.audit import lock_chain
 from eprotocol.core.certificates import DailyRegisterSheet, DocumentRenderer, RegisterLine, Signer
 from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound
+from eprotocol.core.labels import GREEK
 from eprotocol.core.models import (
     AUDIT_EVENT,
     BOOK,
@@ -37,13 +38,8 @@ from eprotocol.core.models import (
     REGISTRATION,
 )
 from eprotocol.core.ports import BlobStore, Clock, blob_key
-from eprotocol.core.types import Direction, ProtocolRef
+from eprotocol.core.types import ProtocolRef
 
-_DIRECTIONS = {
-    Direction.INCOMING: "Εισερχόμενο",
-    Direction.OUTGOING: "Εξερχόμενο",
-    Direction.INTERNAL: "Εσωτερικό",
-}
 _RECORDED = (
     "subject",
     "sender",
@@ -221,7 +217,7 @@ class DailyRegisters:
         for r in content["registrations"]:
             people = r["sender"] or ", ".join(r["recipients"])
             text = _HIDDEN if r["confidential"] else f"{r['subject']} — {people or '-'}"
-            kind = _DIRECTIONS[Direction(r["direction"])]
+            kind = GREEK[r["direction"]]
             lines.append(RegisterLine(at(r["registered_at"]), r["protocol_number"], kind, text))
         for c in content["cancellations"]:
             text = f"{c['reason']} (πράξη: {c['authorisation']}, από {c['cancelled_by']})"

@@ -23,14 +23,14 @@ import sqlalchemy as sa
 from eprotocol.config import DigestPolicy
 from eprotocol.core.database import Database
 from eprotocol.core.errors import MailUnavailable
+from eprotocol.core.labels import GREEK
 from eprotocol.core.models import DIGEST_DELIVERY
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.ports import Mail, Mailer
 from eprotocol.core.queries import organisation_name
 from eprotocol.core.routing import InboxEntry, Routing
-from eprotocol.core.types import AssignmentState, Department, Purpose
+from eprotocol.core.types import AssignmentState, Department
 
-_PURPOSE = {Purpose.ACTION: "προς ενέργεια", Purpose.INFORMATION: "κοινοποίηση"}
 _OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
 
@@ -88,7 +88,7 @@ class DigestComposer:
     def _line(self, entry: InboxEntry) -> str:
         a = entry.assignment
         due = f", προθεσμία {_greek_date(a.due)}" if a.due else ""
-        return f"{a.registration.protocol_number} — {entry.subject} ({_PURPOSE[a.purpose]}{due})"
+        return f"{a.registration.protocol_number} — {entry.subject} ({GREEK[a.purpose]}{due})"
 
     def compose(self, digest: DepartmentDigest, *, message_id: str) -> Mail:
         """The email of one department's digest."""

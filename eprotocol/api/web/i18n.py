@@ -7,35 +7,15 @@ an English translation is shown in Greek, never as a key.
 
 from __future__ import annotations
 
+from eprotocol.core.labels import GREEK
+
 #: Languages of the pages, the default first.
 LANGUAGES = ("el", "en")
 
-#: Labels of the domain's codes (directions, channels, purposes, states, roles).
+#: Greek labels of codes the pages show: the domain's (directions, states, roles...) and the
+#: audit trail's actions and the intake's warnings.
 GREEK_LABELS: dict[str, str] = {
-    "incoming": "Εισερχόμενο",
-    "outgoing": "Εξερχόμενο",
-    "internal": "Εσωτερικό",
-    "counter": "Γκισέ",
-    "email": "Email",
-    "post": "Ταχυδρομείο",
-    "courier": "Courier",
-    "fax": "Fax",
-    "portal": "Διαδικτυακή πύλη",
-    "action": "προς ενέργεια",
-    "information": "για ενημέρωση",
-    "pending": "εκκρεμεί",
-    "accepted": "σε εξέλιξη",
-    "completed": "ολοκληρώθηκε",
-    "returned": "επιστράφηκε",
-    "forwarded": "διαβιβάστηκε",
-    "admin": "διαχειριστής",
-    "clerk": "γραφείο πρωτοκόλλου",
-    "head": "προϊστάμενος",
-    "staff": "υπάλληλος",
-    "auditor": "ελεγκτής",
-    "issuer": "έκδοση βεβαιώσεων",
-    "active": "ενεργό",
-    "cancelled": "ακυρωμένο",
+    **GREEK,
     "registration.created": "καταχώριση",
     "registration.cancelled": "ακύρωση",
     "registration.corrected": "διόρθωση",

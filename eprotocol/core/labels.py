@@ -1,0 +1,34 @@
+"""The Greek names of the domain's codes, as registers, digests and pages print them."""
+
+from __future__ import annotations
+
+from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
+
+#: Greek name of every direction, channel, purpose, assignment state, role and status.
+#: (``Channel.INTERNAL`` is the string ``internal`` too, and reads as the direction does.)
+GREEK: dict[str, str] = {
+    Direction.INCOMING: "Εισερχόμενο",
+    Direction.OUTGOING: "Εξερχόμενο",
+    Direction.INTERNAL: "Εσωτερικό",
+    Channel.COUNTER: "Γκισέ",
+    Channel.EMAIL: "Email",
+    Channel.POST: "Ταχυδρομείο",
+    Channel.COURIER: "Courier",
+    Channel.FAX: "Fax",
+    Channel.PORTAL: "Διαδικτυακή πύλη",
+    Purpose.ACTION: "προς ενέργεια",
+    Purpose.INFORMATION: "κοινοποίηση",
+    AssignmentState.PENDING: "εκκρεμεί",
+    AssignmentState.ACCEPTED: "σε εξέλιξη",
+    AssignmentState.COMPLETED: "ολοκληρώθηκε",
+    AssignmentState.RETURNED: "επιστράφηκε",
+    AssignmentState.FORWARDED: "διαβιβάστηκε",
+    Role.ADMIN: "διαχειριστής",
+    Role.CLERK: "γραφείο πρωτοκόλλου",
+    Role.HEAD: "προϊστάμενος",
+    Role.STAFF: "υπάλληλος",
+    Role.AUDITOR: "ελεγκτής",
+    Role.ISSUER: "έκδοση βεβαιώσεων",
+    Status.ACTIVE: "ενεργό",
+    Status.CANCELLED: "ακυρωμένο",
+}
