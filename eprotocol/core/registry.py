@@ -94,18 +94,12 @@ _CHUNK = 1024 * 1024
 _MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 MAX_PAGE = 500
 
-# Plain executemany inserts, keys read back afterwards: INSERT ... RETURNING of many rows
-# runs row by row on SQLite, which costs more than the whole rest of a batch.
-_INSERT_REGISTRATIONS = sa.insert(REGISTRATION)
-_REGISTRATION_IDS = sa.select(REGISTRATION.c.number, REGISTRATION.c.id).where(
-    REGISTRATION.c.book_id == sa.bindparam("book_id"),
-    REGISTRATION.c.year == sa.bindparam("year"),
-    REGISTRATION.c.number.between(sa.bindparam("first"), sa.bindparam("last")),
+# Multi-row inserts that return the new keys beside the natural key of each row, so the
+# rows need not come back in order: an ordered RETURNING would run row by row on SQLite.
+_INSERT_REGISTRATIONS = sa.insert(REGISTRATION).returning(
+    REGISTRATION.c.book_id, REGISTRATION.c.year, REGISTRATION.c.number, REGISTRATION.c.id
 )
-_INSERT_FILES = sa.insert(FILE)
-_FILE_IDS = sa.select(FILE.c.registration_id, FILE.c.position, FILE.c.id).where(
-    FILE.c.registration_id.in_(sa.bindparam("ids", expanding=True))
-)
+_INSERT_FILES = sa.insert(FILE).returning(FILE.c.registration_id, FILE.c.position, FILE.c.id)
 _INSERT_RELATIONS = sa.insert(RELATION)
 _INSERT_ASSIGNMENTS = sa.insert(ASSIGNMENT)
 _AUTOMATIC_ASSIGNMENTS = (
@@ -336,8 +330,11 @@ class Registry:
         """Check every file, then store them all: a refused file leaves nothing in storage."""
         with ExitStack() as stack:
             spooled = [self._spool(f, stack) for f in files]
-            with self._db.read() as conn:
-                known = set(conn.execute(_KNOWN, {"shas": [s.sha256 for s in spooled]}).scalars())
+            # Bytes the archive already has are not uploaded again. Only a store that keeps
+            # every version (S3 Object Lock) would keep a second copy, so only there is it worth
+            # a read transaction per registration to find them; elsewhere a second PUT of a
+            # key replaces identical bytes.
+            known = self._known([s.sha256 for s in spooled]) if self._store.retention_lock else ()
             staged = []
             for s in spooled:
                 key = blob_key(s.sha256)
@@ -352,6 +349,11 @@ class Registry:
                     _StagedFile(s.role, s.filename, s.media_type, blob, s.warnings, s.signatures)
                 )
             return staged
+
+    def _known(self, shas: Sequence[str]) -> set[str]:
+        """Which of these digests files of the archive already have."""
+        with self._db.read() as conn:
+            return set(conn.execute(_KNOWN, {"shas": shas}).scalars())
 
     def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
         ids = []
@@ -469,14 +471,10 @@ class Registry:
                     }
                 )
                 next_free[key] += 1
-            conn.execute(_INSERT_REGISTRATIONS, rows)
-            ids: dict[tuple[int, int, int], int] = {}
-            for (book_id, year), count in wanted.items():
-                bounds = {"first": first[book_id, year], "last": first[book_id, year] + count - 1}
-                for number, reg_id in conn.execute(
-                    _REGISTRATION_IDS, {"book_id": book_id, "year": year, **bounds}
-                ):
-                    ids[book_id, year, number] = reg_id
+            ids = {
+                (book_id, year, number): reg_id
+                for book_id, year, number, reg_id in conn.execute(_INSERT_REGISTRATIONS, rows)
+            }
             for row in rows:
                 row["id"] = ids[row["book_id"], row["year"], row["number"]]
             issued = [
@@ -511,12 +509,9 @@ class Registry:
             ]
             flat = [f for per_entry in files for f in per_entry]
             if flat:
-                conn.execute(_INSERT_FILES, flat)
                 file_ids = {
                     (reg_id, position): file_id
-                    for reg_id, position, file_id in conn.execute(
-                        _FILE_IDS, {"ids": [row["id"] for row in rows]}
-                    )
+                    for reg_id, position, file_id in conn.execute(_INSERT_FILES, flat)
                 }
                 for f in flat:
                     f["id"] = file_ids[f["registration_id"], f["position"]]

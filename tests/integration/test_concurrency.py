@@ -8,7 +8,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    FileInput,
+    LocalStorageConfig,
+    NewRegistration,
+    Registration,
+)
 from tests.support import PgServer
 
 PER_WRITER = 250
@@ -59,6 +66,31 @@ def test_eight_threads_on_sqlite(tmp_path: Path) -> None:
             returned = [n for numbers in pool.map(work, range(8)) for n in numbers]
         assert archive.verify_audit_chain().ok
     _assert_gap_free(url, returned, 8 * PER_WRITER)
+
+
+def test_entries_committed_together_each_get_their_own_rows(archive: Archive) -> None:
+    """Concurrent registrations share transactions; each caller gets back its own entry."""
+
+    def work(writer: int) -> list[Registration]:
+        return [
+            archive.register(
+                NewRegistration(direction="incoming", subject=f"Αίτηση {writer}-{i}"),
+                [
+                    FileInput(f"α-{writer}-{i}.txt", f"{writer}-{i}".encode()),
+                    FileInput(f"β-{writer}-{i}.txt", f"{i}-{writer}".encode()),
+                ],
+                by=f"w{writer}",
+            )
+            for i in range(25)
+        ]
+
+    with ThreadPoolExecutor(8) as pool:
+        returned = [entry for entries in pool.map(work, range(8)) for entry in entries]
+    assert len({entry.id for entry in returned}) == len(returned)
+    for entry in returned:
+        writer, i = entry.subject.removeprefix("Αίτηση ").split("-")
+        assert [f.filename for f in entry.files] == [f"α-{writer}-{i}.txt", f"β-{writer}-{i}.txt"]
+        assert archive.get(entry.book, entry.year, entry.number) == entry
 
 
 def _processes(url: str, blobs: Path, processes: int) -> ArchiveConfig:

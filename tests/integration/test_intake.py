@@ -153,3 +153,27 @@ def test_a_bad_file_among_good_ones_stores_none_of_them(intake_archive: Archive)
             by="clerk",
         )
     assert traces(intake_archive) == before
+
+
+@pytest.mark.parametrize("object_lock", [False, True], ids=["plain bucket", "object lock"])
+def test_identical_files_are_stored_once(
+    seaweed: SeaweedServer, tmp_path: Path, object_lock: bool
+) -> None:
+    """The same bytes registered twice are one object, also where the bucket keeps versions."""
+    bucket = seaweed.make_bucket(f"dedup-{uuid.uuid4().hex[:8]}", object_lock=object_lock)
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
+        storage=storage_config_from_url(seaweed.storage_url(bucket)),
+    )
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        first, second = (
+            archive.register(incoming(), [FileInput("αίτηση.pdf", GOOD, FileRole.MAIN)], by="c")
+            for _ in range(2)
+        )
+    assert first.files[0].storage_key == second.files[0].storage_key
+    client = seaweed.client()
+    versions = list(
+        client.list_objects(bucket, prefix="sha256/", recursive=True, include_version=True)
+    )
+    assert [v.object_name for v in versions] == [first.files[0].storage_key]
