@@ -7,7 +7,7 @@ INSERT; COMMIT) with the same pragmas (WAL, synchronous=FULL) from one writer.
 Both are measured ``--rounds`` times, alternating, on fresh databases; the
 medians and their ratio are printed (goal: >= 0.25).
 
-    .venv/bin/python bench/numbering.py [--count 4000] [--writers 8] [--rounds 3]
+    .venv/bin/python -m bench.numbering [--count 4000] [--writers 8] [--rounds 3]
 """
 
 from __future__ import annotations

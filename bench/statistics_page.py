@@ -7,7 +7,7 @@ no grouping, in the same run. Goal: the page's figures in under a second here;
 the ratio to merely reading the rows (goal >= 0.25) keeps that honest on other
 machines.
 
-    .venv/bin/python -m bench.statistics [--registrations 120000] [--rounds 3]
+    .venv/bin/python -m bench.statistics_page [--registrations 120000] [--rounds 3]
 """
 
 from __future__ import annotations
