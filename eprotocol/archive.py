@@ -865,11 +865,7 @@ class Archive:
 
     def audit_trail(self, entry: Registration, *, limit: int = 200) -> tuple[AuditEvent, ...]:
         """The newest ``limit`` audit events about a registration, its assignments and files."""
-        targets = [
-            str(entry.ref),
-            entry.protocol_number,  # how downloads name it
-            *(f"assignment:{a.id}" for a in entry.assignments),
-        ]
+        targets = [str(entry.ref), *(f"assignment:{a.id}" for a in entry.assignments)]
         with self._db.read() as conn:
             return tuple(to_event(r) for r in events_about(conn, targets, limit=limit))
 

@@ -208,7 +208,7 @@ def file_download(
     stored, chunks = archive.read_file(entry.book, year, number, file_id)
     archive.record_access(
         "file.downloaded",
-        entry.protocol_number,
+        str(entry.ref),
         {"file_id": stored.id, "sha256": stored.sha256},
         by=user.username,
     )

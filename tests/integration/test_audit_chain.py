@@ -86,3 +86,21 @@ def test_any_edit_is_named(
     assert result.returncode == 1
     assert f"event {bad_seq}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_registrations_trail_is_its_own(archive: Archive) -> None:
+    """The trail of 1/2026 of one book shows neither another book's 1/2026 nor a search for it."""
+    archive.create_book("confidential", "Εμπιστευτικό πρωτόκολλο", by="admin")
+    ours, theirs = (
+        archive.register(NewRegistration(direction="incoming", subject="Θέμα", book=book), by="c")
+        for book in ("general", "confidential")
+    )
+    assert ours.protocol_number == theirs.protocol_number
+    archive.record_access("file.downloaded", str(theirs.ref), {"file_id": 1}, by="clerk")
+    archive.record_access("search", ours.protocol_number, {"filters": {}}, by="clerk")
+    archive.record_access("file.downloaded", str(ours.ref), {"file_id": 2}, by="clerk")
+    trail = archive.audit_trail(ours)
+    assert [(e.action, e.target) for e in trail] == [  # oldest first
+        ("registration.created", "general:1/2026"),
+        ("file.downloaded", "general:1/2026"),
+    ]
