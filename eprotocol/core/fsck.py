@@ -1,8 +1,10 @@
-"""Fixity checks: every recorded file is in storage with its recorded digest; orphans are found.
+"""Fixity checks: every recorded blob is in storage with its recorded digest; orphans are found.
 
-Runs in bounded memory: referenced blobs are read page by page (each distinct
-blob hashed once, however many registrations share it), and stored blobs are
-matched against the database in batches.
+The recorded blobs are the files of registrations and the JSON and signed PDF of
+each daily register. Runs in bounded memory: registration files are read page by
+page (each distinct blob hashed once, however many registrations share it), and
+stored blobs are matched against the database in batches; daily registers are
+two blobs a day, so they are listed at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 
 import sqlalchemy as sa
 
@@ -28,7 +31,8 @@ class BlobProblem:
 
     storage_key: str
     problem: str
-    #: Where it is used: ``book:number/year filename`` for each registration file.
+    #: Where it is used: ``book:number/year filename`` for each registration file,
+    #: ``daily register YYYY-MM-DD (JSON|PDF)`` for a daily register.
     used_by: tuple[str, ...]
 
 
@@ -63,6 +67,13 @@ _USED_BY = (
     .where(FILE.c.storage_key == sa.bindparam("key"))
     .order_by(REGISTRATION.c.id)
 )
+_DAILY_BLOBS = sa.select(
+    DAILY_REGISTER.c.day,
+    DAILY_REGISTER.c.json_sha256,
+    DAILY_REGISTER.c.json_key,
+    DAILY_REGISTER.c.pdf_sha256,
+    DAILY_REGISTER.c.pdf_key,
+).order_by(DAILY_REGISTER.c.day)
 _SHAS: sa.BindParameter[list[str]] = sa.bindparam("shas", expanding=True)
 # Registration files, and the JSON and PDF of each daily register.
 _REFERENCED = sa.union(
@@ -83,22 +94,37 @@ def _referenced_blobs(db: Database) -> Iterator[tuple[str, str]]:
         after = page[-1][0]
 
 
+def _problem(store: BlobStore, key: str, sha256: str) -> str | None:
+    """``missing``, ``corrupt`` or ``None`` after reading the whole blob."""
+    try:
+        for _ in store.read(key, sha256=sha256):
+            pass
+    except BlobMissing:
+        return "missing"
+    except BlobCorrupt:
+        return "corrupt"
+    return None
+
+
 def check_blobs(
     db: Database, store: BlobStore, progress: Progress | None = None
 ) -> tuple[int, list[BlobProblem]]:
-    """Re-hash every referenced blob; return how many were checked and what is wrong."""
+    """Re-hash every recorded blob; return how many were checked and what is wrong."""
     with db.read() as conn:
-        total = conn.execute(sa.select(sa.func.count(sa.distinct(FILE.c.sha256)))).scalar_one()
-    problems: list[tuple[str, str]] = []
+        files = conn.execute(sa.select(sa.func.count(sa.distinct(FILE.c.sha256)))).scalar_one()
+        daily = [
+            (sha, key, f"daily register {day} ({kind})")
+            for day, json_sha, json_key, pdf_sha, pdf_key in conn.execute(_DAILY_BLOBS)
+            for kind, sha, key in (("JSON", json_sha, json_key), ("PDF", pdf_sha, pdf_key))
+        ]
+    total = files + len(daily)
+    # (sha256, key, the daily register it belongs to or None for registration files)
+    blobs = chain(((sha, key, None) for sha, key in _referenced_blobs(db)), daily)
+    found: list[tuple[str, str, str | None]] = []
     checked = 0
-    for sha, key in _referenced_blobs(db):
-        try:
-            for _ in store.read(key, sha256=sha):
-                pass
-        except BlobMissing:
-            problems.append((key, "missing"))
-        except BlobCorrupt:
-            problems.append((key, "corrupt"))
+    for sha, key, register in blobs:
+        if (problem := _problem(store, key, sha)) is not None:
+            found.append((key, problem, register))
         checked += 1
         if progress is not None:
             progress(checked, total)
@@ -107,12 +133,14 @@ def check_blobs(
             BlobProblem(
                 storage_key=key,
                 problem=problem,
-                used_by=tuple(
+                used_by=(register,)
+                if register is not None
+                else tuple(
                     f"{code}:{number}/{year} {filename}"
                     for code, number, year, filename in conn.execute(_USED_BY, {"key": key})
                 ),
             )
-            for key, problem in problems
+            for key, problem, register in found
         ]
 
 

@@ -22,10 +22,10 @@ from pyhanko_certvalidator import ValidationContext
 from eprotocol import Archive, ArchiveConfig, NewRegistration
 from eprotocol.config import SigningConfig
 from eprotocol.core.errors import InvalidInput, NotFound
-from eprotocol.core.models import REGISTRATION
+from eprotocol.core.models import DAILY_REGISTER, REGISTRATION
 from eprotocol.worker import JOBS_NICENESS, Worker
 from tests.conftest import ORGANISATION
-from tests.support import FixedClock, our_root
+from tests.support import FixedClock, local_root, our_root
 
 DAY1 = date(2026, 3, 2)
 DAY2 = date(2026, 3, 3)
@@ -166,6 +166,24 @@ def test_fsck_counts_daily_register_blobs_as_referenced(
     archive.produce_daily_register(DAY2, by="admin")
     clock.set(datetime(2026, 4, 1, tzinfo=UTC))
     assert archive.fsck().orphans == ()
+
+
+def test_fsck_names_a_damaged_daily_register(books: tuple[Archive, FixedClock]) -> None:
+    archive, _ = books
+    archive.produce_daily_register(DAY1, by="admin")
+    with archive._db.read() as conn:
+        pdf_key = conn.execute(sa.select(DAILY_REGISTER.c.pdf_key)).scalar_one()
+    assert archive.fsck().ok
+    path = local_root(archive.config) / pdf_key
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    path.chmod(0o644)
+    path.write_bytes(bytes(damaged))
+
+    report = archive.fsck()
+    assert report.blobs_checked == 2  # the register's JSON and PDF (the entries have no files)
+    (problem,) = report.problems
+    assert (problem.problem, problem.used_by) == ("corrupt", (f"daily register {DAY1} (PDF)",))
 
 
 def test_the_worker_makes_the_missing_registers_after_ten_past_midnight(
