@@ -77,6 +77,14 @@ class BlobStore(Protocol):
         """
         ...
 
+    def extend_retention(self, key: str, until: datetime) -> None:
+        """Keep a stored blob locked at least until ``until`` where :attr:`retention_lock` is true.
+
+        A retention date is only ever moved later: a blob that a new registration
+        shares with an older one is kept as long as the longer-lived of them needs.
+        """
+        ...
+
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
         """Stream a blob; when ``sha256`` is given, raise ``BlobCorrupt`` at the end on mismatch.
 

@@ -339,6 +339,7 @@ class Registry:
             for s in spooled:
                 key = blob_key(s.sha256)
                 if s.sha256 in known and self._store.exists(key):
+                    self._store.extend_retention(key, retain_until)
                     blob = BlobInfo(key=key, sha256=s.sha256, size=s.size)  # one copy is kept
                 else:
                     s.spool.seek(0)

@@ -52,6 +52,9 @@ class LocalBlobStore:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
+    def extend_retention(self, key: str, until: datetime) -> None:
+        """Nothing to do: local files carry no retention lock (:attr:`retention_lock` is false)."""
+
     def put(
         self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None
     ) -> BlobInfo:

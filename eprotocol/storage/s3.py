@@ -119,6 +119,20 @@ class S3BlobStore:
             raise BlobCorrupt(f"the bytes uploaded as {key} do not match their declared SHA-256")
         return BlobInfo(key=key, sha256=sha256, size=size)
 
+    def extend_retention(self, key: str, until: datetime) -> None:
+        """Move the object's COMPLIANCE retention to ``until`` if that is later (locked buckets)."""
+        check_key(key)
+        if not self.retention_lock:
+            return
+        until = until.astimezone(UTC)
+        try:
+            current = self._client.get_object_retention(self.bucket, key)
+            kept_until = current.retain_until_date if current is not None else None
+            if kept_until is None or kept_until < until:
+                self._client.set_object_retention(self.bucket, key, Retention(COMPLIANCE, until))
+        except _FAILURES as exc:
+            raise self._unavailable(f"extending the retention of {key}", exc) from exc
+
     def read(self, key: str, *, sha256: str | None = None) -> Iterator[bytes]:
         """Stream an object in 1 MiB chunks, checking its SHA-256 at the end if given.
 

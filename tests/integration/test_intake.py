@@ -177,3 +177,34 @@ def test_identical_files_are_stored_once(
         client.list_objects(bucket, prefix="sha256/", recursive=True, include_version=True)
     )
     assert [v.object_name for v in versions] == [first.files[0].storage_key]
+
+
+def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
+    seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    """Bytes registered again under a longer retention get the later lock date."""
+    bucket = seaweed.make_bucket(f"retain-{uuid.uuid4().hex[:8]}", object_lock=True)
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
+        storage=storage_config_from_url(seaweed.storage_url(bucket)),
+    )
+    client = seaweed.client()
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        for code, years in (("Φ.1", 2), ("Φ.2", 20), ("Φ.3", 5)):
+            archive.add_classification(
+                code, "Αιτήσεις", retention_years=years, disposal="destroy", by="admin"
+            )
+        kept_until = []
+        for code in ("Φ.1", "Φ.2", "Φ.3"):
+            entry = archive.register(
+                NewRegistration(
+                    direction="incoming", subject="Αίτηση πολίτη", classification_code=code
+                ),
+                [FileInput("αίτηση.pdf", GOOD, FileRole.MAIN)],
+                by="c",
+            )
+            retention = client.get_object_retention(bucket, entry.files[0].storage_key)
+            assert retention is not None and retention.retain_until_date is not None
+            kept_until.append(retention.retain_until_date.year - entry.registered_at.year)
+    assert kept_until == [2, 20, 20]  # extended for Φ.2, never shortened for Φ.3
