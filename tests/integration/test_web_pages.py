@@ -432,6 +432,25 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
         assert "X" not in client.get("/admin").text.split("departments-h")[1].split("</table>")[0]
 
 
+def test_a_fragment_asked_for_without_a_session_sends_the_whole_page_to_the_login(
+    site: Site,
+) -> None:
+    """The routing suggestions after the session ended: the page goes to the login and back."""
+    with httpx.Client(base_url=site.base, follow_redirects=False) as client:
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        answer = client.post(
+            "/register/suggestions",
+            data={"subject": "Αίτηση", "_csrf_token": token.group(1)},
+            headers={
+                "HX-Request": "true",
+                "HX-Current-URL": f"{site.base}/register?direction=incoming",
+            },
+        )
+    assert answer.status_code == 200  # htmx acts on redirects only in answers that succeed
+    assert answer.headers["HX-Redirect"] == "/login?next=/register%3Fdirection%3Dincoming"
+
+
 def test_a_login_goes_back_only_to_this_site(site: Site, browser: Browser) -> None:
     context = browser.new_context()
     page = context.new_page()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie, FormMultiDict, State
+from litestar.plugins.htmx import ClientRedirect
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -133,7 +134,16 @@ def see_other(location: str) -> Redirect:
 
 
 def login_redirect(request: Request[Any, Any, State], _: Exception) -> Response[Any]:
-    """Send a visitor without a session to the login form, and back afterwards."""
+    """Send a visitor without a session to the login form, and back afterwards.
+
+    A part of a page that htmx asks for (routing suggestions) turns the whole page
+    into the login form and comes back to that page, instead of drawing the form
+    inside the part.
+    """
+    if request.headers.get("HX-Request") == "true":
+        page_url = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = local_path(page_url.path + (f"?{page_url.query}" if page_url.query else ""))
+        return ClientRedirect(f"/login?next={quote(back)}")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return see_other(f"/login?next={quote(target)}")
 
