@@ -35,6 +35,7 @@ from typing import TypeVar
 import httpx
 
 from bench.intake import documents
+from bench.processes import descendants
 from eprotocol import Role
 from tests.reliability.harness import clean_env
 from tests.support import login, open_archive, start_server, stop_server
@@ -189,17 +190,8 @@ def client(load: Load, until: float, docs: list[bytes]) -> None:
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of process ``pid`` and its descendants, in MB."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children[int(fields[1])].append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
+    total = 0
+    for current in [pid, *descendants(pid)]:
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
