@@ -45,19 +45,12 @@ from eprotocol.core.types import (
     StoredFile,
     User,
 )
+from eprotocol.core.validation import CORRECTABLE
 from eprotocol.pdf.preview import PageImage, PagePreviewer
 
-#: Fields of the registration form, kept when the form comes back with an error.
-_REGISTER_FIELDS = (
-    "direction",
-    "subject",
-    "sender",
-    "recipients",
-    "sender_reference",
-    "sender_date",
-    "channel",
-    "classification_code",
-)
+#: Text fields of the registration form, kept when the form comes back with an error: the
+#: fields a registration's clerk fills in, but the confidential tick box.
+_REGISTER_FIELDS = tuple(name for name in CORRECTABLE if name != "confidential")
 
 
 def _registration_url(book: str, year: int, number: int) -> str:

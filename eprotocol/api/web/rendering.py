@@ -140,12 +140,10 @@ def login_redirect(request: Request[Any, Any, State], _: Exception) -> Response[
     into the login form and comes back to that page, instead of drawing the form
     inside the part.
     """
-    if request.headers.get("HX-Request") == "true":
-        page_url = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back = local_path(page_url.path + (f"?{page_url.query}" if page_url.query else ""))
-        return ClientRedirect(f"/login?next={quote(back)}")
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return see_other(f"/login?next={quote(target)}")
+    fragment = request.headers.get("HX-Request") == "true"
+    url = urlsplit(request.headers.get("HX-Current-URL", "")) if fragment else request.url
+    login = f"/login?next={quote(local_path(url.path + (f'?{url.query}' if url.query else '')))}"
+    return ClientRedirect(login) if fragment else see_other(login)
 
 
 def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
