@@ -66,6 +66,15 @@ class BlobStore(Protocol):
         """Whether the store enforces retention dates (S3 Object Lock), refusing early deletes."""
         ...
 
+    @property
+    def keeps_versions(self) -> bool:
+        """Whether storing a key again keeps the earlier copy too (S3 bucket versioning).
+
+        Object Lock turns versioning on. Where this is true, identical bytes must not be
+        stored a second time.
+        """
+        ...
+
     def put(
         self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None
     ) -> BlobInfo:

@@ -331,10 +331,10 @@ class Registry:
         with ExitStack() as stack:
             spooled = [self._spool(f, stack) for f in files]
             # Bytes the archive already has are not uploaded again. Only a store that keeps
-            # every version (S3 Object Lock) would keep a second copy, so only there is it worth
-            # a read transaction per registration to find them; elsewhere a second PUT of a
-            # key replaces identical bytes.
-            known = self._known([s.sha256 for s in spooled]) if self._store.retention_lock else ()
+            # every version would keep a second copy, so only there is it worth a read
+            # transaction per registration to find them; elsewhere a second PUT of a key
+            # replaces identical bytes.
+            known = self._known([s.sha256 for s in spooled]) if self._store.keeps_versions else ()
             staged = []
             for s in spooled:
                 key = blob_key(s.sha256)

@@ -44,6 +44,7 @@ class LocalBlobStore:
     """A :class:`~eprotocol.core.ports.BlobStore` on the local filesystem under ``root``."""
 
     retention_lock = False
+    keeps_versions = False
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)

@@ -16,7 +16,7 @@ from typing import IO, BinaryIO, cast
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE
+from minio.commonconfig import COMPLIANCE, ENABLED
 from minio.error import MinioException, S3Error
 from minio.retention import Retention
 
@@ -66,6 +66,7 @@ class S3BlobStore:
             http_client=http,
         )
         self._lock: bool | None = None
+        self._versions: bool | None = None
 
     def _unavailable(self, doing: str, exc: Exception) -> StorageUnavailable:
         detail = exc.code if isinstance(exc, S3Error) else type(exc).__name__
@@ -86,6 +87,17 @@ class S3BlobStore:
             else:
                 self._lock = True
         return self._lock
+
+    @property
+    def keeps_versions(self) -> bool:
+        """Whether the bucket has versioning on (asked once, then remembered)."""
+        if self._versions is None:
+            try:
+                status = self._client.get_bucket_versioning(self.bucket).status
+            except _FAILURES as exc:
+                raise self._unavailable("reading the bucket's versioning", exc) from exc
+            self._versions = status == ENABLED
+        return self._versions
 
     def put(
         self, source: IO[bytes], *, sha256: str, size: int, retain_until: datetime | None = None

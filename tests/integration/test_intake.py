@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from minio.commonconfig import ENABLED
+from minio.versioningconfig import VersioningConfig
 
 from eprotocol import (
     Archive,
@@ -155,12 +157,16 @@ def test_a_bad_file_among_good_ones_stores_none_of_them(intake_archive: Archive)
     assert traces(intake_archive) == before
 
 
-@pytest.mark.parametrize("object_lock", [False, True], ids=["plain bucket", "object lock"])
+@pytest.mark.parametrize("bucket_kind", ["plain", "versioned", "object lock"])
 def test_identical_files_are_stored_once(
-    seaweed: SeaweedServer, tmp_path: Path, object_lock: bool
+    seaweed: SeaweedServer, tmp_path: Path, bucket_kind: str
 ) -> None:
     """The same bytes registered twice are one object, also where the bucket keeps versions."""
-    bucket = seaweed.make_bucket(f"dedup-{uuid.uuid4().hex[:8]}", object_lock=object_lock)
+    bucket = seaweed.make_bucket(
+        f"dedup-{uuid.uuid4().hex[:8]}", object_lock=bucket_kind == "object lock"
+    )
+    if bucket_kind == "versioned":
+        seaweed.client().set_bucket_versioning(bucket, VersioningConfig(ENABLED))
     config = ArchiveConfig(
         database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
         storage=storage_config_from_url(seaweed.storage_url(bucket)),
