@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         IntegrityFailure,
         InvalidInput,
         InvalidReference,
+        InvalidTransfer,
         InvalidTransition,
         MailUnavailable,
         NotFound,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from eprotocol.core.routing import InboxEntry
     from eprotocol.core.rules import RoutingRule, Suggestion
     from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
+    from eprotocol.core.transfer import Series, TransferReport
     from eprotocol.core.types import (
         Assignment,
         AssignmentState,
@@ -127,6 +129,7 @@ __all__ = [
     "IntegrityFailure",
     "InvalidInput",
     "InvalidReference",
+    "InvalidTransfer",
     "InvalidTransition",
     "LocalStorageConfig",
     "MailUnavailable",
@@ -146,6 +149,7 @@ __all__ = [
     "SearchFilters",
     "SearchHit",
     "SearchResult",
+    "Series",
     "SignatureCheck",
     "SigningConfig",
     "SigningUnavailable",
@@ -155,6 +159,7 @@ __all__ = [
     "StoredFile",
     "Suggestion",
     "TemplateField",
+    "TransferReport",
     "Unavailable",
     "UnknownBook",
     "User",
@@ -175,6 +180,7 @@ _MODULES = (
     "eprotocol.core.routing",
     "eprotocol.core.rules",
     "eprotocol.core.search",
+    "eprotocol.core.transfer",
     "eprotocol.core.types",
 )
 

@@ -8,7 +8,8 @@ operations of :mod:`eprotocol.core.registry`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from eprotocol import migrate
+from eprotocol.bags import BagReader, BagWriter
 from eprotocol.config import ArchiveConfig
 from eprotocol.core import validation
 from eprotocol.core.accounts import Accounts
@@ -40,6 +42,7 @@ from eprotocol.core.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidTransfer,
     MailUnavailable,
     NotFound,
     SigningUnavailable,
@@ -57,6 +60,7 @@ from eprotocol.core.ports import (
     Mailer,
     Progress,
     SystemClock,
+    blob_key,
 )
 from eprotocol.core.queries import organisation_name
 from eprotocol.core.registry import Issue, Registry
@@ -73,6 +77,7 @@ from eprotocol.core.search import (
     departments_by_history,
 )
 from eprotocol.core.statistics import YearStatistics, totals_by_year, year_statistics
+from eprotocol.core.transfer import FORMAT, Transfer, TransferReport
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -196,6 +201,14 @@ class Archive:
             self._rules,
             signer,
             self._renderer,
+        )
+        self._transfer = Transfer(
+            self._db,
+            self._store,
+            self._clock,
+            self._routing,
+            timezone=config.timezone,
+            default_retention_years=config.default_retention_years,
         )
 
     # -- lifecycle -----------------------------------------------------------
@@ -861,6 +874,109 @@ class Archive:
             problems=tuple(problems),
             orphans=tuple(orphans),
             swept=len(orphans) if sweep_orphans else 0,
+        )
+
+    # -- transfer ------------------------------------------------------------
+
+    def _administrator(self, by: str) -> str:
+        user = self._organisation.user(validation.actor(by))
+        if not holds(user, Action.MANAGE):
+            raise Forbidden(f"{user.username} may not export or import protocol books")
+        return user.username
+
+    def export(
+        self,
+        directory: Path,
+        *,
+        by: str,
+        book: str | None = None,
+        year: int | None = None,
+        progress: Progress | None = None,
+    ) -> TransferReport:
+        """Write whole protocol years with their files and history as a BagIt bag in ``directory``.
+
+        For transfer to another archive (see :meth:`import_export`) or to the
+        archival service, and as a copy anyone can read and check without
+        eprotocol (``docs/export-format.md``). ``book``/``year`` narrow it;
+        ``directory`` must not exist or be empty, and holds the bag only once
+        every file in it has been written and checked.
+        """
+        self._administrator(by)
+        series = self._transfer.series(book, year)
+        if not series:
+            raise NotFound("there are no registrations to export")
+        files: dict[str, int] = {}
+
+        def records() -> Iterator[dict[str, Any]]:
+            for s in series:
+                for record in self._transfer.records(s):
+                    files.update((f["sha256"], f["size"]) for f in record["files"])
+                    yield record
+
+        with BagWriter(directory) as bag:
+            count = bag.add_json_lines("registrations.jsonl", records())
+            bag.add_json("reference.json", self._transfer.reference())
+            for done, sha in enumerate(sorted(files), 1):
+                bag.add(f"files/{sha[:2]}/{sha}", self._store.read(blob_key(sha), sha256=sha))
+                if progress is not None:
+                    progress(done, len(files))
+            head = self._export_audit_chain(bag)
+            bag.finish(
+                {
+                    "Source-Organization": self.organisation_name(),
+                    "External-Description": "Εξαγωγή ηλεκτρονικού πρωτοκόλλου: "
+                    + "; ".join(str(s) for s in series),
+                    "Bag-Software-Agent": "eprotocol",
+                    "EProtocol-Format": FORMAT,
+                    "EProtocol-Audit-Head": head,
+                }
+            )
+        return TransferReport(series, count, len(files), sum(files.values()))
+
+    def _export_audit_chain(self, bag: BagWriter, batch: int = 1000) -> str:
+        """Write the whole audit chain, each event's details verbatim as hashed; return its head."""
+        head = ""
+
+        def rows() -> Iterator[dict[str, Any]]:
+            nonlocal head
+            after = 0
+            while True:
+                with self._db.read() as conn:
+                    found = events(conn, after=after, limit=batch)
+                for row in found:
+                    head = row["hash"]
+                    when = row["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+                    yield {**row, "occurred_at": when}
+                if len(found) < batch:
+                    return
+                after = found[-1]["seq"]
+
+        bag.add_json_lines("audit.jsonl", rows())
+        return head
+
+    def import_export(self, directory: Path, *, by: str) -> TransferReport:
+        """Take in an export made by :meth:`export` (or written to its layout by another system).
+
+        The bag is validated first (every file re-hashed); numbers, dates and who
+        registered are kept, each imported protocol year must be whole and empty
+        here, and nothing is recorded unless everything is.
+        """
+        actor = self._administrator(by)
+        bag = BagReader(directory)
+        if bag.info.get("EProtocol-Format") != FORMAT:
+            raise InvalidTransfer(
+                f"{directory} is a bag but not an eprotocol export of format {FORMAT}"
+            )
+        return self._transfer.take_in(
+            bag.json("reference.json"),
+            list(bag.json_lines("registrations.jsonl")),
+            lambda sha: bag.open(f"files/{sha[:2]}/{sha}"),
+            by=actor,
+            source={
+                "organisation": bag.info.get("Source-Organization", ""),
+                "exported": bag.info.get("Bagging-Date", ""),
+                "audit_head": bag.info.get("EProtocol-Audit-Head", ""),
+            },
         )
 
     def audit_trail(self, entry: Registration, *, limit: int = 200) -> tuple[AuditEvent, ...]:

@@ -28,6 +28,8 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
+from eprotocol.core.ports import Progress
+from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
     Channel,
     Direction,
@@ -106,6 +108,22 @@ def _emit(as_json: bool, value: Any, text: str) -> None:
         _print_json(value)
     else:
         typer.echo(text)
+
+
+def _progress_bar(stack: ExitStack, label: str, *, quiet: bool) -> Progress:
+    """A progress callback drawing a bar for people at a terminal; scripts and logs get none."""
+    bar = (
+        stack.enter_context(typer.progressbar(length=0, label=label, file=sys.stderr))
+        if sys.stderr.isatty() and not quiet
+        else None
+    )
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+    return progress
 
 
 def _describe(entry: Registration) -> str:
@@ -562,20 +580,7 @@ def fsck(
 ) -> None:
     """Check the audit chain and re-hash every stored file; exit 1 if anything is wrong."""
     with _archive() as archive, ExitStack() as stack:
-        # A progress bar for people at a terminal; scripts and cron logs get none.
-        bar = (
-            stack.enter_context(
-                typer.progressbar(length=0, label="Έλεγχος αρχείων", file=sys.stderr)
-            )
-            if sys.stderr.isatty() and not as_json
-            else None
-        )
-
-        def progress(done: int, total: int) -> None:
-            if bar is not None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
+        progress = _progress_bar(stack, "Έλεγχος αρχείων", quiet=as_json)
         report = archive.fsck(
             grace=timedelta(hours=grace_hours), sweep_orphans=sweep_orphans, progress=progress
         )
@@ -638,19 +643,54 @@ def search(
 def reindex(as_json: JsonOption = False) -> None:
     """Rebuild the search index from the database."""
     with _archive() as archive, ExitStack() as stack:
-        bar = (
-            stack.enter_context(typer.progressbar(length=0, label="Ευρετήριο", file=sys.stderr))
-            if sys.stderr.isatty() and not as_json
-            else None
-        )
-
-        def progress(done: int, total: int) -> None:
-            if bar is not None:
-                bar.length = total
-                bar.update(done - bar.pos)
-
-        count = archive.rebuild_index(progress)
+        count = archive.rebuild_index(_progress_bar(stack, "Ευρετήριο", quiet=as_json))
     _emit(as_json, {"indexed": count}, f"{count} registrations indexed")
+
+
+def _summary(report: TransferReport) -> str:
+    series = "; ".join(str(s) for s in report.series)
+    files = f"{report.files} files, {report.bytes} bytes"
+    return f"{report.registrations} registrations ({series}), {files}"
+
+
+@app.command()
+def export(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="New directory for the export (default: eprotocol-export-DATE)."),
+    ] = None,
+    book: Annotated[str | None, typer.Option(help="Only this protocol book.")] = None,
+    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Export whole protocol years with files and history as a BagIt bag (docs/export-format.md)."""
+    with _archive() as archive, ExitStack() as stack:
+        target = directory or Path(f"eprotocol-export-{archive.today().isoformat()}")
+        report = archive.export(
+            target,
+            by=by,
+            book=book,
+            year=year,
+            progress=_progress_bar(stack, "Εξαγωγή αρχείων", quiet=as_json),
+        )
+    _emit(
+        as_json,
+        {"directory": str(target), **dataclasses.asdict(report)},
+        f"exported to {target}: {_summary(report)}",
+    )
+
+
+@app.command("import")
+def import_(
+    directory: Annotated[Path, typer.Argument(help="An export made by `eprotocol export`.")],
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Import an export: whole protocol years, keeping their numbers, dates and files."""
+    with _archive() as archive:
+        report = archive.import_export(directory, by=by)
+    _emit(as_json, report, f"imported {_summary(report)}")
 
 
 @app.command()

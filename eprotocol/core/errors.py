@@ -54,6 +54,12 @@ class InvalidReference(InvalidInput):
     code = "invalid-reference"
 
 
+class InvalidTransfer(InvalidInput):
+    """An export to import is damaged, incomplete or not in a layout this version reads."""
+
+    code = "invalid-transfer"
+
+
 class Conflict(EProtocolError):
     """The request contradicts the current state of the archive."""
 

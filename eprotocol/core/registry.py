@@ -187,7 +187,8 @@ def _chunks(content: bytes | BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def _years_later(instant: datetime, years: int) -> datetime:
+def years_later(instant: datetime, years: int) -> datetime:
+    """The same instant ``years`` later (28 February for 29 February): a retention date."""
     try:
         return instant.replace(year=instant.year + years)
     except ValueError:  # 29 February in a year that has none
@@ -420,7 +421,7 @@ class Registry:
         book_id = self._book_id(clean.book)
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
-        retain_until = _years_later(self._clock.now(), retention_years)
+        retain_until = years_later(self._clock.now(), retention_years)
         if seal:
             issue, files = self._seal_main(clean.values, files)
         elif issue is not None:

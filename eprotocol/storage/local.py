@@ -25,7 +25,8 @@ CHUNK = 1024 * 1024
 _KEY_RE = re.compile(r"^sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}$")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -85,7 +86,7 @@ class LocalBlobStore:
                 except FileExistsError:
                     pass  # stored meanwhile by another writer: same bytes, same key
                 else:
-                    _fsync_dir(final.parent)
+                    fsync_directory(final.parent)
             finally:
                 tmp_path.unlink(missing_ok=True)
         except OSError as exc:

@@ -1,0 +1,292 @@
+"""`eprotocol export` and `eprotocol import DIR`: whole protocol years moved between archives."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import bagit
+import pytest
+
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    Conflict,
+    FileInput,
+    FileRole,
+    Forbidden,
+    InvalidTransfer,
+    LocalStorageConfig,
+    NewRegistration,
+    Purpose,
+    Registration,
+    Role,
+    VerificationStatus,
+    storage_config_from_url,
+)
+from eprotocol.bags import BagReader, BagWriter
+from eprotocol.config import SigningConfig
+from tests import pdfs
+from tests.integration.test_certificates import CITIZEN
+from tests.integration.test_registry import table_counts
+from tests.support import FixedClock, SeaweedServer, all_registrations, run_cli
+
+ORGANISATION = "Δήμος Χανίων"
+
+
+def _env(config: ArchiveConfig, url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "EPROTOCOL_DATABASE_URL": config.database_url,
+        "EPROTOCOL_STORAGE_URL": url,
+    }
+
+
+@pytest.fixture
+def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, dict[str, str]]]:
+    """A SQLite archive with two protocol years of varied history, and its CLI environment."""
+    url = f"file://{tmp_path / 'source-blobs'}"
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'source.db'}",
+        storage=storage_config_from_url(url),
+        signing=signing,
+    )
+    clock = FixedClock(datetime(2025, 12, 30, 10, 0, tzinfo=UTC))
+    with Archive(config, clock=clock) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        archive.add_classification(
+            "Φ.12", "Άδειες", retention_years=10, disposal="destroy", by="admin"
+        )
+        archive.add_department("ΔΤΥ", "Διεύθυνση Τεχνικών Υπηρεσιών", by="admin")
+        archive.add_department("ΤΜ-ΠΡΑΣ", "Τμήμα Πρασίνου", parent="ΔΤΥ", by="admin")
+        archive.add_department("KEP", "ΚΕΠ", digest_email="kep@chania.gr", by="admin")
+        archive.add_user("kep", "Υπάλληλος ΚΕΠ", department="KEP", roles=[Role.ISSUER], by="admin")
+        shared = pdfs.make_pdf(2, text="Shared attachment")
+        for i in range(3):  # 2025: 1–3
+            archive.register(
+                NewRegistration(direction="incoming", subject=f"Αίτηση {i}", sender="Μαρία"),
+                [FileInput(f"αίτηση-{i}.pdf", pdfs.make_pdf(1, text=f"2025/{i}"), FileRole.MAIN)],
+                by="admin",
+            )
+        clock.set(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+        archive.register(  # 2026: 1
+            NewRegistration(
+                direction="incoming",
+                subject="Αίτηση για κλάδεμα δέντρων",
+                sender="Νίκος Μαρκάκης",
+                sender_reference="Α-17",
+                sender_date=date(2026, 2, 27),
+                channel="counter",
+                classification_code="Φ.12",
+            ),
+            [
+                FileInput("αίτηση.pdf", pdfs.make_pdf(2), FileRole.MAIN),
+                FileInput("σημείωμα.txt", "Σημείωμα".encode(), FileRole.ATTACHMENT),
+                FileInput("κοινό.pdf", shared, FileRole.ATTACHMENT),
+            ],
+            by="admin",
+        )
+        archive.register(  # 2026: 2, related to 1, shares a file with it
+            NewRegistration(
+                direction="outgoing",
+                subject="Απάντηση",
+                recipients=["Νίκος Μαρκάκης"],
+                related=["1/2026", "2/2025"],
+            ),
+            [FileInput("κοινό.pdf", shared, FileRole.ATTACHMENT)],
+            by="admin",
+        )
+        archive.register(NewRegistration(direction="internal", subject="Λάθος"), by="admin")
+        archive.cancel(
+            "general", 2026, 3, reason="Διπλή", authorisation="Απόφαση 3/2026", by="admin"
+        )
+        archive.register(NewRegistration(direction="incoming", subject="Αρχικό"), by="admin")
+        archive.correct(
+            "general", 2026, 4, {"subject": "Διορθωμένο"}, reason="Τυπογραφικό", by="admin"
+        )
+        routed = archive.assign(
+            "general", 2026, 1, department="ΔΤΥ", purpose=Purpose.ACTION, by="admin"
+        )
+        archive.accept(routed.id, by="admin")
+        archive.forward(routed.id, department="ΤΜ-ΠΡΑΣ", by="admin", note="Αρμοδιότητας")
+        archive.issue_certificate("permanent-residence", CITIZEN, by="kep")  # 2026: 5
+        yield archive, _env(config, url)
+
+
+def _comparable(entry: Registration) -> dict[str, Any]:
+    """What a registration is, without the database ids another archive gives it."""
+    value = dataclasses.asdict(entry)
+    value.pop("id")
+    for f in value["files"]:
+        f.pop("id")
+    for a in value["assignments"]:
+        a.pop("id")
+        a["forwarded_from"] = a["forwarded_from"] is not None
+    return value
+
+
+def _bytes(archive: Archive, entry: Registration) -> list[bytes]:
+    return [
+        b"".join(archive.read_file(entry.book, entry.year, entry.number, f.id)[1])
+        for f in entry.files
+    ]
+
+
+@pytest.fixture(params=["local", "s3"])
+def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "local":
+        return f"file://{tmp_path / 'target-blobs'}"
+    seaweed: SeaweedServer = request.getfixturevalue("seaweed")
+    return seaweed.storage_url(seaweed.make_bucket(f"import-{uuid.uuid4().hex[:8]}"))
+
+
+def test_an_export_imported_elsewhere_is_the_same_protocol_book(
+    source: tuple[Archive, dict[str, str]],
+    database_url: str,
+    target_url: str,
+    signing: SigningConfig,
+    tmp_path: Path,
+) -> None:
+    archive, source_env = source
+    exported = run_cli("export", "bag", "--json", env=source_env, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    summary = json.loads(exported.stdout)
+    assert summary["registrations"] == 8
+    assert summary["files"] == 7  # 3 in 2025, 3 + the certificate in 2026: the shared one once
+    bag = tmp_path / "bag"
+    bagit.Bag(str(bag)).validate()  # a bag any BagIt tool accepts
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+    _check_chain_as_documented(bag)
+
+    config = ArchiveConfig(
+        database_url=database_url, storage=storage_config_from_url(target_url), signing=signing
+    )
+    env = _env(config, target_url)
+    assert run_cli("init", "--organisation", ORGANISATION, env=env).returncode == 0
+    imported = run_cli("import", str(bag), env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 8 registrations (general 2025: 1–3; general 2026: 1–5)" in imported.stdout
+
+    with Archive(config, clock=FixedClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))) as target:
+        before = sorted(all_registrations(archive), key=lambda e: (e.year, e.number))
+        after = sorted(all_registrations(target), key=lambda e: (e.year, e.number))
+        assert [_comparable(e) for e in after] == [_comparable(e) for e in before]
+        for old, new in zip(before, after, strict=True):
+            assert _bytes(target, new) == _bytes(archive, old)
+        certificate = after[-1]
+        assert certificate.verification_code is not None
+        check = target.verify_code(certificate.verification_code)
+        assert check.status == VerificationStatus.VALID
+        assert check.protocol_number == "5/2026"
+        assert {d.code for d in target.departments()} == {"ΔΤΥ", "ΤΜ-ΠΡΑΣ", "KEP"}
+        assert target.department_path("ΤΜ-ΠΡΑΣ") == ("ΔΤΥ", "ΤΜ-ΠΡΑΣ")
+        assert target.fsck().ok
+        assert target.verify_audit_chain().ok
+        trail = target.audit_trail(after[0])
+        assert [e.action for e in trail] == ["registration.imported"]
+        assert trail[0].details["registered_by"] == "admin"
+        # The book goes on from where the imported year ended: no gap, no reuse.
+        next_one = target.register(NewRegistration(direction="incoming", subject="Νέα"), by="admin")
+        assert next_one.protocol_number == "6/2026"
+
+
+def _check_chain_as_documented(bag: Path) -> None:
+    """Recompute the exported audit chain the way docs/export-format.md tells a reader to."""
+    previous = "0" * 64
+    lines = (bag / "data" / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        event = json.loads(line)
+        material = {k: event[k] for k in ("seq", "occurred_at", "actor", "action", "target")}
+        material |= {"details": event["details"], "prev_hash": previous}
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert hashlib.sha256(text.encode()).hexdigest() == event["hash"]
+        previous = event["hash"]
+    info = (bag / "bag-info.txt").read_text(encoding="utf-8")
+    assert f"EProtocol-Audit-Head: {previous}" in info
+    assert len(lines) > 20
+
+
+def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
+    source: tuple[Archive, dict[str, str]], tmp_path: Path, clock: FixedClock
+) -> None:
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'target.db'}",
+        storage=LocalStorageConfig(tmp_path / "target-blobs"),
+    )
+    with Archive(config, clock=clock) as target:
+        target.initialise(organisation=ORGANISATION)
+        target.add_user("clerk", "Υπάλληλος", roles=[Role.CLERK], by="admin")
+        empty = table_counts(config)
+
+        with pytest.raises(Forbidden):
+            target.import_export(tmp_path / "bag", by="clerk")
+
+        damaged = tmp_path / "damaged"
+        shutil.copytree(tmp_path / "bag", damaged)
+        payload = next(p for p in (damaged / "data" / "files").rglob("*") if p.is_file())
+        changed = bytearray(payload.read_bytes())
+        changed[len(changed) // 2] ^= 0x01
+        payload.write_bytes(bytes(changed))
+        with pytest.raises(InvalidTransfer, match="not a whole, unchanged export"):
+            target.import_export(damaged, by="admin")
+
+        gap = _rewritten(tmp_path / "bag", tmp_path / "gap", drop=("general", 2026, 2))
+        with pytest.raises(InvalidTransfer, match="do not run from 1 without gaps"):
+            target.import_export(gap, by="admin")
+
+        assert table_counts(config) == empty
+        assert not [p for p in (tmp_path / "target-blobs").rglob("*") if p.is_file()]
+
+        target.register(NewRegistration(direction="incoming", subject="Ήδη"), by="admin")
+        with pytest.raises(Conflict, match="already has registrations in book general for 2026"):
+            target.import_export(tmp_path / "bag", by="admin")
+
+
+def _rewritten(bag: Path, to: Path, *, drop: tuple[str, int, int]) -> Path:
+    """A copy of an export without one registration, packaged afresh (a valid bag)."""
+    reader = BagReader(bag)
+    with BagWriter(to) as writer:
+        writer.add_json_lines(
+            "registrations.jsonl",
+            [
+                r
+                for r in reader.json_lines("registrations.jsonl")
+                if (r["book"], r["year"], r["number"]) != drop
+            ],
+        )
+        writer.add_json("reference.json", reader.json("reference.json"))
+        for path in sorted((bag / "data" / "files").rglob("*")):
+            if path.is_file():
+                writer.add(str(path.relative_to(bag / "data")), [path.read_bytes()])
+        writer.finish(reader.info)
+    return to
+
+
+def test_an_export_is_written_whole_or_not_at_all(
+    source: tuple[Archive, dict[str, str]], tmp_path: Path
+) -> None:
+    archive, env = source
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("x")
+    with pytest.raises(Conflict, match="already exists"):
+        archive.export(tmp_path / "taken", by="admin")
+
+    entry = archive.get("general", 2026, 1)
+    blob = tmp_path / "source-blobs" / entry.files[0].storage_key
+    blob.chmod(0o644)
+    blob.write_bytes(b"damaged")
+    failed = run_cli("export", str(tmp_path / "out"), env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("eprotocol: ") and len(failed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
