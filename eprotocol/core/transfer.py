@@ -75,18 +75,6 @@ _REGISTRATION_FIELDS = (
 _FILE_FIELDS = ("role", "filename", "media_type", "size", "sha256", "warnings", "signatures")
 _CANCELLATION_FIELDS = ("reason", "authorisation", "cancelled_by")
 _CORRECTION_FIELDS = ("field", "old_value", "new_value", "reason", "corrected_by")
-_ASSIGNMENT_FIELDS = (
-    "id",
-    "assignee",
-    "purpose",
-    "state",
-    "note",
-    "created_by",
-    "accepted_by",
-    "closed_by",
-    "return_reason",
-    "forwarded_from_id",
-)
 _SEAL_FIELDS = ("verification_code", "title", "sha256", "template", "fields")
 
 
@@ -359,11 +347,27 @@ class _Plan:
     def __init__(
         self, reference: Mapping[str, Any], records: Sequence[Mapping[str, Any]], tz: ZoneInfo
     ) -> None:
-        self.books = _items(reference, "books", ("code", "name"))
+        self.books = _items(reference, "books", {"code": (32, True), "name": (200, True)})
         self.plan = _items(
-            reference, "classifications", ("code", "title", "retention_years", "disposal")
+            reference,
+            "classifications",
+            {"code": (validation.CLASSIFICATION_MAX, True), "title": (300, True)},
         )
-        self.departments = _items(reference, "departments", ("code", "name", "parent"))
+        if not all(
+            c.get("disposal") in set(Disposal) and isinstance(c.get("retention_years"), int)
+            for c in self.plan
+        ):
+            raise InvalidTransfer("the export's filing plan has an unknown disposal or retention")
+        self.departments = _items(
+            reference,
+            "departments",
+            {
+                "code": (32, True),
+                "name": (200, True),
+                "parent": (32, False),
+                "digest_email": (254, False),
+            },
+        )
         self.entries: list[tuple[ProtocolRef, dict[str, Any]]] = []
         numbers: dict[tuple[str, int], list[int]] = defaultdict(list)
         for line, record in enumerate(records, 1):
@@ -581,18 +585,26 @@ class _Resolver:
         return int(found)
 
 
-def _items(reference: Mapping[str, Any], name: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The list ``name`` of the reference data, each item checked to have ``keys``."""
+def _items(
+    reference: Mapping[str, Any], name: str, texts: Mapping[str, tuple[int, bool]]
+) -> list[dict[str, Any]]:
+    """The list ``name`` of the reference data; each text field ``key: (max length, required)``."""
     items = reference.get(name)
-    if not isinstance(items, list) or not all(
-        isinstance(i, dict) and all(k in i for k in keys) for i in items
-    ):
-        raise InvalidTransfer(f"the export's {name} are not a list of {', '.join(keys)}")
-    if name == "classifications" and not all(
-        c["disposal"] in set(Disposal) and isinstance(c["retention_years"], int) for c in items
-    ):
-        raise InvalidTransfer("the export's filing plan has an unknown disposal or retention")
-    return items
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InvalidTransfer(f"the export's {name} are not a list of records")
+    try:
+        return [
+            {
+                **item,
+                **{
+                    key: validation.text(item.get(key), key, limit, required=required)
+                    for key, (limit, required) in texts.items()
+                },
+            }
+            for item in items
+        ]
+    except InvalidInput as exc:
+        raise InvalidTransfer(f"the export's {name}: {exc.message}") from exc
 
 
 def _when(value: object, field: str) -> datetime:
@@ -660,7 +672,7 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
             for c in record["corrections"]
         ],
         "assignments": [_assignment(a) for a in record["assignments"]],
-        "seal": None if record["seal"] is None else {n: record["seal"][n] for n in _SEAL_FIELDS},
+        "seal": _seal(record["seal"]),
     }
 
 
@@ -670,11 +682,21 @@ def _correctable(field: object) -> str:
     return str(field)
 
 
+def _list_of(value: object, kind: type, field: str) -> list[Any]:
+    if not isinstance(value, list) or not all(isinstance(v, kind) for v in value):
+        raise InvalidInput(f"{field} must be a list", field=field)
+    return value
+
+
+def _sha256(value: object) -> str:
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise InvalidInput("a SHA-256 must be 64 lower-case hex digits", field="sha256")
+    return value
+
+
 def _file(record: Mapping[str, Any]) -> dict[str, Any]:
-    sha = record["sha256"]
+    sha = _sha256(record["sha256"])
     size = record["size"]
-    if not isinstance(sha, str) or not _SHA256.match(sha):
-        raise InvalidInput("a file's sha256 must be 64 lower-case hex digits", field="sha256")
     if not isinstance(size, int) or size < 1:
         raise InvalidInput("a file's size must be a positive whole number", field="size")
     return {
@@ -683,22 +705,57 @@ def _file(record: Mapping[str, Any]) -> dict[str, Any]:
         "media_type": validation.required_text(record["media_type"], "media_type", 255),
         "size": size,
         "sha256": sha,
-        "warnings": list(record["warnings"]),
-        "signatures": list(record["signatures"]),
+        "warnings": _list_of(record["warnings"], str, "warnings"),
+        "signatures": _list_of(record["signatures"], dict, "signatures"),
     }
+
+
+def _whole(value: object, field: str, *, required: bool = True) -> int | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{field} must be a whole number", field=field)
+    return value
 
 
 def _assignment(record: Mapping[str, Any]) -> dict[str, Any]:
     due = record["due"]
     return {
-        **{n: record[n] for n in _ASSIGNMENT_FIELDS},
+        "id": _whole(record["id"], "id"),
+        "forwarded_from_id": _whole(record["forwarded_from_id"], "forwarded_from", required=False),
         "department": validation.required_text(record["department"], "department", 32),
+        "assignee": validation.text(record["assignee"], "assignee", 64, required=False),
         "purpose": validation.choice(record["purpose"], Purpose, "purpose").value,
         "state": validation.choice(record["state"], AssignmentState, "state").value,
+        "note": validation.text(record["note"], "note", 1000, required=False, multiline=True),
+        "return_reason": validation.text(
+            record["return_reason"], "return_reason", validation.REASON_MAX, required=False
+        ),
         "created_by": validation.actor(record["created_by"]),
         "created_at": _when(record["created_at"], "created_at"),
+        "accepted_by": validation.text(record["accepted_by"], "accepted_by", 64, required=False),
         "accepted_at": _optional_when(record["accepted_at"], "accepted_at"),
+        "closed_by": validation.text(record["closed_by"], "closed_by", 64, required=False),
         "closed_at": _optional_when(record["closed_at"], "closed_at"),
         "due": None if due is None else date.fromisoformat(due),
         "reply": None if record["reply"] is None else str(ProtocolRef.parse(record["reply"])),
+    }
+
+
+def _seal(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    fields = record["fields"]
+    if fields is not None and not (
+        isinstance(fields, dict) and all(isinstance(v, str) for v in fields.values())
+    ):
+        raise InvalidInput("a seal's fields must be texts by name", field="seal")
+    return {
+        "verification_code": validation.required_text(
+            record["verification_code"], "verification_code", 32
+        ),
+        "title": validation.required_text(record["title"], "title", 1000),
+        "sha256": _sha256(record["sha256"]),
+        "template": validation.text(record["template"], "template", 64, required=False),
+        "fields": fields,
     }

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -240,9 +240,20 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
         with pytest.raises(InvalidTransfer, match="not a whole, unchanged export"):
             target.import_export(damaged, by="admin")
 
-        gap = _rewritten(tmp_path / "bag", tmp_path / "gap", drop=("general", 2026, 2))
+        def without_2026_2(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [r for r in records if (r["year"], r["number"]) != (2026, 2)]
+
+        gap = _rewritten(tmp_path / "bag", tmp_path / "gap", without_2026_2)
         with pytest.raises(InvalidTransfer, match="do not run from 1 without gaps"):
             target.import_export(gap, by="admin")
+
+        def overlong_title(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            records[-1]["seal"]["title"] = "Β" * 1001
+            return records
+
+        bad = _rewritten(tmp_path / "bag", tmp_path / "bad", overlong_title)
+        with pytest.raises(InvalidTransfer, match="registration record 8: title is 1001 characters long"):
+            target.import_export(bad, by="admin")
 
         assert table_counts(config) == empty
         assert not [p for p in (tmp_path / "target-blobs").rglob("*") if p.is_file()]
@@ -252,18 +263,14 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
             target.import_export(tmp_path / "bag", by="admin")
 
 
-def _rewritten(bag: Path, to: Path, *, drop: tuple[str, int, int]) -> Path:
-    """A copy of an export without one registration, packaged afresh (a valid bag)."""
+def _rewritten(
+    bag: Path, to: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+) -> Path:
+    """A copy of an export with its registration records changed, packaged afresh (a valid bag)."""
     reader = BagReader(bag)
     with BagWriter(to) as writer:
-        writer.add_json_lines(
-            "registrations.jsonl",
-            [
-                r
-                for r in reader.json_lines("registrations.jsonl")
-                if (r["book"], r["year"], r["number"]) != drop
-            ],
-        )
+        records = change(list(reader.json_lines("registrations.jsonl")))
+        writer.add_json_lines("registrations.jsonl", records)
         writer.add_json("reference.json", reader.json("reference.json"))
         for path in sorted((bag / "data" / "files").rglob("*")):
             if path.is_file():
