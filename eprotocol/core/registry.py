@@ -94,9 +94,9 @@ _CHUNK = 1024 * 1024
 _MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 MAX_PAGE = 500
 
-# Multi-row inserts that return the new keys beside the natural key of each row, so the
-# rows need not come back in order: an ordered RETURNING would run row by row on SQLite.
-_INSERT_REGISTRATIONS = sa.insert(REGISTRATION).returning(
+#: A multi-row insert of registrations that returns each new id beside the row's natural key,
+#: so the rows need not come back in order (an ordered RETURNING runs row by row on SQLite).
+INSERT_REGISTRATIONS = sa.insert(REGISTRATION).returning(
     REGISTRATION.c.book_id, REGISTRATION.c.year, REGISTRATION.c.number, REGISTRATION.c.id
 )
 _INSERT_FILES = sa.insert(FILE).returning(FILE.c.registration_id, FILE.c.position, FILE.c.id)
@@ -475,7 +475,7 @@ class Registry:
                 next_free[key] += 1
             ids = {
                 (book_id, year, number): reg_id
-                for book_id, year, number, reg_id in conn.execute(_INSERT_REGISTRATIONS, rows)
+                for book_id, year, number, reg_id in conn.execute(INSERT_REGISTRATIONS, rows)
             }
             for row in rows:
                 row["id"] = ids[row["book_id"], row["year"], row["number"]]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import IO, Any
@@ -45,7 +46,7 @@ from eprotocol.core.models import (
 )
 from eprotocol.core.outbox import emit_all
 from eprotocol.core.ports import BlobStore, Clock, blob_key
-from eprotocol.core.registry import years_later
+from eprotocol.core.registry import INSERT_REGISTRATIONS, years_later
 from eprotocol.core.routing import Routing
 from eprotocol.core.types import (
     AssignmentState,
@@ -57,6 +58,8 @@ from eprotocol.core.types import (
 
 #: The version of the record layout; an import refuses any other.
 FORMAT = "1"
+_PARALLEL_STORES = 4
+_BATCH = 500
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REGISTRATION_FIELDS = (
     "year",
@@ -290,9 +293,17 @@ class Transfer:
         with self._db.read() as conn:
             plan.check_target(conn)
         blobs = plan.blobs(plan.retention_years(self._retention_years()), self._default_retention)
-        for sha, (size, until) in blobs.items():
+
+        def store(sha: str) -> None:
+            size, until = blobs[sha]
             with open_file(sha) as source_file:
                 self._store.put(source_file, sha256=sha, size=size, retain_until=until)
+
+        # Each store waits on a disk flush or a round trip; several at once keep the disk or
+        # the S3 server busy (a year of a municipality is over 100,000 files).
+        with ThreadPoolExecutor(_PARALLEL_STORES) as pool:
+            for _ in pool.map(store, blobs):
+                pass
         with self._db.write() as conn:
             chain = lock_chain(conn)
             now = self._clock.now()
@@ -499,41 +510,54 @@ class _Plan:
         departments = dict(
             conn.execute(sa.select(DEPARTMENT.c.code, DEPARTMENT.c.id)).tuples().all()
         )
-        ids: dict[ProtocolRef, int] = {}
-        for ref, entry in self.entries:
-            row = {name: entry[name] for name in (*_REGISTRATION_FIELDS, "sender_date")}
-            ids[ref] = conn.execute(
-                sa.insert(REGISTRATION).returning(REGISTRATION.c.id),
-                {**row, "book_id": books[ref.book], "registered_at": entry["registered_at"]},
-            ).scalar_one()
+        rows = [
+            {
+                **{name: entry[name] for name in (*_REGISTRATION_FIELDS, "sender_date")},
+                "book_id": books[ref.book],
+                "registered_at": entry["registered_at"],
+            }
+            for ref, entry in self.entries
+        ]
+        new_ids = {
+            (book_id, year, number): reg_id
+            for chunk in range(0, len(rows), _BATCH)
+            for book_id, year, number, reg_id in conn.execute(
+                INSERT_REGISTRATIONS, rows[chunk : chunk + _BATCH]
+            )
+        }
+        ids = {ref: new_ids[books[ref.book], ref.year, ref.number] for ref, _ in self.entries}
         resolve = _Resolver(conn, ids)
+        history: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
+        for ref, entry in self.entries:
+            reg_id = ids[ref]
+            history[FILE].extend(
+                {
+                    **f,
+                    "registration_id": reg_id,
+                    "position": position,
+                    "storage_key": blob_key(f["sha256"]),
+                }
+                for position, f in enumerate(entry["files"])
+            )
+            history[RELATION].extend(
+                {"registration_id": reg_id, "related_id": resolve(related)}
+                for related in entry["related"]
+            )
+            if entry["cancellation"] is not None:
+                history[CANCELLATION].append({**entry["cancellation"], "registration_id": reg_id})
+            history[CORRECTION].extend(
+                {**c, "registration_id": reg_id} for c in entry["corrections"]
+            )
+            if entry["seal"] is not None:
+                history[SEAL].append({**entry["seal"], "registration_id": reg_id})
+        for table, batch in history.items():
+            if batch:
+                conn.execute(sa.insert(table), batch)
         assignment_ids: dict[int, int] = {}
         for ref, entry in self.entries:
             reg_id = ids[ref]
-            for position, f in enumerate(entry["files"]):
-                conn.execute(
-                    sa.insert(FILE),
-                    {
-                        **f,
-                        "registration_id": reg_id,
-                        "position": position,
-                        "storage_key": blob_key(f["sha256"]),
-                    },
-                )
-            for related in entry["related"]:
-                conn.execute(
-                    sa.insert(RELATION), {"registration_id": reg_id, "related_id": resolve(related)}
-                )
-            if entry["cancellation"] is not None:
-                conn.execute(
-                    sa.insert(CANCELLATION), {**entry["cancellation"], "registration_id": reg_id}
-                )
-            for c in entry["corrections"]:
-                conn.execute(sa.insert(CORRECTION), {**c, "registration_id": reg_id})
-            if entry["seal"] is not None:
-                conn.execute(sa.insert(SEAL), {**entry["seal"], "registration_id": reg_id})
             for a in entry["assignments"]:
-                values = {k: v for k, v in a.items() if k not in ("id", "department", "reply")}
+                kept = {k: v for k, v in a.items() if k not in ("id", "department", "reply")}
                 forwarded = a["forwarded_from_id"]
                 if forwarded is not None and forwarded not in assignment_ids:
                     raise InvalidTransfer(
@@ -543,7 +567,7 @@ class _Plan:
                 assignment_ids[a["id"]] = conn.execute(
                     sa.insert(ASSIGNMENT).returning(ASSIGNMENT.c.id),
                     {
-                        **values,
+                        **kept,
                         "registration_id": reg_id,
                         "department_id": departments[a["department"]],
                         "forwarded_from_id": assignment_ids.get(forwarded) if forwarded else None,

@@ -252,7 +252,8 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
             return records
 
         bad = _rewritten(tmp_path / "bag", tmp_path / "bad", overlong_title)
-        with pytest.raises(InvalidTransfer, match="registration record 8: title is 1001 characters long"):
+        too_long = "registration record 8: title is 1001 characters long"
+        with pytest.raises(InvalidTransfer, match=too_long):
             target.import_export(bad, by="admin")
 
         assert table_counts(config) == empty
