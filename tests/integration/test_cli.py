@@ -102,6 +102,8 @@ def test_operator_session(run: Run, tmp_path: Path) -> None:
             ["register", "a.pdf", "--direction", "incoming", "--subject", "x", "--book", "nope"],
             "no protocol book 'nope'",
         ),
+        (["import", "."], "is not an export: it has no bagit.txt"),
+        (["export", "out"], "there are no registrations to export"),
     ],
 )
 def test_errors_are_one_line_and_non_zero(
