@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,9 +13,15 @@ from eprotocol.core.routing import InboxEntry
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
+    Direction,
+    FileRole,
     ProtocolRef,
     Purpose,
+    Registration,
     Role,
+    SignatureCheck,
+    Status,
+    StoredFile,
     User,
 )
 
@@ -95,3 +102,87 @@ def test_bars_rank_and_cut_the_longest_list() -> None:
         ("D18", 18, 0.9),
     ]
     assert charts.bars({}) == ()
+
+
+def _signature(**changes: object) -> SignatureCheck:
+    fine = SignatureCheck(
+        field="Signature1",
+        signer="Δήμος Χανίων",
+        intact=True,
+        valid=True,
+        trusted=True,
+        ours=True,
+        covers_whole_file=True,
+        modification="none",
+        signed_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+    )
+    return dataclasses.replace(fine, **changes)  # type: ignore[arg-type]
+
+
+def test_signature_findings_are_said_in_words_with_the_technical_summary_last() -> None:
+    problem = "INTACT:UNTRUSTED,UNTOUCHED"
+    page = _render(
+        "_signatures.html",
+        signatures=[
+            _signature(),
+            _signature(signer="Άλλος φορέας", trusted=False, ours=False, problem=problem),
+            _signature(signer="", intact=False, valid=False, problem="CORRUPTED"),
+            _signature(covers_whole_file=False, modification="form_filling", problem="x"),
+            _signature(covers_whole_file=False, modification="other", problem="y"),
+        ],
+    )
+    items = page.split("<li")[1:]
+    assert "έγκυρη, έμπιστη, καλύπτει όλο το αρχείο · 02/03/2026 11:30" in items[0]
+    assert "<br>" not in items[0]
+    assert "δεν ανήκει σε αρχή που εμπιστεύεται" in items[1]
+    assert f"Τεχνική περιγραφή: <code>{problem}</code>" in items[1]
+    assert "άγνωστος υπογράφων" in items[2] and "άλλαξε μετά την υπογραφή" in items[2]
+    assert "προστέθηκαν συμπληρώσεις, υπογραφές ή σχόλια" in items[3]
+    assert "με τρόπο που η υπογραφή δεν επιτρέπει" in items[4]
+    english = _render("_signatures.html", lang="en", signatures=[_signature(trusted=False)])
+    assert "not from an authority this archive trusts" in english
+
+
+def test_the_registration_page_lists_a_files_signatures() -> None:
+    signed = StoredFile(
+        id=1,
+        role=FileRole.MAIN,
+        filename="απόφαση.pdf",
+        media_type="application/pdf",
+        size=20480,
+        sha256="a" * 64,
+        storage_key="sha256/aa/aa/" + "a" * 64,
+        signatures=(_signature(signer="Άλλος φορέας", trusted=False, problem="UNTRUSTED"),),
+    )
+    entry = Registration(
+        id=1,
+        book="general",
+        year=2026,
+        number=7,
+        registered_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        registered_by="maria",
+        direction=Direction.INCOMING,
+        subject="Απόφαση",
+        sender="Άλλος φορέας",
+        recipients=(),
+        sender_reference=None,
+        sender_date=None,
+        channel=None,
+        classification_code=None,
+        confidential=False,
+        status=Status.ACTIVE,
+        files=(signed,),
+    )
+    page = _render(
+        "registration.html",
+        entry=entry,
+        registered=False,
+        unrouted=[],
+        trail=(),
+        departments=(),
+        purposes=list(Purpose),
+        open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
+        url="/registrations/general/2026/7",
+    )
+    assert "Άλλος φορέας</strong>:" in page
+    assert "δεν ανήκει σε αρχή που εμπιστεύεται" in page

@@ -235,6 +235,21 @@ ENGLISH: dict[str, str] = {
     "Χωρίς αρχεία.": "No files.",
     "Χωρίς στοιχεία.": "No figures.",
     "Χωρίς ψηφιακή υπογραφή.": "Not digitally signed.",
+    "άγνωστος υπογράφων": "unknown signer",
+    "Το αρχείο άλλαξε μετά την υπογραφή.": "The file was changed after it was signed.",
+    "Η υπογραφή δεν επαληθεύεται με το πιστοποιητικό της.": (
+        "The signature does not verify against its certificate."
+    ),
+    "Το πιστοποιητικό δεν ανήκει σε αρχή που εμπιστεύεται το αρχείο.": (
+        "The certificate is not from an authority this archive trusts."
+    ),
+    "Μετά την υπογραφή προστέθηκαν συμπληρώσεις, υπογραφές ή σχόλια.": (
+        "Form fields, signatures or comments were added after it was signed."
+    ),
+    "Μετά την υπογραφή το αρχείο άλλαξε με τρόπο που η υπογραφή δεν επιτρέπει.": (
+        "After it was signed, the file was changed in a way the signature does not allow."
+    ),
+    "Τεχνική περιγραφή": "Technical description",
     "Ψηφιακές υπογραφές": "Digital signatures",
     "έγκυρη": "valid",
     "έμπιστη": "trusted",
