@@ -301,9 +301,13 @@ class Transfer:
 
         # Each store waits on a disk flush or a round trip; several at once keep the disk or
         # the S3 server busy (a year of a municipality is over 100,000 files).
-        with ThreadPoolExecutor(_PARALLEL_STORES) as pool:
+        # The first failure stops the rest: a storage outage must not wait out every timeout.
+        pool = ThreadPoolExecutor(_PARALLEL_STORES)
+        try:
             for _ in pool.map(store, blobs):
                 pass
+        finally:
+            pool.shutdown(cancel_futures=True)
         with self._db.write() as conn:
             chain = lock_chain(conn)
             now = self._clock.now()
@@ -345,11 +349,8 @@ class Transfer:
 
     def _retention_years(self) -> dict[str, int]:
         with self._db.read() as conn:
-            return dict(
-                conn.execute(sa.select(CLASSIFICATION.c.code, CLASSIFICATION.c.retention_years))
-                .tuples()
-                .all()
-            )
+            query = sa.select(CLASSIFICATION.c.code, CLASSIFICATION.c.retention_years)
+            return dict(conn.execute(query).all())
 
 
 class _Plan:
@@ -481,7 +482,7 @@ class _Plan:
             if c["code"] not in have:
                 conn.execute(sa.insert(CLASSIFICATION), c)
                 events.append(("classification.created", c["code"], {**c, "imported": True}))
-        ids = dict(conn.execute(sa.select(DEPARTMENT.c.code, DEPARTMENT.c.id)).tuples().all())
+        ids = _codes(conn, DEPARTMENT)
         waiting = [d for d in self.departments if d["code"] not in ids]
         while waiting:
             ready = [d for d in waiting if d["parent"] is None or d["parent"] in ids]
@@ -506,10 +507,8 @@ class _Plan:
 
     def insert(self, conn: sa.Connection) -> list[int]:
         """Write every entry with its history and set the counters; return the new ids."""
-        books = dict(conn.execute(sa.select(BOOK.c.code, BOOK.c.id)).tuples().all())
-        departments = dict(
-            conn.execute(sa.select(DEPARTMENT.c.code, DEPARTMENT.c.id)).tuples().all()
-        )
+        books = _codes(conn, BOOK)
+        departments = _codes(conn, DEPARTMENT)
         rows = [
             {
                 **{name: entry[name] for name in (*_REGISTRATION_FIELDS, "sender_date")},
@@ -580,6 +579,11 @@ class _Plan:
                 {"book_id": books[s.book], "year": s.year, "last_number": s.count},
             )
         return list(ids.values())
+
+
+def _codes(conn: sa.Connection, table: sa.Table) -> dict[str, int]:
+    """The ids of a table's rows by their codes (books, departments)."""
+    return dict(conn.execute(sa.select(table.c.code, table.c.id)).all())
 
 
 class _Resolver:

@@ -29,6 +29,7 @@ from eprotocol import (
     Purpose,
     Registration,
     Role,
+    StorageUnavailable,
     VerificationStatus,
     storage_config_from_url,
 )
@@ -175,6 +176,7 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
     assert imported.returncode == 0, imported.stderr
     assert "imported 8 registrations (general 2025: 1–3; general 2026: 1–5)" in imported.stdout
 
+    config = dataclasses.replace(config, index_dir=tmp_path / "index")
     with Archive(config, clock=FixedClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))) as target:
         before = sorted(all_registrations(archive), key=lambda e: (e.year, e.number))
         after = sorted(all_registrations(target), key=lambda e: (e.year, e.number))
@@ -193,6 +195,9 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
         trail = target.audit_trail(after[0])
         assert [e.action for e in trail] == ["registration.imported"]
         assert trail[0].details["registered_by"] == "admin"
+        target.index_pending()  # the imported entries are searchable like registered ones
+        found = target.search("κλάδεμα", by="admin")
+        assert [(h.year, h.number) for h in found.hits] == [(2026, 1)]
         # The book goes on from where the imported year ended: no gap, no reuse.
         next_one = target.register(NewRegistration(direction="incoming", subject="Νέα"), by="admin")
         assert next_one.protocol_number == "6/2026"
@@ -298,3 +303,22 @@ def test_an_export_is_written_whole_or_not_at_all(
     assert failed.stderr.startswith("eprotocol: ") and len(failed.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+
+
+def test_an_import_whose_storage_fails_records_nothing(
+    source: tuple[Archive, dict[str, str]], seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+    bucket = seaweed.make_bucket(f"gone-{uuid.uuid4().hex[:8]}")
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'target.db'}",
+        storage=storage_config_from_url(seaweed.storage_url(bucket)),
+    )
+    with Archive(config) as target:
+        target.initialise(organisation=ORGANISATION)
+        before = table_counts(config)
+        seaweed.client().remove_bucket(bucket)  # storage fails under the import
+        with pytest.raises(StorageUnavailable):
+            target.import_export(tmp_path / "bag", by="admin")
+        assert table_counts(config) == before
