@@ -969,7 +969,7 @@ class Archive:
             )
         return self._transfer.take_in(
             bag.json("reference.json"),
-            list(bag.json_lines("registrations.jsonl")),
+            lambda: bag.json_lines("registrations.jsonl"),
             lambda sha: bag.open(f"files/{sha[:2]}/{sha}"),
             by=actor,
             source={

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -276,35 +276,40 @@ class Transfer:
     def take_in(
         self,
         reference: Mapping[str, Any],
-        records: Sequence[Mapping[str, Any]],
+        records: Callable[[], Iterable[Mapping[str, Any]]],
         open_file: Callable[[str], IO[bytes]],
         *,
         by: str,
         source: Mapping[str, str],
     ) -> TransferReport:
-        """Import ``records`` (all checked first), their files read with ``open_file(sha256)``.
+        """Import the registration records ``records()`` yields, files read by ``open_file(sha)``.
 
-        ``reference`` holds the export's books, filing plan and departments; those
-        the archive lacks are created. ``source`` describes the export (its
-        organisation, date, audit-chain head) for the audit events.
+        ``records`` is called twice: a first pass checks every record and keeps
+        only what the checks need, a second writes them — so a migration of many
+        years does not hold them all in memory. ``reference`` holds the export's
+        books, filing plan and departments; those the archive lacks are created.
+        ``source`` describes the export (organisation, date, audit-chain head)
+        for the audit events.
         """
         actor = validation.actor(by)
-        plan = _Plan(reference, records, self._tz)
+        plan = _Plan(reference, self._retention_years(), self._default_retention)
+        for ref, entry in _entries(records(), self._tz):
+            plan.note(ref, entry)
+        series = plan.finish()
         with self._db.read() as conn:
             plan.check_target(conn)
-        blobs = plan.blobs(plan.retention_years(self._retention_years()), self._default_retention)
 
         def store(sha: str) -> None:
-            size, until = blobs[sha]
+            size, until = plan.blobs[sha]
             with open_file(sha) as source_file:
                 self._store.put(source_file, sha256=sha, size=size, retain_until=until)
 
         # Each store waits on a disk flush or a round trip; several at once keep the disk or
-        # the S3 server busy (a year of a municipality is over 100,000 files).
-        # The first failure stops the rest: a storage outage must not wait out every timeout.
+        # the S3 server busy (a year of a municipality is over 100,000 files). The first
+        # failure stops the rest: a storage outage must not wait out every timeout.
         pool = ThreadPoolExecutor(_PARALLEL_STORES)
         try:
-            for _ in pool.map(store, blobs):
+            for _ in pool.map(store, plan.blobs):
                 pass
         finally:
             pool.shutdown(cancel_futures=True)
@@ -312,39 +317,29 @@ class Transfer:
             chain = lock_chain(conn)
             now = self._clock.now()
             created = plan.create_reference(conn, now)
-            plan.check_target(conn)  # again, under the write lock: nothing may have slipped in
-            ids = plan.insert(conn)
             chain.append_all(
                 [Entry(actor, action, target, details, now) for action, target, details in created]
-                + [
-                    Entry(
-                        actor,
-                        "registration.imported",
-                        str(ref),
-                        {
-                            "source": dict(source),
-                            "registered_at": _instant(record["registered_at"]),
-                            "registered_by": record["registered_by"],
-                            "status": record["status"],
-                            "files": [
-                                {"filename": f["filename"], "sha256": f["sha256"]}
-                                for f in record["files"]
-                            ],
-                        },
-                        now,
-                    )
-                    for ref, record in plan.entries
-                ]
             )
-            emit_all(
-                conn,
-                [("registration.created", {"registration_id": i}, now) for i in ids],
-            )
+            plan.check_target(conn)  # again, under the write lock: nothing may have slipped in
+            writer = _Writer(conn, plan.imported)
+            for chunk in _chunks(_entries(records(), self._tz), _BATCH):
+                writer.write(chunk)
+                chain.append_all(
+                    [_imported(actor, ref, entry, source, now) for ref, entry in chunk]
+                )
+                emit_all(
+                    conn,
+                    [
+                        ("registration.created", {"registration_id": writer.ids[ref]}, now)
+                        for ref, _ in chunk
+                    ],
+                )
+            writer.finish(series)
         return TransferReport(
-            series=plan.series,
-            registrations=len(plan.entries),
-            files=len(blobs),
-            bytes=sum(size for size, _ in blobs.values()),
+            series=series,
+            registrations=len(plan.imported),
+            files=len(plan.blobs),
+            bytes=sum(size for size, _ in plan.blobs.values()),
         )
 
     def _retention_years(self) -> dict[str, int]:
@@ -353,11 +348,56 @@ class Transfer:
             return dict(conn.execute(query).all())
 
 
+_Entry = tuple[ProtocolRef, dict[str, Any]]
+_T = TypeVar("_T")
+
+
+def _entries(records: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> Iterator[_Entry]:
+    """Each record checked by the rules a new registration meets, with its reference."""
+    for line, record in enumerate(records, 1):
+        try:
+            entry = _registration(record, tz)
+        except (InvalidInput, KeyError, TypeError, ValueError, AttributeError) as exc:
+            problem = exc.message if isinstance(exc, InvalidInput) else f"{exc!r}"
+            raise InvalidTransfer(f"registration record {line}: {problem}") from exc
+        yield ProtocolRef(entry["book"], entry["year"], entry["number"]), entry
+
+
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _imported(
+    actor: str, ref: ProtocolRef, entry: Mapping[str, Any], source: Mapping[str, str], at: datetime
+) -> Entry:
+    """The audit event of one imported registration."""
+    return Entry(
+        actor,
+        "registration.imported",
+        str(ref),
+        {
+            "source": dict(source),
+            "registered_at": _instant(entry["registered_at"]),
+            "registered_by": entry["registered_by"],
+            "status": entry["status"],
+            "files": [{"filename": f["filename"], "sha256": f["sha256"]} for f in entry["files"]],
+        },
+        at,
+    )
+
+
 class _Plan:
-    """The records of an import, checked against each other and against the archive."""
+    """What the checks of an import need from its records, gathered in one pass over them."""
 
     def __init__(
-        self, reference: Mapping[str, Any], records: Sequence[Mapping[str, Any]], tz: ZoneInfo
+        self, reference: Mapping[str, Any], retention: Mapping[str, int], default_years: int
     ) -> None:
         self.books = _items(reference, "books", {"code": (32, True), "name": (200, True)})
         self.plan = _items(
@@ -380,19 +420,66 @@ class _Plan:
                 "digest_email": (254, False),
             },
         )
-        self.entries: list[tuple[ProtocolRef, dict[str, Any]]] = []
-        numbers: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for line, record in enumerate(records, 1):
-            try:
-                entry = _registration(record, tz)
-            except (InvalidInput, KeyError, TypeError, ValueError, AttributeError) as exc:
-                problem = exc.message if isinstance(exc, InvalidInput) else f"{exc!r}"
-                raise InvalidTransfer(f"registration record {line}: {problem}") from exc
-            ref = ProtocolRef(entry["book"], entry["year"], entry["number"])
-            self.entries.append((ref, entry))
-            numbers[ref.book, ref.year].append(ref.number)
-        if not self.entries:
+        # Retention by heading: the archive's where it has the heading, else the export's.
+        self._retention = {**{c["code"]: int(c["retention_years"]) for c in self.plan}, **retention}
+        self._default_years = default_years
+        self._names = {
+            "book": {b["code"] for b in self.books},
+            "heading": {c["code"] for c in self.plan},
+            "department": {d["code"] for d in self.departments},
+        }
+        #: Every imported registration, in the order of the records.
+        self.imported: list[ProtocolRef] = []
+        #: The (book, year) series, known once :meth:`finish` has checked them.
+        self.series: tuple[Series, ...] = ()
+        #: Each distinct file: its size and the latest retention date any entry gives it.
+        self.blobs: dict[str, tuple[int, datetime]] = {}
+        self._codes: list[str] = []
+        self._referred: set[str] = set()
+        self._assignments: set[int] = set()
+
+    def note(self, ref: ProtocolRef, entry: Mapping[str, Any]) -> None:
+        """Check one record against those before it and remember what later checks need."""
+        wanted = [("book", ref.book), ("heading", entry["classification_code"])]
+        wanted += [("department", a["department"]) for a in entry["assignments"]]
+        missing = [
+            f"{kind} {name}"
+            for kind, name in wanted
+            if name is not None and name not in self._names[kind]
+        ]
+        if missing:
+            raise InvalidTransfer(
+                f"registration {ref} names {', '.join(missing)}, which the export does not describe"
+            )
+        code = entry["classification_code"]
+        years = self._retention[code] if code is not None else self._default_years
+        until = years_later(entry["registered_at"], years)
+        for f in entry["files"]:
+            size, kept = self.blobs.get(f["sha256"], (f["size"], until))
+            if size != f["size"]:
+                raise InvalidTransfer(f"file {f['sha256']} is given two different sizes")
+            self.blobs[f["sha256"]] = (size, max(kept, until))
+        for a in entry["assignments"]:
+            forwarded = a["forwarded_from_id"]
+            if forwarded is not None and forwarded not in self._assignments:
+                raise InvalidTransfer(
+                    f"assignment {a['id']} of {ref} was forwarded from an assignment "
+                    "the export does not hold before it"
+                )
+            self._assignments.add(a["id"])
+        self._referred.update(entry["related"])
+        self._referred.update(a["reply"] for a in entry["assignments"] if a["reply"])
+        if entry["seal"] is not None:
+            self._codes.append(entry["seal"]["verification_code"])
+        self.imported.append(ref)
+
+    def finish(self) -> tuple[Series, ...]:
+        """The series of the import, once every record is noted; refuse any that is not whole."""
+        if not self.imported:
             raise InvalidTransfer("the export holds no registrations")
+        numbers: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for ref in self.imported:
+            numbers[ref.book, ref.year].append(ref.number)
         series = []
         for (book, year), taken in sorted(numbers.items()):
             if sorted(taken) != list(range(1, len(taken) + 1)):
@@ -402,51 +489,16 @@ class _Plan:
                 )
             series.append(Series(book, year, len(taken)))
         self.series = tuple(series)
-        self.refs = {ref for ref, _ in self.entries}
-        self._check_names()
-
-    def _check_names(self) -> None:
-        books = {b["code"] for b in self.books}
-        plan = {c["code"] for c in self.plan}
-        departments = {d["code"] for d in self.departments}
-        for ref, entry in self.entries:
-            missing = [f"book {ref.book}"] if ref.book not in books else []
-            heading = entry["classification_code"]
-            if heading is not None and heading not in plan:
-                missing.append(f"heading {heading}")
-            missing.extend(
-                f"department {a['department']}"
-                for a in entry["assignments"]
-                if a["department"] not in departments
-            )
-            if missing:
-                raise InvalidTransfer(
-                    f"registration {ref} names {', '.join(missing)}, "
-                    "which the export does not describe"
-                )
-
-    def retention_years(self, archive: Mapping[str, int]) -> dict[str, int]:
-        """Retention by heading: the archive's where it has the heading, else the export's."""
-        return {**{c["code"]: int(c["retention_years"]) for c in self.plan}, **archive}
-
-    def blobs(
-        self, retention: Mapping[str, int], default_years: int
-    ) -> dict[str, tuple[int, datetime]]:
-        """Each distinct file: its size and the latest retention date any entry gives it."""
-        found: dict[str, tuple[int, datetime]] = {}
-        for _, entry in self.entries:
-            code = entry["classification_code"]
-            years = retention[code] if code is not None else default_years
-            until = years_later(entry["registered_at"], years)
-            for f in entry["files"]:
-                size, kept = found.get(f["sha256"], (f["size"], until))
-                if size != f["size"]:
-                    raise InvalidTransfer(f"file {f['sha256']} is given two different sizes")
-                found[f["sha256"]] = (size, max(kept, until))
-        return found
+        mine = {str(ref) for ref in self.imported}
+        self._referred -= mine
+        return self.series
 
     def check_target(self, conn: sa.Connection) -> None:
-        """Refuse unless every imported series is empty here and no code is taken."""
+        """Refuse what would not fit this archive.
+
+        Every imported series must be empty here, no verification code taken, and
+        every registration the records refer to outside the export must be here.
+        """
         for s in self.series:
             taken = conn.execute(
                 sa.select(REGISTRATION.c.id)
@@ -459,13 +511,14 @@ class _Plan:
                     f"this archive already has registrations in book {s.book} for {s.year}; "
                     "a protocol year is imported whole, into an empty year"
                 )
-        codes = [e["seal"]["verification_code"] for _, e in self.entries if e["seal"]]
-        if codes:
+        for codes in _chunks(self._codes, _BATCH):
             used = conn.execute(
                 sa.select(SEAL.c.verification_code).where(SEAL.c.verification_code.in_(codes))
             ).first()
             if used is not None:
                 raise Conflict(f"verification code {used[0]} is already used in this archive")
+        for text in sorted(self._referred):
+            _registration_id(conn, ProtocolRef.parse(text))
 
     def create_reference(
         self, conn: sa.Connection, now: datetime
@@ -475,13 +528,16 @@ class _Plan:
         have = set(conn.execute(sa.select(BOOK.c.code)).scalars())
         for b in self.books:
             if b["code"] not in have:
-                conn.execute(sa.insert(BOOK), {**b, "created_at": now})
+                conn.execute(
+                    sa.insert(BOOK), {"code": b["code"], "name": b["name"], "created_at": now}
+                )
                 events.append(("book.created", b["code"], {"name": b["name"], "imported": True}))
         have = set(conn.execute(sa.select(CLASSIFICATION.c.code)).scalars())
         for c in self.plan:
             if c["code"] not in have:
-                conn.execute(sa.insert(CLASSIFICATION), c)
-                events.append(("classification.created", c["code"], {**c, "imported": True}))
+                row = {k: c[k] for k in ("code", "title", "retention_years", "disposal")}
+                conn.execute(sa.insert(CLASSIFICATION), row)
+                events.append(("classification.created", c["code"], {**row, "imported": True}))
         ids = _codes(conn, DEPARTMENT)
         waiting = [d for d in self.departments if d["code"] not in ids]
         while waiting:
@@ -494,8 +550,8 @@ class _Plan:
                     {
                         "code": d["code"],
                         "name": d["name"],
-                        "parent_id": ids.get(d["parent"]) if d["parent"] else None,
-                        "digest_email": d.get("digest_email"),
+                        "parent_id": ids[d["parent"]] if d["parent"] else None,
+                        "digest_email": d["digest_email"],
                         "created_at": now,
                     },
                 ).scalar_one()
@@ -505,43 +561,63 @@ class _Plan:
             waiting = [d for d in waiting if d not in ready]
         return events
 
-    def insert(self, conn: sa.Connection) -> list[int]:
-        """Write every entry with its history and set the counters; return the new ids."""
-        books = _codes(conn, BOOK)
-        departments = _codes(conn, DEPARTMENT)
+
+class _Writer:
+    """Writes checked entries, a chunk at a time, inside the import's one transaction."""
+
+    def __init__(self, conn: sa.Connection, imported: Iterable[ProtocolRef]) -> None:
+        self._conn = conn
+        self._books = _codes(conn, BOOK)
+        self._departments = _codes(conn, DEPARTMENT)
+        self._imported = set(imported)
+        #: New ids of the entries written so far.
+        self.ids: dict[ProtocolRef, int] = {}
+        self._assignments: dict[int, int] = {}
+        # References to imported entries not written yet (a later book or year of the export).
+        self._relations: list[tuple[int, ProtocolRef]] = []
+        self._replies: list[tuple[int, ProtocolRef]] = []
+
+    def _id(self, ref: ProtocolRef) -> int | None:
+        """The id of ``ref`` if written or in the archive already; None if still to come."""
+        if ref in self.ids:
+            return self.ids[ref]
+        return None if ref in self._imported else _registration_id(self._conn, ref)
+
+    def write(self, chunk: Sequence[_Entry]) -> None:
+        """Insert ``chunk``'s registrations, then their files and history."""
         rows = [
             {
                 **{name: entry[name] for name in (*_REGISTRATION_FIELDS, "sender_date")},
-                "book_id": books[ref.book],
+                "book_id": self._books[ref.book],
                 "registered_at": entry["registered_at"],
             }
-            for ref, entry in self.entries
+            for ref, entry in chunk
         ]
-        new_ids = {
+        new = {
             (book_id, year, number): reg_id
-            for chunk in range(0, len(rows), _BATCH)
-            for book_id, year, number, reg_id in conn.execute(
-                INSERT_REGISTRATIONS, rows[chunk : chunk + _BATCH]
-            )
+            for book_id, year, number, reg_id in self._conn.execute(INSERT_REGISTRATIONS, rows)
         }
-        ids = {ref: new_ids[books[ref.book], ref.year, ref.number] for ref, _ in self.entries}
-        resolve = _Resolver(conn, ids)
+        for ref, _ in chunk:
+            self.ids[ref] = new[self._books[ref.book], ref.year, ref.number]
         history: dict[sa.Table, list[dict[str, Any]]] = defaultdict(list)
-        for ref, entry in self.entries:
-            reg_id = ids[ref]
+        for ref, entry in chunk:
+            reg_id = self.ids[ref]
             history[FILE].extend(
                 {
                     **f,
                     "registration_id": reg_id,
-                    "position": position,
+                    "position": i,
                     "storage_key": blob_key(f["sha256"]),
                 }
-                for position, f in enumerate(entry["files"])
+                for i, f in enumerate(entry["files"])
             )
-            history[RELATION].extend(
-                {"registration_id": reg_id, "related_id": resolve(related)}
-                for related in entry["related"]
-            )
+            for text in entry["related"]:
+                related = ProtocolRef.parse(text)
+                related_id = self._id(related)
+                if related_id is None:
+                    self._relations.append((reg_id, related))
+                else:
+                    history[RELATION].append({"registration_id": reg_id, "related_id": related_id})
             if entry["cancellation"] is not None:
                 history[CANCELLATION].append({**entry["cancellation"], "registration_id": reg_id})
             history[CORRECTION].extend(
@@ -551,34 +627,49 @@ class _Plan:
                 history[SEAL].append({**entry["seal"], "registration_id": reg_id})
         for table, batch in history.items():
             if batch:
-                conn.execute(sa.insert(table), batch)
-        assignment_ids: dict[int, int] = {}
-        for ref, entry in self.entries:
-            reg_id = ids[ref]
+                self._conn.execute(sa.insert(table), batch)
+        for ref, entry in chunk:
             for a in entry["assignments"]:
-                kept = {k: v for k, v in a.items() if k not in ("id", "department", "reply")}
-                forwarded = a["forwarded_from_id"]
-                if forwarded is not None and forwarded not in assignment_ids:
-                    raise InvalidTransfer(
-                        f"assignment {a['id']} of {ref} was forwarded from an assignment "
-                        "the export does not hold"
-                    )
-                assignment_ids[a["id"]] = conn.execute(
-                    sa.insert(ASSIGNMENT).returning(ASSIGNMENT.c.id),
-                    {
-                        **kept,
-                        "registration_id": reg_id,
-                        "department_id": departments[a["department"]],
-                        "forwarded_from_id": assignment_ids.get(forwarded) if forwarded else None,
-                        "reply_registration_id": resolve(a["reply"]) if a["reply"] else None,
-                    },
-                ).scalar_one()
-        for s in self.series:
-            conn.execute(
-                sa.insert(COUNTER),
-                {"book_id": books[s.book], "year": s.year, "last_number": s.count},
+                self._assign(self.ids[ref], a)
+
+    def _assign(self, reg_id: int, a: Mapping[str, Any]) -> None:
+        reply = ProtocolRef.parse(a["reply"]) if a["reply"] else None
+        reply_id = self._id(reply) if reply is not None else None
+        forwarded = a["forwarded_from_id"]
+        new_id = self._conn.execute(
+            sa.insert(ASSIGNMENT).returning(ASSIGNMENT.c.id),
+            {
+                **{k: v for k, v in a.items() if k not in ("id", "department", "reply")},
+                "registration_id": reg_id,
+                "department_id": self._departments[a["department"]],
+                "forwarded_from_id": self._assignments[forwarded] if forwarded else None,
+                "reply_registration_id": reply_id,
+            },
+        ).scalar_one()
+        self._assignments[a["id"]] = new_id
+        if reply is not None and reply_id is None:
+            self._replies.append((new_id, reply))
+
+    def finish(self, series: Iterable[Series]) -> None:
+        """Write the references that pointed ahead, and the counters of the imported years."""
+        if self._relations:
+            self._conn.execute(
+                sa.insert(RELATION),
+                [{"registration_id": r, "related_id": self.ids[ref]} for r, ref in self._relations],
             )
-        return list(ids.values())
+        for assignment_id, ref in self._replies:
+            self._conn.execute(
+                sa.update(ASSIGNMENT)
+                .where(ASSIGNMENT.c.id == assignment_id)
+                .values(reply_registration_id=self.ids[ref])
+            )
+        self._conn.execute(
+            sa.insert(COUNTER),
+            [
+                {"book_id": self._books[s.book], "year": s.year, "last_number": s.count}
+                for s in series
+            ],
+        )
 
 
 def _codes(conn: sa.Connection, table: sa.Table) -> dict[str, int]:
@@ -586,31 +677,22 @@ def _codes(conn: sa.Connection, table: sa.Table) -> dict[str, int]:
     return dict(conn.execute(sa.select(table.c.code, table.c.id)).all())
 
 
-class _Resolver:
-    """Protocol references of an import: to imported entries, or to the archive's own."""
-
-    def __init__(self, conn: sa.Connection, imported: Mapping[ProtocolRef, int]) -> None:
-        self._conn = conn
-        self._imported = imported
-
-    def __call__(self, text: str) -> int:
-        ref = ProtocolRef.parse(text)
-        if ref in self._imported:
-            return self._imported[ref]
-        found = self._conn.execute(
-            sa.select(REGISTRATION.c.id)
-            .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-            .where(
-                BOOK.c.code == ref.book,
-                REGISTRATION.c.year == ref.year,
-                REGISTRATION.c.number == ref.number,
-            )
-        ).scalar()
-        if found is None:
-            raise InvalidTransfer(
-                f"the export refers to {ref}, which neither it nor this archive holds"
-            )
-        return int(found)
+def _registration_id(conn: sa.Connection, ref: ProtocolRef) -> int:
+    """The id of a registration of this archive that imported records refer to."""
+    found = conn.execute(
+        sa.select(REGISTRATION.c.id)
+        .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+        .where(
+            BOOK.c.code == ref.book,
+            REGISTRATION.c.year == ref.year,
+            REGISTRATION.c.number == ref.number,
+        )
+    ).scalar()
+    if found is None:
+        raise InvalidTransfer(
+            f"the export refers to {ref}, which neither it nor this archive holds"
+        )
+    return int(found)
 
 
 def _items(

@@ -26,6 +26,7 @@ from eprotocol import (
     InvalidTransfer,
     LocalStorageConfig,
     NewRegistration,
+    ProtocolRef,
     Purpose,
     Registration,
     Role,
@@ -35,6 +36,7 @@ from eprotocol import (
 )
 from eprotocol.bags import BagReader, BagWriter
 from eprotocol.config import SigningConfig
+from eprotocol.core import transfer
 from tests import pdfs
 from tests.integration.test_certificates import CITIZEN
 from tests.integration.test_registry import table_counts
@@ -119,6 +121,20 @@ def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, di
         archive.accept(routed.id, by="admin")
         archive.forward(routed.id, department="ΤΜ-ΠΡΑΣ", by="admin", note="Αρμοδιότητας")
         archive.issue_certificate("permanent-residence", CITIZEN, by="kep")  # 2026: 5
+        # A book whose records come first in the export and refer ahead, to general 2026.
+        archive.create_book("confidential", "Εμπιστευτικό πρωτόκολλο", by="admin")
+        archive.register(
+            NewRegistration(
+                direction="incoming",
+                subject="Εμπιστευτικό",
+                related=["general:1/2026"],
+                book="confidential",
+            ),
+            by="admin",
+        )
+        secret = archive.assign("confidential", 2026, 1, department="KEP", by="admin")
+        archive.accept(secret.id, by="admin")
+        archive.complete(secret.id, by="admin", reply=ProtocolRef("general", 2026, 2))
         yield archive, _env(config, url)
 
 
@@ -160,7 +176,7 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
     exported = run_cli("export", "bag", "--json", env=source_env, cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
     summary = json.loads(exported.stdout)
-    assert summary["registrations"] == 8
+    assert summary["registrations"] == 9
     assert summary["files"] == 7  # 3 in 2025, 3 + the certificate in 2026: the shared one once
     bag = tmp_path / "bag"
     bagit.Bag(str(bag)).validate()  # a bag any BagIt tool accepts
@@ -174,15 +190,12 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
     assert run_cli("init", "--organisation", ORGANISATION, env=env).returncode == 0
     imported = run_cli("import", str(bag), env=env)
     assert imported.returncode == 0, imported.stderr
-    assert "imported 8 registrations (general 2025: 1–3; general 2026: 1–5)" in imported.stdout
+    series = "confidential 2026: 1–1; general 2025: 1–3; general 2026: 1–5"
+    assert f"imported 9 registrations ({series})" in imported.stdout
 
     config = dataclasses.replace(config, index_dir=tmp_path / "index")
     with Archive(config, clock=FixedClock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))) as target:
-        before = sorted(all_registrations(archive), key=lambda e: (e.year, e.number))
-        after = sorted(all_registrations(target), key=lambda e: (e.year, e.number))
-        assert [_comparable(e) for e in after] == [_comparable(e) for e in before]
-        for old, new in zip(before, after, strict=True):
-            assert _bytes(target, new) == _bytes(archive, old)
+        after = _assert_same_book(archive, target)
         certificate = after[-1]
         assert certificate.verification_code is not None
         check = target.verify_code(certificate.verification_code)
@@ -201,6 +214,39 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
         # The book goes on from where the imported year ended: no gap, no reuse.
         next_one = target.register(NewRegistration(direction="incoming", subject="Νέα"), by="admin")
         assert next_one.protocol_number == "6/2026"
+
+
+def _assert_same_book(archive: Archive, target: Archive) -> list[Registration]:
+    """Both archives hold the same registrations with the same files; the target's, in order."""
+
+    def in_order(entries: Iterator[Registration]) -> list[Registration]:
+        return sorted(entries, key=lambda e: (e.book, e.year, e.number))
+
+    before, after = in_order(all_registrations(archive)), in_order(all_registrations(target))
+    assert [_comparable(e) for e in after] == [_comparable(e) for e in before]
+    for old, new in zip(before, after, strict=True):
+        assert _bytes(target, new) == _bytes(archive, old)
+    assert [r.reply for r in after[0].assignments] == [ProtocolRef("general", 2026, 2)]
+    assert after[0].related == (ProtocolRef("general", 2026, 1),)
+    return after
+
+
+def test_references_to_records_further_on_in_the_export_are_kept(
+    source: tuple[Archive, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+    # Written two at a time, the confidential entry's relation and its assignment's reply point
+    # to entries of a later chunk.
+    monkeypatch.setattr(transfer, "_BATCH", 2)
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'target.db'}",
+        storage=LocalStorageConfig(tmp_path / "target-blobs"),
+    )
+    with Archive(config) as target:
+        target.initialise(organisation=ORGANISATION)
+        target.import_export(tmp_path / "bag", by="admin")
+        _assert_same_book(archive, target)
 
 
 def _check_chain_as_documented(bag: Path) -> None:
@@ -257,7 +303,7 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
             return records
 
         bad = _rewritten(tmp_path / "bag", tmp_path / "bad", overlong_title)
-        too_long = "registration record 8: title is 1001 characters long"
+        too_long = "registration record 9: title is 1001 characters long"
         with pytest.raises(InvalidTransfer, match=too_long):
             target.import_export(bad, by="admin")
 
