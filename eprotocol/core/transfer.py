@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import IO, Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -322,7 +323,10 @@ class Transfer:
             )
             plan.check_target(conn)  # again, under the write lock: nothing may have slipped in
             writer = _Writer(conn, plan.imported)
+            checked = iter(plan.imported)
             for chunk in _chunks(_entries(records(), self._tz), _BATCH):
+                if [ref for ref, _ in chunk] != list(islice(checked, len(chunk))):
+                    raise InvalidTransfer("the export changed while it was being imported")
                 writer.write(chunk)
                 chain.append_all(
                     [_imported(actor, ref, entry, source, now) for ref, entry in chunk]
@@ -334,6 +338,8 @@ class Transfer:
                         for ref, _ in chunk
                     ],
                 )
+            if next(checked, None) is not None:
+                raise InvalidTransfer("the export changed while it was being imported")
             writer.finish(series)
         return TransferReport(
             series=series,

@@ -368,3 +368,30 @@ def test_an_import_whose_storage_fails_records_nothing(
         with pytest.raises(StorageUnavailable):
             target.import_export(tmp_path / "bag", by="admin")
         assert table_counts(config) == before
+
+
+def test_an_export_that_changes_during_its_import_is_refused(
+    source: tuple[Archive, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+    reads = 0
+    original = BagReader.json_lines
+
+    def second_read_differs(self: BagReader, path: str) -> Iterator[Any]:
+        nonlocal reads
+        reads += 1
+        records = list(original(self, path))
+        return iter(records[:-1] if reads == 2 else records)
+
+    monkeypatch.setattr(BagReader, "json_lines", second_read_differs)
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'target.db'}",
+        storage=LocalStorageConfig(tmp_path / "target-blobs"),
+    )
+    with Archive(config) as target:
+        target.initialise(organisation=ORGANISATION)
+        before = table_counts(config)
+        with pytest.raises(InvalidTransfer, match="changed while it was being imported"):
+            target.import_export(tmp_path / "bag", by="admin")
+        assert table_counts(config) == before
