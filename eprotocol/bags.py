@@ -152,12 +152,13 @@ class BagReader:
 
     def json_lines(self, path: str) -> Iterator[Any]:
         """The records of the JSON Lines file ``data/<path>``."""
-        with self._path(path).open(encoding=_ENCODING) as lines:
+        with self._path(path).open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 try:
-                    yield json.loads(line)
-                except ValueError as exc:
+                    record = json.loads(line.decode(_ENCODING))
+                except ValueError as exc:  # UnicodeDecodeError too
                     raise InvalidTransfer(f"data/{path} line {number} is not JSON: {exc}") from exc
+                yield record
 
 
 def _check(directory: Path) -> dict[str, str]:

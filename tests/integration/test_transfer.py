@@ -307,6 +307,14 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
         with pytest.raises(InvalidTransfer, match=too_long):
             target.import_export(bad, by="admin")
 
+        garbled = tmp_path / "garbled"
+        with BagWriter(garbled) as writer:
+            writer.add("registrations.jsonl", [b"\xff\xfe\n"])
+            writer.add_json("reference.json", BagReader(tmp_path / "bag").json("reference.json"))
+            writer.finish(BagReader(tmp_path / "bag").info)
+        with pytest.raises(InvalidTransfer, match=r"registrations\.jsonl line 1 is not JSON"):
+            target.import_export(garbled, by="admin")
+
         assert table_counts(config) == empty
         assert not [p for p in (tmp_path / "target-blobs").rglob("*") if p.is_file()]
 
