@@ -963,12 +963,11 @@ class Archive:
         """
         actor = self._administrator(by)
         bag = BagReader(directory)
-        if bag.info.get("EProtocol-Format") != FORMAT:
-            raise InvalidTransfer(
-                f"{directory} is a bag but not an eprotocol export of format {FORMAT}"
-            )
+        reference = bag.json("reference.json")
+        if not isinstance(reference, dict):
+            raise InvalidTransfer("data/reference.json is not a JSON object")
         return self._transfer.take_in(
-            bag.json("reference.json"),
+            reference,
             lambda: bag.json_lines("registrations.jsonl"),
             lambda sha: bag.open(f"files/{sha[:2]}/{sha}"),
             by=actor,

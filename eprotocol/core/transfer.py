@@ -154,8 +154,8 @@ class Transfer:
         with self._db.read() as conn:
             return tuple(Series(code, y, count) for code, y, count in conn.execute(query))
 
-    def reference(self) -> dict[str, list[dict[str, Any]]]:
-        """The books, filing plan and departments, as records (whole: they are small)."""
+    def reference(self) -> dict[str, Any]:
+        """The format, and the books, filing plan and departments (whole: they are small)."""
         parent = DEPARTMENT.alias("parent")
         with self._db.read() as conn:
             books = conn.execute(sa.select(BOOK.c.code, BOOK.c.name).order_by(BOOK.c.code))
@@ -171,6 +171,7 @@ class Transfer:
                 .order_by(DEPARTMENT.c.id)
             )
             return {
+                "format": FORMAT,
                 "books": [dict(r) for r in books.mappings()],
                 "classifications": [dict(r) for r in plan.mappings()],
                 "departments": [dict(r) for r in departments.mappings()],
@@ -293,6 +294,8 @@ class Transfer:
         for the audit events.
         """
         actor = validation.actor(by)
+        if reference.get("format") != FORMAT:
+            raise InvalidTransfer(f"the export is not in the layout of format {FORMAT}")
         plan = _Plan(reference, self._retention_years(), self._default_retention)
         for ref, entry in _entries(records(), self._tz):
             plan.note(ref, entry)

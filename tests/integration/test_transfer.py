@@ -403,3 +403,37 @@ def test_an_export_that_changes_during_its_import_is_refused(
         with pytest.raises(InvalidTransfer, match="changed while it was being imported"):
             target.import_export(tmp_path / "bag", by="admin")
         assert table_counts(config) == before
+
+
+def test_records_of_another_system_bagged_with_the_bagit_tool_are_imported(
+    source: tuple[Archive, dict[str, str]], tmp_path: Path
+) -> None:
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+
+    # What another system's converter writes: the payload alone, then bagged by the tool.
+    def bagged(name: str, *, with_format: bool) -> Path:
+        legacy = tmp_path / name
+        shutil.copytree(tmp_path / "bag" / "data", legacy)
+        (legacy / "audit.jsonl").unlink()
+        reference = json.loads((legacy / "reference.json").read_text(encoding="utf-8"))
+        if not with_format:
+            del reference["format"]
+        (legacy / "reference.json").write_text(json.dumps(reference), encoding="utf-8")
+        bagit.make_bag(str(legacy), {"Source-Organization": "Παλιό σύστημα"}, checksums=["sha256"])
+        return legacy
+
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'target.db'}",
+        storage=LocalStorageConfig(tmp_path / "target-blobs"),
+    )
+    with Archive(config) as target:
+        target.initialise(organisation=ORGANISATION)
+        with pytest.raises(InvalidTransfer, match="not in the layout of format 1"):
+            target.import_export(bagged("unversioned", with_format=False), by="admin")
+        legacy = bagged("legacy", with_format=True)
+        report = target.import_export(legacy, by="admin")
+        assert report.registrations == 9
+        _assert_same_book(archive, target)
+        trail = target.audit_trail(target.get("general", 2025, 1))
+        assert trail[0].details["source"]["organisation"] == "Παλιό σύστημα"
