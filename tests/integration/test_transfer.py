@@ -294,6 +294,15 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
         def without_2026_2(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [r for r in records if (r["year"], r["number"]) != (2026, 2)]
 
+        linked = tmp_path / "linked"
+        shutil.copytree(tmp_path / "bag", linked)
+        payload = next(p for p in (linked / "data" / "files").rglob("*") if p.is_file())
+        outside = tmp_path / "outside"
+        payload.rename(outside)  # same bytes, so the manifest still matches through the link
+        payload.symlink_to(outside)
+        with pytest.raises(InvalidTransfer, match="is unsafe"):  # bagit refuses links out
+            target.import_export(linked, by="admin")
+
         gap = _rewritten(tmp_path / "bag", tmp_path / "gap", without_2026_2)
         with pytest.raises(InvalidTransfer, match="do not run from 1 without gaps"):
             target.import_export(gap, by="admin")
