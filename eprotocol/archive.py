@@ -206,7 +206,7 @@ class Archive:
             self._db,
             self._store,
             self._clock,
-            self._routing,
+            self._registry,
             timezone=config.timezone,
             default_retention_years=config.default_retention_years,
         )

@@ -20,7 +20,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from itertools import islice
 from typing import IO, Any, TypeVar
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from eprotocol.core import validation
 from eprotocol.core.audit import Entry, lock_chain
+from eprotocol.core.certificates import describe
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, InvalidInput, InvalidTransfer
 from eprotocol.core.models import (
@@ -45,15 +46,16 @@ from eprotocol.core.models import (
     RELATION,
     SEAL,
 )
+from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.outbox import emit_all
 from eprotocol.core.ports import BlobStore, Clock, blob_key
-from eprotocol.core.registry import INSERT_REGISTRATIONS, years_later
-from eprotocol.core.routing import Routing
+from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry, years_later
 from eprotocol.core.types import (
     AssignmentState,
     Disposal,
     ProtocolRef,
     Purpose,
+    Registration,
     Status,
 )
 
@@ -76,8 +78,6 @@ _REGISTRATION_FIELDS = (
     "confidential",
     "status",
 )
-_FILE_FIELDS = ("role", "filename", "media_type", "size", "sha256", "warnings", "signatures")
-_CANCELLATION_FIELDS = ("reason", "authorisation", "cancelled_by")
 _CORRECTION_FIELDS = ("field", "old_value", "new_value", "reason", "corrected_by")
 _SEAL_FIELDS = ("verification_code", "title", "sha256", "template", "fields")
 
@@ -113,8 +113,79 @@ def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _ref(book: str | None, year: int | None, number: int | None) -> str | None:
-    return None if book is None or year is None or number is None else f"{book}:{number}/{year}"
+def _record(entry: Registration, seal: dict[str, Any] | None) -> dict[str, Any]:
+    """A registration as the record of ``docs/export-format.md``."""
+    return {
+        "book": entry.book,
+        "year": entry.year,
+        "number": entry.number,
+        "registered_at": _instant(entry.registered_at),
+        "registered_by": entry.registered_by,
+        "direction": entry.direction.value,
+        "subject": entry.subject,
+        "sender": entry.sender,
+        "recipients": list(entry.recipients),
+        "sender_reference": entry.sender_reference,
+        "sender_date": _day(entry.sender_date),
+        "channel": None if entry.channel is None else entry.channel.value,
+        "classification_code": entry.classification_code,
+        "confidential": entry.confidential,
+        "status": entry.status.value,
+        "related": [str(ref) for ref in entry.related],
+        "files": [
+            {
+                "role": f.role.value,
+                "filename": f.filename,
+                "media_type": f.media_type,
+                "size": f.size,
+                "sha256": f.sha256,
+                "warnings": list(f.warnings),
+                "signatures": describe(f.signatures),
+            }
+            for f in entry.files
+        ],
+        "cancellation": None
+        if (cancelled := entry.cancellation) is None
+        else {
+            "reason": cancelled.reason,
+            "authorisation": cancelled.authorisation,
+            "cancelled_by": cancelled.cancelled_by,
+            "cancelled_at": _instant(cancelled.cancelled_at),
+        },
+        "corrections": [
+            {
+                "field": c.field,
+                "old_value": c.old_value,
+                "new_value": c.new_value,
+                "reason": c.reason,
+                "corrected_by": c.corrected_by,
+                "corrected_at": _instant(c.corrected_at),
+            }
+            for c in entry.corrections
+        ],
+        "assignments": [
+            {
+                "id": a.id,
+                "department": a.department,
+                "assignee": a.assignee,
+                "purpose": a.purpose.value,
+                "state": a.state.value,
+                "due": _day(a.due),
+                "note": a.note,
+                "created_by": a.created_by,
+                "created_at": _instant(a.created_at),
+                "accepted_by": a.accepted_by,
+                "accepted_at": _instant(a.accepted_at),
+                "closed_by": a.closed_by,
+                "closed_at": _instant(a.closed_at),
+                "return_reason": a.return_reason,
+                "reply": None if a.reply is None else str(a.reply),
+                "forwarded_from_id": a.forwarded_from,
+            }
+            for a in entry.assignments
+        ],
+        "seal": seal,
+    }
 
 
 class Transfer:
@@ -125,7 +196,7 @@ class Transfer:
         db: Database,
         store: BlobStore,
         clock: Clock,
-        routing: Routing,
+        registry: Registry,
         *,
         timezone: str,
         default_retention_years: int,
@@ -133,7 +204,7 @@ class Transfer:
         self._db = db
         self._store = store
         self._clock = clock
-        self._routing = routing
+        self._registry = registry
         self._tz = ZoneInfo(timezone)
         self._default_retention = default_retention_years
 
@@ -156,122 +227,41 @@ class Transfer:
 
     def reference(self) -> dict[str, Any]:
         """The format, and the books, filing plan and departments (whole: they are small)."""
-        parent = DEPARTMENT.alias("parent")
         with self._db.read() as conn:
             books = conn.execute(sa.select(BOOK.c.code, BOOK.c.name).order_by(BOOK.c.code))
             plan = conn.execute(sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code))
-            departments = conn.execute(
-                sa.select(
-                    DEPARTMENT.c.code,
-                    DEPARTMENT.c.name,
-                    parent.c.code.label("parent"),
-                    DEPARTMENT.c.digest_email,
-                )
-                .outerjoin(parent, parent.c.id == DEPARTMENT.c.parent_id)
-                .order_by(DEPARTMENT.c.id)
-            )
+            tree = DepartmentTree(conn)
             return {
                 "format": FORMAT,
                 "books": [dict(r) for r in books.mappings()],
                 "classifications": [dict(r) for r in plan.mappings()],
-                "departments": [dict(r) for r in departments.mappings()],
+                # In the order they were made, so a parent comes before its departments.
+                "departments": [asdict(tree.department(i)) for i in sorted(tree.by_id)],
             }
 
     def records(self, series: Series, batch: int = 500) -> Iterator[dict[str, Any]]:
         """Every registration of ``series`` as a record, in number order."""
         for first in range(1, series.count + 1, batch):
             with self._db.read() as conn:
-                yield from self._records(conn, series, first, first + batch - 1)
-
-    def _records(
-        self, conn: sa.Connection, series: Series, first: int, last: int
-    ) -> list[dict[str, Any]]:
-        rows = list(
-            conn.execute(
-                sa.select(REGISTRATION)
-                .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-                .where(
-                    BOOK.c.code == series.book,
-                    REGISTRATION.c.year == series.year,
-                    REGISTRATION.c.number.between(first, last),
+                ids = list(
+                    conn.execute(
+                        sa.select(REGISTRATION.c.id)
+                        .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+                        .where(
+                            BOOK.c.code == series.book,
+                            REGISTRATION.c.year == series.year,
+                            REGISTRATION.c.number.between(first, first + batch - 1),
+                        )
+                    ).scalars()
                 )
-                .order_by(REGISTRATION.c.number)
-            ).mappings()
-        )
-        ids = [r["id"] for r in rows]
-        records: dict[int, dict[str, Any]] = {
-            r["id"]: {
-                "book": series.book,
-                **{name: r[name] for name in _REGISTRATION_FIELDS},
-                "registered_at": _instant(r["registered_at"]),
-                "sender_date": _day(r["sender_date"]),
-                "related": [],
-                "files": [],
-                "cancellation": None,
-                "corrections": [],
-                "assignments": [],
-                "seal": None,
-            }
-            for r in rows
-        }
-        for f in conn.execute(
-            sa.select(FILE).where(FILE.c.registration_id.in_(ids)).order_by(FILE.c.position)
-        ).mappings():
-            records[f["registration_id"]]["files"].append({n: f[n] for n in _FILE_FIELDS})
-        target, target_book = REGISTRATION.alias("target"), BOOK.alias("target_book")
-        for reg_id, code, year, number in conn.execute(
-            sa.select(
-                RELATION.c.registration_id, target_book.c.code, target.c.year, target.c.number
-            )
-            .join(target, target.c.id == RELATION.c.related_id)
-            .join(target_book, target_book.c.id == target.c.book_id)
-            .where(RELATION.c.registration_id.in_(ids))
-            .order_by(target_book.c.code, target.c.year, target.c.number)
-        ):
-            records[reg_id]["related"].append(_ref(code, year, number))
-        for c in conn.execute(
-            sa.select(CANCELLATION).where(CANCELLATION.c.registration_id.in_(ids))
-        ).mappings():
-            records[c["registration_id"]]["cancellation"] = {
-                **{n: c[n] for n in _CANCELLATION_FIELDS},
-                "cancelled_at": _instant(c["cancelled_at"]),
-            }
-        for c in conn.execute(
-            sa.select(CORRECTION)
-            .where(CORRECTION.c.registration_id.in_(ids))
-            .order_by(CORRECTION.c.id)
-        ).mappings():
-            records[c["registration_id"]]["corrections"].append(
-                {
-                    **{n: c[n] for n in _CORRECTION_FIELDS},
-                    "corrected_at": _instant(c["corrected_at"]),
+                seals = {
+                    s["registration_id"]: {n: s[n] for n in _SEAL_FIELDS}
+                    for s in conn.execute(
+                        sa.select(SEAL).where(SEAL.c.registration_id.in_(ids))
+                    ).mappings()
                 }
-            )
-        for reg_id, assignments in self._routing.for_registrations(conn, ids).items():
-            records[reg_id]["assignments"] = [
-                {
-                    "id": a.id,
-                    "department": a.department,
-                    "assignee": a.assignee,
-                    "purpose": a.purpose.value,
-                    "state": a.state.value,
-                    "due": _day(a.due),
-                    "note": a.note,
-                    "created_by": a.created_by,
-                    "created_at": _instant(a.created_at),
-                    "accepted_by": a.accepted_by,
-                    "accepted_at": _instant(a.accepted_at),
-                    "closed_by": a.closed_by,
-                    "closed_at": _instant(a.closed_at),
-                    "return_reason": a.return_reason,
-                    "reply": None if a.reply is None else str(a.reply),
-                    "forwarded_from_id": a.forwarded_from,
-                }
-                for a in assignments
-            ]
-        for s in conn.execute(sa.select(SEAL).where(SEAL.c.registration_id.in_(ids))).mappings():
-            records[s["registration_id"]]["seal"] = {n: s[n] for n in _SEAL_FIELDS}
-        return list(records.values())
+            entries = sorted(self._registry.by_ids(ids), key=lambda e: e.number)
+            yield from (_record(entry, seals.get(entry.id)) for entry in entries)
 
     # -- import ----------------------------------------------------------------
 
