@@ -32,7 +32,7 @@ from eprotocol.core import validation
 from eprotocol.core.audit import Entry, lock_chain
 from eprotocol.core.certificates import describe
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Conflict, InvalidInput, InvalidTransfer
+from eprotocol.core.errors import Conflict, InvalidInput, InvalidTransfer, RegistrationNotFound
 from eprotocol.core.models import (
     ASSIGNMENT,
     BOOK,
@@ -49,6 +49,7 @@ from eprotocol.core.models import (
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.outbox import emit_all
 from eprotocol.core.ports import BlobStore, Clock, blob_key
+from eprotocol.core.queries import registration_row
 from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry, years_later
 from eprotocol.core.types import (
     AssignmentState,
@@ -678,20 +679,12 @@ def _codes(conn: sa.Connection, table: sa.Table) -> dict[str, int]:
 
 def _registration_id(conn: sa.Connection, ref: ProtocolRef) -> int:
     """The id of a registration of this archive that imported records refer to."""
-    found = conn.execute(
-        sa.select(REGISTRATION.c.id)
-        .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-        .where(
-            BOOK.c.code == ref.book,
-            REGISTRATION.c.year == ref.year,
-            REGISTRATION.c.number == ref.number,
-        )
-    ).scalar()
-    if found is None:
+    try:
+        return int(registration_row(conn, ref)["id"])
+    except RegistrationNotFound as exc:
         raise InvalidTransfer(
             f"the export refers to {ref}, which neither it nor this archive holds"
-        )
-    return int(found)
+        ) from exc
 
 
 def _items(

@@ -307,6 +307,14 @@ def test_a_damaged_or_unfitting_export_is_refused_and_leaves_nothing(
         with pytest.raises(InvalidTransfer, match="do not run from 1 without gaps"):
             target.import_export(gap, by="admin")
 
+        def dangling(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            records[-1]["related"] = ["general:99/2020"]
+            return records
+
+        elsewhere = _rewritten(tmp_path / "bag", tmp_path / "dangling", dangling)
+        with pytest.raises(InvalidTransfer, match="general:99/2020, which neither it nor"):
+            target.import_export(elsewhere, by="admin")
+
         def overlong_title(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             records[-1]["seal"]["title"] = "Β" * 1001
             return records
