@@ -782,12 +782,16 @@ class Archive:
         return self._verifier().by_code(normalise_code(code))
 
     def verify_pdf(self, content: bytes) -> PdfVerification:
-        """Whether ``content`` is a document we issued, unchanged, validly signed and in force."""
+        """Whether ``content`` is a document we issued, unchanged, validly signed and in force.
+
+        Needs the signing identity (its certificate tells our signature from
+        others); ``SigningUnavailable`` without it.
+        """
         return self._verifier().by_file(content)
 
     def _verifier(self) -> Verifier:
-        if self._signer is None:
-            raise SigningUnavailable("no signing key is configured (EPROTOCOL_SIGNING_P12)")
+        # No signer is needed to answer by code (a look-up): a public verification
+        # server can then run without the private key.
         return Verifier(self._db, self._signer, self._pdf, self._tz, self.config.spool_dir)
 
     # -- daily register ----------------------------------------------------------

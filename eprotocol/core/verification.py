@@ -21,6 +21,7 @@ from eprotocol.core.certificates import (
     VerificationStatus,
 )
 from eprotocol.core.database import Database
+from eprotocol.core.errors import SigningUnavailable
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CANCELLATION, REGISTRATION, SEAL
 from eprotocol.core.queries import organisation_name
@@ -56,7 +57,7 @@ class Verifier:
     def __init__(
         self,
         db: Database,
-        signer: Signer,
+        signer: Signer | None,
         inspector: PdfInspector,
         tz: ZoneInfo,
         spool_dir: Path | None,
@@ -90,7 +91,15 @@ class Verifier:
         return self._lookup(SEAL.c.verification_code == code)
 
     def by_file(self, content: bytes) -> PdfVerification:
-        """Compare ``content`` with what we issued and check its signatures."""
+        """Compare ``content`` with what we issued and check its signatures.
+
+        ``SigningUnavailable`` without the signing identity: only its certificate
+        tells our signature from anyone else's.
+        """
+        if self._signer is None:
+            raise SigningUnavailable(
+                "no signing key is configured (EPROTOCOL_SIGNING_P12): a file cannot be checked"
+            )
         sha256 = hashlib.sha256(content).hexdigest()
         document = self._lookup(SEAL.c.sha256 == sha256)
         identical = document.status is not VerificationStatus.UNKNOWN

@@ -416,6 +416,21 @@ def test_issuing_needs_a_signing_key(archive: Archive) -> None:
         archive.issue_certificate("permanent-residence", CITIZEN, by="admin")
 
 
+def test_a_server_without_the_signing_key_still_verifies_codes(
+    issuing: Archive, config: ArchiveConfig, clock: FixedClock
+) -> None:
+    entry, pdf = _main_pdf(issuing)
+    assert entry.verification_code is not None
+    # The public verification server of the same archive, run without the private key.
+    with Archive(config, clock=clock) as public:
+        found = public.verify_code(entry.verification_code)
+        assert found.status is VerificationStatus.VALID
+        assert found.protocol_number == entry.protocol_number
+        assert found.sha256 == hashlib.sha256(pdf).hexdigest()
+        with pytest.raises(SigningUnavailable, match="a file cannot be checked"):
+            public.verify_pdf(pdf)
+
+
 @pytest.fixture
 def timestamp_server() -> Iterator[tuple[str, datetime]]:
     """A real RFC 3161 timestamp authority over HTTP on 127.0.0.1 (pyHanko's test TSA)."""
