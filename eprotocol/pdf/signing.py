@@ -197,6 +197,20 @@ class PadesSigner:
         return check_signatures(pdf, self._roots, _der(self._cert))
 
 
+#: The upper bound of a common or organisation name, which cryptography counts in UTF-8
+#: bytes: a Greek letter takes two, so 64 bytes hold about 30 letters.
+_NAME_ATTRIBUTE_BYTES = 64
+
+
+def _fit(text: str, limit: int = _NAME_ATTRIBUTE_BYTES) -> str:
+    """``text``, or its beginning and "…" when its UTF-8 is over ``limit`` bytes."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    # Cutting the bytes may split a letter in two: "ignore" drops the broken half.
+    return encoded[: limit - len("…".encode())].decode(errors="ignore").rstrip() + "…"
+
+
 def create_development_identity(path: Path, password: bytes, organisation: str) -> str:
     """Write a self-signed ECDSA P-256 key and certificate (PKCS#12) for development.
 
@@ -204,10 +218,12 @@ def create_development_identity(path: Path, password: bytes, organisation: str) 
     trusts such a certificate: production must load the organisation's real one.
     """
     key = ec.generate_private_key(ec.SECP256R1())
+    marker = " (ΔΟΚΙΜΑΣΤΙΚΟ)"  # "test": shown wherever the signer's name is shown
+    limit = _NAME_ATTRIBUTE_BYTES - len(marker.encode())
     name = x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} (ΔΟΚΙΜΑΣΤΙΚΟ ΚΛΕΙΔΙ)"[:64]),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
+            x509.NameAttribute(NameOID.COMMON_NAME, _fit(organisation, limit) + marker),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organisation)),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "GR"),
         ]
     )

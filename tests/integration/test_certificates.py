@@ -506,6 +506,30 @@ def test_with_a_timestamp_server_signatures_carry_its_time(
         assert entry.verification_code is not None
 
 
+@pytest.mark.parametrize(
+    ("organisation", "signer"),
+    [
+        ("Δήμος Ηρακλείου", "Δήμος Ηρακλείου (ΔΟΚΙΜΑΣΤΙΚΟ)"),
+        ("Δήμος Αγίου Νικολάου", "Δήμος Αγίου Νικολάου (ΔΟΚΙΜΑΣΤΙΚΟ)"),
+        (
+            "Δήμος Ηρακλείου - Διεύθυνση Διοικητικών Υπηρεσιών",
+            "Δήμος Ηρακλείου - Δι… (ΔΟΚΙΜΑΣΤΙΚΟ)",
+        ),
+    ],
+    ids=["15 letters", "20 letters", "cut"],
+)
+def test_a_development_key_names_a_greek_organisation_of_any_length(
+    tmp_path: Path, organisation: str, signer: str
+) -> None:
+    # Certificate names are limited to 64 bytes, and a Greek letter takes two.
+    identity = tmp_path / "dev.p12"
+    create_development_identity(identity, b"pw", organisation)
+    loaded = PadesSigner(SigningConfig(identity, b"pw"))
+    assert loaded.signer_name == signer
+    (check,) = loaded.check(loaded.sign(greek_pdf("Δοκιμή")))
+    assert check.signer == signer and check.intact and check.valid
+
+
 def test_the_signing_password_is_never_shown(signing: SigningConfig, tmp_path: Path) -> None:
     assert b"test-password".decode() not in repr(signing)
     wrong = dataclasses.replace(signing, password=b"wrong-secret-123")
