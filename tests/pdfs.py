@@ -96,17 +96,24 @@ def with_javascript() -> bytes:
     return _written(writer)
 
 
-def with_launch_action() -> bytes:
-    """A valid PDF whose OpenAction launches a program."""
+def _opening_with(kind: str, key: str, value: str) -> bytes:
+    """A valid PDF whose OpenAction is ``<< /S /kind /key (value) >>``."""
     writer = _blank()
     action = DictionaryObject(
-        {
-            NameObject("/S"): NameObject("/Launch"),
-            NameObject("/F"): TextStringObject("cmd.exe"),
-        }
+        {NameObject("/S"): NameObject(kind), NameObject(key): TextStringObject(value)}
     )
     writer._root_object[NameObject("/OpenAction")] = writer._add_object(action)
     return _written(writer)
+
+
+def with_launch_action() -> bytes:
+    """A valid PDF whose OpenAction launches a program."""
+    return _opening_with("/Launch", "/F", "cmd.exe")
+
+
+def opening_a_website() -> bytes:
+    """A valid PDF whose OpenAction opens a web address (it tells someone it was opened)."""
+    return _opening_with("/URI", "/URI", "https://tracker.invalid/opened")
 
 
 def with_embedded_file() -> bytes:

@@ -21,7 +21,6 @@ _RAW_MARKERS = {
     b"/JS": "contains JavaScript",
     b"/Launch": "contains an action that launches a program (Launch)",
     b"/EmbeddedFile": "contains embedded files",
-    b"/OpenAction": "runs an action when opened (OpenAction)",
 }
 
 
@@ -39,9 +38,13 @@ def _action_warnings(action: Any) -> set[str]:
 def _structure_warnings(reader: PdfReader) -> set[str]:
     found: set[str] = set()
     root = reader.root_object
-    if "/OpenAction" in root:
+    opening = root.get("/OpenAction")
+    opening = opening.get_object() if opening is not None else None
+    # A destination, or a GoTo action to one, only says at which page and zoom to open
+    # (fpdf2, LaTeX's hyperref and many scanners write one): not active content.
+    if isinstance(opening, DictionaryObject) and opening.get("/S") != "/GoTo":
         found.add("runs an action when opened (OpenAction)")
-        found |= _action_warnings(root["/OpenAction"].get_object())
+        found |= _action_warnings(opening)
     if "/AA" in root:
         found.add("has automatic actions (AA)")
     names = root.get("/Names")

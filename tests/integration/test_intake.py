@@ -103,6 +103,7 @@ def test_hostile_file_is_refused_without_trace(
         (pdfs.with_javascript(), "JavaScript"),
         (pdfs.with_launch_action(), "launches a program"),
         (pdfs.with_embedded_file(), "embedded files"),
+        (pdfs.opening_a_website(), "runs an action when opened (OpenAction)"),
     ],
 )
 def test_active_content_is_kept_and_flagged(
@@ -118,6 +119,15 @@ def test_active_content_is_kept_and_flagged(
     )
     _, chunks = intake_archive.read_file("general", entry.year, entry.number, stored.id)
     assert b"".join(chunks) == content  # never modified
+
+
+def test_a_pdf_that_only_says_where_to_open_has_no_warning(intake_archive: Archive) -> None:
+    content = pdfs.greek_pdf("Αίτηση")  # fpdf2 writes /OpenAction [page /FitH null]
+    assert b"/OpenAction" in content
+    entry = intake_archive.register(
+        incoming(), [FileInput("a.pdf", content, FileRole.MAIN)], by="c"
+    )
+    assert entry.files[0].warnings == ()
 
 
 def test_accepted_types_by_role(intake_archive: Archive) -> None:
