@@ -17,6 +17,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from eprotocol.config import SigningConfig
+from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf
 from tests.support import serve
 
@@ -459,4 +462,37 @@ def test_a_login_goes_back_only_to_this_site(site: Site, browser: Browser) -> No
     page.get_by_label("Κωδικός").fill(PASSWORD)
     page.get_by_role("button", name="Σύνδεση").click()
     expect(page).to_have_url(f"{site.base}/")
+    context.close()
+
+
+def test_a_signed_upload_shows_what_its_signature_means(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Another authority's signed PDF: intact, but from a certificate the archive does not trust."""
+    identity = tmp_path / "stranger.p12"
+    create_development_identity(identity, b"pw", "Περιφέρεια Κρήτης")
+    signed = tmp_path / "απόφαση.pdf"
+    signer = PadesSigner(SigningConfig(identity, b"pw"))
+    # pyHanko runs its own event loop: not in this thread, where Playwright's runs.
+    with ThreadPoolExecutor(1) as thread:
+        signed.write_bytes(thread.submit(signer.sign, greek_pdf("Απόφαση")).result())
+    context = browser.new_context(locale="el-GR")
+    page = context.new_page()
+    log_in(page, site.base, "admin")
+    page.goto(f"{site.base}/register")
+    page.locator("#files").set_input_files(str(signed))
+    page.locator("#sender").fill("Περιφέρεια Κρήτης")
+    page.locator("#subject").fill("Απόφαση για τη χρηματοδότηση έργου")
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(page.get_by_test_id("protocol-number")).to_be_visible()
+    finding = page.locator(".file-card .signatures li")
+    expect(finding).to_have_count(1)
+    expect(finding).to_have_class("untrusted")  # not green: anybody can make such a key
+    expect(finding).to_contain_text("Περιφέρεια Κρήτης")
+    expect(finding).to_contain_text("έγκυρη, καλύπτει όλο το αρχείο")
+    expect(finding).to_contain_text(
+        "Το πιστοποιητικό δεν ανήκει σε αρχή που εμπιστεύεται το αρχείο."
+    )
+    expect(finding).to_contain_text("Τεχνική περιγραφή")
+    inspect(page, "registration-signed-upload")
     context.close()

@@ -132,6 +132,7 @@ def test_signature_findings_are_said_in_words_with_the_technical_summary_last() 
         ],
     )
     items = page.split("<li")[1:]
+    assert [item.split('"')[1] for item in items] == ["ok", "untrusted", "bad", "ok", "bad"]
     assert "έγκυρη, έμπιστη, καλύπτει όλο το αρχείο · 02/03/2026 11:30" in items[0]
     assert "<br>" not in items[0]
     assert "δεν ανήκει σε αρχή που εμπιστεύεται" in items[1]
