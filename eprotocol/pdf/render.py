@@ -20,6 +20,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -62,6 +63,17 @@ def _date(seal: Seal) -> str:
     return seal.registered_at.strftime("%d/%m/%Y")
 
 
+def _wrapped(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:
+    """``text`` in lines no wider than ``width``; "…" ends the last line if it does not all fit."""
+    lines: list[str] = simpleSplit(text, font, size, width)
+    if len(lines) <= max_lines:
+        return lines
+    last = " ".join(lines[max_lines - 1 :])
+    while last and pdfmetrics.stringWidth(last + "…", font, size) > width:
+        last = last[:-1]
+    return [*lines[: max_lines - 1], last.rstrip() + "…"]
+
+
 def _draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
     """Draw ``text`` as a QR code whose lower-left corner is at (x, y)."""
     qr = segno.make(text, error="m", micro=False)
@@ -93,9 +105,15 @@ def _draw_seal(canvas: Canvas, seal: Seal, x: float, y: float) -> None:
     qr_size = _SEAL_HEIGHT - 2 * mm
     _draw_qr(canvas, seal.verify_url, x + 1 * mm, y + 1 * mm, qr_size)
     text_x = x + qr_size + 2 * mm
+    text_width = x + _SEAL_WIDTH - 1.5 * mm - text_x
     canvas.setFillColor(colors.black)
+    # A long name takes two smaller lines, so the box keeps its size on every document.
+    name = _wrapped(seal.organisation, BOLD, 8, text_width, 1)
+    if name != [seal.organisation]:
+        name = _wrapped(seal.organisation, BOLD, 6.5, text_width, 2)
+    name_size = 8 if len(name) == 1 else 6.5
     lines = [
-        (BOLD, 8, seal.organisation),
+        *((BOLD, name_size, line) for line in name),
         (REGULAR, 8, f"Αρ. πρωτ.: {seal.protocol_number}"),
         (REGULAR, 8, f"Ημ/νία: {seal.registered_at.strftime('%d/%m/%Y %H:%M')}"),
         (REGULAR, 7, "Κωδικός επαλήθευσης:"),
@@ -104,10 +122,16 @@ def _draw_seal(canvas: Canvas, seal: Seal, x: float, y: float) -> None:
     line_y = y + _SEAL_HEIGHT - 5 * mm
     for font, size, text in lines:
         canvas.setFont(font, size)
-        canvas.drawString(text_x, line_y, text[:48])
-        line_y -= size + 3.2
-    canvas.setFont(REGULAR, 6)
-    canvas.drawString(text_x, line_y - 1, seal.verify_url[:80])
+        canvas.drawString(text_x, line_y, text)
+        line_y -= size + (3.2 if len(name) == 1 else 2.2)
+    # The address is in the QR code; printed, it shrinks to fit rather than run out of the box.
+    url_size = max(
+        4.5, min(6, 6 * text_width / pdfmetrics.stringWidth(seal.verify_url, REGULAR, 6))
+    )
+    canvas.setFont(REGULAR, url_size)
+    canvas.drawString(
+        text_x, line_y - 1, _wrapped(seal.verify_url, REGULAR, url_size, text_width, 1)[0]
+    )
     canvas.restoreState()
 
 
@@ -127,14 +151,16 @@ class ReportlabRenderer:
         seal = sheet.seal
         canvas.setTitle(f"{sheet.title} — {seal.protocol_number}")
         canvas.setAuthor(seal.organisation)
+        right = (f"Ημερομηνία: {_date(seal)}", f"Αρ. πρωτ.: {seal.protocol_number}")
+        canvas.setFont(REGULAR, 10.5)
+        for i, text in enumerate(right):
+            canvas.drawRightString(width - 25 * mm, height - (30 + 7 * i) * mm, text)
+        # The organisation's name wraps before the number and date on the right.
+        name_width = width - 58 * mm - max(pdfmetrics.stringWidth(t, REGULAR, 10.5) for t in right)
         canvas.setFont(BOLD, 13)
         canvas.drawString(25 * mm, height - 30 * mm, "ΕΛΛΗΝΙΚΗ ΔΗΜΟΚΡΑΤΙΑ")
-        canvas.drawString(25 * mm, height - 37 * mm, seal.organisation)
-        canvas.setFont(REGULAR, 10.5)
-        canvas.drawRightString(width - 25 * mm, height - 30 * mm, f"Ημερομηνία: {_date(seal)}")
-        canvas.drawRightString(
-            width - 25 * mm, height - 37 * mm, f"Αρ. πρωτ.: {seal.protocol_number}"
-        )
+        for i, line in enumerate(_wrapped(seal.organisation, BOLD, 13, name_width, 3)):
+            canvas.drawString(25 * mm, height - (37 + 6 * i) * mm, line)
         canvas.setFont(BOLD, 17)
         canvas.drawCentredString(width / 2, height - 70 * mm, _capitals(sheet.title))
         body = Frame(25 * mm, 60 * mm, width - 50 * mm, height - 145 * mm, showBoundary=0)
@@ -145,7 +171,10 @@ class ReportlabRenderer:
         if story:
             raise InvalidInput("the certificate text does not fit on one page", field="fields")
         canvas.setFont(REGULAR, 10.5)
-        canvas.drawCentredString(width * 0.7, 50 * mm, seal.organisation)
+        signature_width = 2 * (width - 25 * mm - width * 0.7)
+        signatory = _wrapped(seal.organisation, REGULAR, 10.5, signature_width, 2)
+        for i, line in enumerate(reversed(signatory)):
+            canvas.drawCentredString(width * 0.7, (50 + 5 * i) * mm, line)
         canvas.drawCentredString(width * 0.7, 44 * mm, "(ψηφιακή υπογραφή)")
         _draw_seal(canvas, seal, 25 * mm, 15 * mm)
         canvas.showPage()
