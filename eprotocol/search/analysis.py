@@ -108,10 +108,22 @@ def _stemmer() -> Any:
     return snowballstemmer.stemmer("greek")
 
 
+_VOWELS = frozenset("αεηιουω")
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Snowball Greek stem of a folded Greek word."""
-    return str(_stemmer().stemWord(word)).replace("ς", "σ")
+    """The Snowball Greek stem of a folded Greek word (the word itself if nothing is left).
+
+    Snowball keeps the ι of a word's -ιο, -ιος, -ιας forms but strips it from the
+    others (συμβούλιο → συμβουλι, συμβουλίου → συμβουλ; Γεώργιος, Γεωργίου), so a
+    stem ending in a consonant and ι loses that ι here. An ι after a vowel is part
+    of ει, οι, αι, υι and stays (ταμείο, ταμείου → ταμει).
+    """
+    stemmed = str(_stemmer().stemWord(word)).replace("ς", "σ")
+    if len(stemmed) > 2 and stemmed[-1] == "ι" and stemmed[-2] not in _VOWELS:
+        return stemmed[:-1]
+    return stemmed or word
 
 
 # Words repeat (Zipf): caching a token's term makes analysis several times cheaper.
@@ -132,14 +144,29 @@ class GreekFilter(Filter):  # type: ignore[misc]
     With ``phonetic`` the stems' vowels are folded as well (see :func:`sounds`).
     """
 
+    #: Raised whenever a word's terms change (2: the ι of -ιο, -ιος). The index stores
+    #: the filter with its version: one made by another version is rebuilt.
+    version = 2
+
     def __init__(self, *, phonetic: bool = False) -> None:
         self.phonetic = phonetic
 
+    def __getstate__(self) -> dict[str, object]:
+        return {"phonetic": self.phonetic, "version": self.version}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.phonetic = state["phonetic"]
+        self.version = state.get("version", 1)  # indexes made before there were versions
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, GreekFilter) and other.phonetic == self.phonetic
+        return (
+            isinstance(other, GreekFilter)
+            and other.phonetic == self.phonetic
+            and other.version == self.version
+        )
 
     def __hash__(self) -> int:
-        return hash((GreekFilter, self.phonetic))
+        return hash((GreekFilter, self.phonetic, self.version))
 
     def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
         """Rewrite each token's text; drop stop words."""

@@ -56,6 +56,8 @@ ALIASES = {
     "date": ["ημερομηνία", "ημερομηνια"],
 }
 FACETS = ("year", "direction", "departments")
+#: The fields whose words are analysed by :mod:`eprotocol.search.analysis`.
+_ANALYSED = ("subject", "correspondents", "text", "text_sound")
 WRITE_LOCK_TIMEOUT = 30.0
 _MARK = HtmlFormatter(tagname="mark", classname="match")
 log = logging.getLogger(__name__)
@@ -104,14 +106,19 @@ class WhooshIndex:
         # Held while the index directory is replaced, and while a searcher is opened on it.
         self._files_lock = threading.Lock()
         #: True when the index was just created, or replaced because it could not be read
-        #: or has the fields of an older version: it must then be rebuilt from the database.
+        #: or was made by an older version (other fields, or words analysed into other
+        #: terms): it must then be rebuilt from the database.
         self.fresh = False
         try:
             self._ix = whoosh_index.open_dir(directory)
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
-            if self._ix.schema.names() != schema().names():
+            stored, current = self._ix.schema, schema()
+            if stored.names() != current.names():
                 log.warning("search index at %s has older fields; rebuilding it", directory)
+                self.clear()
+            elif any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED):
+                log.warning("search index at %s has older word analysis; rebuilding it", directory)
                 self.clear()
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
             if any(directory.iterdir()):

@@ -22,6 +22,7 @@ from whoosh.fields import ID, Schema
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 from eprotocol.core.models import OUTBOX
 from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
+from eprotocol.search.analysis import GreekFilter
 from eprotocol.search.whoosh_index import WhooshIndex
 from tests.support import PgServer, free_port, run_cli
 
@@ -168,6 +169,18 @@ def test_an_index_with_the_fields_of_an_older_version_is_rebuilt(tmp_path: Path)
     with Archive(config) as archive:
         assert archive.index_pending() == 3
         assert archive.search("Αίτηση", by="admin").total == 3
+
+
+def test_an_index_made_with_older_word_analysis_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as older:
+        older.setattr(GreekFilter, "version", GreekFilter.version - 1)
+        config = indexed_archive(tmp_path)
+    with Archive(config) as archive:
+        assert archive.index_pending() == 3
+    with Archive(config) as archive:
+        assert archive.index_pending() == 0  # the current version's index is kept
 
 
 def test_reindex_command(tmp_path: Path) -> None:
