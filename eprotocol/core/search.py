@@ -139,8 +139,10 @@ class SearchFilters:
 class SearchIndex(Protocol):
     """A full-text index of registrations."""
 
-    #: The index was just created or replaced (it was unreadable) and must be rebuilt.
-    fresh: bool
+    @property
+    def fresh(self) -> bool:
+        """The index was emptied (new, unreadable, out of date) and not yet wholly rebuilt."""
+        ...
 
     def clear(self) -> None:
         """Empty the index (before a rebuild)."""

@@ -56,6 +56,9 @@ ALIASES = {
     "date": ["ημερομηνία", "ημερομηνια"],
 }
 FACETS = ("year", "direction", "departments")
+#: A file in the index directory from the moment it is emptied until a rebuild completes:
+#: a process stopped in between leaves it, and the next one rebuilds again.
+_INCOMPLETE = "REBUILD-INCOMPLETE"
 #: The fields whose words are analysed by :mod:`eprotocol.search.analysis`.
 _ANALYSED = ("subject", "correspondents", "text", "text_sound")
 WRITE_LOCK_TIMEOUT = 30.0
@@ -105,10 +108,6 @@ class WhooshIndex:
         self._generation = 0
         # Held while the index directory is replaced, and while a searcher is opened on it.
         self._files_lock = threading.Lock()
-        #: True when the index was just created, or replaced because it could not be read
-        #: or was made by an older version (other fields, or words analysed into other
-        #: terms): it must then be rebuilt from the database.
-        self.fresh = False
         try:
             self._ix = whoosh_index.open_dir(directory)
             with self._ix.searcher() as searcher:
@@ -120,6 +119,8 @@ class WhooshIndex:
             elif any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED):
                 log.warning("search index at %s has older word analysis; rebuilding it", directory)
                 self.clear()
+            elif self.fresh:
+                log.warning("search index at %s was not wholly rebuilt; rebuilding it", directory)
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
             if any(directory.iterdir()):
                 log.error("search index at %s is unreadable (%s); rebuilding it", directory, exc)
@@ -131,8 +132,8 @@ class WhooshIndex:
             shutil.rmtree(self._directory)
             self._directory.mkdir(parents=True)
             self._ix = whoosh_index.create_in(self._directory, schema())
+            (self._directory / _INCOMPLETE).touch()
             self._generation += 1
-            self.fresh = True
 
     def _searcher(self) -> Searcher:
         """The calling thread's searcher, on the latest committed state of the index."""
@@ -147,9 +148,20 @@ class WhooshIndex:
             self._local.current = (self._generation, searcher)
         return searcher
 
+    @property
+    def fresh(self) -> bool:
+        """True from the moment the index is emptied until a rebuild completes.
+
+        Emptied when it is new, unreadable or made by an older version (other
+        fields, or words analysed into other terms). Kept in the directory, so a
+        process stopped mid-rebuild leaves it for the next, and a rebuild another
+        process completed ends it for this one too.
+        """
+        return (self._directory / _INCOMPLETE).exists()
+
     def mark_complete(self) -> None:
         """Record that the index now holds everything (after a rebuild)."""
-        self.fresh = False
+        (self._directory / _INCOMPLETE).unlink(missing_ok=True)
 
     def upsert(self, load: Callable[[], Iterable[IndexDocument]]) -> None:
         """Add or replace the documents ``load`` yields, by registration id, in one commit.
