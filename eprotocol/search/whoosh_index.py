@@ -264,24 +264,27 @@ class WhooshIndex:
         if not query.strip():
             raise InvalidInput("the search query is empty", field="q")
         try:
+            parsed = self._query(query)
+        except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date
+            raise InvalidInput(f"the search query cannot be read: {exc}", field="q") from exc
+        try:
             try:
-                return self._search(query, visibility, filters, limit, offset)
+                return self._search(parsed, visibility, filters, limit, offset)
             except EProtocolError:
                 raise
             except Exception as exc:  # Whoosh raises many kinds when its files change
                 log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
                 self._local.current = (None, None)
                 self._local.columns = None
-            return self._search(query, visibility, filters, limit, offset)
+            return self._search(parsed, visibility, filters, limit, offset)
         except EProtocolError:
             raise
         except Exception as exc:
             raise IndexUnavailable(f"the search index at {self._directory} cannot be read") from exc
 
     def _search(
-        self, query: str, visibility: Visibility, filters: SearchFilters, limit: int, offset: int
+        self, parsed: Query, visibility: Visibility, filters: SearchFilters, limit: int, offset: int
     ) -> SearchResult:
-        parsed = self._query(query)
         allowed = self._allowed(visibility)
         restrictions = self._restricted(filters) + ([allowed] if allowed is not None else [])
         words: dict[str, set[str]] = {"text": set(), "text_sound": set()}

@@ -15,6 +15,7 @@ from eprotocol import (
     ArchiveConfig,
     FileInput,
     FileRole,
+    InvalidInput,
     NewRegistration,
     SearchFilters,
 )
@@ -141,6 +142,8 @@ def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -
     assert found("Χανιά", registered_from=date(2026, 4, 11)) == {7}
     assert found("Χανιά", year=2025) == set()
     assert found("Χανιά", department="TECH.ROADS", status="active") == {6}
+    with pytest.raises(InvalidInput, match=r"cannot be read: month must be in 1\.\.12"):
+        found("Χανιά date:[20261301 to 20261231]")  # a mistyped date, not a broken index
 
 
 def test_words_inside_files_are_found(
