@@ -18,11 +18,18 @@ from eprotocol.core.ports import Clock
 from eprotocol.core.types import Department, Role, User
 
 _CODE_RE = re.compile(r"^[\w.-]{1,32}$")
+#: Greek capitals drawn like Latin ones: typed on a Greek keyboard, ΤΕΧ looks like TEX.
+_LOOKALIKES = str.maketrans("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX")
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 #: The user ``Archive.initialise`` creates; the CLI acts as this user by default.
 ADMIN_USERNAME = "admin"
+
+
+def _looks(code: str) -> str:
+    """How a department code reads on paper: capitals, Greek look-alikes as Latin."""
+    return code.upper().translate(_LOOKALIKES)
 
 
 def _email(value: object, field: str) -> str | None:
@@ -150,6 +157,12 @@ class Organisation:
             tree = DepartmentTree(conn)
             if code in tree.by_code:
                 raise Conflict(f"department {code!r} already exists")
+            for other in tree.by_code:
+                if _looks(other) == _looks(code):
+                    raise Conflict(
+                        f"department {code!r} would be taken for {other!r}: codes may not "
+                        "differ only in case or in Greek and Latin letters that look alike"
+                    )
             parent_id = None if parent is None else tree.id_of(parent)
             now = self._clock.now()
             new_id = conn.execute(

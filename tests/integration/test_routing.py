@@ -12,6 +12,7 @@ from eprotocol import (
     Archive,
     ArchiveConfig,
     AssignmentState,
+    Conflict,
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -218,6 +219,9 @@ def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig
         org.add_user("lonely", "Χ", roles=[Role.STAFF], by="admin")  # staff need a department
     with pytest.raises(InvalidInput):
         org.add_department("Y", "Υ", digest_email="not-an-email", by="admin")
+    for lookalike in ("tech", "ΤΕCΗ"):  # lower case; Greek Τ, Ε, Η typed on a Greek keyboard
+        with pytest.raises(Conflict, match="would be taken for 'TECH'"):
+            org.add_department(lookalike, "Τεχνικές Υπηρεσίες", by="admin")
     assert counts(config) == before
     assert [d.code for d in org.departments()] == ["DIOIK", "DIOIK.KEP", "TECH", "TECH.ROADS"]
     assert org.departments()[1].parent == "DIOIK"
