@@ -609,10 +609,15 @@ def fsck(
 def worker(
     digest_at: Annotated[
         datetime,
-        typer.Option(help="Local time of the daily digest (HH:MM).", formats=["%H:%M"]),
+        typer.Option(
+            help="Local time of the daily digest (HH:MM).", formats=["%H:%M"], show_default="07:00"
+        ),
     ] = datetime(1900, 1, 1, 7, 0),  # noqa: DTZ001 - only the time of day is used
 ) -> None:
-    """Run the background jobs (the daily digest on working days) until stopped."""
+    """Run the background jobs until stopped: indexing, daily registers, digests.
+
+    The digest goes out on working days when an SMTP server is configured.
+    """
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
