@@ -2,7 +2,8 @@
 
 A rule matches a registration when every condition it sets holds: the sender
 contains a text, the subject contains all of some words (both compared without
-accents or case, so «ΧΑΝΙΩΝ» matches «Χανίων»), the classification or the
+accents or case, so «ΧΑΝΙΩΝ» matches «Χανίων»; a word also matches its other
+forms, so «δέντρο» matches «δέντρων»), the classification or the
 channel is a given one. Rules are tried in priority order (lowest first); each
 department is suggested once, by the first rule that names it. Automatic rules
 create their assignment in the registration's own transaction.
@@ -11,7 +12,6 @@ create their assignment in the registration's own transaction.
 from __future__ import annotations
 
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Forbidden, InvalidInput
+from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
 from eprotocol.core.organisation import DepartmentTree, load_user
 from eprotocol.core.permissions import Action, allowed
@@ -31,13 +32,6 @@ from eprotocol.core.types import Channel, Purpose
 #: How long a process trusts its copy of the rules (rules change rarely; this process's own
 #: changes are seen at once, another process's within this many seconds).
 CACHE_SECONDS = 30.0
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` without accents, diaeresis or final sigma, for matching."""
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return bare.replace("ς", "σ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +54,17 @@ class RoutingRule:
         """Whether a registration with these (validated) values meets every condition."""
         if self.sender_contains and fold(self.sender_contains) not in fold(values["sender"] or ""):
             return False
-        subject = fold(values["subject"])
-        if any(fold(word) not in subject for word in self.subject_words):
+        if self.subject_words and not self._subject_has_words(values["subject"]):
             return False
         if self.classification_code and self.classification_code != values["classification_code"]:
             return False
         return not (self.channel and self.channel.value != values["channel"])
+
+    def _subject_has_words(self, subject: str) -> bool:
+        """Each rule word is in the subject, as written or in another form of it."""
+        folded = fold(subject)
+        stems = {terms(word) for word in WORD.findall(subject)} - {None}
+        return all(fold(word) in folded or terms(word) in stems for word in self.subject_words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ SAMPLES = [
         "counter",
         [("DIOIK.KEP", Purpose.ACTION)],
     ),
+    # Another form of the rule's word: «πιστοποιητικά» does not contain «πιστοποιητικό».
+    ("Αιτήσεις για πιστοποιητικά γέννησης", "Νίκος", None, None, [("DIOIK.KEP", Purpose.ACTION)]),
     ("Αποκατάσταση οδοστρώματος", "Σύλλογος", "Φ.600", None, [("TECH.ROADS", Purpose.ACTION)]),
     (
         "Εγκύκλιος για την έκδοση πιστοποιητικού",

@@ -10,7 +10,8 @@ from whoosh import index
 from whoosh.fields import ID, TEXT, Schema
 from whoosh.qparser import QueryParser
 
-from eprotocol.search.analysis import GREEK, PHONETIC, fold, to_greek
+from eprotocol.core.greek import fold, to_greek
+from eprotocol.search.analysis import GREEK, PHONETIC
 
 DOCUMENTS = {
     "1": "Ο Δήμαρχος του Δήμου Χανίων υπέγραψε σήμερα τα πιστοποιητικά των ΚΕΠ.",

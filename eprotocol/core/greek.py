@@ -1,0 +1,139 @@
+"""Greek words for matching: folding, stop words, transliteration, stemming.
+
+Tokens are folded (lower case, no accents or diaeresis, ``ς`` → ``σ``), Greek
+stop words are dropped, and the rest are stemmed with the Snowball Greek
+stemmer, so «Χανιά», «Χανίων» and «ΧΑΝΙΑ» meet at one stem. Words typed in Latin
+letters are first transliterated to Greek (ELOT 743 read backwards), so
+«Chania» finds «Χανίων».
+
+Latin spelling cannot tell η, ι, υ, ει, οι apart (all "i"), nor ο from ω, so
+:func:`sounds` additionally folds those vowels in the stems.
+
+Used by the search index (:mod:`eprotocol.search.analysis`) and by routing rules;
+pure functions on text, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+import snowballstemmer
+
+_STOP_TEXT = """
+    ο η το οι τα του τησ των τον την τουσ τισ ενα ενασ μια μιασ
+    και κι ειτε ουτε μητε αλλα ομωσ ενω αν οτι πωσ που ποιοσ
+    σε στο στη στην στον στα στουσ στισ στου στησ με για απο προσ κατα μετα
+    παρα υπο ωσ εωσ χωρισ αντι δια περι επι ειναι εχει θα να δεν μη μην
+    αυτοσ αυτη αυτο αυτοι αυτεσ αυτα αυτου αυτησ αυτων
+"""
+#: Common Greek words that carry no meaning for search (folded form).
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+
+_LATIN = re.compile(r"[a-z]")
+#: Latin → Greek, longest sequences first (ELOT 743 read backwards).
+_TO_GREEK = [
+    ("th", "θ"),
+    ("ch", "χ"),
+    ("ps", "ψ"),
+    ("ks", "ξ"),
+    ("ou", "ου"),
+    ("mp", "μπ"),
+    ("nt", "ντ"),
+    ("gk", "γκ"),
+    ("ng", "γγ"),
+    ("kh", "χ"),
+    ("ph", "φ"),
+    ("a", "α"),
+    ("b", "μπ"),
+    ("c", "κ"),
+    ("d", "δ"),
+    ("e", "ε"),
+    ("f", "φ"),
+    ("g", "γ"),
+    ("h", "χ"),
+    ("i", "ι"),
+    ("j", "τζ"),
+    ("k", "κ"),
+    ("l", "λ"),
+    ("m", "μ"),
+    ("n", "ν"),
+    ("o", "ο"),
+    ("p", "π"),
+    ("q", "κ"),
+    ("r", "ρ"),
+    ("s", "σ"),
+    ("t", "τ"),
+    ("u", "ου"),
+    ("v", "β"),
+    ("w", "ω"),
+    ("x", "ξ"),
+    ("y", "υ"),
+    ("z", "ζ"),
+]
+_TO_GREEK_RE = re.compile("|".join(re.escape(latin) for latin, _ in _TO_GREEK))
+_TO_GREEK_MAP = dict(_TO_GREEK)
+#: Vowels Latin spelling does not distinguish, folded to one letter each.
+_SOUNDS = [("ει", "ι"), ("οι", "ι"), ("υι", "ι"), ("αι", "ε"), ("η", "ι"), ("υ", "ι"), ("ω", "ο")]
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` without accents, diaeresis or final sigma."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", bare).replace("ς", "σ")
+
+
+def to_greek(word: str) -> str:
+    """Transliterate a folded word typed in Latin letters to Greek (Chania → χανια)."""
+    return _TO_GREEK_RE.sub(lambda m: _TO_GREEK_MAP[m.group(0)], word)
+
+
+@lru_cache(maxsize=1 << 18)
+def sounds(stem: str) -> str:
+    """Fold the Greek vowels that sound alike (η, ι, υ, ει, οι → ι; ω → ο; αι → ε)."""
+    stem = stem.replace("ου", "\0")  # the "u" sound: its υ is not an "i"
+    for written, spoken in _SOUNDS:
+        stem = stem.replace(written, spoken)
+    return stem.replace("\0", "ου")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    return snowballstemmer.stemmer("greek")
+
+
+_VOWELS = frozenset("αεηιουω")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball Greek stem of a folded Greek word (the word itself if nothing is left).
+
+    Snowball keeps the ι of a word's -ιο, -ιος, -ιας forms but strips it from the
+    others (συμβούλιο → συμβουλι, συμβουλίου → συμβουλ; Γεώργιος, Γεωργίου), so a
+    stem ending in a consonant and ι loses that ι here. An ι after a vowel is part
+    of ει, οι, αι, υι and stays (ταμείο, ταμείου → ταμει).
+    """
+    stemmed = str(_stemmer().stemWord(word)).replace("ς", "σ")
+    if len(stemmed) > 2 and stemmed[-1] == "ι" and stemmed[-2] not in _VOWELS:
+        return stemmed[:-1]
+    return stemmed or word
+
+
+# Words repeat (Zipf): caching a token's term makes analysis several times cheaper.
+@lru_cache(maxsize=1 << 18)
+def terms(word: str) -> str | None:
+    """The index term of one token, or ``None`` for a stop word."""
+    folded = fold(word)
+    if _LATIN.search(folded):
+        folded = to_greek(folded)
+    if folded in STOP_WORDS:
+        return None
+    return stem(folded) if len(folded) > 2 else folded
+
+
+#: A word: a run of letters and digits (Greek and Latin alike).
+WORD = re.compile(r"\w+")
