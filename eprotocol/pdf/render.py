@@ -8,6 +8,7 @@ drawn as vector squares.
 from __future__ import annotations
 
 import io
+import math
 import threading
 import unicodedata
 from importlib import resources
@@ -66,8 +67,8 @@ def _date(seal: Seal) -> str:
 def _wrapped(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:
     """``text`` in lines no wider than ``width``; "…" ends the last line if it does not all fit."""
     lines: list[str] = simpleSplit(text, font, size, width)
-    if len(lines) <= max_lines:
-        return lines
+    if len(lines) <= max_lines and pdfmetrics.stringWidth(lines[-1], font, size) <= width:
+        return lines  # (a word wider than the line is left whole by simpleSplit: cut below)
     last = " ".join(lines[max_lines - 1 :])
     while last and pdfmetrics.stringWidth(last + "…", font, size) > width:
         last = last[:-1]
@@ -125,9 +126,8 @@ def _draw_seal(canvas: Canvas, seal: Seal, x: float, y: float) -> None:
         canvas.drawString(text_x, line_y, text)
         line_y -= size + (3.2 if len(name) == 1 else 2.2)
     # The address is in the QR code; printed, it shrinks to fit rather than run out of the box.
-    url_size = max(
-        4.5, min(6, 6 * text_width / pdfmetrics.stringWidth(seal.verify_url, REGULAR, 6))
-    )
+    fitting = 6 * text_width / pdfmetrics.stringWidth(seal.verify_url, REGULAR, 6)
+    url_size = max(4.5, min(6, math.floor(fitting * 10) / 10))
     canvas.setFont(REGULAR, url_size)
     canvas.drawString(
         text_x, line_y - 1, _wrapped(seal.verify_url, REGULAR, url_size, text_width, 1)[0]

@@ -66,11 +66,16 @@ def test_a_certificate_keeps_every_line_whole_and_apart(organisation: str, url: 
     assert _text_in(page, (25 * mm, 200 * mm, 125 * mm, 280 * mm)).count(organisation) == 1
 
 
-def test_a_stamp_keeps_a_long_name_and_address_inside_the_seal() -> None:
-    stamped = ReportlabRenderer().stamp(make_pdf(1), _seal(LONG_NAME, LONG_URL))
+@pytest.mark.parametrize(
+    ("url", "printed"),
+    [(LONG_URL, LONG_URL), (LONG_URL + "?" + "x" * 60, LONG_URL + "?xxxxxxxxx…")],
+    ids=["shrunk", "cut"],
+)
+def test_a_stamp_keeps_a_long_name_and_address_inside_the_seal(url: str, printed: str) -> None:
+    stamped = ReportlabRenderer().stamp(make_pdf(1), _seal(LONG_NAME, url))
     page = pypdfium2.PdfDocument(stamped)[0]
     seal = _text_in(page, STAMP_SEAL)
-    assert LONG_NAME in seal and LONG_URL in seal
+    assert LONG_NAME in seal and printed in seal
     inside = [b for b in _boxes(page) if b[0] < STAMP_SEAL[2] and b[1] < STAMP_SEAL[3]]
     assert inside and all(box[2] <= STAMP_SEAL[2] for box in inside)
     assert _overlapping(inside) == []
