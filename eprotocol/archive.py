@@ -311,7 +311,11 @@ class Archive:
 
     @property
     def has_signer(self) -> bool:
-        """Whether a signing key is configured (needed for certificates and daily registers)."""
+        """Whether a signing key is configured.
+
+        Certificates, daily registers and checking uploaded files need it; verification
+        by code does not.
+        """
         return self._signer is not None
 
     @property

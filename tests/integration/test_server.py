@@ -17,7 +17,15 @@ import httpx
 import pytest
 
 from tests.pdfs import greek_pdf
-from tests.support import open_archive, serve, start_server, stop_server
+from tests.support import (
+    init_archive,
+    launch_server,
+    open_archive,
+    run_cli,
+    serve,
+    start_server,
+    stop_server,
+)
 
 
 def _get(url: str) -> tuple[int, str, Any]:
@@ -154,3 +162,31 @@ def test_several_server_processes_share_one_set_of_background_jobs(tmp_path: Pat
         assert log.count("Started server process") == 2
     finally:
         stop_server(proc, timeout=60)
+
+
+def test_a_verification_server_without_the_signing_key_answers_codes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    init_archive(tmp_path, env)
+    issued = run_cli(
+        "certificate", "issue", "--template", "generic", "--json",
+        "--field", "full_name=Ελένη Μαρκάκη", "--field", "statement=είναι δημότης.",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    code = json.loads(issued.stdout)["verification_code"]
+    # The public server runs where the private key is not.
+    (tmp_path / "var" / "signing.p12").rename(tmp_path / "signing.p12.elsewhere")
+    proc, base = launch_server(tmp_path, env)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            answer = client.get(f"/verify/{code}", headers={"Accept": "application/json"})
+            assert answer.status_code == 200 and answer.json()["status"] == "valid"
+            form = client.get("/verify")
+            assert form.status_code == 200 and 'name="code"' in form.text
+            assert 'name="file"' not in form.text  # no file check offered that would fail
+            pdf = {"file": ("x.pdf", greek_pdf("Χ"), "application/pdf")}
+            refused = client.post("/api/v1/verify", files=pdf)
+            assert refused.status_code == 503
+            assert refused.headers["content-type"] == "application/problem+json"
+    finally:
+        stop_server(proc)

@@ -93,6 +93,8 @@ def verify_form(request: Request[Any, Any, State], code: str | None = None) -> R
         result=None,
         error=error,
         code=code or "",
+        # A public server may run without the signing key: codes only, then.
+        can_check_files=request.app.state.archive.has_signer,
     )
 
 
@@ -113,6 +115,7 @@ async def verify_upload(request: Request[Any, Any, State]) -> Template:
             result=None,
             error="Επιλέξτε ένα αρχείο PDF.",
             code="",
+            can_check_files=request.app.state.archive.has_signer,
         )
     try:
         content = await upload.read(VERIFY_UPLOAD_MAX + 1)
