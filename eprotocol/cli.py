@@ -52,7 +52,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_YEAR_NUMBER = re.compile(r"^(?P<year>[0-9]{4})/(?P<number>[0-9]{1,9})$")
+ReferenceArgument = Annotated[
+    str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123 (or 123/2026 as printed).")
+]
+_TWO_NUMBERS = re.compile(r"^([0-9]{1,9})/([0-9]{1,9})$")
+#: The years an archive's books may hold: a part outside them cannot be the year.
+_YEARS = range(1900, 2200)
 
 BookOption = Annotated[str, typer.Option("--book", help="Protocol book code.")]
 # The command line is the IT team's tool on the server itself: it acts as the built-in
@@ -78,10 +83,18 @@ def _archive() -> Iterator[Archive]:
 
 
 def _year_number(text: str) -> tuple[int, int]:
-    match = _YEAR_NUMBER.match(text.strip())
+    """YEAR/NUMBER (2026/123), or the protocol number as printed (123/2026).
+
+    The printed order is taken only when the text cannot be read the other way:
+    only numbers 1900-2199 could be years, and when both could, YEAR/NUMBER holds.
+    """
+    match = _TWO_NUMBERS.match(text.strip())
     if match is None:
         _fail(f"{text!r} is not YEAR/NUMBER, e.g. 2026/123")
-    return int(match["year"]), int(match["number"])
+    first, second = int(match[1]), int(match[2])
+    if first not in _YEARS and second in _YEARS:
+        return second, first
+    return first, second
 
 
 def _jsonable(value: Any) -> Any:
@@ -261,7 +274,7 @@ def register(
 
 @app.command()
 def show(
-    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    reference: ReferenceArgument,
     book: BookOption = "general",
     as_json: JsonOption = False,
 ) -> None:
@@ -274,7 +287,7 @@ def show(
 
 @app.command()
 def cancel(
-    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    reference: ReferenceArgument,
     reason: Annotated[str, typer.Option(help="Why the entry is cancelled.")],
     authorisation: Annotated[
         str, typer.Option(help="The act authorising the cancellation (e.g. decision number).")
@@ -283,9 +296,20 @@ def cancel(
     by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel a registration; it stays readable and its number is never reused."""
+    """Cancel a registration; it stays readable and its number is never reused.
+
+    At a terminal, it first shows the entry and asks: 2026/2025 is year 2026's
+    number 2025, while 2025/2026 printed on a document is number 2025 of 2026.
+    """
     year, number = _year_number(reference)
     with _archive() as archive:
+        if sys.stdin.isatty():
+            found = archive.get(book, year, number)
+            typer.confirm(
+                f"Cancel {found.protocol_number} ({found.registered_at:%d/%m/%Y}) "
+                f"«{found.subject}»?",
+                abort=True,
+            )
         entry = archive.cancel(
             book, year, number, reason=reason, authorisation=authorisation, by=by
         )
@@ -378,7 +402,7 @@ def token_create(
 
 @app.command()
 def assign(
-    reference: Annotated[str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123.")],
+    reference: ReferenceArgument,
     department: Annotated[str, typer.Option(help="Department code.")],
     purpose: Annotated[Purpose, typer.Option(help="action or information.")] = Purpose.ACTION,
     assignee: Annotated[str | None, typer.Option(help="A user of that department.")] = None,

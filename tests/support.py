@@ -91,13 +91,17 @@ def local_root(config: ArchiveConfig) -> Path:
 
 
 def run_cli(
-    *args: str, env: dict[str, str], cwd: Path | None = None
+    *args: str, env: dict[str, str], cwd: Path | None = None, stdin: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``eprotocol`` command in a separate process, as an operator would."""
+    """Run the ``eprotocol`` command in a separate process, as an operator would.
+
+    ``stdin`` is a file descriptor to read from (a terminal, say); none by default.
+    """
     return subprocess.run(
         [sys.executable, "-m", "eprotocol.cli", *args],
         cwd=cwd,
         env=env,
+        stdin=subprocess.DEVNULL if stdin is None else stdin,
         capture_output=True,
         text=True,
         timeout=120,

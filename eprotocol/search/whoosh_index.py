@@ -119,8 +119,6 @@ class WhooshIndex:
             elif any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED):
                 log.warning("search index at %s has older word analysis; rebuilding it", directory)
                 self.clear()
-            elif self.fresh:
-                log.warning("search index at %s was not wholly rebuilt; rebuilding it", directory)
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
             if any(directory.iterdir()):
                 log.error("search index at %s is unreadable (%s); rebuilding it", directory, exc)

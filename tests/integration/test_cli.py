@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from tests.pdfs import make_pdf
 from tests.support import run_cli
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
+CANCEL_REASONS = ("--reason", "Λάθος", "--authorisation", "Απόφαση 1")
 PDF = make_pdf(1)
 
 
@@ -86,6 +88,48 @@ def test_operator_session(run: Run, tmp_path: Path) -> None:
     assert cancelled.returncode == 0
     assert "Ακύρωση:         Διπλή καταχώριση" in run("show", f"{year}/1").stdout
     assert run("fsck").returncode == 0
+
+
+def test_a_reference_is_read_as_printed_when_it_cannot_be_a_year(run: Run) -> None:
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    assert run("register", "--direction", "incoming", "--subject", "Α").stdout.strip() == (
+        f"1/{year}"
+    )
+    printed = run("show", f"1/{year}")
+    assert printed.returncode == 0 and printed.stdout == run("show", f"{year}/1").stdout
+    # Both parts could be years: YEAR/NUMBER, as DESIGN.md has it.
+    either = run("show", f"{year - 1}/{year}")
+    assert f"there is no registration general:{year}/{year - 1}" in either.stderr
+
+
+def test_cancelling_at_a_terminal_shows_the_entry_and_asks_first(
+    database_url: str, tmp_path: Path
+) -> None:
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    env = {**os.environ, "EPROTOCOL_DATABASE_URL": database_url}
+    env.pop("EPROTOCOL_STORAGE_URL", None)
+    assert run_cli("init", "--organisation", "Δήμος Χανίων", env=env, cwd=tmp_path).returncode == 0
+    run_cli("register", "--direction", "incoming", "--subject", "Αίτηση", env=env, cwd=tmp_path)
+
+    def cancel_answering(answer: bytes) -> subprocess.CompletedProcess[str]:
+        terminal, keyboard = pty.openpty()  # stdin is a terminal, as for a person
+        try:
+            os.write(terminal, answer)
+            return run_cli(
+                "cancel", f"1/{year}", *CANCEL_REASONS, env=env, cwd=tmp_path, stdin=keyboard
+            )
+        finally:
+            os.close(terminal)
+            os.close(keyboard)
+
+    declined = cancel_answering(b"n\n")
+    assert f"Cancel 1/{year} (" in declined.stdout and "«Αίτηση»?" in declined.stdout
+    assert declined.returncode == 1
+    assert "Ακύρωση" not in run_cli("show", f"{year}/1", env=env, cwd=tmp_path).stdout
+    accepted = cancel_answering(b"y\n")
+    assert accepted.returncode == 0 and f"1/{year} cancelled" in accepted.stdout
+    assert "Ακύρωση:" in run_cli("show", f"{year}/1", env=env, cwd=tmp_path).stdout
 
 
 @pytest.mark.parametrize(
