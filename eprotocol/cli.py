@@ -28,6 +28,7 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
+from eprotocol.core.labels import GREEK
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
@@ -142,20 +143,20 @@ def _progress_bar(stack: ExitStack, label: str, *, quiet: bool) -> Progress:
 def _describe(entry: Registration) -> str:
     lines = [
         f"Αρ. πρωτοκόλλου: {entry.protocol_number} ({entry.book})",
-        f"Ημερομηνία:      {entry.registered_at.isoformat(timespec='seconds')}",
-        f"Κατεύθυνση:      {entry.direction.value}",
+        f"Ημερομηνία:      {entry.registered_at:%d/%m/%Y %H:%M:%S}",
+        f"Κατεύθυνση:      {GREEK[entry.direction]}",
         f"Θέμα:            {entry.subject}",
     ]
     if entry.sender:
         lines.append(f"Αποστολέας:      {entry.sender}")
     if entry.recipients:
         lines.append(f"Παραλήπτες:      {', '.join(entry.recipients)}")
-    lines.append(f"Κατάσταση:       {entry.status.value}")
+    lines.append(f"Κατάσταση:       {GREEK[entry.status]}")
     if entry.cancellation:
         c = entry.cancellation
         lines.append(
             f"Ακύρωση:         {c.reason} ({c.authorisation}; {c.cancelled_by}, "
-            f"{c.cancelled_at.isoformat(timespec='seconds')})"
+            f"{c.cancelled_at:%d/%m/%Y %H:%M:%S})"
         )
     lines.extend(
         f"Αρχείο {f.id}:        {f.filename} ({f.media_type}, {f.size} bytes, sha256 {f.sha256})"
