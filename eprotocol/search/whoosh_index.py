@@ -41,7 +41,7 @@ from eprotocol.core.search import (
 )
 from eprotocol.search.analysis import GREEK, PHONETIC
 
-_NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{4})\s*$")
+_NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{1,9})\s*$")
 _LATIN = re.compile(r"[A-Za-z]")
 #: Names people may use for fields in queries, Greek ones included.
 ALIASES = {
@@ -203,8 +203,14 @@ class WhooshIndex:
         number = _NUMBER.match(text)
         if number is None:
             return parsed
-        exact = Term("protocol_number", f"{int(number[1])}/{number[2]}", boost=100.0)
-        return Or([exact, parsed])
+        # The number as printed (123/2026), or typed year first (2026/123): either ranks first.
+        first, second = number[1], number[2]
+        exact = [
+            Term("protocol_number", f"{int(n)}/{year}", boost=100.0)
+            for n, year in ((first, second), (second, first))
+            if len(year) == 4
+        ]
+        return Or([*exact, parsed])
 
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
         """Departments of the ``limit`` registrations whose subject is most like ``text``."""
