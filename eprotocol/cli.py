@@ -196,6 +196,13 @@ def init(
         archive.initialise(organisation=organisation)
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
+        recorded = archive.organisation_name()
+    if recorded != organisation.strip():
+        typer.echo(
+            f"WARNING: this archive's organisation is {recorded!r} (printed on every stamp); "
+            f"--organisation {organisation!r} was not applied.",
+            err=True,
+        )
     development = settings_from_env().development_key
     if development is not None and not development.p12.exists():
         from eprotocol.pdf.signing import create_development_identity  # pyHanko: slow to load

@@ -179,6 +179,10 @@ def test_certificates_verification_and_daily_register_from_the_command_line(
     assert (tmp_path / "var" / "signing-password").stat().st_mode & 0o077 == 0
     again = run("init", "--organisation", "Δήμος Χανίων")
     assert again.returncode == 0 and "DEVELOPMENT" not in again.stderr  # the key is kept
+    assert "WARNING" not in again.stderr
+    other = run("init", "--organisation", "Δήμος Ηρακλείου")  # a typo cannot silently stay
+    assert other.returncode == 0
+    assert "organisation is 'Δήμος Χανίων'" in other.stderr and "was not applied" in other.stderr
 
     templates = run("certificate", "templates")
     assert "permanent-residence: Βεβαίωση μόνιμης κατοικίας" in templates.stdout
