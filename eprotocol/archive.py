@@ -419,6 +419,14 @@ class Archive:
 
     # -- organisation ----------------------------------------------------------
 
+    def rename_organisation(self, name: str, *, by: str) -> str:
+        """Rename the organisation on what is issued from now on; admins only. Returns the old name.
+
+        Documents already stamped and signed keep theirs; running servers show the
+        new name in their page headers after a restart.
+        """
+        return self._organisation.rename(name, by=by)
+
     def add_department(
         self,
         code: str,

@@ -200,7 +200,8 @@ def init(
     if recorded != organisation.strip():
         typer.echo(
             f"WARNING: this archive's organisation is {recorded!r} (printed on every stamp); "
-            f"--organisation {organisation!r} was not applied.",
+            f"--organisation {organisation!r} was not applied (see `eprotocol organisation "
+            "rename`).",
             err=True,
         )
     development = settings_from_env().development_key
@@ -324,10 +325,26 @@ def cancel(
     _emit(as_json, entry, f"{entry.protocol_number} cancelled")
 
 
+organisation_app = typer.Typer(help="The organisation (Φορέας).", no_args_is_help=True)
 department_app = typer.Typer(help="Departments (Διευθύνσεις, Τμήματα).", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+app.add_typer(organisation_app, name="organisation")
 app.add_typer(department_app, name="department")
 app.add_typer(user_app, name="user")
+
+
+@organisation_app.command("rename")
+def organisation_rename(
+    name: Annotated[str, typer.Argument(help="The new name, e.g. 'Δήμος Χανίων'.")],
+    by: ByOption = "admin",
+) -> None:
+    """Rename the organisation on what is issued from now on (issued documents keep theirs).
+
+    Running servers show the new name in their page headers after a restart.
+    """
+    with _archive() as archive:
+        old = archive.rename_organisation(name, by=by)
+    typer.echo(f"{old!r} is now {name.strip()!r}")
 
 
 @department_app.command("add")

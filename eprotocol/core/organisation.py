@@ -12,9 +12,10 @@ from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from eprotocol.core.models import DEPARTMENT, USER
+from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
+from eprotocol.core.queries import organisation_name
 from eprotocol.core.types import Department, Role, User
 
 _CODE_RE = re.compile(r"^[\w.-]{1,32}$")
@@ -133,6 +134,29 @@ class Organisation:
             },
         )
         return True
+
+    def rename(self, name: str, *, by: str) -> str:
+        """Give the organisation a new name (after a merger, or to mend a typo); return the old.
+
+        What was stamped and signed keeps the name it was issued with.
+        """
+        name = validation.required_text(name, "organisation", 200)
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            old = organisation_name(conn)
+            if not old:
+                raise NotFound("the archive is not initialised (eprotocol init)")
+            if name != old:
+                conn.execute(sa.update(ORGANISATION).values(name=name))
+                chain.append(
+                    actor=actor.username,
+                    action="organisation.renamed",
+                    target=name,
+                    details={"from": old},
+                    at=self._clock.now(),
+                )
+            return old
 
     def add_department(
         self,

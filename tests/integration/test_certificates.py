@@ -411,6 +411,17 @@ def test_an_incoming_signed_pdf_is_kept_byte_identical_with_its_signature_report
     assert unsigned.files[0].signatures == ()
 
 
+def test_a_renamed_organisation_issues_under_its_new_name(issuing: Archive) -> None:
+    _, before = _main_pdf(issuing)
+    assert issuing.rename_organisation("Δήμος Χανίων Κρήτης", by="admin") == ORGANISATION
+    _, after = _main_pdf(issuing)
+    assert "Δήμος Χανίων Κρήτης" in PdfReader(io.BytesIO(after)).pages[0].extract_text()
+    assert "Κρήτης" not in PdfReader(io.BytesIO(before)).pages[0].extract_text()
+    (event,) = [e for e in issuing.audit_events(limit=1000) if e.action == "organisation.renamed"]
+    assert event.target == "Δήμος Χανίων Κρήτης" and event.details == {"from": ORGANISATION}
+    assert issuing.verify_audit_chain().ok
+
+
 def test_issuing_needs_a_signing_key(archive: Archive) -> None:
     with pytest.raises(SigningUnavailable):
         archive.issue_certificate("permanent-residence", CITIZEN, by="admin")

@@ -183,6 +183,9 @@ def test_certificates_verification_and_daily_register_from_the_command_line(
     other = run("init", "--organisation", "Δήμος Ηρακλείου")  # a typo cannot silently stay
     assert other.returncode == 0
     assert "organisation is 'Δήμος Χανίων'" in other.stderr and "was not applied" in other.stderr
+    renamed = run("organisation", "rename", "Δήμος Ηρακλείου")
+    assert renamed.stdout.strip() == "'Δήμος Χανίων' is now 'Δήμος Ηρακλείου'"
+    assert "WARNING" not in run("init", "--organisation", "Δήμος Ηρακλείου").stderr
 
     templates = run("certificate", "templates")
     assert "permanent-residence: Βεβαίωση μόνιμης κατοικίας" in templates.stdout

@@ -219,6 +219,8 @@ def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig
         org.add_user("lonely", "Χ", roles=[Role.STAFF], by="admin")  # staff need a department
     with pytest.raises(InvalidInput):
         org.add_department("Y", "Υ", digest_email="not-an-email", by="admin")
+    with pytest.raises(Forbidden):
+        org.rename_organisation("Δήμος Αποκορώνου", by="clerk")
     for lookalike in ("tech", "ΤΕCΗ"):  # lower case; Greek Τ, Ε, Η typed on a Greek keyboard
         with pytest.raises(Conflict, match="would be taken for 'TECH'"):
             org.add_department(lookalike, "Τεχνικές Υπηρεσίες", by="admin")
