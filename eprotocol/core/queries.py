@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from eprotocol.core.errors import RegistrationNotFound
-from eprotocol.core.models import BOOK, ORGANISATION, REGISTRATION
+from eprotocol.core.models import AUDIT_EVENT, BOOK, ORGANISATION, REGISTRATION
 from eprotocol.core.types import ProtocolRef
 
 _BY_REF = (
@@ -28,6 +31,18 @@ def registration_row(conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
     return row
 
 
-def organisation_name(conn: sa.Connection) -> str:
-    """The name of the archive's organisation (``""`` before the archive is initialised)."""
+def organisation_name(conn: sa.Connection, at: datetime | None = None) -> str:
+    """The name of the archive's organisation (``""`` before the archive is initialised).
+
+    With ``at``, the name it had then: the name a rename after ``at`` replaced.
+    """
+    if at is not None:
+        renamed_later = conn.execute(
+            sa.select(AUDIT_EVENT.c.details)
+            .where(AUDIT_EVENT.c.action == "organisation.renamed", AUDIT_EVENT.c.occurred_at > at)
+            .order_by(AUDIT_EVENT.c.seq)
+            .limit(1)
+        ).scalar()
+        if renamed_later is not None:
+            return str(json.loads(renamed_later)["from"])
     return str(conn.execute(sa.select(ORGANISATION.c.name)).scalar() or "")

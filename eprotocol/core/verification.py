@@ -71,9 +71,10 @@ class Verifier:
     def _lookup(self, where: sa.ColumnElement[bool]) -> Verification:
         with self._db.read() as conn:
             row = conn.execute(_FOUND.where(where)).mappings().first()
-            issuer = organisation_name(conn) or None
-        if row is None:
-            return _UNKNOWN
+            if row is None:
+                return _UNKNOWN
+            # The name it was issued under, which a later rename does not change.
+            issuer = organisation_name(conn, at=row["registered_at"]) or None
         cancelled = row["status"] == Status.CANCELLED
         return Verification(
             status=VerificationStatus.CANCELLED if cancelled else VerificationStatus.VALID,

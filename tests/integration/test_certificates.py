@@ -411,10 +411,18 @@ def test_an_incoming_signed_pdf_is_kept_byte_identical_with_its_signature_report
     assert unsigned.files[0].signatures == ()
 
 
-def test_a_renamed_organisation_issues_under_its_new_name(issuing: Archive) -> None:
-    _, before = _main_pdf(issuing)
+def test_a_renamed_organisation_issues_under_its_new_name(
+    issuing: Archive, clock: FixedClock
+) -> None:
+    old, before = _main_pdf(issuing)
+    clock.set(clock.now() + timedelta(days=1))
     assert issuing.rename_organisation("Δήμος Χανίων Κρήτης", by="admin") == ORGANISATION
-    _, after = _main_pdf(issuing)
+    clock.set(clock.now() + timedelta(days=1))
+    new, after = _main_pdf(issuing)
+    # Each verifies under the name printed on it.
+    assert old.verification_code and new.verification_code
+    assert issuing.verify_code(old.verification_code).issuer == ORGANISATION
+    assert issuing.verify_code(new.verification_code).issuer == "Δήμος Χανίων Κρήτης"
     assert "Δήμος Χανίων Κρήτης" in PdfReader(io.BytesIO(after)).pages[0].extract_text()
     assert "Κρήτης" not in PdfReader(io.BytesIO(before)).pages[0].extract_text()
     (event,) = [e for e in issuing.audit_events(limit=1000) if e.action == "organisation.renamed"]
