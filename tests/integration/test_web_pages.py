@@ -303,6 +303,11 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     expect(hit).to_contain_text("<script>window.__xss = 1</script>")
     expect(page.locator(".facets")).to_contain_text("TECH")
     inspect(page, "search")
+    mistyped = page.goto(f"{base}/search?q=date:[20261301 to 20261231]")
+    assert mistyped is not None and mistyped.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("month must be in 1..12")
+    expect(page.locator("#q")).to_have_value("date:[20261301 to 20261231]")  # to mend it there
+    inspect(page, "search-mistyped")
     log_out(page)
 
     # At the counter: issue a certificate, signed and numbered, ready to print.

@@ -447,12 +447,25 @@ def search(
 ) -> Template:
     """Full-text search in Greek with facets and the matching words marked."""
     require(user, Action.READ)
-    result = None
+    result, error = None, None
     filters = SearchFilters(year=year, direction=direction, department=department)
     if q.strip():
-        result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
+        try:
+            result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
+        except InvalidInput as exc:  # a query it cannot read: say why beside it, to mend it
+            error = exc.message
     active = {"q": q, "year": year, "direction": direction, "department": department}
-    return page(request, "search.html", user=user, q=q, result=result, active=active, offset=offset)
+    return page(
+        request,
+        "search.html",
+        status=422 if error else 200,
+        user=user,
+        q=q,
+        result=result,
+        error=error,
+        active=active,
+        offset=offset,
+    )
 
 
 # -- certificates ----------------------------------------------------------------------------
