@@ -19,7 +19,7 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -32,6 +32,7 @@ from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
+from eprotocol.core.greek import fold
 from eprotocol.core.search import (
     IndexDocument,
     SearchFilters,
@@ -56,6 +57,14 @@ ALIASES = {
     "date": ["ημερομηνία", "ημερομηνια"],
 }
 FACETS = ("year", "direction", "departments")
+#: A date field's value in a query: one word, or a range in brackets.
+_DATE_CLAUSE = re.compile(r"(?<![\w:])(date|ημερομηνία|ημερομηνια):(\[[^\]]*\]|\S+)", re.IGNORECASE)
+#: 2/3/2026, 2.3.2026 (day first, as Greeks write it) or 2026-03-02.
+_DAY_FIRST = re.compile(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4})\b")
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+#: Greek words for days (folded), in the English Whoosh's date parser knows.
+_GREEK_DAYS = {"σημερα": "today", "χθεσ": "yesterday", "χτεσ": "yesterday", "αυριο": "tomorrow"}
+_WORD = re.compile(r"\w+")
 #: A file in the index directory from the moment it is emptied until a rebuild completes:
 #: a process stopped in between leaves it, and the next one rebuilds again.
 _INCOMPLETE = "REBUILD-INCOMPLETE"
@@ -93,6 +102,29 @@ def schema() -> Schema:
         departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,
     )
+
+
+def english_dates(query: str) -> str:
+    """``query`` with the dates of its date clauses as Whoosh's date parser reads them.
+
+    Whoosh reads 20260302, "today"..., but takes 2026-03-02 in a range for the whole
+    year and cannot read 2/3/2026 at all (both silently wrong). So in ``date:`` or
+    ``ημερομηνία:`` clauses, 2/3/2026, 2.3.2026 (day first) and 2026-03-02 become
+    20260302 (``ValueError`` for a day that does not exist, which Whoosh would
+    silently match nothing for), and σήμερα, χθες, αύριο become today, yesterday,
+    tomorrow.
+    """
+
+    def compact(year: str, month: str, day: str) -> str:
+        return date(int(year), int(month), int(day)).strftime("%Y%m%d")  # ValueError: no such day
+
+    def dates(clause: re.Match[str]) -> str:
+        value = _DAY_FIRST.sub(lambda m: compact(m[3], m[2], m[1]), clause[2])
+        value = _ISO_DAY.sub(lambda m: compact(m[1], m[2], m[3]), value)
+        value = _WORD.sub(lambda m: _GREEK_DAYS.get(fold(m[0]), m[0]), value)
+        return f"{clause[1]}:{value}"
+
+    return _DATE_CLAUSE.sub(dates, query)
 
 
 class WhooshIndex:
@@ -199,7 +231,7 @@ class WhooshIndex:
         parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
         parser.add_plugin(FieldAliasPlugin(ALIASES))
         parser.add_plugin(DateParserPlugin())
-        parsed = parser.parse(text)
+        parsed = parser.parse(english_dates(text))
         number = _NUMBER.match(text)
         if number is None:
             return parsed

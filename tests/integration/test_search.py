@@ -139,12 +139,18 @@ def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -
     assert found("Χανιά τμήμα:TECH.ROADS") == {6}
     assert found("Χανιά date:[20260401 to 20260430]") == {7}
     assert found("Χανιά ημερομηνία:[20260301 to 20260302]") == {4, 5, 6}
+    # Dates as people write them: day first, or ISO (whose ranges Whoosh reads as whole years).
+    assert found("Χανιά ημερομηνία:[1/4/2026 to 30.4.2026]") == {7}
+    assert found("Χανιά date:[2026-04-01 to 2026-04-30]") == {7}
+    assert found("Χανιά ημερομηνία:02/03/2026") == {4, 5, 6}
     assert found("Χανιά", direction="incoming", registered_to=date(2026, 3, 31)) == {4, 6}
     assert found("Χανιά", registered_from=date(2026, 4, 11)) == {7}
     assert found("Χανιά", year=2025) == set()
     assert found("Χανιά", department="TECH.ROADS", status="active") == {6}
     with pytest.raises(InvalidInput, match=r"cannot be read: month must be in 1\.\.12"):
         found("Χανιά date:[20261301 to 20261231]")  # a mistyped date, not a broken index
+    with pytest.raises(InvalidInput, match="day is out of range"):
+        found("Χανιά ημερομηνία:31/02/2026")
 
 
 def test_words_inside_files_are_found(

@@ -12,6 +12,7 @@ from whoosh.qparser import QueryParser
 
 from eprotocol.core.greek import fold, to_greek
 from eprotocol.search.analysis import GREEK, PHONETIC
+from eprotocol.search.whoosh_index import english_dates
 
 DOCUMENTS = {
     "1": "Ο Δήμαρχος του Δήμου Χανίων υπέγραψε σήμερα τα πιστοποιητικά των ΚΕΠ.",
@@ -106,3 +107,18 @@ def test_inflected_forms_and_phrases(searcher_dir: Path) -> None:
     assert search(searcher_dir, "body", "πιστοποιητικό") == {"1"}
     assert search(searcher_dir, "body", '"Δήμου Χανίων"') == {"1"}  # not 3: words far apart
     assert search(searcher_dir, "body", "Χανιά NOT Ηρακλείου") == {"1"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "parsed"),
+    [
+        ("ημερομηνία:[1/4/2026 to 30.4.2026]", "ημερομηνία:[20260401 to 20260430]"),
+        ("date:[2026-04-01 to 2026-04-30]", "date:[20260401 to 20260430]"),
+        ("άδεια date:02/03/2026 Χανιά", "άδεια date:20260302 Χανιά"),
+        ("ημερομηνία:Σήμερα", "ημερομηνία:today"),
+        ("date:[ΧΘΕΣ to αύριο]", "date:[yesterday to tomorrow]"),
+        ("θέμα:2/3/2026 σήμερα", "θέμα:2/3/2026 σήμερα"),  # not a date clause: left alone
+    ],
+)
+def test_dates_in_date_clauses_are_read_as_greeks_write_them(typed: str, parsed: str) -> None:
+    assert english_dates(typed) == parsed
