@@ -177,7 +177,7 @@ class Archive:
         self._accounts = Accounts(self._db, self._clock)
         self._rules = RoutingRules(self._db, self._clock)
         if search_index is None and config.index_dir is not None:
-            search_index = WhooshIndex(config.index_dir)
+            search_index = WhooshIndex(config.index_dir, local_now=self._local_now)
         self._index = search_index
         self._owned_extractor: SandboxedTextExtractor | None = None
         if text_extractor is None:
@@ -298,6 +298,10 @@ class Archive:
         """Raise an ``Unavailable`` error unless the database and the store answer."""
         self._db.check()
         self._store.check()
+
+    def _local_now(self) -> datetime:
+        """The archive clock's time in the archive's zone, without the zone (as indexed)."""
+        return self._clock.now().astimezone(self._tz).replace(tzinfo=None)
 
     @property
     def clock(self) -> Clock:

@@ -130,9 +130,17 @@ def english_dates(query: str) -> str:
 class WhooshIndex:
     """A :class:`~eprotocol.core.search.SearchIndex` in a directory; one writer at a time."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, *, local_now: Callable[[], datetime] = datetime.now
+    ) -> None:
+        """Open (or create) the index in ``directory``.
+
+        ``local_now`` gives the archive's local time, naive, as the documents' dates
+        are indexed: queries for "today" mean its day (Whoosh alone takes UTC's).
+        """
         directory.mkdir(parents=True, exist_ok=True)
         self._directory = directory
+        self._local_now = local_now
         self._write_lock = threading.Lock()
         # Opening a searcher reads every segment's files: each thread keeps one and only
         # refreshes it when the index has changed (cleared indexes bump the generation).
@@ -230,7 +238,7 @@ class WhooshIndex:
         fields = ["text", "text_sound"] if _LATIN.search(text) else ["text"]
         parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
         parser.add_plugin(FieldAliasPlugin(ALIASES))
-        parser.add_plugin(DateParserPlugin())
+        parser.add_plugin(DateParserPlugin(basedate=self._local_now()))
         parsed = parser.parse(english_dates(text))
         number = _NUMBER.match(text)
         if number is None:
