@@ -178,6 +178,11 @@ class CorrectionRow(SQLModel, table=True):
     corrected_at: datetime = _timestamp(index=True)
 
 
+#: The audit events that rename the organisation (a literal: a partial index is used only
+#: by queries stating its very condition, which a bound parameter does not).
+RENAMED = sa.text("action = 'organisation.renamed'")
+
+
 class AuditEventRow(SQLModel, table=True):
     """One link of the audit hash chain.
 
@@ -187,6 +192,11 @@ class AuditEventRow(SQLModel, table=True):
     """
 
     __tablename__ = "audit_event"
+    # Renames of the organisation, found without reading the whole chain (verification asks
+    # which name a document was issued under); partial, so registrations never update it.
+    __table_args__ = (
+        sa.Index("ix_audit_event_renamed", "seq", sqlite_where=RENAMED, postgresql_where=RENAMED),
+    )
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     occurred_at: datetime = _timestamp(index=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from eprotocol.core.errors import RegistrationNotFound
-from eprotocol.core.models import AUDIT_EVENT, BOOK, ORGANISATION, REGISTRATION
+from eprotocol.core.models import AUDIT_EVENT, BOOK, ORGANISATION, REGISTRATION, RENAMED
 from eprotocol.core.types import ProtocolRef
 
 _BY_REF = (
@@ -39,7 +39,7 @@ def organisation_name(conn: sa.Connection, at: datetime | None = None) -> str:
     if at is not None:
         renamed_later = conn.execute(
             sa.select(AUDIT_EVENT.c.details)
-            .where(AUDIT_EVENT.c.action == "organisation.renamed", AUDIT_EVENT.c.occurred_at > at)
+            .where(RENAMED, AUDIT_EVENT.c.occurred_at > at)
             .order_by(AUDIT_EVENT.c.seq)
             .limit(1)
         ).scalar()
