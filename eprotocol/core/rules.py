@@ -35,6 +35,24 @@ CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectWords:
+    """A subject as rules look for words in it: folded, and the stems of its words."""
+
+    folded: str
+    stems: frozenset[str]
+
+    @classmethod
+    def of(cls, subject: str) -> SubjectWords:
+        """Fold and stem ``subject`` (once per registration, whatever the number of rules)."""
+        stems = (terms(word) for word in WORD.findall(subject))
+        return cls(fold(subject), frozenset(stem for stem in stems if stem is not None))
+
+    def has(self, word: str) -> bool:
+        """``word`` is in the subject, as written or in another form of it."""
+        return fold(word) in self.folded or terms(word) in self.stems
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingRule:
     """A configured rule; ``None`` or empty conditions are not checked."""
 
@@ -50,21 +68,18 @@ class RoutingRule:
     purpose: Purpose
     automatic: bool
 
-    def matches(self, values: Mapping[str, Any]) -> bool:
-        """Whether a registration with these (validated) values meets every condition."""
+    def matches(self, values: Mapping[str, Any], subject: SubjectWords) -> bool:
+        """Whether a registration with these (validated) values meets every condition.
+
+        ``subject`` is ``values["subject"]`` made ready once for all the rules.
+        """
         if self.sender_contains and fold(self.sender_contains) not in fold(values["sender"] or ""):
             return False
-        if self.subject_words and not self._subject_has_words(values["subject"]):
+        if not all(subject.has(word) for word in self.subject_words):
             return False
         if self.classification_code and self.classification_code != values["classification_code"]:
             return False
         return not (self.channel and self.channel.value != values["channel"])
-
-    def _subject_has_words(self, subject: str) -> bool:
-        """Each rule word is in the subject, as written or in another form of it."""
-        folded = fold(subject)
-        stems = {terms(word) for word in WORD.findall(subject)} - {None}
-        return all(fold(word) in folded or terms(word) in stems for word in self.subject_words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +132,9 @@ class RoutingRules:
     def matching(self, values: Mapping[str, Any]) -> list[RoutingRule]:
         """The rules a registration with these validated values meets, one per department."""
         found: dict[str, RoutingRule] = {}
+        subject = SubjectWords.of(values["subject"])
         for rule in self.all():
-            if rule.department not in found and rule.matches(values):
+            if rule.department not in found and rule.matches(values, subject):
                 found[rule.department] = rule
         return list(found.values())
 

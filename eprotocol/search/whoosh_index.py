@@ -32,7 +32,7 @@ from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
-from eprotocol.core.greek import fold
+from eprotocol.core.greek import WORD, fold
 from eprotocol.core.search import (
     IndexDocument,
     SearchFilters,
@@ -64,7 +64,6 @@ _DAY_FIRST = re.compile(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4})\b")
 _ISO_DAY = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 #: Greek words for days (folded), in the English Whoosh's date parser knows.
 _GREEK_DAYS = {"σημερα": "today", "χθεσ": "yesterday", "χτεσ": "yesterday", "αυριο": "tomorrow"}
-_WORD = re.compile(r"\w+")
 #: A file in the index directory from the moment it is emptied until a rebuild completes:
 #: a process stopped in between leaves it, and the next one rebuilds again.
 _INCOMPLETE = "REBUILD-INCOMPLETE"
@@ -121,7 +120,7 @@ def english_dates(query: str) -> str:
     def dates(clause: re.Match[str]) -> str:
         value = _DAY_FIRST.sub(lambda m: compact(m[3], m[2], m[1]), clause[2])
         value = _ISO_DAY.sub(lambda m: compact(m[1], m[2], m[3]), value)
-        value = _WORD.sub(lambda m: _GREEK_DAYS.get(fold(m[0]), m[0]), value)
+        value = WORD.sub(lambda m: _GREEK_DAYS.get(fold(m[0]), m[0]), value)
         return f"{clause[1]}:{value}"
 
     return _DATE_CLAUSE.sub(dates, query)
