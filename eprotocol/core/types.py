@@ -239,14 +239,15 @@ class SignatureCheck:
     signed_bytes: int | None = None
 
     @property
-    def sound(self) -> bool:
-        """Intact, valid and trusted, with nothing but signature upkeep added after it."""
-        return (
-            self.intact
-            and self.valid
-            and self.trusted
-            and self.modification in {"none", "lta_updates"}
-        )
+    def standing(self) -> str:
+        """What the signature is worth: ``ok``, ``untrusted`` or ``bad``.
+
+        ``bad`` if it does not hold or the file was changed as it forbids; otherwise
+        ``ok`` when trusted, ``untrusted`` when not (anybody can make a key that holds).
+        """
+        if not (self.valid and self.intact) or self.modification == "other":
+            return "bad"
+        return "ok" if self.trusted else "untrusted"
 
 
 @dataclass(frozen=True, slots=True)
