@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         RegistrationNotFound,
         SigningUnavailable,
         StorageUnavailable,
+        Unauthenticated,
         Unavailable,
         UnknownBook,
     )
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
     from eprotocol.core.transfer import Series, TransferReport
     from eprotocol.core.types import (
+        ApiToken,
         Assignment,
         AssignmentState,
         AuditEvent,
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyCancelled",
+    "ApiToken",
     "Archive",
     "ArchiveConfig",
     "Assignment",
@@ -160,6 +163,7 @@ __all__ = [
     "Suggestion",
     "TemplateField",
     "TransferReport",
+    "Unauthenticated",
     "Unavailable",
     "UnknownBook",
     "User",

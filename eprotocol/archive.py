@@ -79,6 +79,7 @@ from eprotocol.core.search import (
 from eprotocol.core.statistics import YearStatistics, totals_by_year, year_statistics
 from eprotocol.core.transfer import FORMAT, Transfer, TransferReport
 from eprotocol.core.types import (
+    ApiToken,
     Assignment,
     AssignmentState,
     AuditEvent,
@@ -460,6 +461,33 @@ class Archive:
             username, full_name, department=department, roles=roles, email=email, by=by
         )
 
+    def change_user(self, username: str, changes: Mapping[str, Any], *, by: str) -> User:
+        """Change a user's ``full_name``, ``email``, ``department`` or ``roles``; admins only.
+
+        ``None`` clears the email or the department. Their open assignments stay
+        theirs (see :meth:`inbox` with ``assignee``); a head can forward them.
+        """
+        return self._organisation.change_user(username, changes, by=by)
+
+    def deactivate_user(self, username: str, *, by: str) -> User:
+        """Deactivate a user who has left; admins only, never themselves or the last admin.
+
+        They can no longer log in or act through an API token, from their next
+        request on; what they did stays in the book and the audit trail.
+        """
+        return self._organisation.set_user_active(username, False, by=by)
+
+    def reactivate_user(self, username: str, *, by: str) -> User:
+        """Let a deactivated user log in again (with their old password); admins only."""
+        return self._organisation.set_user_active(username, True, by=by)
+
+    def change_department(self, code: str, changes: Mapping[str, Any], *, by: str) -> Department:
+        """Change a department's ``name``, ``digest_email`` or ``parent``; admins only.
+
+        ``None`` clears the email, or moves the department to the top. The code stays.
+        """
+        return self._organisation.change_department(code, changes, by=by)
+
     def departments(self) -> tuple[Department, ...]:
         """Every department, ordered by code."""
         return self._organisation.departments()
@@ -548,6 +576,14 @@ class Archive:
         """A long-lived token for an application acting as ``username``; shown only now."""
         return self._accounts.create_token(username, name, by=by, expires_at=expires_at)
 
+    def api_tokens(self, *, by: str, username: str | None = None) -> tuple[ApiToken, ...]:
+        """API tokens, newest first: everybody's (admins), or those of ``username``."""
+        return self._accounts.tokens(by=by, username=username)
+
+    def revoke_api_token(self, token_id: int, *, by: str) -> ApiToken:
+        """Revoke an API token for good (its owner or an admin); again, it changes nothing."""
+        return self._accounts.revoke_token(token_id, by=by)
+
     def user_for_api_token(self, secret: str) -> User:
         """The user an API token acts as, or ``Unauthenticated``."""
         return self._accounts.user_for_token(secret)
@@ -609,6 +645,13 @@ class Archive:
             channel=channel,
             by=by,
         )
+
+    def remove_routing_rule(self, rule_id: int, *, by: str) -> RoutingRule:
+        """Remove a routing rule (admins only); returns what it was, as the audit keeps it.
+
+        Other server processes stop applying it within half a minute.
+        """
+        return self._rules.remove(rule_id, by=by)
 
     def routing_rules(self) -> tuple[RoutingRule, ...]:
         """Every routing rule, in priority order."""

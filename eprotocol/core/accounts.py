@@ -9,6 +9,7 @@ random secret of that size, and it lets a token be looked up directly).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import secrets
@@ -21,12 +22,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Forbidden, InvalidInput, Unauthenticated
+from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from eprotocol.core.models import API_TOKEN, USER
 from eprotocol.core.organisation import load_user
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
-from eprotocol.core.types import User
+from eprotocol.core.types import ApiToken, User
 
 #: Shortest password accepted.
 MIN_PASSWORD = 10
@@ -50,6 +51,17 @@ def _dummy_hash() -> str:
 
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _token(row: sa.RowMapping) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        username=row["username"],
+        name=row["name"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+    )
 
 
 def check_password(password: object) -> str:
@@ -142,6 +154,54 @@ class Accounts:
                 at=now,
             )
         return secret
+
+    def tokens(self, *, by: str, username: str | None = None) -> tuple[ApiToken, ...]:
+        """API tokens, newest first: everybody's for administrators, or ``username``'s."""
+        query = (
+            sa.select(API_TOKEN, USER.c.username)
+            .join(USER, USER.c.id == API_TOKEN.c.user_id)
+            .order_by(API_TOKEN.c.id.desc())
+        )
+        with self._db.read() as conn:
+            if username is None:
+                actor = load_user(conn, validation.actor(by))
+                if not allowed(actor, Action.MANAGE):
+                    raise Forbidden(f"{actor.username} may not see other users' API tokens")
+            else:
+                self._may_manage(conn, by, username)
+                query = query.where(USER.c.username == username)
+            return tuple(_token(row) for row in conn.execute(query).mappings())
+
+    def revoke_token(self, token_id: int, *, by: str) -> ApiToken:
+        """Revoke an API token for good (its owner or an admin); it is refused from now on."""
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            row = (
+                conn.execute(
+                    sa.select(API_TOKEN, USER.c.username)
+                    .join(USER, USER.c.id == API_TOKEN.c.user_id)
+                    .where(API_TOKEN.c.id == token_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(f"there is no API token {token_id}")
+            self._may_manage(conn, by, row["username"])
+            if row["revoked_at"] is not None:
+                return _token(row)
+            now = self._clock.now()
+            conn.execute(
+                sa.update(API_TOKEN).where(API_TOKEN.c.id == token_id).values(revoked_at=now)
+            )
+            chain.append(
+                actor=by,
+                action="api_token.revoked",
+                target=row["username"],
+                details={"token_id": token_id, "name": row["name"]},
+                at=now,
+            )
+            return dataclasses.replace(_token(row), revoked_at=now)
 
     def user_for_token(self, secret: str) -> User:
         """The user an API token acts as, or ``Unauthenticated`` (unknown, expired, revoked)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -38,6 +39,70 @@ def _email(value: object, field: str) -> str | None:
     if text is not None and not _EMAIL_RE.match(text):
         raise InvalidInput(f"{field} {text!r} is not an email address", field=field)
     return text
+
+
+#: What :meth:`Organisation.change_user` may change.
+USER_FIELDS = ("full_name", "email", "department", "roles")
+#: What :meth:`Organisation.change_department` may change.
+DEPARTMENT_FIELDS = ("name", "digest_email", "parent")
+
+
+def _only(changes: Mapping[str, object], fields: tuple[str, ...]) -> None:
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise InvalidInput(
+            f"{', '.join(unknown)} cannot be changed here (only {', '.join(fields)})",
+            field=unknown[0],
+        )
+
+
+def _full_name(value: object) -> str:
+    return validation.required_text(value, "full_name", 200)
+
+
+def _roles(values: Iterable[object]) -> list[str]:
+    roles = sorted({validation.choice(r, Role, "roles").value for r in values})
+    if not roles:
+        raise InvalidInput("a user needs at least one role", field="roles")
+    return roles
+
+
+def _check_placed(roles: Iterable[str], department_id: int | None) -> None:
+    if {Role.HEAD.value, Role.STAFF.value} & set(roles) and department_id is None:
+        raise InvalidInput("heads and staff belong to a department", field="department")
+
+
+def _user_row(conn: sa.Connection, username: str) -> sa.RowMapping:
+    row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
+    if row is None:
+        raise NotFound(f"there is no user {username!r}")
+    return row
+
+
+def _keep_an_administrator(conn: sa.Connection, leaving: sa.RowMapping) -> None:
+    """Refuse to leave the archive without an active administrator."""
+    others = conn.execute(
+        sa.select(USER.c.roles).where(USER.c.active, USER.c.id != leaving["id"])
+    ).scalars()
+    if not any(Role.ADMIN.value in roles for roles in others):
+        raise Conflict(
+            f"{leaving['username']} is the last active administrator; "
+            "make another user an administrator first"
+        )
+
+
+def _differences(before: object, after: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    """``{field: [old, new]}`` for each of ``fields`` that differs, as the audit records it."""
+    differences = {}
+    for field in fields:
+        old, new = getattr(before, field), getattr(after, field)
+        if old != new:
+            differences[field] = [_recordable(old), _recordable(new)]
+    return differences
+
+
+def _recordable(value: object) -> object:
+    return sorted(str(v) for v in value) if isinstance(value, frozenset) else value
 
 
 class DepartmentTree:
@@ -226,18 +291,15 @@ class Organisation:
                 "a username has lower-case Latin letters, digits, '.', '-' or '_'",
                 field="username",
             )
-        full_name = validation.required_text(full_name, "full_name", 200)
-        role_set = sorted({validation.choice(r, Role, "roles").value for r in roles})
-        if not role_set:
-            raise InvalidInput("a user needs at least one role", field="roles")
+        full_name = _full_name(full_name)
+        role_set = _roles(roles)
         mail = _email(email, "email")
         with self._db.write() as conn:
             chain = lock_chain(conn)
             actor = self._admin(conn, by)
             tree = DepartmentTree(conn)
             department_id = None if department is None else tree.id_of(department)
-            if {Role.HEAD.value, Role.STAFF.value} & set(role_set) and department_id is None:
-                raise InvalidInput("heads and staff belong to a department", field="department")
+            _check_placed(role_set, department_id)
             taken = conn.execute(sa.select(USER.c.id).where(USER.c.username == username))
             if taken.first() is not None:
                 raise Conflict(f"user {username!r} already exists")
@@ -262,6 +324,128 @@ class Organisation:
                 at=now,
             )
             return load_user(conn, username, tree)
+
+    def change_user(self, username: str, changes: Mapping[str, object], *, by: str) -> User:
+        """Change a user's full name, email, department or roles (a transfer, a promotion).
+
+        ``changes`` maps names from :data:`USER_FIELDS` to new values (``None``
+        clears the email or the department). The last active administrator keeps
+        the role, so that somebody can always manage the archive.
+        """
+        _only(changes, USER_FIELDS)
+        wanted: dict[str, Any] = {}
+        if "full_name" in changes:
+            wanted["full_name"] = _full_name(changes["full_name"])
+        if "email" in changes:
+            wanted["email"] = _email(changes["email"], "email")
+        if "roles" in changes:
+            roles = changes["roles"]
+            if isinstance(roles, str) or not isinstance(roles, Iterable):
+                raise InvalidInput("roles is a list of roles", field="roles")
+            wanted["roles"] = _roles(roles)
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            tree = DepartmentTree(conn)
+            row = _user_row(conn, username)
+            if "department" in changes:
+                code = validation.text(changes["department"], "department", 32, required=False)
+                wanted["department_id"] = None if code is None else tree.id_of(code)
+            roles_after = wanted.get("roles", row["roles"])
+            _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
+            if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
+                _keep_an_administrator(conn, row)
+            before = _user(row, tree)
+            changed = {k: v for k, v in wanted.items() if v != row[k]}
+            if changed:
+                conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(changed))
+            after = load_user(conn, before.username, tree)
+            differences = _differences(before, after, USER_FIELDS)
+            if differences:
+                chain.append(
+                    actor=actor.username,
+                    action="user.changed",
+                    target=before.username,
+                    details=differences,
+                    at=self._clock.now(),
+                )
+            return after
+
+    def set_user_active(self, username: str, active: bool, *, by: str) -> User:
+        """Deactivate a user who has left (or bring them back); their history stays.
+
+        A deactivated user can no longer log in or use an API token, and their
+        open sessions stop at the next request. Administrators cannot deactivate
+        themselves, nor the last active administrator.
+        """
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            row = _user_row(conn, username)
+            if row["active"] == active:
+                return load_user(conn, row["username"])
+            if not active:
+                if row["username"] == actor.username:
+                    raise Conflict(
+                        "administrators cannot deactivate themselves; another administrator can"
+                    )
+                if Role.ADMIN.value in row["roles"]:
+                    _keep_an_administrator(conn, row)
+            conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(active=active))
+            chain.append(
+                actor=actor.username,
+                action="user.reactivated" if active else "user.deactivated",
+                target=row["username"],
+                details={},
+                at=self._clock.now(),
+            )
+            return load_user(conn, row["username"])
+
+    def change_department(self, code: str, changes: Mapping[str, object], *, by: str) -> Department:
+        """Change a department's name, digest email or the department above it.
+
+        ``changes`` maps names from :data:`DEPARTMENT_FIELDS` to new values
+        (``None`` clears the email, or puts the department at the top). Its code
+        stays: it is printed on assignments and used by other applications.
+        """
+        _only(changes, DEPARTMENT_FIELDS)
+        wanted: dict[str, Any] = {}
+        if "name" in changes:
+            wanted["name"] = validation.required_text(changes["name"], "name", 200)
+        if "digest_email" in changes:
+            wanted["digest_email"] = _email(changes["digest_email"], "digest_email")
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = self._admin(conn, by)
+            tree = DepartmentTree(conn)
+            department_id = tree.id_of(code)
+            if "parent" in changes:
+                parent = validation.text(changes["parent"], "parent", 32, required=False)
+                parent_id = None if parent is None else tree.id_of(parent)
+                if parent_id is not None and department_id in tree.path_ids(parent_id):
+                    raise InvalidInput(
+                        f"{parent} is {code} or below it; a department cannot be placed there",
+                        field="parent",
+                    )
+                wanted["parent_id"] = parent_id
+            before = tree.department(department_id)
+            row = tree.by_id[department_id]
+            changed = {k: v for k, v in wanted.items() if v != row[k]}
+            if changed:
+                conn.execute(
+                    sa.update(DEPARTMENT).where(DEPARTMENT.c.id == department_id).values(changed)
+                )
+            after = DepartmentTree(conn).department(department_id)
+            differences = _differences(before, after, DEPARTMENT_FIELDS)
+            if differences:
+                chain.append(
+                    actor=actor.username,
+                    action="department.changed",
+                    target=code,
+                    details=differences,
+                    at=self._clock.now(),
+                )
+            return after
 
     def departments(self) -> tuple[Department, ...]:
         """Every department, ordered by code."""

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Forbidden, InvalidInput
+from eprotocol.core.errors import Forbidden, InvalidInput, NotFound
 from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
 from eprotocol.core.organisation import DepartmentTree, load_user
@@ -92,6 +92,30 @@ class Suggestion:
     automatic: bool
 
 
+def _load(conn: sa.Connection) -> tuple[RoutingRule, ...]:
+    rows = conn.execute(
+        sa.select(ROUTING_RULE, DEPARTMENT.c.code.label("department"))
+        .join(DEPARTMENT, DEPARTMENT.c.id == ROUTING_RULE.c.department_id)
+        .order_by(ROUTING_RULE.c.priority, ROUTING_RULE.c.id)
+    ).mappings()
+    return tuple(
+        RoutingRule(
+            id=r["id"],
+            priority=r["priority"],
+            name=r["name"],
+            sender_contains=r["sender_contains"],
+            subject_words=tuple(r["subject_words"]),
+            classification_code=r["classification_code"],
+            channel=Channel(r["channel"]) if r["channel"] else None,
+            department=r["department"],
+            department_id=r["department_id"],
+            purpose=Purpose(r["purpose"]),
+            automatic=r["automatic"],
+        )
+        for r in rows
+    )
+
+
 class RoutingRules:
     """The rules of an archive, cached in memory."""
 
@@ -105,27 +129,7 @@ class RoutingRules:
         """Every rule, in priority order."""
         if time.monotonic() - self._loaded_at > CACHE_SECONDS:
             with self._db.read() as conn:
-                rows = conn.execute(
-                    sa.select(ROUTING_RULE, DEPARTMENT.c.code.label("department"))
-                    .join(DEPARTMENT, DEPARTMENT.c.id == ROUTING_RULE.c.department_id)
-                    .order_by(ROUTING_RULE.c.priority, ROUTING_RULE.c.id)
-                ).mappings()
-                self._rules = tuple(
-                    RoutingRule(
-                        id=r["id"],
-                        priority=r["priority"],
-                        name=r["name"],
-                        sender_contains=r["sender_contains"],
-                        subject_words=tuple(r["subject_words"]),
-                        classification_code=r["classification_code"],
-                        channel=Channel(r["channel"]) if r["channel"] else None,
-                        department=r["department"],
-                        department_id=r["department_id"],
-                        purpose=Purpose(r["purpose"]),
-                        automatic=r["automatic"],
-                    )
-                    for r in rows
-                )
+                self._rules = _load(conn)
             self._loaded_at = time.monotonic()
         return self._rules
 
@@ -200,3 +204,34 @@ class RoutingRules:
             )
         self._loaded_at = float("-inf")
         return next(rule for rule in self.all() if rule.id == rule_id)
+
+    def remove(self, rule_id: int, *, by: str) -> RoutingRule:
+        """Remove a rule (admins only); the audit trail keeps what it said.
+
+        Other server processes stop applying it within :data:`CACHE_SECONDS`.
+        """
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = load_user(conn, validation.actor(by))
+            if not allowed(actor, Action.MANAGE):
+                raise Forbidden(f"{actor.username} may not manage routing rules")
+            rule = next((r for r in _load(conn) if r.id == rule_id), None)
+            if rule is None:
+                raise NotFound(f"there is no routing rule {rule_id}")
+            conn.execute(sa.delete(ROUTING_RULE).where(ROUTING_RULE.c.id == rule_id))
+            chain.append(
+                actor=actor.username,
+                action="routing_rule.removed",
+                target=f"routing_rule:{rule_id}",
+                details={
+                    "name": rule.name,
+                    "department": rule.department,
+                    "subject_words": list(rule.subject_words),
+                    "sender_contains": rule.sender_contains,
+                    "classification_code": rule.classification_code,
+                    "automatic": rule.automatic,
+                },
+                at=self._clock.now(),
+            )
+        self._loaded_at = float("-inf")
+        return rule

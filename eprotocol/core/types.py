@@ -141,6 +141,18 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token's record (never its secret): whom it acts as, what for, and until when."""
+
+    id: int
+    username: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """A routing (χρέωση) of a registration to a department and how far it has got."""
 

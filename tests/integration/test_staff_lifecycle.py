@@ -1,0 +1,245 @@
+"""Staff who leave, move or change role; tokens revoked; departments and rules changed.
+
+On SQLite and PostgreSQL, through the library. Every change is audited, a refused
+one leaves nothing behind, and the archive never loses its last administrator.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from eprotocol import (
+    Archive,
+    ArchiveConfig,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NewRegistration,
+    NotFound,
+    Purpose,
+    Role,
+    Unauthenticated,
+)
+from tests.integration.test_routing import counts
+
+PASSWORD = "ένας καλός κωδικός"
+
+
+def last_event(archive: Archive) -> tuple[str, str, dict[str, object]]:
+    event = archive.audit_events(limit=1000)[-1]
+    return event.action, event.target, dict(event.details)
+
+
+def test_a_user_who_leaves_can_no_longer_log_in_or_use_a_token(org: Archive) -> None:
+    org.set_password("maria", PASSWORD, by="admin")
+    token = org.create_api_token("maria", "Σάρωση ΚΕΠ", by="admin")
+    assert org.authenticate("maria", PASSWORD).username == "maria"
+
+    user = org.deactivate_user("maria", by="admin")
+
+    assert not user.active
+    assert last_event(org) == ("user.deactivated", "maria", {})
+    with pytest.raises(Unauthenticated):
+        org.authenticate("maria", PASSWORD)
+    with pytest.raises(Unauthenticated):
+        org.user_for_api_token(token)
+    with pytest.raises(InvalidInput, match="does not work in"):
+        org.assign("general", 2026, 1, department="DIOIK.KEP", assignee="maria", by="clerk")
+
+    org.reactivate_user("maria", by="admin")
+    assert org.authenticate("maria", PASSWORD).active
+    assert org.user_for_api_token(token).username == "maria"
+    assert last_event(org)[0] == "user.reactivated"
+
+
+def test_the_archive_keeps_an_administrator(org: Archive, config: ArchiveConfig) -> None:
+    before = counts(config)
+    with pytest.raises(Conflict, match="cannot deactivate themselves"):
+        org.deactivate_user("admin", by="admin")
+    with pytest.raises(Conflict, match="last active administrator"):
+        org.change_user("admin", {"roles": [Role.CLERK]}, by="admin")
+    with pytest.raises(Forbidden):
+        org.deactivate_user("maria", by="head.dioik")
+    with pytest.raises(NotFound):
+        org.deactivate_user("nobody", by="admin")
+    assert counts(config) == before
+
+    org.add_user("it.chania", "Τμήμα Πληροφορικής", roles=[Role.ADMIN], by="admin")
+    org.deactivate_user("it.chania", by="admin")
+    with pytest.raises(Conflict, match="last active administrator"):
+        org.change_user("admin", {"roles": [Role.CLERK]}, by="admin")  # a deactivated one is none
+    org.reactivate_user("it.chania", by="admin")
+    org.deactivate_user("admin", by="it.chania")
+    assert not org.user("admin").active
+    with pytest.raises(Conflict, match="last active administrator"):
+        org.change_user("it.chania", {"roles": [Role.CLERK]}, by="it.chania")
+
+
+def test_a_transfer_and_a_promotion(org: Archive) -> None:
+    maria = org.change_user(
+        "maria",
+        {"department": "TECH.ROADS", "roles": ["head"], "email": "m.k@chania.gr"},
+        by="admin",
+    )
+
+    assert (maria.department, maria.roles, maria.email) == (
+        "TECH.ROADS",
+        frozenset({Role.HEAD}),
+        "m.k@chania.gr",
+    )
+    assert last_event(org) == (
+        "user.changed",
+        "maria",
+        {
+            "department": ["DIOIK.KEP", "TECH.ROADS"],
+            "roles": [["staff"], ["head"]],
+            "email": [None, "m.k@chania.gr"],
+        },
+    )
+    entry = org.assign("general", 2026, 1, department="TECH.ROADS", assignee="maria", by="clerk")
+    assert entry.assignee == "maria"
+
+    events = len(org.audit_events(limit=1000))
+    assert org.change_user("maria", {"email": "m.k@chania.gr"}, by="admin") == maria
+    assert len(org.audit_events(limit=1000)) == events  # nothing changed, nothing recorded
+    assert org.change_user("maria", {"email": None}, by="admin").email is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"username": "marie"}, "username"),
+        ({"roles": []}, "roles"),
+        ({"roles": "staff"}, "roles"),
+        ({"roles": ["mayor"]}, "roles"),
+        ({"department": None}, "department"),  # staff belong to a department
+        ({"full_name": "  "}, "full_name"),
+        ({"email": "maria at chania"}, "email"),
+    ],
+)
+def test_bad_user_changes_are_refused_and_change_nothing(
+    org: Archive, config: ArchiveConfig, changes: dict[str, object], field: str
+) -> None:
+    before = (counts(config), org.user("maria"))
+    with pytest.raises(InvalidInput) as refused:
+        org.change_user("maria", changes, by="admin")
+    assert refused.value.field == field
+    assert (counts(config), org.user("maria")) == before
+
+
+def test_unknown_department_in_a_change_is_not_found(org: Archive) -> None:
+    with pytest.raises(NotFound):
+        org.change_user("maria", {"department": "NOPE"}, by="admin")
+
+
+def test_revoked_tokens_are_refused_and_listed(org: Archive) -> None:
+    kiosk = org.create_api_token("clerk", "Περίπτερο ΚΕΠ", by="admin")
+    scanner = org.create_api_token("clerk", "Σαρωτής", by="clerk")
+    tokens = org.api_tokens(by="admin")
+    assert [(t.username, t.name, t.revoked_at) for t in tokens] == [
+        ("clerk", "Σαρωτής", None),
+        ("clerk", "Περίπτερο ΚΕΠ", None),
+    ]
+    assert kiosk not in repr(tokens) and scanner not in repr(tokens)
+
+    revoked = org.revoke_api_token(tokens[1].id, by="clerk")  # owners revoke their own
+
+    assert revoked.revoked_at is not None
+    assert last_event(org) == (
+        "api_token.revoked",
+        "clerk",
+        {"token_id": tokens[1].id, "name": "Περίπτερο ΚΕΠ"},
+    )
+    with pytest.raises(Unauthenticated):
+        org.user_for_api_token(kiosk)
+    assert org.user_for_api_token(scanner).username == "clerk"
+    assert org.revoke_api_token(tokens[1].id, by="admin") == revoked  # again: unchanged
+    assert [t.revoked_at is None for t in org.api_tokens(username="clerk", by="clerk")] == [
+        True,
+        False,
+    ]
+    with pytest.raises(Forbidden):
+        org.revoke_api_token(tokens[0].id, by="maria")
+    with pytest.raises(Forbidden):
+        org.api_tokens(by="maria")
+    with pytest.raises(Forbidden):
+        org.api_tokens(username="clerk", by="maria")
+    with pytest.raises(NotFound):
+        org.revoke_api_token(9999, by="admin")
+
+
+def test_departments_change_name_email_and_place(org: Archive, config: ArchiveConfig) -> None:
+    kep = org.change_department(
+        "DIOIK.KEP",
+        {"name": "Τμήμα Κέντρων Εξυπηρέτησης", "digest_email": "kep-chania@chania.gr"},
+        by="admin",
+    )
+    assert (kep.name, kep.digest_email, kep.parent) == (
+        "Τμήμα Κέντρων Εξυπηρέτησης",
+        "kep-chania@chania.gr",
+        "DIOIK",
+    )
+    assert last_event(org) == (
+        "department.changed",
+        "DIOIK.KEP",
+        {
+            "name": ["Τμήμα ΚΕΠ", "Τμήμα Κέντρων Εξυπηρέτησης"],
+            "digest_email": ["kep@chania.gr", "kep-chania@chania.gr"],
+        },
+    )
+    moved = org.change_department("TECH.ROADS", {"parent": "DIOIK"}, by="admin")
+    assert moved.parent == "DIOIK"
+    assert org.department_path("TECH.ROADS") == ("DIOIK", "TECH.ROADS")
+    assert org.change_department("TECH.ROADS", {"parent": None}, by="admin").parent is None
+
+    before = counts(config)
+    with pytest.raises(InvalidInput, match="cannot be placed there"):
+        org.change_department("DIOIK", {"parent": "DIOIK.KEP"}, by="admin")
+    with pytest.raises(InvalidInput, match="cannot be placed there"):
+        org.change_department("DIOIK", {"parent": "DIOIK"}, by="admin")
+    with pytest.raises(InvalidInput) as refused:
+        org.change_department("DIOIK", {"code": "DIOIKISI"}, by="admin")
+    assert refused.value.field == "code"
+    with pytest.raises(Forbidden):
+        org.change_department("DIOIK", {"name": "Χ"}, by="head.dioik")
+    with pytest.raises(NotFound):
+        org.change_department("NOPE", {"name": "Χ"}, by="admin")
+    assert counts(config) == before
+
+
+def test_a_removed_routing_rule_no_longer_routes(org: Archive, config: ArchiveConfig) -> None:
+    rule = org.add_routing_rule(
+        "Κλαδέματα",
+        department="TECH.ROADS",
+        subject_words=["κλάδεμα"],
+        automatic=True,
+        purpose=Purpose.ACTION,
+        by="admin",
+    )
+    first = org.register(
+        NewRegistration(direction="incoming", subject="Κλάδεμα δέντρου"), by="clerk"
+    )
+    assert [a.department for a in org.get(first.book, first.year, first.number).assignments] == [
+        "TECH.ROADS"
+    ]
+    with pytest.raises(Forbidden):
+        org.remove_routing_rule(rule.id, by="clerk")
+
+    assert org.remove_routing_rule(rule.id, by="admin") == rule
+
+    assert org.routing_rules() == ()
+    action, target, details = last_event(org)
+    assert (action, target, details["name"], details["subject_words"]) == (
+        "routing_rule.removed",
+        f"routing_rule:{rule.id}",
+        "Κλαδέματα",
+        ["κλάδεμα"],
+    )
+    later = org.register(
+        NewRegistration(direction="incoming", subject="Κλάδεμα δέντρου"), by="clerk"
+    )
+    assert org.get(later.book, later.year, later.number).assignments == ()
+    before = counts(config)
+    with pytest.raises(NotFound):
+        org.remove_routing_rule(rule.id, by="admin")
+    assert counts(config) == before
