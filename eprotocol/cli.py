@@ -366,6 +366,38 @@ def department_add(
     _emit(as_json, department, f"department {department.code} added")
 
 
+@department_app.command("list")
+def department_list(as_json: JsonOption = False) -> None:
+    """List the departments, with the department above each and its digest email."""
+    with _archive() as archive:
+        departments = archive.departments()
+    lines = [f"{d.code}\t{d.name}\t{d.parent or '—'}\t{d.digest_email or '—'}" for d in departments]
+    _emit(as_json, departments, "\n".join(lines))
+
+
+@department_app.command("change")
+def department_change(
+    code: Annotated[str, typer.Argument(help="The department's code (it does not change).")],
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    digest_email: Annotated[
+        str | None, typer.Option(help="Where the daily digest goes ('' for nowhere).")
+    ] = None,
+    parent: Annotated[
+        str | None, typer.Option(help="Code of the department above ('' for the top).")
+    ] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Rename a department, change its digest email or move it under another."""
+    given = {"name": name, "digest_email": digest_email, "parent": parent}
+    changes = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        _fail("nothing to change: give --name, --digest-email or --parent")
+    with _archive() as archive:
+        department = archive.change_department(code, changes, by=by)
+    _emit(as_json, department, f"department {department.code} changed")
+
+
 @user_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="Login name, e.g. m.papadaki.")],
@@ -389,6 +421,83 @@ def user_add(
             by=by,
         )
     _emit(as_json, user, f"user {user.username} added ({', '.join(sorted(user.roles))})")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOption = False) -> None:
+    """List the users, with their department and roles; deactivated ones are marked."""
+    with _archive() as archive:
+        users = archive.users()
+    lines = [
+        f"{u.username}\t{u.full_name}\t{u.department or '—'}\t{', '.join(sorted(u.roles))}"
+        + ("" if u.active else "\t(απενεργοποιημένος)")
+        for u in users
+    ]
+    _emit(as_json, users, "\n".join(lines))
+
+
+def _open_work(archive: Archive, username: str) -> str:
+    """A reminder of the open assignments still addressed to ``username``, if any."""
+    count = len(archive.inbox(assignee=username))
+    if not count:
+        return ""
+    return (
+        f"\n{count} open assignment(s) are still addressed to {username}; "
+        "the head of their department can forward them"
+    )
+
+
+@user_app.command("change")
+def user_change(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    full_name: Annotated[str | None, typer.Option(help="New full name.")] = None,
+    email: Annotated[str | None, typer.Option(help="New email address ('' clears it).")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Department code of a transfer ('' for none).")
+    ] = None,
+    role: Annotated[
+        list[Role] | None, typer.Option(help="The user's roles from now on; repeat for several.")
+    ] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Change a user's name, email, department or roles (a transfer, a promotion)."""
+    given = {
+        "full_name": full_name,
+        "email": email,
+        "department": department,
+        "roles": role,
+    }
+    changes = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        _fail("nothing to change: give --full-name, --email, --department or --role")
+    with _archive() as archive:
+        user = archive.change_user(username, changes, by=by)
+        reminder = _open_work(archive, username) if "department" in changes else ""
+    _emit(as_json, user, f"user {user.username} changed{reminder}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    by: ByOption = "admin",
+) -> None:
+    """Deactivate a user who has left: no more logins or API tokens; their history stays."""
+    with _archive() as archive:
+        archive.deactivate_user(username, by=by)
+        reminder = _open_work(archive, username)
+    typer.echo(f"user {username} deactivated{reminder}")
+
+
+@user_app.command("activate")
+def user_activate(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    by: ByOption = "admin",
+) -> None:
+    """Let a deactivated user log in again (with their old password)."""
+    with _archive() as archive:
+        archive.reactivate_user(username, by=by)
+    typer.echo(f"user {username} activated")
 
 
 @user_app.command("password")
@@ -423,6 +532,43 @@ def token_create(
     with _archive() as archive:
         secret = archive.create_api_token(user, name, by=by)
     _emit(as_json, {"user": user, "name": name, "token": secret}, secret)
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """List API tokens (never their secrets), newest first, with their state."""
+    with _archive() as archive:
+        tokens = archive.api_tokens(username=user, by=by)
+        tz = archive.timezone
+
+    def state(revoked: datetime | None, expires: datetime | None) -> str:
+        if revoked is not None:
+            return f"revoked {revoked.astimezone(tz):%d/%m/%Y %H:%M}"
+        if expires is not None:
+            return f"expires {expires.astimezone(tz):%d/%m/%Y %H:%M}"
+        return "valid"
+
+    lines = [
+        f"{t.id}\t{t.username}\t{t.name}\t{t.created_at.astimezone(tz):%d/%m/%Y}\t"
+        + state(t.revoked_at, t.expires_at)
+        for t in tokens
+    ]
+    _emit(as_json, tokens, "\n".join(lines))
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's number, from 'token list'.")],
+    by: ByOption = "admin",
+) -> None:
+    """Revoke an API token for good: the application using it is refused from now on."""
+    with _archive() as archive:
+        token = archive.revoke_api_token(token_id, by=by)
+    typer.echo(f"token {token.id} ({token.username}, {token.name!r}) revoked")
 
 
 @app.command()

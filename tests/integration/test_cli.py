@@ -247,3 +247,45 @@ def test_every_command_that_reports_something_speaks_json(run: Run, tmp_path: Pa
     )
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     assert json.loads(run("reindex", "--json").stdout) == {"indexed": 1}
+
+
+def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    assert run("department", "add", "KEP", "Τμήμα ΚΕΠ").returncode == 0
+    assert run("department", "add", "TECH", "Τεχνικές Υπηρεσίες").returncode == 0
+    assert run("user", "add", "maria", "Μαρία Κ.", "--department", "KEP").returncode == 0
+    (token,) = [run("token", "create", "--user", "maria", "--name", "Σαρωτής").stdout.strip()]
+    assert run("register", "--direction", "incoming", "--subject", "Αίτηση").returncode == 0
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    assigned = run("assign", f"{year}/1", "--department", "KEP", "--assignee", "maria")
+    assert assigned.returncode == 0, assigned.stderr
+
+    moved = run("user", "change", "maria", "--department", "TECH", "--role", "head")
+    assert moved.returncode == 0, moved.stderr
+    assert moved.stdout.splitlines() == [
+        "user maria changed",
+        "1 open assignment(s) are still addressed to maria; "
+        "the head of their department can forward them",
+    ]
+    left = run("user", "deactivate", "maria")
+    assert left.stdout.splitlines()[0] == "user maria deactivated"
+    listed = run("user", "list").stdout.splitlines()
+    assert "maria\tΜαρία Κ.\tTECH\thead\t(απενεργοποιημένος)" in listed
+    assert json.loads(run("user", "list", "--json").stdout)[1]["active"] is False
+
+    (listed_token,) = json.loads(run("token", "list", "--json").stdout)
+    assert listed_token["name"] == "Σαρωτής" and token not in json.dumps(listed_token)
+    revoked = run("token", "revoke", str(listed_token["id"]))
+    assert revoked.stdout.strip() == f"token {listed_token['id']} (maria, 'Σαρωτής') revoked"
+    assert "\trevoked " in run("token", "list", "--user", "maria").stdout
+
+    changed = run("department", "change", "KEP", "--digest-email", "kep@chania.gr", "--json")
+    assert json.loads(changed.stdout)["digest_email"] == "kep@chania.gr"
+    assert "KEP\tΤμήμα ΚΕΠ\t—\tkep@chania.gr" in run("department", "list").stdout
+
+    nothing = run("user", "change", "maria")
+    assert (nothing.returncode, nothing.stderr.count("\n")) == (1, 1)
+    assert "nothing to change" in nothing.stderr
+    myself = run("user", "deactivate", "admin")
+    assert myself.returncode == 1 and "cannot deactivate themselves" in myself.stderr
+    assert run("user", "activate", "maria").stdout.strip() == "user maria activated"
