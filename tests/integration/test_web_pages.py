@@ -32,7 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf
-from tests.support import serve
+from tests.support import run_cli, serve
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
@@ -154,6 +154,35 @@ def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> No
     expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
 
 
+def add_department(page: Page, code: str, name: str, digest_email: str = "") -> None:
+    """On the administration page: open the new-department form and send it."""
+    page.get_by_text("Νέο τμήμα").click()
+    page.locator("#d-code").fill(code)
+    page.locator("#d-name").fill(name)
+    page.locator("#d-email").fill(digest_email)
+    page.get_by_role("button", name="Προσθήκη τμήματος").click()
+
+
+def add_user(page: Page, username: str, full_name: str, department: str) -> None:
+    """On the administration page: add a user with :data:`PASSWORD`; it is shown once."""
+    page.get_by_text("Νέος χρήστης").click()
+    page.locator("#u-username").fill(username)
+    page.locator("#u-full").fill(full_name)
+    page.locator("#u-dept").select_option(department)
+    page.locator("#u-password").fill(PASSWORD)
+    page.get_by_role("button", name="Προσθήκη χρήστη").click()
+    expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
+
+
+def add_rule(page: Page, name: str, words: str, department: str) -> None:
+    """On the administration page: a routing rule suggesting ``department`` for ``words``."""
+    page.get_by_text("Νέος κανόνας").click()
+    page.locator("#r-name").fill(name)
+    page.locator("#r-words").fill(words)
+    page.locator("#r-dept").select_option(department)
+    page.get_by_role("button", name="Προσθήκη κανόνα").click()
+
+
 def log_out(page: Page) -> None:
     page.get_by_role("button", name="Αποσύνδεση").click()
     expect(page).to_have_url(re.compile(r"/login$"))
@@ -207,24 +236,11 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
 
     # The administrator sets up a department, its employee and a routing rule.
     page.goto(f"{base}/admin")
-    page.get_by_text("Νέο τμήμα").click()
-    page.locator("#d-code").fill("TECH")
-    page.locator("#d-name").fill("Διεύθυνση Τεχνικών Υπηρεσιών")
-    page.get_by_role("button", name="Προσθήκη τμήματος").click()
-    page.get_by_text("Νέος χρήστης").click()
-    page.locator("#u-username").fill("maria")
-    page.locator("#u-full").fill("Μαρία <i>Κ.</i> Σηφάκη")
-    page.locator("#u-dept").select_option("TECH")
-    page.locator("#u-password").fill(PASSWORD)
-    page.get_by_role("button", name="Προσθήκη χρήστη").click()
-    expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
+    add_department(page, "TECH", "Διεύθυνση Τεχνικών Υπηρεσιών")
+    add_user(page, "maria", "Μαρία <i>Κ.</i> Σηφάκη", "TECH")
     inspect(page, "user-created")
     page.goto(f"{base}/admin")
-    page.get_by_text("Νέος κανόνας").click()
-    page.locator("#r-name").fill("Πράσινο")
-    page.locator("#r-words").fill("κλάδεμα")
-    page.locator("#r-dept").select_option("TECH")
-    page.get_by_role("button", name="Προσθήκη κανόνα").click()
+    add_rule(page, "Πράσινο", "κλάδεμα", "TECH")
     expect(page.locator("#users")).to_contain_text("Μαρία <i>Κ.</i> Σηφάκη")
     inspect(page, "admin")
 
@@ -501,3 +517,81 @@ def test_a_signed_upload_shows_what_its_signature_means(
     expect(finding).to_contain_text("Τεχνική περιγραφή")
     inspect(page, "registration-signed-upload")
     context.close()
+
+
+def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
+    site: Site, browser: Browser
+) -> None:
+    """Refused forms keep what was typed; a deactivated user's open session stops at once."""
+    admin = browser.new_context(locale="el-GR").new_page()
+    log_in(admin, site.base, "admin")
+    admin.goto(f"{site.base}/admin")
+    add_department(admin, "KEP", "Τμήμα ΚΕΠ")
+    # Typed again on a Greek keyboard: refused, and the form keeps what was typed.
+    add_department(admin, "ΚΕΡ", "Κέντρο Εξυπηρέτησης Πολιτών Σούδας", "soudas@chania.gr")
+    expect(admin.locator("#departments [role=alert]")).to_contain_text("would be taken for 'KEP'")
+    expect(admin.locator("#d-name")).to_have_value("Κέντρο Εξυπηρέτησης Πολιτών Σούδας")
+    expect(admin.locator("#d-email")).to_have_value("soudas@chania.gr")
+    inspect(admin, "admin-refused")
+    admin.locator("#d-code").fill("KEP.SOUDA")
+    admin.locator("#d-parent").select_option("KEP")
+    admin.get_by_role("button", name="Προσθήκη τμήματος").click()
+    add_user(admin, "eleni.p", "Ελένη Παπαδογιάννη", "KEP")
+
+    eleni = browser.new_context(locale="el-GR").new_page()
+    log_in(eleni, site.base, "eleni.p")
+
+    # A transfer to Souda: with no role ticked it is refused and the typed values stay.
+    admin.goto(f"{site.base}/admin")
+    admin.get_by_role("link", name="eleni.p").click()
+    admin.locator("#u-dept").select_option("KEP.SOUDA")
+    admin.locator("#u-email").fill("e.papadogianni@chania.gr")
+    admin.locator("#role-staff").uncheck()
+    admin.get_by_role("button", name="Αποθήκευση αλλαγών").click()
+    expect(admin.get_by_role("alert")).to_have_text("a user needs at least one role")
+    expect(admin.locator("#u-dept")).to_have_value("KEP.SOUDA")
+    expect(admin.locator("#u-email")).to_have_value("e.papadogianni@chania.gr")
+    admin.locator("#role-staff").check()
+    admin.get_by_role("button", name="Αποθήκευση αλλαγών").click()
+    expect(admin.get_by_role("status")).to_have_text("Οι αλλαγές αποθηκεύτηκαν.")
+    admin.reload()  # what is shown is what was stored
+    expect(admin.locator("#u-dept")).to_have_value("KEP.SOUDA")
+    expect(admin.locator("#u-email")).to_have_value("e.papadogianni@chania.gr")
+    inspect(admin, "admin-user")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    created = run_cli(
+        "token", "create", "--user", "eleni.p", "--name", "Σαρωτής", env=env, cwd=site.root
+    )
+    token = created.stdout.strip()
+    api = httpx.Client(base_url=site.base, headers={"Authorization": f"Bearer {token}"})
+    assert api.get("/api/v1/registrations").status_code == 200
+    admin.reload()
+    admin.get_by_role("button", name="Ανάκληση").click()
+    expect(admin.locator("#tokens")).to_contain_text("ανακλήθηκε")
+    assert api.get("/api/v1/registrations").status_code == 401
+
+    # She leaves: her session, open in another browser, ends at her next click.
+    admin.get_by_role("button", name="Απενεργοποίηση λογαριασμού").click()
+    expect(admin.get_by_test_id("inactive")).to_be_visible()
+    eleni.goto(f"{site.base}/search")
+    expect(eleni).to_have_url(re.compile(r"/login\?next=/search$"))
+    admin.goto(f"{site.base}/admin/users/admin")
+    admin.get_by_role("button", name="Απενεργοποίηση λογαριασμού").click()
+    expect(admin.get_by_role("alert")).to_contain_text("cannot deactivate themselves")
+
+    admin.goto(f"{site.base}/admin/departments/KEP")
+    admin.locator("#d-email").fill("kep@chania.gr")
+    admin.get_by_role("button", name="Αποθήκευση αλλαγών").click()
+    expect(admin.locator("#departments")).to_contain_text("kep@chania.gr")
+    admin.goto(f"{site.base}/admin/departments/KEP")
+    inspect(admin, "admin-department")
+
+    admin.goto(f"{site.base}/admin")
+    add_rule(admin, "Δημοτολόγιο στα ΚΕΠ", "δημοτολόγιο", "KEP")
+    remove = admin.get_by_role("button", name="Αφαίρεση κανόνα «Δημοτολόγιο στα ΚΕΠ»")
+    remove.click()
+    expect(remove).to_have_count(0)
+    api.close()
+    admin.context.close()
+    eleni.context.close()

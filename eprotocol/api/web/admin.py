@@ -1,32 +1,94 @@
-"""Administration pages: departments, users, routing rules, templates and the filing plan."""
+"""Administration pages: departments, users, API tokens, routing rules, templates, filing plan.
+
+A form the archive refuses (a code taken, an address mistyped) comes back on the
+same page with the reason beside it and what was typed still in it.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.datastructures import State
-from litestar.response import Redirect, Template
+from litestar.datastructures import FormMultiDict, State
+from litestar.response import Template
 
+from eprotocol.api.problems import status_for
 from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
+from eprotocol.core.errors import Conflict, InvalidInput, NotFound
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
 
+#: Refusals of what was typed, shown beside the form; anything else gets the error page.
+_REFUSALS = (InvalidInput, Conflict, NotFound)
 
-@get("/admin", sync_to_thread=True)
-def overview(request: Request[Any, Any, State], user: User, state: State) -> Template:
-    """Departments, users, routing rules, certificate templates and the filing plan."""
-    require(user, Action.MANAGE)
-    archive = archive_of(state)
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A form the archive refused: which form, why, and what was typed in it."""
+
+    form: str
+    message: str
+    status: int
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def value(self, name: str) -> str:
+        """What was typed in the field ``name`` (the first value), or ``""``."""
+        return next(iter(self.values.get(name, [])), "")
+
+    def chosen(self, name: str) -> list[str]:
+        """Every value sent for ``name`` (ticked boxes)."""
+        return self.values.get(name, [])
+
+
+async def _attempt(form_id: str, form: FormMultiDict, work: Callable[[], object]) -> Refusal | None:
+    """Run ``work`` in a thread; a refusal of the typed values comes back as a :class:`Refusal`."""
+    try:
+        await sync_to_thread(work)
+    except _REFUSALS as exc:
+        values = {
+            name: [v for v in form.getall(name) if isinstance(v, str)]
+            for name in form
+            if name != "password"  # never sent back into the page
+        }
+        return Refusal(form_id, exc.message, status_for(exc), values)
+    return None
+
+
+def _admin_page(
+    request: Request[Any, Any, State],
+    user: User,
+    name: str,
+    refused: Refusal | None,
+    **context: Any,
+) -> Template:
+    """An administration page; with the refusal of one of its forms, in that status."""
     return page(
         request,
-        "admin.html",
+        name,
+        status=refused.status if refused else 200,
         user=user,
+        refused=refused,
+        **context,
+    )
+
+
+def _overview(
+    request: Request[Any, Any, State], user: User, state: State, refused: Refusal | None
+) -> Template:
+    require(user, Action.MANAGE)
+    archive = archive_of(state)
+    return _admin_page(
+        request,
+        user,
+        "admin.html",
+        refused,
         departments=archive.departments(),
         users=archive.users(),
         rules=archive.routing_rules(),
@@ -37,21 +99,54 @@ def overview(request: Request[Any, Any, State], user: User, state: State) -> Tem
     )
 
 
-@post("/admin/departments")
-async def add_department(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
-    """Add a department under another (or at the top)."""
+@get("/admin", sync_to_thread=True)
+def overview(request: Request[Any, Any, State], user: User, state: State) -> Template:
+    """Departments, users, routing rules, certificate templates and the filing plan."""
+    return _overview(request, user, state, None)
+
+
+def _form_changes(
+    form: FormMultiDict, required: tuple[str, ...], optional: tuple[str, ...]
+) -> dict[str, object]:
+    """The changes an edit form asks for; an optional field left empty clears the value."""
+    return {
+        **{name: form_text(form, name) for name in required},
+        **{name: form_text(form, name) or None for name in optional},
+    }
+
+
+async def _submit(
+    request: Request[Any, Any, State],
+    form_id: str,
+    work: Callable[[FormMultiDict], object],
+    again: Callable[[Refusal], Template],
+    done: str,
+) -> Response[Any]:
+    """Do what a form asks, then go to ``done``; if refused, the page ``again`` says why."""
     form = await request.form()
-    await sync_to_thread(
-        partial(
-            archive_of(state).add_department,
+    refused = await _attempt(form_id, form, partial(work, form))
+    if refused:
+        return await sync_to_thread(partial(again, refused))
+    return see_other(done)
+
+
+@post("/admin/departments")
+async def add_department(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Response[Any]:
+    """Add a department under another (or at the top)."""
+
+    def add(form: FormMultiDict) -> None:
+        archive_of(state).add_department(
             form_text(form, "code"),
             form_text(form, "name"),
             parent=form_text(form, "parent") or None,
             digest_email=form_text(form, "digest_email") or None,
             by=user.username,
         )
-    )
-    return see_other("/admin#departments")
+
+    again = partial(_overview, request, user, state)
+    return await _submit(request, "new-department", add, again, "/admin#departments")
 
 
 @post("/admin/users")
@@ -60,11 +155,12 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
     form = await request.form()
     archive = archive_of(state)
     username = form_text(form, "username")
-    # Checked first, so that a refused password leaves no user behind without one.
-    password = check_password(form_text(form, "password") or secrets.token_urlsafe(12))
-    await sync_to_thread(
-        partial(
-            archive.add_user,
+    password = form_text(form, "password") or secrets.token_urlsafe(12)
+
+    def add() -> None:
+        # The password is checked first, so that a refused one leaves no user without one.
+        check_password(password)
+        archive.add_user(
             username,
             form_text(form, "full_name"),
             department=form_text(form, "department") or None,
@@ -72,18 +168,20 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
             email=form_text(form, "email") or None,
             by=user.username,
         )
-    )
-    await sync_to_thread(partial(archive.set_password, username, password, by=user.username))
+        archive.set_password(username, password, by=user.username)
+
+    refused = await _attempt("new-user", form, add)
+    if refused:
+        return await sync_to_thread(partial(_overview, request, user, state, refused))
     return page(request, "user_created.html", user=user, username=username, password=password)
 
 
 @post("/admin/rules")
-async def add_rule(request: Request[Any, Any, State], user: User, state: State) -> Redirect:
+async def add_rule(request: Request[Any, Any, State], user: User, state: State) -> Response[Any]:
     """Add a routing rule: words of the subject or part of the sender suggest a department."""
-    form = await request.form()
-    await sync_to_thread(
-        partial(
-            archive_of(state).add_routing_rule,
+
+    def add(form: FormMultiDict) -> None:
+        archive_of(state).add_routing_rule(
             form_text(form, "name"),
             department=form_text(form, "department"),
             purpose=form_text(form, "purpose") or Purpose.ACTION,
@@ -93,9 +191,165 @@ async def add_rule(request: Request[Any, Any, State], user: User, state: State) 
             classification_code=form_text(form, "classification_code") or None,
             by=user.username,
         )
-    )
+
+    again = partial(_overview, request, user, state)
+    return await _submit(request, "new-rule", add, again, "/admin#rules")
+
+
+@post("/admin/rules/{rule_id:int}/remove", sync_to_thread=True)
+def remove_rule(user: User, state: State, rule_id: int) -> Response[Any]:
+    """Remove a routing rule; the audit trail keeps what it said."""
+    archive_of(state).remove_routing_rule(rule_id, by=user.username)
     return see_other("/admin#rules")
 
 
+# -- one user ------------------------------------------------------------------------------
+
+
+def _user_page(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    username: str,
+    refused: Refusal | None,
+    *,
+    saved: bool = False,
+) -> Template:
+    require(user, Action.MANAGE)
+    archive = archive_of(state)
+    return _admin_page(
+        request,
+        user,
+        "admin_user.html",
+        refused,
+        saved=saved,
+        member=archive.user(username),
+        tokens=archive.api_tokens(username=username, by=user.username),
+        open_work=len(archive.inbox(assignee=username)),
+        departments=archive.departments(),
+        roles=list(Role),
+    )
+
+
+@get("/admin/users/{username:str}", sync_to_thread=True)
+def user_details(
+    request: Request[Any, Any, State], user: User, state: State, username: str, saved: bool = False
+) -> Template:
+    """One user: their details and roles to change, their API tokens, deactivation."""
+    return _user_page(request, user, state, username, None, saved=saved)
+
+
+@post("/admin/users/{username:str}")
+async def change_user(
+    request: Request[Any, Any, State], user: User, state: State, username: str
+) -> Response[Any]:
+    """Change a user's name, email, department or roles (a transfer, a promotion)."""
+
+    def change(form: FormMultiDict) -> None:
+        archive_of(state).change_user(
+            username,
+            {
+                **_form_changes(form, ("full_name",), ("email", "department")),
+                "roles": [str(r) for r in form.getall("roles", [])],
+            },
+            by=user.username,
+        )
+
+    again = partial(_user_page, request, user, state, username)
+    return await _submit(
+        request, "change-user", change, again, f"/admin/users/{username}?saved=true"
+    )
+
+
+@post("/admin/users/{username:str}/{step:str}")
+async def activation(
+    request: Request[Any, Any, State], user: User, state: State, username: str, step: str
+) -> Response[Any]:
+    """Deactivate a user who has left (``deactivate``), or let them back (``reactivate``)."""
+    archive = archive_of(state)
+    steps = {"deactivate": archive.deactivate_user, "reactivate": archive.reactivate_user}
+    if step not in steps:
+        raise NotFound(f"there is no such change of a user: {step!r}")
+    again = partial(_user_page, request, user, state, username)
+    return await _submit(
+        request,
+        step,
+        lambda _: steps[step](username, by=user.username),
+        again,
+        f"/admin/users/{username}",
+    )
+
+
+@post("/admin/tokens/{token_id:int}/revoke", sync_to_thread=True)
+def revoke_token(user: User, state: State, token_id: int) -> Response[Any]:
+    """Revoke an API token; the application using it is refused from now on."""
+    token = archive_of(state).revoke_api_token(token_id, by=user.username)
+    return see_other(f"/admin/users/{token.username}#tokens")
+
+
+# -- one department ------------------------------------------------------------------------
+
+
+def _department_page(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    code: str,
+    refused: Refusal | None,
+) -> Template:
+    require(user, Action.MANAGE)
+    archive = archive_of(state)
+    departments = archive.departments()
+    department = next((d for d in departments if d.code == code), None)
+    if department is None:
+        raise NotFound(f"there is no department {code!r}")
+    return _admin_page(
+        request,
+        user,
+        "admin_department.html",
+        refused,
+        department=department,
+        departments=departments,
+        members=[u for u in archive.users() if u.department == code],
+    )
+
+
+@get("/admin/departments/{code:str}", sync_to_thread=True)
+def department_details(
+    request: Request[Any, Any, State], user: User, state: State, code: str
+) -> Template:
+    """One department: its name, digest email and place in the tree to change; its people."""
+    return _department_page(request, user, state, code, None)
+
+
+@post("/admin/departments/{code:str}")
+async def change_department(
+    request: Request[Any, Any, State], user: User, state: State, code: str
+) -> Response[Any]:
+    """Rename a department, change its digest email or move it under another."""
+
+    def change(form: FormMultiDict) -> None:
+        archive_of(state).change_department(
+            code,
+            _form_changes(form, ("name",), ("digest_email", "parent")),
+            by=user.username,
+        )
+
+    again = partial(_department_page, request, user, state, code)
+    return await _submit(request, "change-department", change, again, "/admin#departments")
+
+
 #: The administration pages, for the pages' router.
-HANDLERS = [overview, add_department, add_user, add_rule]
+HANDLERS = [
+    overview,
+    add_department,
+    add_user,
+    add_rule,
+    remove_rule,
+    user_details,
+    change_user,
+    activation,
+    revoke_token,
+    department_details,
+    change_department,
+]
