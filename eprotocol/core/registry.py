@@ -440,6 +440,11 @@ class Registry:
             issue,
         )
         done = self._committer.submit(pending)
+        assignments: Sequence[Assignment] = ()
+        if routes:  # automatic rules assigned it in the same transaction: show what they did
+            with self._db.read() as conn:
+                reg_id = done.values["id"]
+                assignments = self._routing.for_registrations(conn, [reg_id])[reg_id]
         return self._view(
             done.values,
             clean.book,
@@ -447,6 +452,7 @@ class Registry:
             files=done.files,
             cancellation=None,
             corrections=(),
+            assignments=assignments,
             verification_code=done.verification_code,
         )
 

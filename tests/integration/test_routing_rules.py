@@ -113,6 +113,7 @@ def test_rules_create_the_expected_assignments(
     entry = ruled.register(data, by="clerk")
     stored = ruled.get(entry.book, entry.year, entry.number)
     assert [(a.department, a.purpose) for a in stored.assignments] == expected
+    assert entry.assignments == stored.assignments  # what registering answers is what is kept
     assert all(a.state is AssignmentState.PENDING for a in stored.assignments)
     assert all(a.created_by.startswith("rule:") for a in stored.assignments)
     suggested = {s.department for s in ruled.suggest_routing(data)}
