@@ -775,8 +775,9 @@ class Archive:
 
         Words are matched in any Greek form and in Latin letters, in the subject,
         the correspondents and the text of the files; ``"phrases"``,
-        ``AND``/``OR``/``NOT``, field filters (``year:2026``, ``θέμα:άδεια``) and
-        date ranges (``date:[20260101 to 20260131]``) work; a protocol number
+        ``AND``/``OR``/``NOT``, ``-word`` (leave it out), field filters
+        (``year:2026``, ``θέμα:άδεια``) and date ranges
+        (``date:[20260101 to 20260131]``) work; a protocol number
         (``123/2026``) ranks its entry first. Confidential entries count only
         for those allowed to see them.
         """

@@ -62,6 +62,11 @@ _DATE_CLAUSE = re.compile(r"(?<![\w:])(date|ημερομηνία|ημερομη�
 #: 2/3/2026, 2.3.2026 (day first, as Greeks write it) or 2026-03-02.
 _DAY_FIRST = re.compile(r"\b(\d{1,2})[./](\d{1,2})[./](\d{4})\b")
 _ISO_DAY = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+#: A minus before a word (not inside one, as in Αγίου-Νικολάου): the word must not be there.
+_EXCLUDED = re.compile(r"(^|\s)-(?=[\w(])")
+_OPERATOR = r"(?:AND|OR|NOT|ANDNOT|ANDMAYBE)"
+_LOOSE_END = re.compile(rf"(?:(?:^|\s+){_OPERATOR})+\s*$")
+_LOOSE_START = re.compile(r"^\s*(?:(?:AND|OR|ANDNOT|ANDMAYBE)\s+)+")
 #: Greek words for days (folded), in the English Whoosh's date parser knows.
 _GREEK_DAYS = {"σημερα": "today", "χθεσ": "yesterday", "χτεσ": "yesterday", "αυριο": "tomorrow"}
 #: A file in the index directory from the moment it is emptied until a rebuild completes:
@@ -124,6 +129,19 @@ def english_dates(query: str) -> str:
         return f"{clause[1]}:{value}"
 
     return _DATE_CLAUSE.sub(dates, query)
+
+
+def plain_operators(query: str) -> str:
+    """``query`` with ``-word`` read as ``NOT word``, and without operators left hanging.
+
+    Whoosh takes a minus as nothing, so «κατάληψη -πεζοδρομίου» found exactly the
+    entries the user meant to leave out; and an operator with nothing on one side
+    («κατάληψη OR», typed before the second word) became a word to match, so the
+    search found nothing. Text in quotes is left as it is.
+    """
+    parts = query.split('"')
+    parts[::2] = [_EXCLUDED.sub(r"\1NOT ", part) for part in parts[::2]]
+    return _LOOSE_START.sub("", _LOOSE_END.sub("", '"'.join(parts)))
 
 
 class WhooshIndex:
@@ -238,7 +256,7 @@ class WhooshIndex:
         parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
         parser.add_plugin(FieldAliasPlugin(ALIASES))
         parser.add_plugin(DateParserPlugin(basedate=self._local_now()))
-        parsed = parser.parse(english_dates(text))
+        parsed = parser.parse(english_dates(plain_operators(text)))
         number = _NUMBER.match(text)
         if number is None:
             return parsed
@@ -304,7 +322,7 @@ class WhooshIndex:
         is tried once more on a freshly opened searcher, then reported as
         ``IndexUnavailable``.
         """
-        if not query.strip():
+        if not plain_operators(query).strip():
             raise InvalidInput("the search query is empty", field="q")
         try:
             parsed = self._query(query)

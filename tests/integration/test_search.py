@@ -77,6 +77,22 @@ def test_inflections_phrases_and_correspondents(searchable: Archive) -> None:
     assert set(numbers(searchable.search("Ηρακλείου OR πιστοποιητικό", by="clerk"))) == {4, 5}
 
 
+def test_search_reads_a_minus_and_a_hanging_operator_as_people_mean_them(
+    searchable: Archive,
+) -> None:
+    # A minus before a word leaves it out (Whoosh alone took it as "and this word too").
+    assert set(numbers(searchable.search("Χανιά -Ηρακλείου", by="clerk"))) == {4, 6}
+    assert set(numbers(searchable.search("-Ηρακλείου Χανιά", by="clerk"))) == {4, 6}
+    # ... but not inside a word or a phrase.
+    assert numbers(searchable.search("Δήμου-Χανίων πιστοποιητικά", by="clerk")) == [4]
+    assert numbers(searchable.search('"Ηρακλείου -και"', by="clerk")) == [5]
+    # An operator typed before the next word was a word to match, so nothing was found.
+    for hanging in ("Ηρακλείου OR", "Ηρακλείου AND", "OR Ηρακλείου", "Ηρακλείου NOT"):
+        assert numbers(searchable.search(hanging, by="clerk")) == [5], hanging
+    with pytest.raises(InvalidInput, match="empty"):
+        searchable.search("OR", by="clerk")
+
+
 def test_protocol_number_ranks_its_entry_first(searchable: Archive) -> None:
     year = searchable.get("general", 2026, 5).year
     for typed in (f"5/{year}", f"{year}/5"):  # as printed, or year first as the CLI takes it
