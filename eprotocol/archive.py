@@ -778,16 +778,24 @@ class Archive:
         ``AND``/``OR``/``NOT``, ``-word`` (leave it out), field filters
         (``year:2026``, ``θέμα:άδεια``) and date ranges
         (``date:[20260101 to 20260131]``) work; a protocol number
-        (``123/2026``) ranks its entry first. Confidential entries count only
+        (``123/2026``) ranks its entry first. An empty ``query`` with ``filters``
+        lists what they choose, newest first. Confidential entries count only
         for those allowed to see them.
         """
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit must be 1 to 500 and offset not negative", field="limit")
+        chosen = filters if filters is not None else SearchFilters()
+        if (
+            chosen.registered_from is not None
+            and chosen.registered_to is not None
+            and chosen.registered_from > chosen.registered_to
+        ):
+            raise InvalidInput("the first day comes after the last", field="to")
         user = self._organisation.user(validation.actor(by))
         return self._search_index().search(
             query,
             Visibility.of(user),
-            filters if filters is not None else SearchFilters(),
+            chosen,
             limit=limit,
             offset=offset,
         )

@@ -169,7 +169,10 @@ class SearchIndex(Protocol):
         limit: int,
         offset: int,
     ) -> SearchResult:
-        """Registrations matching ``query`` and ``filters`` that ``visibility`` allows."""
+        """Registrations matching ``query`` and ``filters`` that ``visibility`` allows.
+
+        An empty ``query`` with some filter lists what the filters choose, newest first.
+        """
         ...
 
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:

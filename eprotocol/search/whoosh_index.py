@@ -28,8 +28,9 @@ from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
 from whoosh.index import LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.qparser.dateparse import DateParserPlugin
-from whoosh.query import And, DateRange, NumericRange, Or, Query, Term
+from whoosh.query import And, DateRange, Every, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
+from whoosh.sorting import FieldFacet
 
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
 from eprotocol.core.greek import WORD, fold
@@ -57,6 +58,8 @@ ALIASES = {
     "date": ["ημερομηνία", "ημερομηνια"],
 }
 FACETS = ("year", "direction", "departments")
+#: The order of a search without words (filters only): the newest registration first.
+_NEWEST_FIRST = [FieldFacet("date"), FieldFacet("number")]
 #: A date field's value in a query: one word, or a range in brackets.
 _DATE_CLAUSE = re.compile(r"(?<![\w:])(date|ημερομηνία|ημερομηνια):(\[[^\]]*\]|\S+)", re.IGNORECASE)
 #: 2/3/2026, 2.3.2026 (day first, as Greeks write it) or 2026-03-02.
@@ -318,14 +321,16 @@ class WhooshIndex:
     ) -> SearchResult:
         """Best matches first, ``limit`` from ``offset``, with facet counts of all matches.
 
-        A read that fails (an index file gone under a merge by another process, say)
-        is tried once more on a freshly opened searcher, then reported as
-        ``IndexUnavailable``.
+        Without words, the ``filters`` alone choose, newest registration first (what
+        came in on a day, say). A read that fails (an index file gone under a merge by
+        another process, say) is tried once more on a freshly opened searcher, then
+        reported as ``IndexUnavailable``.
         """
-        if not plain_operators(query).strip():
+        words = bool(plain_operators(query).strip())
+        if not words and filters == SearchFilters():
             raise InvalidInput("the search query is empty", field="q")
         try:
-            parsed = self._query(query)
+            parsed = self._query(query) if words else Every()
         except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date
             raise InvalidInput(f"the search query cannot be read: {exc}", field="q") from exc
         try:
@@ -358,7 +363,14 @@ class WhooshIndex:
         matched = set(searcher.docs_for_query(And([parsed, *restrictions])))
         if not matched:  # (Whoosh reads an empty filter set as no filter)
             return SearchResult(total=0, hits=(), facets={name: {} for name in FACETS})
-        results = searcher.search(parsed, filter=matched, limit=offset + limit)
+        ranked = parsed != Every()
+        results = searcher.search(
+            parsed,
+            filter=matched,
+            limit=offset + limit,
+            sortedby=None if ranked else _NEWEST_FIRST,
+            reverse=not ranked,
+        )
         hits = tuple(
             SearchHit(
                 registration_id=int(hit["id"]),
@@ -366,7 +378,7 @@ class WhooshIndex:
                 year=hit["year"],
                 number=hit["number"],
                 subject=hit["subject"],
-                score=float(hit.score or 0.0),
+                score=float(hit.score or 0.0) if ranked else 0.0,  # sorted: no score
                 highlights=_highlighted(hit["subject"], words),
             )
             for hit in results[offset : offset + limit]

@@ -170,6 +170,36 @@ def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -
         found("Χανιά ημερομηνία:31/02/2026")
 
 
+def test_dates_alone_list_what_came_in_those_days_newest_first(
+    searchable: Archive, clock: FixedClock
+) -> None:
+    clock.set(clock.now() + timedelta(days=1))  # 3 March 2026
+    searchable.register(
+        NewRegistration(direction="incoming", subject="Αίτηση της επομένης"), by="clerk"
+    )  # 7
+    searchable.index_pending()
+    march_2 = SearchFilters(registered_from=date(2026, 3, 2), registered_to=date(2026, 3, 2))
+
+    day = searchable.search("", by="admin", filters=march_2)
+
+    assert (numbers(day), day.total) == ([6, 5, 4, 3, 2, 1], 6)  # one instant: by number
+    since = searchable.search(
+        " ", by="admin", filters=SearchFilters(registered_from=date(2026, 3, 2))
+    )
+    assert numbers(since)[:2] == [7, 6]
+    assert numbers(searchable.search("", by="admin", filters=march_2, limit=2, offset=2)) == [4, 3]
+    assert 6 not in numbers(searchable.search("", by="maria", filters=march_2))  # confidential
+    assert numbers(searchable.search("Χανιά", by="admin", filters=march_2)) != numbers(day)
+    with pytest.raises(InvalidInput, match="empty"):
+        searchable.search("", by="admin")
+    with pytest.raises(InvalidInput, match="first day comes after the last"):
+        searchable.search(
+            "Χανιά",
+            by="admin",
+            filters=SearchFilters(registered_from=date(2026, 3, 3), registered_to=date(2026, 3, 2)),
+        )
+
+
 def test_words_inside_files_are_found(
     org: Archive, config: ArchiveConfig, clock: FixedClock, tmp_path: Path
 ) -> None:

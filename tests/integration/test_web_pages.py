@@ -595,3 +595,35 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     api.close()
     admin.context.close()
     eleni.context.close()
+
+
+def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) -> None:
+    """The protocol office's question at the end of the day: what came in today?"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    subject = "Αίτηση για άδεια χρήσης κοινόχρηστου χώρου στη Σούδα"
+    registered = run_cli(
+        "register", "--direction", "incoming", "--subject", subject, env=env, cwd=site.root
+    )
+    assert registered.returncode == 0, registered.stderr
+    number = registered.stdout.strip()
+    today = datetime.now(ZoneInfo("Europe/Athens")).date().isoformat()
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    _wait_for_hits(page, site.base, "κοινόχρηστου")  # the background indexer has it
+
+    page.goto(f"{site.base}/search")
+    page.locator("#from").fill(today)
+    page.locator("#to").fill(today)
+    page.get_by_role("button", name="Αναζήτηση").click()
+
+    first = page.locator(".hit-list li").first
+    expect(first).to_contain_text(number)  # the newest first
+    expect(first).to_contain_text(subject)
+    inspect(page, "search-dates")
+    page.locator(".facets a", has_text="Εισερχόμενο").click()  # a facet keeps the dates
+    expect(page).to_have_url(re.compile(f"from={today}.*to={today}"))
+    expect(page.locator("#from")).to_have_value(today)
+    expect(page.locator(".hit-list li").first).to_contain_text(number)
+    page.goto(f"{site.base}/search?from={today}&to=2000-01-01")
+    expect(page.get_by_role("alert")).to_have_text("the first day comes after the last")
+    page.context.close()

@@ -283,6 +283,8 @@ ENGLISH: dict[str, str] = {
     "Στοιχεία": "Details",
     "Στοιχεία και ρόλοι": "Details and roles",
     "Αποθήκευση αλλαγών": "Save changes",
+    "Από": "From",
+    "Έως": "To",
     "Οι αλλαγές αποθηκεύτηκαν.": "The changes are saved.",
     "Ανοιχτές χρεώσεις στο όνομά του/της": "Open assignments in their name",
     "Μετά από μετακίνηση ή αποχώρηση, ο/η προϊστάμενος/η του τμήματος μπορεί να τις διαβιβάσει.": "After a transfer or departure, the head of the department can forward them.",

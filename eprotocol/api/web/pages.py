@@ -443,18 +443,35 @@ def search(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
+    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
 ) -> Template:
-    """Full-text search in Greek with facets and the matching words marked."""
+    """Full-text search in Greek with facets and the matching words marked.
+
+    Dates alone (no words) list what was registered in those days, newest first.
+    """
     require(user, Action.READ)
     result, error = None, None
-    filters = SearchFilters(year=year, direction=direction, department=department)
-    if q.strip():
+    filters = SearchFilters(
+        year=year,
+        direction=direction,
+        department=department,
+        registered_from=date_from,
+        registered_to=date_to,
+    )
+    if q.strip() or filters != SearchFilters():
         try:
             result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
         except InvalidInput as exc:  # a query it cannot read: say why beside it, to mend it
             error = exc.message
-    active = {"q": q, "year": year, "direction": direction, "department": department}
+    active = {
+        "year": year,
+        "direction": direction,
+        "department": department,
+        "from": date_from,
+        "to": date_to,
+    }
     return page(
         request,
         "search.html",
