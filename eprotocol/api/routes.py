@@ -370,29 +370,40 @@ def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxI
     return schemas.inbox_out(archive.inbox(department=code))
 
 
-@get("/search", sync_to_thread=True, summary="Full-text search")
-def search(
-    user: User,
-    state: State,
-    q: Annotated[str, Parameter(min_length=1, max_length=500)],
+def search_filters(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
     date_from: Annotated[date | None, QueryParameter(name="from")] = None,
     date_to: Annotated[date | None, QueryParameter(name="to")] = None,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
-) -> schemas.SearchOut:
-    """Registrations the caller may see, best first, with highlights and facets. Audited."""
-    require(user, Action.READ)
-    archive = archive_of(state)
-    filters = SearchFilters(
+) -> SearchFilters:
+    """The filters of a search from its query parameters (for the API and the search page)."""
+    return SearchFilters(
         year=year,
         direction=direction,
         department=department,
         registered_from=date_from,
         registered_to=date_to,
     )
+
+
+@get(
+    "/search",
+    sync_to_thread=True,
+    summary="Full-text search",
+    dependencies={"filters": Provide(search_filters, sync_to_thread=False)},
+)
+def search(
+    user: User,
+    state: State,
+    filters: SearchFilters,
+    q: Annotated[str, Parameter(min_length=1, max_length=500)],
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+) -> schemas.SearchOut:
+    """Registrations the caller may see, best first, with highlights and facets. Audited."""
+    require(user, Action.READ)
+    archive = archive_of(state)
     return schemas.search_out(audited_search(archive, user, q, filters, limit=limit, offset=offset))
 
 

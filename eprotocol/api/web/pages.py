@@ -25,6 +25,7 @@ from eprotocol.api.routes import (
     file_download,
     readable,
     require,
+    search_filters,
 )
 from eprotocol.api.web import charts
 from eprotocol.api.web.rendering import form_text, local_path, page, see_other
@@ -434,17 +435,17 @@ async def assignment_step(
 # -- search --------------------------------------------------------------------------------
 
 
-@get("/search", sync_to_thread=True)
+@get(
+    "/search",
+    sync_to_thread=True,
+    dependencies={"filters": Provide(search_filters, sync_to_thread=False)},
+)
 def search(
     request: Request[Any, Any, State],
     user: User,
     state: State,
+    filters: SearchFilters,
     q: Annotated[str, Parameter(max_length=500)] = "",
-    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
-    direction: Direction | None = None,
-    department: Annotated[str | None, Parameter(max_length=32)] = None,
-    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
 ) -> Template:
     """Full-text search in Greek with facets and the matching words marked.
@@ -453,24 +454,17 @@ def search(
     """
     require(user, Action.READ)
     result, error = None, None
-    filters = SearchFilters(
-        year=year,
-        direction=direction,
-        department=department,
-        registered_from=date_from,
-        registered_to=date_to,
-    )
     if q.strip() or filters != SearchFilters():
         try:
             result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
         except InvalidInput as exc:  # a query it cannot read: say why beside it, to mend it
             error = exc.message
     active = {
-        "year": year,
-        "direction": direction,
-        "department": department,
-        "from": date_from,
-        "to": date_to,
+        "year": filters.year,
+        "direction": filters.direction,
+        "department": filters.department,
+        "from": filters.registered_from,
+        "to": filters.registered_to,
     }
     return page(
         request,
