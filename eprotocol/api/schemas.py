@@ -96,6 +96,7 @@ class RegistrationOut:
     recipients: list[str]
     sender_reference: str | None
     sender_date: date | None
+    channel: str | None
     classification_code: str | None
     confidential: bool
     status: str
@@ -351,6 +352,7 @@ def registration_out(entry: Registration) -> RegistrationOut:
         recipients=list(entry.recipients),
         sender_reference=entry.sender_reference,
         sender_date=entry.sender_date,
+        channel=None if entry.channel is None else entry.channel.value,
         classification_code=entry.classification_code,
         confidential=entry.confidential,
         status=entry.status.value,

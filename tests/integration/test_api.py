@@ -117,6 +117,7 @@ def register(
         "direction": "incoming",
         "subject": subject or "Αίτηση για βεβαίωση μόνιμης κατοικίας στα Χανιά",
         "sender": "Καλογερόπουλος Ιωάννης",
+        "channel": "counter",
         "confidential": confidential,
     }
     pdf = greek_pdf("Βεβαίωση μόνιμης κατοικίας")
@@ -140,6 +141,7 @@ def test_login_register_read_download_cancel(api: Api) -> None:
     year, number = entry["year"], entry["number"]
     assert entry["protocol_number"] == f"{number}/{year}"
     assert entry["status"] == "active"
+    assert entry["channel"] == "counter"  # what the application sent, it reads back
     (file,) = entry["files"]
     with api.client("kep.staff") as client:
         got = client.get(f"/api/v1/registrations/{year}/{number}")
