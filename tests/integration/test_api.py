@@ -239,6 +239,11 @@ def test_bad_input_gets_problems(api: Api) -> None:
         not_multipart = client.post("/api/v1/registrations", data={"metadata": "{}"})
         assert not_multipart.status_code == 400
         assert not_multipart.headers["content-type"] == "application/problem+json"
+        backwards = {"from": "2026-03-31", "to": "2026-03-01"}  # silently nothing, before
+        listed = client.get("/api/v1/registrations", params=backwards)
+        assert (listed.status_code, listed.json()["field"]) == (422, "to")
+        searched = client.get("/api/v1/search", params={"q": "Χανιά", **backwards})
+        assert (searched.status_code, searched.json()["field"]) == (422, "to")
     with api.client("kep.staff") as client:
         assert register(api, "kep.staff").status_code == 403
     with httpx.Client(base_url=api.base, headers={"Authorization": "Bearer forged.token.x"}) as c:
