@@ -121,7 +121,7 @@ def test_a_certificate_is_a_signed_greek_pdf_whose_qr_leads_to_its_verification(
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     for expected in (
         "ΒΕΒΑΙΩΣΗ ΜΟΝΙΜΗΣ ΚΑΤΟΙΚΙΑΣ",
-        "Γεώργιος Παπαδάκης",
+        "Γεώργιος Παπαδάκης, με όνομα πατέρα Ιωάννης,",  # not «του Ιωάννης»: typed as on the ID
         "04/03/1980",
         "Αρ. πρωτ.: 1/2026",
         ORGANISATION,
