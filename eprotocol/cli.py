@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 
@@ -224,7 +226,24 @@ def init(
             "EPROTOCOL_SIGNING_PASSWORD to the organisation's certificate.",
             err=True,
         )
+    _warn_if_citizens_cannot_verify(settings_from_env().archive.public_url)
     typer.echo("archive ready")
+
+
+def _warn_if_citizens_cannot_verify(public_url: str) -> None:
+    """Say so when the verification links printed on documents lead to this machine only."""
+    host = urlsplit(public_url).hostname or "localhost"
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: whoever set it meant an address citizens reach
+        loopback = False
+    if loopback:
+        typer.echo(
+            f"WARNING: EPROTOCOL_PUBLIC_URL is {public_url}: the QR codes and verification "
+            "links on certificates and stamped documents lead there, which citizens cannot "
+            "reach. Set it to the address they use (e.g. https://protocol.example.gr).",
+            err=True,
+        )
 
 
 @app.command()
@@ -910,6 +929,7 @@ def serve(
     import uvicorn
 
     settings = settings_from_env()
+    _warn_if_citizens_cannot_verify(settings.archive.public_url)
     if workers is None:
         workers = max(1, min(4, os.cpu_count() or 1))
     with ExitStack() as stack:

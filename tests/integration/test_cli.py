@@ -23,11 +23,16 @@ PDF = make_pdf(1)
 
 @pytest.fixture
 def run(database_url: str, tmp_path: Path) -> Run:
-    env = {**os.environ, "EPROTOCOL_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "EPROTOCOL_DATABASE_URL": database_url,
+        "EPROTOCOL_PUBLIC_URL": "https://protocol.chania.example",
+    }
     env.pop("EPROTOCOL_STORAGE_URL", None)  # the default, file://var/blobs, under the cwd
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, env=env, cwd=tmp_path)
+    def run(*args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+        """``eprotocol ARGS`` in the test's directory; ``overrides`` are environment variables."""
+        return run_cli(*args, env={**env, **overrides}, cwd=tmp_path)
 
     return run
 
@@ -289,3 +294,16 @@ def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
     myself = run("user", "deactivate", "admin")
     assert myself.returncode == 1 and "cannot deactivate themselves" in myself.stderr
     assert run("user", "activate", "maria").stdout.strip() == "user maria activated"
+
+
+def test_documents_citizens_cannot_verify_are_warned_about(run: Run) -> None:
+    """Left at its default, the verification address on every QR code is this machine."""
+    unset = run(
+        "init", "--organisation", "Δήμος Χανίων", EPROTOCOL_PUBLIC_URL="http://127.0.0.1:8000"
+    )
+    assert "EPROTOCOL_PUBLIC_URL is http://127.0.0.1:8000" in unset.stderr
+    assert "citizens cannot reach" in unset.stderr
+    local = run("init", "--organisation", "Δήμος Χανίων", EPROTOCOL_PUBLIC_URL="http://localhost")
+    assert "citizens cannot reach" in local.stderr
+    office = run("init", "--organisation", "Δήμος Χανίων", EPROTOCOL_PUBLIC_URL="http://10.1.2.3")
+    assert "WARNING" not in office.stderr  # the town hall's network: somebody chose it
