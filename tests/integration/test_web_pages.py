@@ -154,6 +154,14 @@ def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> No
     expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
 
 
+def administration(browser: Browser, site: Site) -> Page:
+    """A new browser session of the administrator, on the administration page."""
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    page.goto(f"{site.base}/admin")
+    return page
+
+
 def add_department(page: Page, code: str, name: str, digest_email: str = "") -> None:
     """On the administration page: open the new-department form and send it."""
     page.get_by_text("Νέο τμήμα").click()
@@ -523,9 +531,7 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     site: Site, browser: Browser
 ) -> None:
     """Refused forms keep what was typed; a deactivated user's open session stops at once."""
-    admin = browser.new_context(locale="el-GR").new_page()
-    log_in(admin, site.base, "admin")
-    admin.goto(f"{site.base}/admin")
+    admin = administration(browser, site)
     add_department(admin, "KEP", "Τμήμα ΚΕΠ")
     # Typed again on a Greek keyboard: refused, and the form keeps what was typed.
     add_department(admin, "ΚΕΡ", "Κέντρο Εξυπηρέτησης Πολιτών Σούδας", "soudas@chania.gr")
@@ -627,3 +633,48 @@ def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) ->
     page.goto(f"{site.base}/search?from={today}&to=2000-01-01")
     expect(page.get_by_role("alert")).to_have_text("the first day comes after the last")
     page.context.close()
+
+
+def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
+    site: Site, browser: Browser
+) -> None:
+    admin = administration(browser, site)
+    add_department(admin, "PRASINO", "Τμήμα Πρασίνου")
+    add_user(admin, "nikos.m", "Νίκος Μαρκάκης", "PRASINO")  # the administrator knows PASSWORD
+
+    nikos = browser.new_context(locale="el-GR").new_page()
+    log_in(nikos, site.base, "nikos.m")
+    nikos.get_by_role("link", name="Νίκος Μαρκάκης").click()  # his name, top right
+    expect(nikos).to_have_url(f"{site.base}/account")
+    own = "ο δικός μου κωδικός 2026"
+
+    def change(current: str, new: str, again: str) -> None:
+        nikos.locator("#current").fill(current)
+        nikos.locator("#new").fill(new)
+        nikos.locator("#again").fill(again)
+        nikos.get_by_role("button", name="Αλλαγή κωδικού").click()
+
+    change("not his password", own, own)
+    expect(nikos.get_by_role("alert")).to_have_text("Ο τρέχων κωδικός δεν είναι σωστός.")
+    change(PASSWORD, own, own + "!")
+    expect(nikos.get_by_role("alert")).to_have_text("Ο νέος κωδικός και η επανάληψή του διαφέρουν.")
+    change(PASSWORD, own, own)
+    expect(nikos.get_by_role("status")).to_have_text("Ο κωδικός άλλαξε.")
+    inspect(nikos, "account")
+    log_out(nikos)
+    nikos.get_by_label("Όνομα χρήστη").fill("nikos.m")
+    nikos.get_by_label("Κωδικός").fill(PASSWORD)  # the one the administrator saw: no more
+    nikos.get_by_role("button", name="Σύνδεση").click()
+    expect(nikos.get_by_role("alert")).to_have_text("Λάθος όνομα χρήστη ή κωδικός.")
+    log_in(nikos, site.base, "nikos.m", own)
+    log_out(nikos)
+
+    # He forgets it: the administrator gives him a new one-time password.
+    admin.goto(f"{site.base}/admin/users/nikos.m")
+    admin.get_by_role("button", name="Νέος κωδικός (αν τον ξέχασε)").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Ο κωδικός άλλαξε")
+    one_time = admin.get_by_test_id("password").inner_text()
+    assert len(one_time) >= 10 and one_time != own
+    log_in(nikos, site.base, "nikos.m", one_time)
+    admin.context.close()
+    nikos.context.close()

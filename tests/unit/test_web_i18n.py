@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from eprotocol.api.web import public
+from eprotocol.api.web import account, public
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
 from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
 from eprotocol.intake import pdf_worker
@@ -28,7 +28,7 @@ def test_every_text_of_the_templates_has_an_english_translation() -> None:
 
 
 def test_messages_the_pages_pass_through_t_have_translations_too() -> None:
-    source = Path(public.__file__).read_text("utf-8")
+    source = "".join(Path(str(m.__file__)).read_text("utf-8") for m in (public, account))
     messages = re.findall(r'"([Α-Ωα-ωά-ώΆ-Ώ][^"]*[.])"', source)
     assert messages
     assert sorted(set(messages) - set(ENGLISH)) == []

@@ -21,7 +21,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from eprotocol.api.web import admin, pages, public
+from eprotocol.api.web import account, admin, pages, public
 from eprotocol.api.web.rendering import (
     LoginRequired,
     error_page,
@@ -51,7 +51,7 @@ def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
     return [
         Router(
             path="/",
-            route_handlers=[*public.HANDLERS, *pages.HANDLERS, *admin.HANDLERS],
+            route_handlers=[*public.HANDLERS, *pages.HANDLERS, *account.HANDLERS, *admin.HANDLERS],
             middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
             # Resolved only for the handlers that ask for ``user``: the staff pages.
             dependencies={"user": Provide(viewer, sync_to_thread=True)},

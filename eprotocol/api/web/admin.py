@@ -173,7 +173,9 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
     refused = await _attempt("new-user", form, add)
     if refused:
         return await sync_to_thread(partial(_overview, request, user, state, refused))
-    return page(request, "user_created.html", user=user, username=username, password=password)
+    return page(
+        request, "user_created.html", user=user, username=username, password=password, reset=False
+    )
 
 
 @post("/admin/rules")
@@ -280,6 +282,26 @@ async def activation(
     )
 
 
+@post("/admin/users/{username:str}/password", sync_to_thread=True)
+def reset_password(
+    request: Request[Any, Any, State], user: User, state: State, username: str
+) -> Template:
+    """Give a user who forgot their password a new one-time password, shown once."""
+    require(user, Action.MANAGE)
+    archive = archive_of(state)
+    member = archive.user(username)
+    password = secrets.token_urlsafe(12)
+    archive.set_password(member.username, password, by=user.username)
+    return page(
+        request,
+        "user_created.html",
+        user=user,
+        username=member.username,
+        password=password,
+        reset=True,
+    )
+
+
 @post("/admin/tokens/{token_id:int}/revoke", sync_to_thread=True)
 def revoke_token(user: User, state: State, token_id: int) -> Response[Any]:
     """Revoke an API token; the application using it is refused from now on."""
@@ -348,6 +370,7 @@ HANDLERS = [
     remove_rule,
     user_details,
     change_user,
+    reset_password,
     activation,
     revoke_token,
     department_details,

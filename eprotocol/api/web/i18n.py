@@ -308,6 +308,20 @@ ENGLISH: dict[str, str] = {
     "Κανένας χρήστης.": "No users.",
     "Αφαίρεση": "Remove",
     "Αφαίρεση κανόνα": "Remove rule",
+    # one's own account
+    "Ο λογαριασμός μου": "My account",
+    "Αλλαγή κωδικού": "Change password",
+    "Ο κωδικός άλλαξε.": "The password is changed.",
+    "Ο κωδικός άλλαξε": "The password is changed",
+    "Τρέχων κωδικός": "Current password",
+    "Νέος κωδικός (τουλάχιστον 10 χαρακτήρες)": "New password (at least 10 characters)",
+    "Ο νέος κωδικός ξανά": "The new password again",
+    "Ο τρέχων κωδικός δεν είναι σωστός.": "The current password is not right.",
+    "Ο νέος κωδικός και η επανάληψή του διαφέρουν.": "The new password and its repetition differ.",
+    "Ο νέος κωδικός πρέπει να έχει από 10 έως 256 χαρακτήρες.": "The new password must have 10 to 256 characters.",
+    "Νέος κωδικός": "New password",
+    "Νέος κωδικός (αν τον ξέχασε)": "New password (if forgotten)",
+    "Μπορεί να τον αλλάξει από τη σελίδα «Ο λογαριασμός μου» (το όνομά του, πάνω δεξιά).": "They can change it on the page “My account” (their name, top right).",
 }
 
 
