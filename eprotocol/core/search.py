@@ -55,6 +55,8 @@ class IndexDocument:
     confidential: bool
     #: The extracted text of the registration's files.
     file_text: str = ""
+    #: The sender's own protocol number of an incoming document («Αρ. πρωτ. αποστολέα»).
+    reference: str = ""
 
     @classmethod
     def of(cls, entry: Registration, texts: Mapping[str, str], tz: tzinfo) -> IndexDocument:
@@ -73,6 +75,7 @@ class IndexDocument:
             departments=tuple(sorted({a.department for a in entry.assignments})),
             confidential=entry.confidential,
             file_text="\n".join(texts.get(f.sha256, "") for f in entry.files),
+            reference=entry.sender_reference or "",
         )
 
 

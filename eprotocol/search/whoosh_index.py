@@ -45,6 +45,8 @@ from eprotocol.search.analysis import GREEK, PHONETIC
 
 _NUMBER = re.compile(r"^\s*(\d{1,9})/(\d{1,9})\s*$")
 _LATIN = re.compile(r"[A-Za-z]")
+#: What a sender's protocol number looks like typed alone: one "word" with a digit in it.
+_REFERENCE = re.compile(r"^\s*\S*\d\S*\s*$")
 #: Names people may use for fields in queries, Greek ones included.
 ALIASES = {
     "subject": ["θέμα", "θεμα"],
@@ -85,12 +87,13 @@ log = logging.getLogger(__name__)
 def schema() -> Schema:
     """The fields of the index.
 
-    Words without a field name search ``text``: subject, correspondents and file
-    text in one field, so a query of several words intersects a few posting lists
-    instead of a union per word across fields (several times faster on large
-    archives). ``subject`` and ``correspondents`` are also kept apart for field
-    queries and highlights; ``text_sound`` is the phonetic twin Latin-letter
-    queries search.
+    Words without a field name search ``text``: subject, correspondents, the
+    sender's own protocol number and file text in one field, so a query of several
+    words intersects a few posting lists instead of a union per word across fields
+    (several times faster on large archives). ``subject`` and ``correspondents``
+    are also kept apart for field queries and highlights; ``text_sound`` is the
+    phonetic twin Latin-letter queries search; ``reference`` holds the sender's
+    number whole, so that typed alone it ranks its entry first.
     """
     return Schema(
         id=ID(stored=True, unique=True),
@@ -103,6 +106,7 @@ def schema() -> Schema:
         date=DATETIME,
         subject=TEXT(analyzer=GREEK, stored=True, phrase=True),
         correspondents=TEXT(analyzer=GREEK, phrase=True),
+        reference=ID,
         text=TEXT(analyzer=GREEK, phrase=True),
         text_sound=TEXT(analyzer=PHONETIC),
         classification=ID,
@@ -132,6 +136,11 @@ def english_dates(query: str) -> str:
         return f"{clause[1]}:{value}"
 
     return _DATE_CLAUSE.sub(dates, query)
+
+
+def _reference(text: str) -> str:
+    """A sender's protocol number as compared: folded (case, accents), without spaces."""
+    return fold("".join(text.split()))
 
 
 def plain_operators(query: str) -> str:
@@ -231,7 +240,7 @@ class WhooshIndex:
         try:
             with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
                 for doc in load():
-                    text = f"{doc.subject}\n{doc.correspondents}\n{doc.file_text}"
+                    text = f"{doc.subject}\n{doc.correspondents}\n{doc.reference}\n{doc.file_text}"
                     writer.update_document(
                         id=str(doc.registration_id),
                         book=doc.book,
@@ -243,6 +252,7 @@ class WhooshIndex:
                         date=doc.local_time,
                         subject=doc.subject,
                         correspondents=doc.correspondents,
+                        reference=_reference(doc.reference),
                         text=text,
                         text_sound=text,
                         classification=doc.classification,
@@ -260,17 +270,19 @@ class WhooshIndex:
         parser.add_plugin(FieldAliasPlugin(ALIASES))
         parser.add_plugin(DateParserPlugin(basedate=self._local_now()))
         parsed = parser.parse(english_dates(plain_operators(text)))
+        exact: list[Query] = []
         number = _NUMBER.match(text)
-        if number is None:
-            return parsed
-        # The number as printed (123/2026), or typed year first (2026/123): either ranks first.
-        first, second = number[1], number[2]
-        exact = [
-            Term("protocol_number", f"{int(n)}/{year}", boost=100.0)
-            for n, year in ((first, second), (second, first))
-            if len(year) == 4
-        ]
-        return Or([*exact, parsed])
+        if number is not None:
+            # The number as printed (123/2026), or typed year first (2026/123): either first.
+            first, second = number[1], number[2]
+            exact += [
+                Term("protocol_number", f"{int(n)}/{year}", boost=100.0)
+                for n, year in ((first, second), (second, first))
+                if len(year) == 4
+            ]
+        if _REFERENCE.match(text):  # a sender's number typed whole, e.g. Α-17/2026
+            exact.append(Term("reference", _reference(text), boost=50.0))
+        return Or([*exact, parsed]) if exact else parsed
 
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
         """Departments of the ``limit`` registrations whose subject is most like ``text``."""

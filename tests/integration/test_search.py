@@ -170,6 +170,26 @@ def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -
         found("Χανιά ημερομηνία:31/02/2026")
 
 
+def test_an_incoming_document_is_found_by_the_sender_s_own_number(searchable: Archive) -> None:
+    """«They sent us their 4512/2026: where is it?» — the sender's number, typed as written."""
+    for reference in ("4512/2026", "Α-17/Φ.600", "οικ. 3344"):
+        searchable.register(
+            NewRegistration(
+                direction="incoming",
+                subject="Διαβιβαστικό εγγράφων",
+                sender="Περιφέρεια Κρήτης",
+                sender_reference=reference,
+            ),
+            by="clerk",
+        )  # 7, 8, 9
+    searchable.index_pending()
+
+    assert numbers(searchable.search("4512/2026", by="clerk")) == [7]
+    assert numbers(searchable.search("α-17/φ.600", by="clerk"))[0] == 8  # any case, accents
+    assert numbers(searchable.search("οικ. 3344", by="clerk")) == [9]
+    assert numbers(searchable.search("3344 Περιφέρεια", by="clerk")) == [9]
+
+
 def test_dates_alone_list_what_came_in_those_days_newest_first(
     searchable: Archive, clock: FixedClock
 ) -> None:
