@@ -55,6 +55,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+#: What a cancellation records when the command line was given no authorising act.
+NOT_STATED = "(δεν δηλώθηκε)"
+
 ReferenceArgument = Annotated[
     str, typer.Argument(help="YEAR/NUMBER, e.g. 2026/123 (or 123/2026 as printed).")
 ]
@@ -268,12 +271,20 @@ def register(
         list[str] | None, typer.Option(help="Related registration, e.g. 12/2026; repeatable.")
     ] = None,
     confidential: Annotated[bool, typer.Option(help="Confidential entry.")] = False,
+    assign: Annotated[
+        list[str] | None,
+        typer.Option(help="Department to route it to (χρέωση), for action; repeat for several."),
+    ] = None,
     book: BookOption = "general",
     by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
     """Register documents and print the new protocol number (e.g. 123/2026)."""
     with ExitStack() as stack, _archive() as archive:
+        known = {d.code for d in archive.departments()}
+        for code in assign or ():
+            if code not in known:  # before a number is given, not after
+                _fail(f"there is no department {code!r}")
         inputs = [
             FileInput(
                 filename=path.name,
@@ -297,6 +308,14 @@ def register(
             inputs,
             by=by,
         )
+        try:
+            for code in assign or ():
+                archive.assign(entry.book, entry.year, entry.number, department=code, by=by)
+        except EProtocolError as exc:
+            typer.echo(entry.protocol_number)
+            _fail(f"{entry.protocol_number} is registered, but not routed to {code}: {exc.message}")
+        if assign:
+            entry = archive.get(entry.book, entry.year, entry.number)
     _emit(as_json, entry, entry.protocol_number)
 
 
@@ -318,8 +337,9 @@ def cancel(
     reference: ReferenceArgument,
     reason: Annotated[str, typer.Option(help="Why the entry is cancelled.")],
     authorisation: Annotated[
-        str, typer.Option(help="The act authorising the cancellation (e.g. decision number).")
-    ],
+        str,
+        typer.Option(help="The act authorising the cancellation (e.g. a decision's number)."),
+    ] = NOT_STATED,
     book: BookOption = "general",
     by: ByOption = "admin",
     as_json: JsonOption = False,

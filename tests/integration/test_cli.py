@@ -307,3 +307,31 @@ def test_documents_citizens_cannot_verify_are_warned_about(run: Run) -> None:
     assert "citizens cannot reach" in local.stderr
     office = run("init", "--organisation", "Δήμος Χανίων", EPROTOCOL_PUBLIC_URL="http://10.1.2.3")
     assert "WARNING" not in office.stderr  # the town hall's network: somebody chose it
+
+
+def test_register_routes_and_cancel_as_design_md_gives_them(run: Run) -> None:
+    """`register --assign DEPT` and `cancel YEAR/NUMBER --reason R` as other software runs them."""
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    assert run("department", "add", "KEP", "Τμήμα ΚΕΠ").returncode == 0
+    assert run("department", "add", "TECH", "Τεχνικές Υπηρεσίες").returncode == 0
+    unknown = run("register", "--direction", "incoming", "--subject", "Αίτηση", "--assign", "NOPE")
+    assert unknown.returncode == 1 and "there is no department 'NOPE'" in unknown.stderr
+    routed = run(
+        "register",
+        "--direction",
+        "incoming",
+        "--subject",
+        "Αίτηση",
+        "--assign",
+        "KEP",
+        "--assign",
+        "TECH",
+        "--json",
+    )
+    assert routed.returncode == 0, routed.stderr
+    entry = json.loads(routed.stdout)
+    assert entry["number"] == 1  # the refused one used no number
+    assert [a["department"] for a in entry["assignments"]] == ["KEP", "TECH"]
+    cancelled = run("cancel", f"{entry['year']}/1", "--reason", "Διπλή καταχώριση", "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["cancellation"]["authorisation"] == "(δεν δηλώθηκε)"
