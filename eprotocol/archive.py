@@ -51,7 +51,7 @@ from eprotocol.core.errors import (
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
-from eprotocol.core.organisation import ADMIN_USERNAME, Organisation
+from eprotocol.core.organisation import ADMIN_USERNAME, UNNAMED_ORGANISATION, Organisation
 from eprotocol.core.permissions import Action, allowed, holds, may_read
 from eprotocol.core.ports import (
     BlobStore,
@@ -214,12 +214,18 @@ class Archive:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def initialise(self, *, organisation: str, by: str = "system") -> None:
+    def initialise(self, *, organisation: str | None = None, by: str = "system") -> None:
         """Create or upgrade the schema; make sure the organisation, default book and admin exist.
 
-        Safe to run again: an existing archive is only migrated forward.
+        Safe to run again: an existing archive is only migrated forward and keeps its
+        organisation's name. A new archive without ``organisation`` is named
+        :data:`UNNAMED_ORGANISATION` until :meth:`rename_organisation`.
         """
-        name = validation.required_text(organisation, "organisation", 200)
+        name = (
+            UNNAMED_ORGANISATION
+            if organisation is None
+            else validation.required_text(organisation, "organisation", 200)
+        )
         self._store.check()
         migrate.upgrade(self._db.engine)
         with self._db.write() as conn:

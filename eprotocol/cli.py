@@ -31,6 +31,7 @@ from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
 from eprotocol.core.labels import GREEK
+from eprotocol.core.organisation import UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
@@ -177,13 +178,14 @@ def _describe(entry: Registration) -> str:
 @app.command()
 def init(
     organisation: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--organisation",
-            help="Name of the organisation printed on every stamp, e.g. 'Δήμος Χανίων'.",
+            help="Name of the organisation printed on every stamp, e.g. 'Δήμος Χανίων' "
+            "(needed for a new archive; an existing one keeps its own).",
             envvar="EPROTOCOL_ORGANISATION",
         ),
-    ],
+    ] = None,
     admin_password: Annotated[
         str | None,
         typer.Option(
@@ -202,7 +204,13 @@ def init(
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
         recorded = archive.organisation_name()
-    if recorded != organisation.strip():
+    if recorded == UNNAMED_ORGANISATION:
+        typer.echo(
+            f"WARNING: the organisation has no name yet: stamps and certificates would read "
+            f"{recorded!r}. Give it one with `eprotocol organisation rename 'Δήμος …'`.",
+            err=True,
+        )
+    elif organisation is not None and recorded != organisation.strip():
         typer.echo(
             f"WARNING: this archive's organisation is {recorded!r} (printed on every stamp); "
             f"--organisation {organisation!r} was not applied (see `eprotocol organisation "
@@ -217,9 +225,7 @@ def init(
         if not create_private_file(development.password_file, password.encode() + b"\n"):
             password = development.password_file.read_text().strip()
         try:
-            fingerprint = create_development_identity(
-                development.p12, password.encode(), organisation
-            )
+            fingerprint = create_development_identity(development.p12, password.encode(), recorded)
         except EProtocolError as exc:
             _fail(exc.message)
         typer.echo(

@@ -27,6 +27,8 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 #: The user ``Archive.initialise`` creates; the CLI acts as this user by default.
 ADMIN_USERNAME = "admin"
+#: The name of an archive initialised without one, until it is renamed: visibly not a name.
+UNNAMED_ORGANISATION = "(χωρίς όνομα φορέα)"
 
 
 def _looks(code: str) -> str:

@@ -167,10 +167,16 @@ def test_errors_are_one_line_and_non_zero(
     assert result.stdout == ""
 
 
-def test_init_requires_an_organisation(run: Run) -> None:
-    result = run("init")
-    assert result.returncode == 2
-    assert "--organisation" in result.stderr
+def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run) -> None:
+    """`eprotocol init --admin-password P`: the archive is made, and told it has no name yet."""
+    init = run("init", "--admin-password", "ένας καλός κωδικός")
+    assert init.returncode == 0, init.stderr
+    assert "the organisation has no name yet" in init.stderr
+    assert "(χωρίς όνομα φορέα)" in init.stderr and "organisation rename" in init.stderr
+    renamed = run("organisation", "rename", "Δήμος Χανίων")
+    assert renamed.stdout.strip() == "'(χωρίς όνομα φορέα)' is now 'Δήμος Χανίων'"
+    again = run("init")  # an upgrade needs no name: the archive keeps its own
+    assert again.returncode == 0 and "WARNING" not in again.stderr
 
 
 def test_certificates_verification_and_daily_register_from_the_command_line(
