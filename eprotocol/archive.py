@@ -582,6 +582,13 @@ class Archive:
         """A long-lived token for an application acting as ``username``; shown only now."""
         return self._accounts.create_token(username, name, by=by, expires_at=expires_at)
 
+    def user_for_login(self, username: str, issued_at: datetime) -> User:
+        """The active user of a login made at ``issued_at``, or ``Unauthenticated``.
+
+        Logins made before the user's password was last set are void.
+        """
+        return self._accounts.user_for_login(username, issued_at)
+
     def api_tokens(self, *, by: str, username: str | None = None) -> tuple[ApiToken, ...]:
         """API tokens, newest first: everybody's (admins), or those of ``username``."""
         return self._accounts.tokens(by=by, username=username)

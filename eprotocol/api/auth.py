@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from litestar import Request, post
@@ -21,7 +21,7 @@ from litestar.datastructures import State
 from eprotocol.api.problems import problem_responses
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
-from eprotocol.core.errors import Forbidden, NotFound, Throttled, Unauthenticated
+from eprotocol.core.errors import Throttled, Unauthenticated
 from eprotocol.core.types import User
 
 #: Lifetime of a login token.
@@ -113,19 +113,14 @@ def user_for_credential(credential: str, state: State) -> User:
             credential,
             state.secret_key,
             algorithms=[_ALGORITHM],
-            options={"require": ["sub", "exp"]},
+            options={"require": ["sub", "exp", "iat"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the login has expired; log in again") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("the token is not valid") from None
-    try:
-        user = archive.user(str(claims["sub"]))
-    except (NotFound, Forbidden):  # the user of the token is gone (an unknown name is Forbidden)
-        raise Unauthenticated("the token is not valid") from None
-    if not user.active:
-        raise Unauthenticated("the user is deactivated")
-    return user
+    issued_at = datetime.fromtimestamp(int(claims["iat"]), UTC)
+    return archive.user_for_login(str(claims["sub"]), issued_at)
 
 
 def authenticate(request: Request[object, object, State], username: str, password: str) -> User:

@@ -92,15 +92,18 @@ class Accounts:
             chain = lock_chain(conn)
             self._may_manage(conn, by, username)
             user = load_user(conn, username)
+            now = self._clock.now()
             conn.execute(
-                sa.update(USER).where(USER.c.username == user.username).values(password_hash=hashed)
+                sa.update(USER)
+                .where(USER.c.username == user.username)
+                .values(password_hash=hashed, credentials_changed_at=now)
             )
             chain.append(
                 actor=by,
                 action="user.password_set",
                 target=username,
                 details={},
-                at=self._clock.now(),
+                at=now,
             )
 
     def authenticate(self, username: str, password: str) -> User:
@@ -121,6 +124,28 @@ class Accounts:
                 raise refused from None
             if row is None or stored is None or not row.active:
                 raise refused
+            return load_user(conn, username)
+
+    def user_for_login(self, username: str, issued_at: datetime) -> User:
+        """The user a login made at ``issued_at`` stands for, or ``Unauthenticated``.
+
+        A login made before the user's password was last set is void: changing a
+        password (or an administrator resetting it) ends the sessions open elsewhere.
+        """
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(USER.c.active, USER.c.credentials_changed_at).where(
+                    USER.c.username == username
+                )
+            ).first()
+            if row is None:
+                raise Unauthenticated("the token is not valid")
+            if not row.active:
+                raise Unauthenticated("the user is deactivated")
+            changed = row.credentials_changed_at
+            # Logins record whole seconds: one made in the second of the change still holds.
+            if changed is not None and issued_at < changed.replace(microsecond=0):
+                raise Unauthenticated("the password has changed since this login; log in again")
             return load_user(conn, username)
 
     def create_token(

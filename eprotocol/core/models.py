@@ -260,6 +260,8 @@ class UserRow(SQLModel, table=True):
     created_at: datetime = _timestamp()
     #: Argon2id hash of the password; ``None`` until one is set (no password login).
     password_hash: str | None = Field(default=None, max_length=255)
+    #: When the password was last set: logins made before then are no longer valid.
+    credentials_changed_at: datetime | None = _timestamp(nullable=True)
 
 
 class ApiTokenRow(SQLModel, table=True):

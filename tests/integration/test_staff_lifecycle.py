@@ -6,6 +6,8 @@ one leaves nothing behind, and the archive never loses its last administrator.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from eprotocol import (
@@ -21,6 +23,7 @@ from eprotocol import (
     Unauthenticated,
 )
 from tests.integration.test_routing import counts
+from tests.support import FixedClock
 
 PASSWORD = "ένας καλός κωδικός"
 
@@ -50,6 +53,23 @@ def test_a_user_who_leaves_can_no_longer_log_in_or_use_a_token(org: Archive) -> 
     assert org.authenticate("maria", PASSWORD).active
     assert org.user_for_api_token(token).username == "maria"
     assert last_event(org)[0] == "user.reactivated"
+
+
+def test_a_password_change_ends_the_logins_made_before_it(org: Archive, clock: FixedClock) -> None:
+    before = clock.now() - timedelta(hours=1)
+    assert org.user_for_login("maria", before).username == "maria"
+    clock.set(clock.now() + timedelta(seconds=0.5))  # within the second: logins keep seconds
+
+    org.set_password("maria", PASSWORD, by="admin")
+
+    with pytest.raises(Unauthenticated, match="password has changed"):
+        org.user_for_login("maria", before)
+    assert org.user_for_login("maria", clock.now().replace(microsecond=0)).username == "maria"
+    org.deactivate_user("maria", by="admin")
+    with pytest.raises(Unauthenticated, match="deactivated"):
+        org.user_for_login("maria", clock.now())
+    with pytest.raises(Unauthenticated):
+        org.user_for_login("nobody", clock.now())
 
 
 def test_the_archive_keeps_an_administrator(org: Archive, config: ArchiveConfig) -> None:

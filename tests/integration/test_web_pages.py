@@ -644,6 +644,8 @@ def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
 
     nikos = browser.new_context(locale="el-GR").new_page()
     log_in(nikos, site.base, "nikos.m")
+    elsewhere = browser.new_context(locale="el-GR").new_page()  # left open in another office
+    log_in(elsewhere, site.base, "nikos.m")
     nikos.get_by_role("link", name="Νίκος Μαρκάκης").click()  # his name, top right
     expect(nikos).to_have_url(f"{site.base}/account")
     own = "ο δικός μου κωδικός 2026"
@@ -661,6 +663,11 @@ def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
     change(PASSWORD, own, own)
     expect(nikos.get_by_role("status")).to_have_text("Ο κωδικός άλλαξε.")
     inspect(nikos, "account")
+    nikos.goto(f"{site.base}/search")  # his own session goes on...
+    expect(nikos).to_have_url(f"{site.base}/search")
+    elsewhere.goto(f"{site.base}/search")  # ...the one made before the change does not
+    expect(elsewhere).to_have_url(re.compile(r"/login\?next=/search$"))
+    elsewhere.context.close()
     log_out(nikos)
     nikos.get_by_label("Όνομα χρήστη").fill("nikos.m")
     nikos.get_by_label("Κωδικός").fill(PASSWORD)  # the one the administrator saw: no more
@@ -676,5 +683,17 @@ def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
     one_time = admin.get_by_test_id("password").inner_text()
     assert len(one_time) >= 10 and one_time != own
     log_in(nikos, site.base, "nikos.m", one_time)
+    api = httpx.post(
+        f"{site.base}/api/v1/auth/token", json={"username": "nikos.m", "password": one_time}
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {api}"}
+    assert httpx.get(f"{site.base}/api/v1/registrations", headers=bearer).status_code == 200
+    time.sleep(1)  # logins keep whole seconds
+    admin.goto(f"{site.base}/admin/users/nikos.m")  # he forgets it again
+    admin.get_by_role("button", name="Νέος κωδικός (αν τον ξέχασε)").click()
+    refused = httpx.get(f"{site.base}/api/v1/registrations", headers=bearer)
+    assert refused.status_code == 401 and "password has changed" in refused.text
+    nikos.goto(f"{site.base}/")
+    expect(nikos).to_have_url(re.compile(r"/login"))
     admin.context.close()
     nikos.context.close()

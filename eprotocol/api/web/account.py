@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from eprotocol.api.auth import authenticate
 from eprotocol.api.routes import archive_of
-from eprotocol.api.web.rendering import page, see_other
+from eprotocol.api.web.rendering import page, see_other, session_cookie
 from eprotocol.core.accounts import check_password
 from eprotocol.core.errors import InvalidInput, Throttled, Unauthenticated
 from eprotocol.core.types import User
@@ -68,7 +68,10 @@ async def change_password(
     await sync_to_thread(
         partial(archive_of(state).set_password, user.username, str(new), by=user.username)
     )
-    return see_other("/account?changed=true")
+    # Sessions made before the change end (elsewhere too); this one goes on with a new login.
+    response = see_other("/account?changed=true")
+    response.cookies.append(session_cookie(request, user))
+    return response
 
 
 #: The account pages, for the pages' router.

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.datastructures import Cookie, State, UploadFile
+from litestar.datastructures import State, UploadFile
 from litestar.response import Redirect, Template
 
-from eprotocol.api.auth import TOKEN_LIFETIME, authenticate, issue_token
+from eprotocol.api.auth import authenticate
 from eprotocol.api.web.rendering import (
     SESSION_COOKIE,
     form_text,
@@ -20,6 +19,7 @@ from eprotocol.api.web.rendering import (
     optional_viewer,
     page,
     see_other,
+    session_cookie,
 )
 from eprotocol.core.certificates import CODE_PATTERN, Verification
 from eprotocol.core.errors import InvalidInput, Throttled, Unauthenticated
@@ -56,16 +56,7 @@ async def login_submit(request: Request[Any, Any, State]) -> Template | Redirect
             request, "login.html", status=status, next=target, error=message, username=username
         )
     response = see_other(target)
-    response.cookies.append(
-        Cookie(
-            key=SESSION_COOKIE,
-            value=issue_token(user, request.app.state.secret_key, time.time()),
-            max_age=int(TOKEN_LIFETIME.total_seconds()),
-            httponly=True,
-            secure=request.app.state.secure_cookies,
-            samesite="lax",
-        )
-    )
+    response.cookies.append(session_cookie(request, user))
     return response
 
 

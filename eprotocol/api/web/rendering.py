@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -16,7 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from eprotocol.api.auth import user_for_credential
+from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
 from eprotocol.api.problems import status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.core.errors import EProtocolError, Unauthenticated
@@ -49,6 +50,18 @@ def viewer(request: Request[Any, Any, State]) -> User:
         return user_for_credential(token, request.app.state)
     except Unauthenticated:
         raise LoginRequired from None
+
+
+def session_cookie(request: Request[Any, Any, State], user: User) -> Cookie:
+    """The cookie of a new login of ``user`` (after the password, or a password change)."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=issue_token(user, request.app.state.secret_key, time.time()),
+        max_age=int(TOKEN_LIFETIME.total_seconds()),
+        httponly=True,
+        secure=request.app.state.secure_cookies,
+        samesite="lax",
+    )
 
 
 def optional_viewer(request: Request[Any, Any, State]) -> User | None:
