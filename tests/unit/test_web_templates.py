@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from eprotocol.api.web import charts
+from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
 from eprotocol.api.web.pages import _overdue_first
 from eprotocol.api.web.rendering import template_engine
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
+    Correction,
     Direction,
     FileRole,
     ProtocolRef,
@@ -24,6 +26,7 @@ from eprotocol.core.types import (
     StoredFile,
     User,
 )
+from eprotocol.core.validation import CORRECTABLE
 
 TODAY = date(2026, 5, 20)
 CLERK = User("maria", "Μαρία", None, "TECH", frozenset({Role.STAFF}), True)
@@ -144,18 +147,8 @@ def test_signature_findings_are_said_in_words_with_the_technical_summary_last() 
     assert "not from an authority this archive trusts" in english
 
 
-def test_the_registration_page_lists_a_files_signatures() -> None:
-    signed = StoredFile(
-        id=1,
-        role=FileRole.MAIN,
-        filename="απόφαση.pdf",
-        media_type="application/pdf",
-        size=20480,
-        sha256="a" * 64,
-        storage_key="sha256/aa/aa/" + "a" * 64,
-        signatures=(_signature(signer="Άλλος φορέας", trusted=False, problem="UNTRUSTED"),),
-    )
-    entry = Registration(
+def _registration() -> Registration:
+    return Registration(
         id=1,
         book="general",
         year=2026,
@@ -172,9 +165,11 @@ def test_the_registration_page_lists_a_files_signatures() -> None:
         classification_code=None,
         confidential=False,
         status=Status.ACTIVE,
-        files=(signed,),
     )
-    page = _render(
+
+
+def _render_registration(entry: Registration) -> str:
+    return _render(
         "registration.html",
         entry=entry,
         registered=False,
@@ -185,5 +180,45 @@ def test_the_registration_page_lists_a_files_signatures() -> None:
         open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
         url="/registrations/general/2026/7",
     )
+
+
+def test_the_registration_page_lists_a_files_signatures() -> None:
+    signed = StoredFile(
+        id=1,
+        role=FileRole.MAIN,
+        filename="απόφαση.pdf",
+        media_type="application/pdf",
+        size=20480,
+        sha256="a" * 64,
+        storage_key="sha256/aa/aa/" + "a" * 64,
+        signatures=(_signature(signer="Άλλος φορέας", trusted=False, problem="UNTRUSTED"),),
+    )
+    page = _render_registration(dataclasses.replace(_registration(), files=(signed,)))
     assert "Άλλος φορέας</strong>:" in page
     assert "δεν ανήκει σε αρχή που εμπιστεύεται" in page
+
+
+def test_corrections_name_the_field_and_its_values_in_greek() -> None:
+    corrections = tuple(
+        Correction(field, old, new, "Λάθος", "clerk", datetime(2026, 3, 3, 9, tzinfo=UTC))
+        for field, old, new in (
+            ("subject", "Αίτηση", "Αίτηση βεβαίωσης"),
+            ("channel", None, "counter"),
+            ("confidential", False, True),
+            ("recipients", ["Α"], ["Α", "Β"]),
+        )
+    )
+    entry = dataclasses.replace(_registration(), corrections=corrections)
+    page = _render_registration(entry)
+    for shown in (
+        "Θέμα «Αίτηση» → «Αίτηση βεβαίωσης»",
+        "Τρόπος παραλαβής/αποστολής «—» → «Γκισέ»",
+        "Εμπιστευτικό «όχι» → «ναι»",
+        "Παραλήπτες «Α» → «Α, Β»",
+    ):
+        assert shown in page
+
+
+def test_every_correctable_field_has_a_name_in_greek_and_in_english() -> None:
+    assert sorted(set(CORRECTABLE) - set(GREEK_LABELS)) == []
+    assert sorted(set(CORRECTABLE) - set(ENGLISH)) == []
