@@ -35,7 +35,7 @@ from eprotocol.core.certificates import (
     pick,
     recipients,
 )
-from eprotocol.core.daily_register import DailyRegister, DailyRegisters
+from eprotocol.core.daily_register import DailyRegister, DailyRegisters, registers_of_years
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
 from eprotocol.core.errors import (
@@ -1005,6 +1005,7 @@ class Archive:
                 bag.add(f"files/{sha[:2]}/{sha}", self._store.read(blob_key(sha), sha256=sha))
                 if progress is not None:
                     progress(done, len(files))
+            self._export_daily_registers(bag, {s.year for s in series})
             head = self._export_audit_chain(bag)
             bag.finish(
                 {
@@ -1017,6 +1018,33 @@ class Archive:
                 }
             )
         return TransferReport(series, count, len(files), sum(files.values()))
+
+    def _export_daily_registers(self, bag: BagWriter, years: set[int]) -> None:
+        """Write the signed daily registers of the exported years, as the evidence they are."""
+        with self._db.read() as conn:
+            registers = registers_of_years(conn, years)
+        for register in registers:
+            for kind, sha in (("json", register.json_sha256), ("pdf", register.pdf_sha256)):
+                bag.add(
+                    f"daily-registers/{register.day}.{kind}",
+                    self._store.read(blob_key(sha), sha256=sha),
+                )
+        bag.add_json_lines(
+            "daily-registers.jsonl",
+            (
+                {
+                    "day": register.day.isoformat(),
+                    "entries": register.entries,
+                    "audit_head": register.audit_head,
+                    "json_sha256": register.json_sha256,
+                    "pdf_sha256": register.pdf_sha256,
+                    "created_at": register.created_at.astimezone(UTC).isoformat(
+                        timespec="microseconds"
+                    ),
+                }
+                for register in registers
+            ),
+        )
 
     def _export_audit_chain(self, bag: BagWriter, batch: int = 1000) -> str:
         """Write the whole audit chain, each event's details verbatim as hashed; return its head."""

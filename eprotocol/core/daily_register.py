@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -65,6 +65,33 @@ class DailyRegister:
     created_at: datetime
     #: False when the day's records now give a different JSON than was stored.
     unchanged: bool = True
+
+
+def _register(row: sa.RowMapping) -> DailyRegister:
+    return DailyRegister(
+        day=row["day"],
+        entries=row["entries"],
+        audit_head=row["audit_head"],
+        json_sha256=row["json_sha256"],
+        pdf_sha256=row["pdf_sha256"],
+        created_at=row["created_at"],
+    )
+
+
+def registers_of_years(conn: sa.Connection, years: Iterable[int]) -> list[DailyRegister]:
+    """The stored registers of the days of ``years``, by day (no signing key needed)."""
+    wanted = sorted(set(years))
+    if not wanted:
+        return []
+    rows = conn.execute(
+        sa.select(DAILY_REGISTER)
+        .where(
+            DAILY_REGISTER.c.day >= date(wanted[0], 1, 1),
+            DAILY_REGISTER.c.day <= date(wanted[-1], 12, 31),
+        )
+        .order_by(DAILY_REGISTER.c.day)
+    ).mappings()
+    return [_register(row) for row in rows if row["day"].year in wanted]
 
 
 def _plain(value: Any) -> Any:
@@ -292,16 +319,7 @@ class DailyRegisters:
             .mappings()
             .first()
         )
-        if row is None:
-            return None
-        return DailyRegister(
-            day=row["day"],
-            entries=row["entries"],
-            audit_head=row["audit_head"],
-            json_sha256=row["json_sha256"],
-            pdf_sha256=row["pdf_sha256"],
-            created_at=row["created_at"],
-        )
+        return None if row is None else _register(row)
 
     def get(self, day: date) -> DailyRegister:
         """The stored register of ``day`` (``NotFound`` if it was not made yet)."""

@@ -135,6 +135,8 @@ def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, di
         secret = archive.assign("confidential", 2026, 1, department="KEP", by="admin")
         archive.accept(secret.id, by="admin")
         archive.complete(secret.id, by="admin", reply=ProtocolRef("general", 2026, 2))
+        clock.set(datetime(2026, 3, 3, 7, 0, tzinfo=UTC))
+        archive.produce_daily_register(date(2026, 3, 2), by="admin")
         yield archive, _env(config, url)
 
 
@@ -182,6 +184,13 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
     bagit.Bag(str(bag)).validate()  # a bag any BagIt tool accepts
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
     _check_chain_as_documented(bag)
+    # The signed daily register of 2 March goes with its year, as evidence of the source.
+    (register,) = [json.loads(line) for line in (bag / "data/daily-registers.jsonl").open()]
+    stored = archive.daily_register(date(2026, 3, 2))
+    assert register["day"] == "2026-03-02" and register["pdf_sha256"] == stored.pdf_sha256
+    signed = (bag / "data/daily-registers/2026-03-02.pdf").read_bytes()
+    assert hashlib.sha256(signed).hexdigest() == stored.pdf_sha256
+    assert signed == b"".join(archive.read_daily_register(date(2026, 3, 2), "pdf"))
 
     config = ArchiveConfig(
         database_url=database_url, storage=storage_config_from_url(target_url), signing=signing
