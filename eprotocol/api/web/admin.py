@@ -282,6 +282,33 @@ async def activation(
     )
 
 
+@post("/admin/users/{username:str}/tokens")
+async def create_token(
+    request: Request[Any, Any, State], user: User, state: State, username: str
+) -> Template:
+    """Give an application an API token acting as this user; the secret is shown once."""
+    require(user, Action.MANAGE)
+    form = await request.form()
+    made: list[str] = []
+
+    def create() -> None:
+        made.append(
+            archive_of(state).create_api_token(username, form_text(form, "name"), by=user.username)
+        )
+
+    refused = await _attempt("new-token", form, create)
+    if refused:
+        return await sync_to_thread(partial(_user_page, request, user, state, username, refused))
+    return page(
+        request,
+        "token_created.html",
+        user=user,
+        username=username,
+        application=form_text(form, "name"),
+        secret=made[0],
+    )
+
+
 @post("/admin/users/{username:str}/password", sync_to_thread=True)
 def reset_password(
     request: Request[Any, Any, State], user: User, state: State, username: str
@@ -370,6 +397,7 @@ HANDLERS = [
     remove_rule,
     user_details,
     change_user,
+    create_token,
     reset_password,
     activation,
     revoke_token,
