@@ -73,11 +73,25 @@ def test_overdue_work_is_marked_and_subjects_are_text() -> None:
     on_time = _entry(8, date(2026, 6, 30), "Αίτηση")
     ordered = _overdue_first((on_time, late), TODAY)
     assert ordered == [late, on_time]
-    html = _render("inbox.html", today=TODAY, mine=[], department=ordered, recent=())
+    html = _render(
+        "inbox.html", today=TODAY, mine=[], department=ordered, recent=(), away=frozenset()
+    )
     rows = html.split("<tr class=")[1:]
     assert rows[0].startswith('"overdue"') and "εκπρόθεσμη" in rows[0]
     assert rows[1].startswith('""') and "εκπρόθεσμη" not in rows[1]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+
+
+def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
+    left = _entry(9, None, "Αίτηση")
+    left = InboxEntry(dataclasses.replace(left.assignment, assignee="eleni.p"), left.subject)
+    stays = InboxEntry(dataclasses.replace(left.assignment, id=10, assignee="maria"), "Άλλη")
+    html = _render(
+        "inbox.html", today=TODAY, mine=[], department=[left, stays], recent=(), away={"eleni.p"}
+    )
+    rows = html.split("<tr class=")[1:]
+    assert 'eleni.p <span class="badge">απενεργοποιημένος</span>' in rows[0]
+    assert "απενεργοποιημένος" not in rows[1]
 
 
 def test_english_pages_translate_texts_and_codes() -> None:
@@ -179,6 +193,7 @@ def _render_registration(entry: Registration) -> str:
         purposes=list(Purpose),
         open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
         url="/registrations/general/2026/7",
+        away=frozenset(),
     )
 
 

@@ -79,7 +79,13 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
         mine=_overdue_first(mine, today),
         department=_overdue_first(department, today),
         recent=recent,
+        away=_deactivated(archive),
     )
+
+
+def _deactivated(archive: Archive) -> frozenset[str]:
+    """Users who have left: their open work is marked, for their head to forward."""
+    return frozenset(u.username for u in archive.users() if not u.active)
 
 
 def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
@@ -324,6 +330,7 @@ class RegistrationPages(Controller):
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
+            away=_deactivated(archive),
         )
 
     @get("/receipt", sync_to_thread=False)
