@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -83,7 +84,7 @@ class DigestComposer:
 
     def _link(self, entry: InboxEntry) -> str:
         ref = entry.assignment.registration
-        return f"{self._public_url}/registrations/{ref.year}/{ref.number}?book={ref.book}"
+        return f"{self._public_url}/registrations/{quote(ref.book)}/{ref.year}/{ref.number}"
 
     def _line(self, entry: InboxEntry) -> str:
         a = entry.assignment

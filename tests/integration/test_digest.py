@@ -95,7 +95,7 @@ def test_digest_content(
     assert "(κοινοποίηση)" in new and "προθεσμία 20/03/2026" in new
     assert ": 1" in overdue.splitlines()[0]
     assert overdue.count("* 3/2026 ") == 1
-    assert "https://eprotocol.chania.gr/registrations/2026/1?book=general" in text
+    assert "https://eprotocol.chania.gr/registrations/general/2026/1" in text
     html = body(kep, "html")
     assert "&lt;script&gt;" in html and "<script>" not in html
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf
-from tests.support import run_cli, serve
+from tests.support import MailSink, run_cli, serve
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
@@ -700,3 +700,38 @@ def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
     expect(nikos).to_have_url(re.compile(r"/login"))
     admin.context.close()
     nikos.context.close()
+
+
+def test_a_digest_s_links_open_the_registrations(site: Site, browser: Browser) -> None:
+    """A department's daily email, sent by the command line: each link opens its entry."""
+    today = datetime.now(ZoneInfo("Europe/Athens")).date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    sink = MailSink().start()
+    try:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")},
+            "EPROTOCOL_PUBLIC_URL": site.base,
+            "EPROTOCOL_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
+        }
+        for args in (
+            ("department", "add", "ΠΟΛΕΟΔ", "Πολεοδομία", "--digest-email", "poleod@chania.gr"),
+            ("register", "--direction", "incoming", "--subject", "Αυθαίρετο", "--assign", "ΠΟΛΕΟΔ"),
+            ("digest", "send", "--date", tomorrow),  # a morning's digest lists the day before
+        ):
+            done = run_cli(*args, env=env, cwd=site.root)
+            assert done.returncode == 0, done.stderr
+            if args[0] == "register":
+                number = done.stdout.strip()
+        (message,) = [m for to, m in sink.messages if to == ["poleod@chania.gr"]]
+    finally:
+        sink.stop()
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    (link,) = re.findall(r"https?://\S+", text.get_content())
+    assert link.startswith(site.base)
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    page.goto(link)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Αρ. πρωτ. {number}")
+    expect(page.locator("main")).to_contain_text("Αυθαίρετο")
+    page.context.close()
