@@ -798,12 +798,7 @@ class Archive:
         if not 1 <= limit <= 500 or offset < 0:
             raise InvalidInput("limit must be 1 to 500 and offset not negative", field="limit")
         chosen = filters if filters is not None else SearchFilters()
-        if (
-            chosen.registered_from is not None
-            and chosen.registered_to is not None
-            and chosen.registered_from > chosen.registered_to
-        ):
-            raise InvalidInput("the first day comes after the last", field="to")
+        validation.period(chosen.registered_from, chosen.registered_to)
         user = self._organisation.user(validation.actor(by))
         return self._search_index().search(
             query,

@@ -672,9 +672,7 @@ class Registry:
         """Entries matching ``filters``, newest first, ``limit`` at a time."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}", field="limit")
-        start, end = filters.registered_from, filters.registered_to
-        if start is not None and end is not None and start > end:
-            raise InvalidInput("the period starts after it ends", field="to")
+        validation.period(filters.registered_from, filters.registered_to)
         reg = REGISTRATION.c
         with self._db.read() as conn:
             query = sa.select(REGISTRATION)

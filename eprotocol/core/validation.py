@@ -161,6 +161,12 @@ def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegi
     return CleanRegistration(book=book, related=related, values=values)
 
 
+def period(start: date | None, end: date | None) -> None:
+    """Refuse a period (of days, or of instants) that ends before it starts."""
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("the first day comes after the last", field="to")
+
+
 def actor(value: object) -> str:
     """The user name recorded as having done something."""
     return required_text(value, "by", ACTOR_MAX)
