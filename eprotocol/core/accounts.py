@@ -24,7 +24,7 @@ from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from eprotocol.core.models import API_TOKEN, USER
-from eprotocol.core.organisation import load_user
+from eprotocol.core.organisation import DepartmentTree, load_user, user_of
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import ApiToken, User
@@ -133,20 +133,18 @@ class Accounts:
         password (or an administrator resetting it) ends the sessions open elsewhere.
         """
         with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(USER.c.active, USER.c.credentials_changed_at).where(
-                    USER.c.username == username
-                )
-            ).first()
+            row = (
+                conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
+            )
             if row is None:
                 raise Unauthenticated("the token is not valid")
-            if not row.active:
+            if not row["active"]:
                 raise Unauthenticated("the user is deactivated")
-            changed = row.credentials_changed_at
+            changed = row["credentials_changed_at"]
             # Logins record whole seconds: one made in the second of the change still holds.
             if changed is not None and issued_at < changed.replace(microsecond=0):
                 raise Unauthenticated("the password has changed since this login; log in again")
-            return load_user(conn, username)
+            return user_of(row, DepartmentTree(conn))
 
     def create_token(
         self, username: str, name: str, *, by: str, expires_at: datetime | None = None

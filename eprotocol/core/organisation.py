@@ -157,10 +157,11 @@ def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = 
     row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
     if row is None:
         raise Forbidden(f"{username!r} is not a user of this archive")
-    return _user(row, tree or DepartmentTree(conn))
+    return user_of(row, tree or DepartmentTree(conn))
 
 
-def _user(row: sa.RowMapping, tree: DepartmentTree) -> User:
+def user_of(row: sa.RowMapping, tree: DepartmentTree) -> User:
+    """The public value of a user's row (``tree`` names their department)."""
     department = row["department_id"]
     return User(
         username=row["username"],
@@ -357,7 +358,7 @@ class Organisation:
             _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
             if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
                 _keep_an_administrator(conn, row)
-            before = _user(row, tree)
+            before = user_of(row, tree)
             changed = {k: v for k, v in wanted.items() if v != row[k]}
             if changed:
                 conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(changed))
@@ -466,7 +467,7 @@ class Organisation:
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
             rows = conn.execute(sa.select(USER).order_by(USER.c.username)).mappings()
-            return tuple(_user(row, tree) for row in rows)
+            return tuple(user_of(row, tree) for row in rows)
 
     def user(self, username: str) -> User:
         """One user (``Forbidden`` if there is no such user)."""
