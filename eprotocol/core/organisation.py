@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from eprotocol.core import validation
-from eprotocol.core.audit import lock_chain
+from eprotocol.core.audit import ChainWriter, lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
@@ -91,16 +91,6 @@ def _keep_an_administrator(conn: sa.Connection, leaving: sa.RowMapping) -> None:
             f"{leaving['username']} is the last active administrator; "
             "make another user an administrator first"
         )
-
-
-def _differences(before: object, after: object, fields: tuple[str, ...]) -> dict[str, Any]:
-    """``{field: [old, new]}`` for each of ``fields`` that differs, as the audit records it."""
-    differences = {}
-    for field in fields:
-        old, new = getattr(before, field), getattr(after, field)
-        if old != new:
-            differences[field] = [_recordable(old), _recordable(new)]
-    return differences
 
 
 def _recordable(value: object) -> object:
@@ -185,6 +175,31 @@ class Organisation:
         if not allowed(user, Action.MANAGE):
             raise Forbidden(f"{user.username} may not manage departments and users")
         return user
+
+    def _record_changes(
+        self,
+        chain: ChainWriter,
+        actor: User,
+        action: str,
+        target: str,
+        before: User | Department,
+        after: User | Department,
+        fields: tuple[str, ...],
+    ) -> None:
+        """Audit ``{field: [old, new]}`` of what a change altered; nothing if it altered nothing."""
+        differences = {
+            field: [_recordable(getattr(before, field)), _recordable(getattr(after, field))]
+            for field in fields
+            if getattr(before, field) != getattr(after, field)
+        }
+        if differences:
+            chain.append(
+                actor=actor.username,
+                action=action,
+                target=target,
+                details=differences,
+                at=self._clock.now(),
+            )
 
     def ensure_admin(self, conn: sa.Connection, now: datetime) -> bool:
         """Create the ``admin`` user if there is none; return whether it was created."""
@@ -359,19 +374,12 @@ class Organisation:
             if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
                 _keep_an_administrator(conn, row)
             before = user_of(row, tree)
-            changed = {k: v for k, v in wanted.items() if v != row[k]}
-            if changed:
-                conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(changed))
+            if wanted:
+                conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(wanted))
             after = load_user(conn, before.username, tree)
-            differences = _differences(before, after, USER_FIELDS)
-            if differences:
-                chain.append(
-                    actor=actor.username,
-                    action="user.changed",
-                    target=before.username,
-                    details=differences,
-                    at=self._clock.now(),
-                )
+            self._record_changes(
+                chain, actor, "user.changed", before.username, before, after, USER_FIELDS
+            )
             return after
 
     def set_user_active(self, username: str, active: bool, *, by: str) -> User:
@@ -432,22 +440,14 @@ class Organisation:
                     )
                 wanted["parent_id"] = parent_id
             before = tree.department(department_id)
-            row = tree.by_id[department_id]
-            changed = {k: v for k, v in wanted.items() if v != row[k]}
-            if changed:
+            if wanted:
                 conn.execute(
-                    sa.update(DEPARTMENT).where(DEPARTMENT.c.id == department_id).values(changed)
+                    sa.update(DEPARTMENT).where(DEPARTMENT.c.id == department_id).values(wanted)
                 )
             after = DepartmentTree(conn).department(department_id)
-            differences = _differences(before, after, DEPARTMENT_FIELDS)
-            if differences:
-                chain.append(
-                    actor=actor.username,
-                    action="department.changed",
-                    target=code,
-                    details=differences,
-                    at=self._clock.now(),
-                )
+            self._record_changes(
+                chain, actor, "department.changed", code, before, after, DEPARTMENT_FIELDS
+            )
             return after
 
     def departments(self) -> tuple[Department, ...]:
