@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
@@ -24,6 +24,8 @@ from eprotocol.core.accounts import check_password
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
+
+_T = TypeVar("_T")
 
 #: Refusals of what was typed, shown beside the form; anything else gets the error page.
 _REFUSALS = (InvalidInput, Conflict, NotFound)
@@ -47,10 +49,10 @@ class Refusal:
         return self.values.get(name, [])
 
 
-async def _attempt(form_id: str, form: FormMultiDict, work: Callable[[], object]) -> Refusal | None:
-    """Run ``work`` in a thread; a refusal of the typed values comes back as a :class:`Refusal`."""
+async def _attempt(form_id: str, form: FormMultiDict, work: Callable[[], _T]) -> _T | Refusal:
+    """``work``'s result, run in a thread; a refusal of the typed values is a :class:`Refusal`."""
     try:
-        await sync_to_thread(work)
+        return await sync_to_thread(work)
     except _REFUSALS as exc:
         values = {
             name: [v for v in form.getall(name) if isinstance(v, str)]
@@ -58,7 +60,6 @@ async def _attempt(form_id: str, form: FormMultiDict, work: Callable[[], object]
             if name != "password"  # never sent back into the page
         }
         return Refusal(form_id, exc.message, status_for(exc), values)
-    return None
 
 
 def _admin_page(
@@ -124,9 +125,9 @@ async def _submit(
 ) -> Response[Any]:
     """Do what a form asks, then go to ``done``; if refused, the page ``again`` says why."""
     form = await request.form()
-    refused = await _attempt(form_id, form, partial(work, form))
-    if refused:
-        return await sync_to_thread(partial(again, refused))
+    outcome = await _attempt(form_id, form, partial(work, form))
+    if isinstance(outcome, Refusal):
+        return await sync_to_thread(partial(again, outcome))
     return see_other(done)
 
 
@@ -171,7 +172,7 @@ async def add_user(request: Request[Any, Any, State], user: User, state: State) 
         archive.set_password(username, password, by=user.username)
 
     refused = await _attempt("new-user", form, add)
-    if refused:
+    if isinstance(refused, Refusal):
         return await sync_to_thread(partial(_overview, request, user, state, refused))
     return page(
         request, "user_created.html", user=user, username=username, password=password, reset=False
@@ -289,23 +290,19 @@ async def create_token(
     """Give an application an API token acting as this user; the secret is shown once."""
     require(user, Action.MANAGE)
     form = await request.form()
-    made: list[str] = []
-
-    def create() -> None:
-        made.append(
-            archive_of(state).create_api_token(username, form_text(form, "name"), by=user.username)
-        )
-
-    refused = await _attempt("new-token", form, create)
-    if refused:
-        return await sync_to_thread(partial(_user_page, request, user, state, username, refused))
+    create = partial(
+        archive_of(state).create_api_token, username, form_text(form, "name"), by=user.username
+    )
+    secret = await _attempt("new-token", form, create)
+    if isinstance(secret, Refusal):
+        return await sync_to_thread(partial(_user_page, request, user, state, username, secret))
     return page(
         request,
         "token_created.html",
         user=user,
         username=username,
         application=form_text(form, "name"),
-        secret=made[0],
+        secret=secret,
     )
 
 
