@@ -342,7 +342,7 @@ class WhooshIndex:
         if not words and filters == SearchFilters():
             raise InvalidInput("the search query is empty", field="q")
         try:
-            parsed = self._query(query) if words else Every()
+            parsed = self._query(query) if words else None
         except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date
             raise InvalidInput(f"the search query cannot be read: {exc}", field="q") from exc
         try:
@@ -361,23 +361,30 @@ class WhooshIndex:
             raise IndexUnavailable(f"the search index at {self._directory} cannot be read") from exc
 
     def _search(
-        self, parsed: Query, visibility: Visibility, filters: SearchFilters, limit: int, offset: int
+        self,
+        parsed: Query | None,
+        visibility: Visibility,
+        filters: SearchFilters,
+        limit: int,
+        offset: int,
     ) -> SearchResult:
+        """One page of hits: ranked by ``parsed``, or newest first without words (``None``)."""
+        ranked = parsed is not None
+        query = parsed if parsed is not None else Every()
         allowed = self._allowed(visibility)
         restrictions = self._restricted(filters) + ([allowed] if allowed is not None else [])
         words: dict[str, set[str]] = {"text": set(), "text_sound": set()}
-        for field, term in parsed.iter_all_terms():
+        for field, term in query.iter_all_terms():
             if field in words:
                 words[field].add(term.decode() if isinstance(term, bytes) else term)
         searcher = self._searcher()
         # One pass finds every match the searcher may see (the total and the facets);
         # scoring then ranks within that set, skipping blocks that cannot make the page.
-        matched = set(searcher.docs_for_query(And([parsed, *restrictions])))
+        matched = set(searcher.docs_for_query(And([query, *restrictions])))
         if not matched:  # (Whoosh reads an empty filter set as no filter)
             return SearchResult(total=0, hits=(), facets={name: {} for name in FACETS})
-        ranked = parsed != Every()
         results = searcher.search(
-            parsed,
+            query,
             filter=matched,
             limit=offset + limit,
             sortedby=None if ranked else _NEWEST_FIRST,
