@@ -217,7 +217,8 @@ def init(
             "rename`).",
             err=True,
         )
-    development = settings_from_env().development_key
+    settings = settings_from_env()
+    development = settings.development_key
     if development is not None and not development.p12.exists():
         from eprotocol.pdf.signing import create_development_identity  # pyHanko: slow to load
 
@@ -235,7 +236,7 @@ def init(
             "EPROTOCOL_SIGNING_PASSWORD to the organisation's certificate.",
             err=True,
         )
-    _warn_if_citizens_cannot_verify(settings_from_env().archive.public_url)
+    _warn_if_citizens_cannot_verify(settings.archive.public_url)
     typer.echo("archive ready")
 
 
@@ -411,6 +412,14 @@ def department_add(
     _emit(as_json, department, f"department {department.code} added")
 
 
+def _changes(options: str, **given: object) -> dict[str, object]:
+    """The fields a change command was given a value for; none at all is the user's error."""
+    changes = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        _fail(f"nothing to change: give {options}")
+    return changes
+
+
 @department_app.command("list")
 def department_list(as_json: JsonOption = False) -> None:
     """List the departments, with the department above each and its digest email."""
@@ -434,10 +443,9 @@ def department_change(
     as_json: JsonOption = False,
 ) -> None:
     """Rename a department, change its digest email or move it under another."""
-    given = {"name": name, "digest_email": digest_email, "parent": parent}
-    changes = {field: value for field, value in given.items() if value is not None}
-    if not changes:
-        _fail("nothing to change: give --name, --digest-email or --parent")
+    changes = _changes(
+        "--name, --digest-email or --parent", name=name, digest_email=digest_email, parent=parent
+    )
     with _archive() as archive:
         department = archive.change_department(code, changes, by=by)
     _emit(as_json, department, f"department {department.code} changed")
@@ -507,15 +515,13 @@ def user_change(
     as_json: JsonOption = False,
 ) -> None:
     """Change a user's name, email, department or roles (a transfer, a promotion)."""
-    given = {
-        "full_name": full_name,
-        "email": email,
-        "department": department,
-        "roles": role,
-    }
-    changes = {field: value for field, value in given.items() if value is not None}
-    if not changes:
-        _fail("nothing to change: give --full-name, --email, --department or --role")
+    changes = _changes(
+        "--full-name, --email, --department or --role",
+        full_name=full_name,
+        email=email,
+        department=department,
+        roles=role,
+    )
     with _archive() as archive:
         user = archive.change_user(username, changes, by=by)
         reminder = _open_work(archive, username) if "department" in changes else ""
