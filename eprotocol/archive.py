@@ -97,6 +97,7 @@ from eprotocol.core.types import (
     Registration,
     RegistrationFilter,
     Role,
+    RouteTo,
     StoredFile,
     User,
 )
@@ -375,15 +376,19 @@ class Archive:
         *,
         by: str,
         seal: bool = False,
+        route: Sequence[RouteTo | str] = (),
     ) -> Registration:
         """Register a document: store its files, give it the next number, record it.
 
         Either everything is recorded, or nothing is and no number is used. With
         ``seal``, the main PDF of an outgoing document is stamped with the
         organisation, its number and date, a verification code and a QR code, then
-        signed; the stored file is the signed one.
+        signed; the stored file is the signed one. ``route`` assigns it (χρέωση) to
+        departments — a code alone is for action — in the same transaction, beside
+        the automatic routing rules; ``by`` must be a user allowed to assign to
+        them (``Forbidden``), and an unknown department refuses the registration.
         """
-        return self._registry.register(data, files, by=by, seal=seal)
+        return self._registry.register(data, files, by=by, seal=seal, route=route)
 
     def get(self, book: str, year: int, number: int) -> Registration:
         """One registration (cancelled ones too), with its files and history."""

@@ -288,10 +288,6 @@ def register(
 ) -> None:
     """Register documents and print the new protocol number (e.g. 123/2026)."""
     with ExitStack() as stack, _archive() as archive:
-        known = {d.code for d in archive.departments()}
-        for code in assign or ():
-            if code not in known:  # before a number is given, not after
-                _fail(f"there is no department {code!r}")
         inputs = [
             FileInput(
                 filename=path.name,
@@ -314,15 +310,8 @@ def register(
             ),
             inputs,
             by=by,
+            route=assign or (),
         )
-        try:
-            for code in assign or ():
-                archive.assign(entry.book, entry.year, entry.number, department=code, by=by)
-        except EProtocolError as exc:
-            typer.echo(entry.protocol_number)
-            _fail(f"{entry.protocol_number} is registered, but not routed to {code}: {exc.message}")
-        if assign:
-            entry = archive.get(entry.book, entry.year, entry.number)
     _emit(as_json, entry, entry.protocol_number)
 
 

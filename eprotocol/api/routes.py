@@ -40,6 +40,7 @@ from eprotocol.core.types import (
     ProtocolRef,
     Registration,
     RegistrationFilter,
+    RouteTo,
     Status,
     User,
 )
@@ -87,14 +88,24 @@ class RegistrationUpload:
     The first file is the main document (a PDF); the others are attachments.
     """
 
-    metadata: str
+    metadata: Annotated[
+        str,
+        Body(
+            description=(
+                "JSON: direction, subject, sender, recipients, sender_reference, sender_date, "
+                "channel, classification_code, confidential, book, seal, related "
+                '(["12/2026"]) and assignments ([{"department": "DIOIK.KEP", "purpose": '
+                '"action"}], routed in the same transaction); unknown fields are refused'
+            )
+        ),
+    ]
     files: list[UploadFile] = field(default_factory=list)
 
 
 def _metadata(text: str) -> schemas.RegistrationMetadata:
     try:
         return msgspec.json.decode(text, type=schemas.RegistrationMetadata, strict=True)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError as exc:  # ValidationError too
         raise InvalidInput(f"metadata is not valid: {exc}", field="metadata") from None
 
 
@@ -126,11 +137,20 @@ async def create_registration(
         channel=meta.channel,
         classification_code=meta.classification_code,
         confidential=meta.confidential,
+        related=meta.related,
         book=meta.book,
     )
+    route = [RouteTo(r.department, r.purpose) for r in meta.assignments]
     try:
         registered = await sync_to_thread(
-            partial(archive_of(state).register, entry, files, by=user.username, seal=meta.seal)
+            partial(
+                archive_of(state).register,
+                entry,
+                files,
+                by=user.username,
+                seal=meta.seal,
+                route=route,
+            )
         )
     finally:
         for upload in uploads:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+
+import msgspec
 
 from eprotocol.core.certificates import CertificateTemplate, PdfVerification, Verification
 from eprotocol.core.daily_register import DailyRegister
@@ -100,6 +102,8 @@ class RegistrationOut:
     classification_code: str | None
     confidential: bool
     status: str
+    #: Registrations this one answers or follows, as ``book:number/year``.
+    related: list[str]
     files: list[FileOut]
     assignments: list[AssignmentOut]
     cancellation: CancellationOut | None
@@ -114,20 +118,31 @@ class RegistrationPage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationMetadata:
-    """The ``metadata`` part of a registration upload (JSON)."""
+class RouteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A department to route a new registration to, as it is registered."""
+
+    department: str
+    #: ``action`` (προς ενέργεια) or ``information`` (κοινοποίηση).
+    purpose: str = "action"
+
+
+class RegistrationMetadata(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``metadata`` part of a registration upload (JSON); unknown fields are refused."""
 
     direction: str
     subject: str
     sender: str | None = None
-    recipients: list[str] = field(default_factory=list)
+    recipients: list[str] = []
     sender_reference: str | None = None
     sender_date: date | None = None
     channel: str | None = None
     classification_code: str | None = None
     confidential: bool = False
     book: str | None = None
+    #: Registrations this one answers or follows, as ``123/2026``.
+    related: list[str] = []
+    #: Departments to route it to in the same transaction, beside the automatic rules.
+    assignments: list[RouteIn] = []
     #: Stamp the main PDF of an outgoing document with number, date, code and QR, and sign it.
     seal: bool = False
 
@@ -356,6 +371,7 @@ def registration_out(entry: Registration) -> RegistrationOut:
         classification_code=entry.classification_code,
         confidential=entry.confidential,
         status=entry.status.value,
+        related=[str(ref) for ref in entry.related],
         files=[
             FileOut(
                 f.id,

@@ -40,6 +40,7 @@ from eprotocol.core.certificates import (
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
+    Forbidden,
     ImmutableField,
     InvalidInput,
     InvalidReference,
@@ -65,12 +66,13 @@ from eprotocol.core.models import (
     Row,
 )
 from eprotocol.core.numbering import take_numbers
-from eprotocol.core.organisation import DepartmentTree
+from eprotocol.core.organisation import DepartmentTree, load_user
 from eprotocol.core.outbox import emit, emit_all
+from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
 from eprotocol.core.queries import registration_row
 from eprotocol.core.routing import Routing
-from eprotocol.core.rules import RoutingRule, RoutingRules
+from eprotocol.core.rules import RoutingRules
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
@@ -83,8 +85,10 @@ from eprotocol.core.types import (
     NewRegistration,
     Page,
     ProtocolRef,
+    Purpose,
     Registration,
     RegistrationFilter,
+    RouteTo,
     SignatureCheck,
     Status,
     StoredFile,
@@ -102,8 +106,8 @@ INSERT_REGISTRATIONS = sa.insert(REGISTRATION).returning(
 _INSERT_FILES = sa.insert(FILE).returning(FILE.c.registration_id, FILE.c.position, FILE.c.id)
 _INSERT_RELATIONS = sa.insert(RELATION)
 _INSERT_ASSIGNMENTS = sa.insert(ASSIGNMENT)
-_AUTOMATIC_ASSIGNMENTS = (
-    sa.select(ASSIGNMENT.c.registration_id, ASSIGNMENT.c.id, ASSIGNMENT.c.created_by)
+_NEW_ASSIGNMENTS = (
+    sa.select(ASSIGNMENT.c.registration_id, ASSIGNMENT.c.department_id, ASSIGNMENT.c.id)
     .where(ASSIGNMENT.c.registration_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(ASSIGNMENT.c.id)
 )
@@ -153,6 +157,19 @@ class Issue:
 
 
 @dataclass(frozen=True, slots=True)
+class _Route:
+    """A department a registration is routed to in its own transaction."""
+
+    department_id: int
+    department: str
+    purpose: Purpose
+    #: The person registering, or ``rule:ID`` for an automatic rule.
+    created_by: str
+    #: The automatic rule's name, if a rule routed it.
+    rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Pending:
     """A validated registration whose files are stored, waiting for its number."""
 
@@ -162,8 +179,8 @@ class _Pending:
     values: dict[str, Any]
     related_ids: list[int]
     staged: list[_StagedFile]
-    #: Automatic routing rules whose assignments are made in the same transaction.
-    routes: list[RoutingRule]
+    #: The assignments made in the same transaction.
+    routes: list[_Route]
     #: Until when storage keeps the entry's files (a document made in the transaction too).
     retain_until: datetime
     issue: Issue | None = None
@@ -407,18 +424,22 @@ class Registry:
         by: str,
         seal: bool = False,
         issue: Issue | None = None,
+        route: Sequence[RouteTo | str] = (),
     ) -> Registration:
         """Number and record a new entry; see the module docstring for the steps.
 
         With ``seal`` the main PDF of an outgoing entry is stamped (organisation,
         number, date, verification code, QR code) and signed; ``issue`` makes the
-        main document from scratch (certificates).
+        main document from scratch (certificates). ``route`` names departments
+        (codes are for action) to assign it to in the same transaction, beside
+        those of automatic routing rules.
         """
         clean = validation.clean_registration(data, default_book=self._default_book)
         actor = validation.actor(by)
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
+        routes = self._routes(clean.values, route, actor)
         related_ids = self._resolve(clean.related) if clean.related else []
         retention_years = self._retention_years(clean.values["classification_code"])
         retain_until = years_later(self._clock.now(), retention_years)
@@ -427,7 +448,6 @@ class Registry:
         elif issue is not None:
             self._sealing()
         staged = self._stage(files, retain_until) if files else []
-        routes = [rule for rule in self._rules.matching(clean.values) if rule.automatic]
         pending = _Pending(
             clean.book,
             book_id,
@@ -441,7 +461,7 @@ class Registry:
         )
         done = self._committer.submit(pending)
         assignments: Sequence[Assignment] = ()
-        if routes:  # automatic rules assigned it in the same transaction: show what they did
+        if routes:  # show the assignments made in the same transaction
             with self._db.read() as conn:
                 reg_id = done.values["id"]
                 assignments = self._routing.for_registrations(conn, [reg_id])[reg_id]
@@ -455,6 +475,42 @@ class Registry:
             assignments=assignments,
             verification_code=done.verification_code,
         )
+
+    def _routes(
+        self, values: Mapping[str, Any], asked: Sequence[RouteTo | str], actor: str
+    ) -> list[_Route]:
+        """The assignments to make with an entry: those asked for, then automatic rules'.
+
+        A department gets one assignment: asked for twice, for action wins over
+        for information; what the person registering asks for wins over a rule.
+        """
+        routes: dict[int, _Route] = {}
+        if asked:
+            with self._db.read() as conn:
+                tree = DepartmentTree(conn)
+                user = load_user(conn, actor, tree)
+            for item in asked:
+                target = item if isinstance(item, RouteTo) else RouteTo(item)
+                purpose = validation.choice(target.purpose, Purpose, "purpose")
+                try:
+                    department_id = tree.id_of(target.department)
+                except NotFound:
+                    raise InvalidInput(
+                        f"there is no department {target.department!r}", field="assignments"
+                    ) from None
+                if not allowed(user, Action.ASSIGN, department_path=tree.path(department_id)):
+                    raise Forbidden(f"{user.username} may not assign work to {target.department}")
+                earlier = routes.get(department_id)
+                if earlier is None or earlier.purpose != Purpose.ACTION:
+                    routes[department_id] = _Route(
+                        department_id, target.department, purpose, user.username
+                    )
+        for rule in self._rules.matching(values):
+            if rule.automatic and rule.department_id not in routes:
+                routes[rule.department_id] = _Route(
+                    rule.department_id, rule.department, rule.purpose, f"rule:{rule.id}", rule.name
+                )
+        return list(routes.values())
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
         """Record ``batch`` in one transaction, numbering the entries in order."""
@@ -523,7 +579,7 @@ class Registry:
                 }
                 for f in flat:
                     f["id"] = file_ids[f["registration_id"], f["position"]]
-            routed = self._route(conn, batch, rows, now=rows[0]["registered_at"])
+            routed = self._route(conn, batch, rows)
             entries = []
             for p, row, entry_files in zip(batch, rows, staged, strict=True):
                 entries.append(
@@ -593,50 +649,52 @@ class Registry:
         return [_StagedFile(FileRole.MAIN, p.issue.filename, PDF, blob), *p.staged], code
 
     def _route(
-        self,
-        conn: sa.Connection,
-        batch: Sequence[_Pending],
-        rows: Sequence[dict[str, Any]],
-        *,
-        now: datetime,
+        self, conn: sa.Connection, batch: Sequence[_Pending], rows: Sequence[dict[str, Any]]
     ) -> dict[int, list[Entry]]:
-        """Insert the assignments of automatic rules; return their audit entries by entry id."""
-        wanted = [
-            {
-                "registration_id": row["id"],
-                "department_id": route.department_id,
-                "purpose": route.purpose.value,
-                "state": AssignmentState.PENDING.value,
-                "created_by": f"rule:{route.id}",
-                "created_at": row["registered_at"],
-            }
+        """Insert the entries' assignments; return their audit entries by entry id."""
+        routes = {
+            (row["id"], route.department_id): (p, row, route)
             for p, row in zip(batch, rows, strict=True)
             for route in p.routes
-        ]
-        if not wanted:
+        }
+        if not routes:
             return {}
-        conn.execute(_INSERT_ASSIGNMENTS, wanted)
-        rules = {f"rule:{r.id}": r for p in batch for r in p.routes}
+        conn.execute(
+            _INSERT_ASSIGNMENTS,
+            [
+                {
+                    "registration_id": row["id"],
+                    "department_id": route.department_id,
+                    "purpose": route.purpose.value,
+                    "state": AssignmentState.PENDING.value,
+                    "created_by": route.created_by,
+                    "created_at": row["registered_at"],
+                }
+                for _, row, route in routes.values()
+            ],
+        )
         entries: dict[int, list[Entry]] = {}
         outbox: list[tuple[str, dict[str, Any], datetime]] = []
-        for reg_id, assignment_id, created_by in conn.execute(
-            _AUTOMATIC_ASSIGNMENTS, {"ids": [row["id"] for row in rows]}
+        for reg_id, department_id, assignment_id in conn.execute(
+            _NEW_ASSIGNMENTS, {"ids": [row["id"] for row in rows]}
         ):
-            route = rules[created_by]
+            p, row, route = routes[reg_id, department_id]
+            at = row["registered_at"]
             entries.setdefault(reg_id, []).append(
                 Entry(
-                    actor=created_by,
+                    actor=route.created_by,
                     action="assignment.created",
                     target=f"assignment:{assignment_id}",
                     details={
+                        "registration": str(ProtocolRef(p.book, row["year"], row["number"])),
                         "department": route.department,
                         "purpose": route.purpose.value,
-                        "rule": route.name,
+                        **({"rule": route.rule} if route.rule is not None else {}),
                     },
-                    at=now,
+                    at=at,
                 )
             )
-            outbox.append(("assignment.changed", {"assignment_id": assignment_id}, now))
+            outbox.append(("assignment.changed", {"assignment_id": assignment_id}, at))
         emit_all(conn, outbox)
         return entries
 

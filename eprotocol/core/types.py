@@ -226,6 +226,18 @@ class NewRegistration:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteTo:
+    """A department a new registration is routed to (χρέωση) as it is registered.
+
+    The assignment is made in the registration's own transaction: the entry is
+    never numbered without it.
+    """
+
+    department: str
+    purpose: Purpose | str = Purpose.ACTION
+
+
+@dataclass(frozen=True, slots=True)
 class SignatureCheck:
     """What validating one digital signature embedded in a PDF found.
 

@@ -111,7 +111,7 @@ def _serves(proc: Path, cwd: Path) -> bool:
 
 
 def register(
-    api: Api, user: str, *, confidential: bool = False, subject: str = ""
+    api: Api, user: str, *, confidential: bool = False, subject: str = "", **more: Any
 ) -> httpx.Response:
     metadata = {
         "direction": "incoming",
@@ -119,6 +119,7 @@ def register(
         "sender": "Καλογερόπουλος Ιωάννης",
         "channel": "counter",
         "confidential": confidential,
+        **more,
     }
     pdf = greek_pdf("Βεβαίωση μόνιμης κατοικίας")
     with api.client(user) as client:
@@ -225,6 +226,39 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
             entry["protocol_number"]
         ], found
         assert "<mark" in found["hits"][0]["highlights"]
+
+
+def test_one_request_registers_relates_and_routes(api: Api) -> None:
+    """Metadata `related` and `assignments`: numbered, related and routed in one transaction."""
+    first = register(api, "clerk").json()
+    created = register(
+        api,
+        "clerk",
+        related=[first["protocol_number"]],
+        assignments=[
+            {"department": "DIOIK.KEP"},
+            {"department": "TECH", "purpose": "information"},
+        ],
+    )
+    assert created.status_code == 201, created.text
+    entry = created.json()
+    assert entry["related"] == [f"general:{first['protocol_number']}"]
+    routed = [(a["department"], a["purpose"], a["state"]) for a in entry["assignments"]]
+    assert routed == [("DIOIK.KEP", "action", "pending"), ("TECH", "information", "pending")]
+    with api.client("kep.head") as client:
+        inbox = client.get("/api/v1/departments/DIOIK.KEP/inbox").json()
+        assert entry["protocol_number"] in [item["assignment"]["protocol_number"] for item in inbox]
+    for wrong, field, message in (
+        ({"assignments": [{"department": "NOPE"}]}, "assignments", "no department 'NOPE'"),
+        ({"assignments": [{"department": "TECH", "due": "2026-12-01"}]}, "metadata", "`due`"),
+        ({"assignment": [{"department": "TECH"}]}, "metadata", "unknown field `assignment`"),
+        ({"related": ["999999/2026"]}, "related", "does not exist"),
+    ):
+        refused = register(api, "clerk", **wrong)
+        assert refused.status_code == 422, wrong
+        assert refused.json()["field"] == field and message in refused.json()["detail"], wrong
+    after = register(api, "clerk").json()
+    assert after["number"] == entry["number"] + 1  # the refused ones used no number
 
 
 def test_bad_input_gets_problems(api: Api) -> None:

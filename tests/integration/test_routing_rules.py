@@ -15,6 +15,7 @@ from eprotocol import (
     InvalidInput,
     NewRegistration,
     Purpose,
+    RouteTo,
 )
 from tests.support import FixedClock
 
@@ -127,6 +128,70 @@ def test_rules_create_the_expected_assignments(
             if e.assignment.registration == stored.ref
         ]
         assert work.subject == subject
+
+
+def test_departments_asked_for_are_routed_in_the_registration_itself(ruled: Archive) -> None:
+    """`register(route=...)` assigns in the numbering transaction, beside the automatic rules."""
+    entry = ruled.register(
+        NewRegistration(direction="incoming", subject="Πιστοποιητικό"),
+        by="clerk",
+        route=[
+            "TECH.ROADS",
+            RouteTo("DIOIK", Purpose.INFORMATION),
+            RouteTo("TECH.ROADS", Purpose.INFORMATION),  # asked twice: for action wins
+        ],
+    )
+    routed = [(a.department, a.purpose, a.created_by) for a in entry.assignments]
+    assert routed == [
+        ("TECH.ROADS", Purpose.ACTION, "clerk"),
+        ("DIOIK", Purpose.INFORMATION, "clerk"),
+        ("DIOIK.KEP", Purpose.ACTION, routed[2][2]),
+    ]
+    assert routed[2][2].startswith("rule:")
+    assert ruled.get(entry.book, entry.year, entry.number).assignments == entry.assignments
+    events = ruled.audit_events(limit=1000)[-4:]
+    assert [(e.action, e.actor) for e in events] == [
+        ("registration.created", "clerk"),
+        ("assignment.created", "clerk"),
+        ("assignment.created", "clerk"),
+        ("assignment.created", routed[2][2]),
+    ]
+    assert events[1].details == {
+        "registration": str(entry.ref),
+        "department": "TECH.ROADS",
+        "purpose": "action",
+    }
+    assert events[3].details["rule"] == "Πιστοποιητικά στο ΚΕΠ"
+    assert ruled.verify_audit_chain().ok
+    assert [e.assignment.registration for e in ruled.inbox(department="TECH.ROADS")] == [entry.ref]
+
+
+def test_a_route_asked_for_wins_over_a_rule_for_the_same_department(ruled: Archive) -> None:
+    data = NewRegistration(direction="incoming", subject="Εγκύκλιος", sender="Περιφέρεια Κρήτης")
+    informed = ruled.register(data, by="clerk")
+    assert [(a.department, a.purpose) for a in informed.assignments] == [
+        ("DIOIK", Purpose.INFORMATION)
+    ]
+    entry = ruled.register(data, by="clerk", route=["DIOIK"])
+    assert [(a.department, a.purpose, a.created_by) for a in entry.assignments] == [
+        ("DIOIK", Purpose.ACTION, "clerk")
+    ]
+
+
+def test_a_route_that_cannot_be_made_refuses_the_registration(ruled: Archive) -> None:
+    """An unknown department, or one the user may not assign to: no entry, no number used."""
+    data = NewRegistration(direction="incoming", subject="Αίτηση")
+    last = ruled.register(data, by="clerk").number
+    with pytest.raises(InvalidInput, match="there is no department 'NOPE'") as unknown:
+        ruled.register(data, by="clerk", route=["DIOIK.KEP", "NOPE"])
+    assert unknown.value.field == "assignments"
+    with pytest.raises(InvalidInput, match="purpose"):
+        ruled.register(data, by="clerk", route=[RouteTo("DIOIK.KEP", "urgent")])
+    with pytest.raises(Forbidden, match=r"head\.dioik may not assign work to TECH"):
+        ruled.register(data, by="head.dioik", route=["TECH"])
+    below = ruled.register(data, by="head.dioik", route=["DIOIK.KEP"])  # a head: their own subtree
+    assert below.number == last + 1
+    assert [a.department for a in below.assignments] == ["DIOIK.KEP"]
 
 
 def test_rules_are_audited_and_ordered(ruled: Archive) -> None:

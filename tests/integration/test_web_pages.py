@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -182,12 +183,13 @@ def add_user(page: Page, username: str, full_name: str, department: str) -> None
     expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
 
 
-def add_rule(page: Page, name: str, words: str, department: str) -> None:
+def add_rule(page: Page, name: str, words: str, department: str, purpose: str = "action") -> None:
     """On the administration page: a routing rule suggesting ``department`` for ``words``."""
     page.get_by_text("Νέος κανόνας").click()
     page.locator("#r-name").fill(name)
     page.locator("#r-words").fill(words)
     page.locator("#r-dept").select_option(department)
+    page.locator("#r-purpose").select_option(purpose)
     page.get_by_role("button", name="Προσθήκη κανόνα").click()
 
 
@@ -604,6 +606,45 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     api.close()
     admin.context.close()
     eleni.context.close()
+
+
+def test_the_departments_ticked_are_routed_with_the_registration_itself(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Suggested and hand-picked departments, each for its purpose; a refused form keeps them."""
+    admin = administration(browser, site)
+    add_department(admin, "KOINONIKI", "Τμήμα Κοινωνικής Πολιτικής")
+    add_department(admin, "ANAPLASI", "Τμήμα Αναπλάσεων")
+    add_rule(admin, "Επιδόματα: ενημέρωση", "επίδομα", "KOINONIKI", purpose="information")
+    page = admin
+    page.goto(f"{site.base}/register")
+    disguised = tmp_path / "αίτηση.pdf"
+    disguised.write_text("<html><body>not a PDF</body></html>")
+    page.locator("#files").set_input_files(str(disguised))
+    page.locator("#subject").fill("Αίτηση για επίδομα θέρμανσης")
+    page.locator("#subject").press("Tab")
+    expect(page.locator("#suggestions input[name=inform][value=KOINONIKI]")).to_be_checked()
+    page.get_by_text("Χρέωση σε άλλο τμήμα").click()
+    page.get_by_label("ANAPLASI · Τμήμα Αναπλάσεων").check()
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("αίτηση.pdf")  # refused, nothing numbered
+    expect(page.get_by_label("ANAPLASI · Τμήμα Αναπλάσεων")).to_be_checked()
+    expect(page.locator("#suggestions input[name=inform][value=KOINONIKI]")).to_be_checked()
+    pdf = tmp_path / "επίδομα.pdf"
+    pdf.write_bytes(greek_pdf("Αίτηση για επίδομα θέρμανσης"))
+    page.locator("#files").set_input_files(str(pdf))
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    number = page.get_by_test_id("protocol-number").inner_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    shown = run_cli("show", f"{site.year}/{number.split('/')[0]}", "--json", env=env, cwd=site.root)
+    assert shown.returncode == 0, shown.stderr
+    routed = [
+        (a["department"], a["purpose"], a["created_by"])
+        for a in json.loads(shown.stdout)["assignments"]
+    ]
+    assert routed == [("ANAPLASI", "action", "admin"), ("KOINONIKI", "information", "admin")]
+    page.context.close()
 
 
 def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) -> None:

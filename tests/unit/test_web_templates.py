@@ -187,7 +187,6 @@ def _render_registration(entry: Registration) -> str:
         "registration.html",
         entry=entry,
         registered=False,
-        unrouted=[],
         trail=(),
         departments=(),
         purposes=list(Purpose),

@@ -30,7 +30,7 @@ from eprotocol.api.routes import (
 from eprotocol.api.web import charts
 from eprotocol.api.web.rendering import form_text, local_path, page, see_other
 from eprotocol.archive import Archive
-from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
+from eprotocol.core.errors import Forbidden, InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchFilters
@@ -43,6 +43,7 @@ from eprotocol.core.types import (
     NewRegistration,
     Purpose,
     Registration,
+    RouteTo,
     StoredFile,
     User,
 )
@@ -122,6 +123,7 @@ def register_form(request: Request[Any, Any, State], user: User, state: State) -
         "register.html",
         user=user,
         values=values,
+        routed=(),
         error=None,
         **_form_context(archive_of(state)),
     )
@@ -166,11 +168,16 @@ async def routing_suggestions(
 async def register_submit(
     request: Request[Any, Any, State], user: User, state: State
 ) -> Template | Redirect:
-    """Register the document, route it to the departments ticked, show its number."""
+    """Register the document and route it to the departments ticked, together; show its number."""
     require(user, Action.REGISTER)
     archive = archive_of(state)
     form = await request.form()
     uploads = [f for f in form.getall("files", []) if isinstance(f, UploadFile) and f.filename]
+    routed = [str(code) for code in form.getall("route", [])]
+    route: list[RouteTo | str] = [
+        *routed,
+        *(RouteTo(str(code), Purpose.INFORMATION) for code in form.getall("inform", [])),
+    ]
     try:
         data = _new_registration(form)
         files = [
@@ -181,41 +188,26 @@ async def register_submit(
             )
             for position, upload in enumerate(uploads)
         ]
-        entry = await sync_to_thread(partial(archive.register, data, files, by=user.username))
-    except InvalidInput as exc:
+        entry = await sync_to_thread(
+            partial(archive.register, data, files, by=user.username, route=route)
+        )
+    except (InvalidInput, Forbidden) as exc:  # nothing registered: the form comes back
         values = {name: form_text(form, name) for name in _REGISTER_FIELDS}
         context = await sync_to_thread(_form_context, archive)
         return page(
             request,
             "register.html",
-            status=422,
+            status=403 if isinstance(exc, Forbidden) else 422,
             user=user,
             values=values,
+            routed=routed,
             error=exc.message,
             **context,
         )
     finally:
         for upload in uploads:
             await upload.close()
-    unrouted = []
-    for department in form.getall("route", []):
-        try:
-            await sync_to_thread(
-                partial(
-                    archive.assign,
-                    entry.book,
-                    entry.year,
-                    entry.number,
-                    department=str(department),
-                    by=user.username,
-                )
-            )
-        except EProtocolError:
-            unrouted.append(str(department))
-    target = _registration_url(entry.book, entry.year, entry.number) + "?registered=1"
-    if unrouted:
-        target += "&unrouted=" + ",".join(unrouted)
-    return see_other(target)
+    return see_other(_registration_url(entry.book, entry.year, entry.number) + "?registered=1")
 
 
 # -- one registration ------------------------------------------------------------------
@@ -314,7 +306,6 @@ class RegistrationPages(Controller):
         user: User,
         state: State,
         registered: bool = False,
-        unrouted: Annotated[str | None, Parameter(max_length=500)] = None,
     ) -> Template:
         """The facts, files as page images, routing, corrections and audit trail."""
         archive = archive_of(state)
@@ -324,7 +315,6 @@ class RegistrationPages(Controller):
             user=user,
             entry=entry,
             registered=registered,
-            unrouted=[u for u in (unrouted or "").split(",") if u],
             trail=archive.audit_trail(entry) if _sees_audit(user) else (),
             departments=archive.departments(),
             purposes=list(Purpose),
