@@ -647,6 +647,38 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.context.close()
 
 
+def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Browser) -> None:
+    """«Καταχώριση απάντησης»: outgoing, related to the entry, addressed to its sender."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    sender = "Σύλλογος Κατοίκων Χαλέπας"
+    asked = run_cli(
+        "register", "--direction", "incoming", "--subject", "Αίτημα για φωτισμό",
+        "--sender", sender, env=env, cwd=site.root,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    incoming = asked.stdout.strip()
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    page.goto(f"{site.base}/registrations/general/{site.year}/{incoming.split('/')[0]}")
+    page.get_by_role("link", name="Καταχώριση απάντησης").click()
+    expect(page.locator("#direction")).to_have_value("outgoing")
+    expect(page.locator("#related")).to_have_value(incoming)
+    expect(page.locator("#recipients")).to_have_value(sender)
+    page.locator("#subject").fill("Απάντηση για τον φωτισμό της Χαλέπας")
+    page.locator("#related").fill(f"{incoming}, 999999/{site.year}")  # a mistyped number
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(page.get_by_role("alert")).to_contain_text(f"999999/{site.year}")
+    expect(page.locator("#related")).to_have_value(f"{incoming}, 999999/{site.year}")
+    page.locator("#related").fill(incoming)
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(page.get_by_test_id("protocol-number")).to_be_visible()
+    inspect(page, "registration-reply")
+    page.locator("dl.facts").get_by_role("link", name=incoming).click()
+    expect(page.locator("h1")).to_contain_text(incoming)
+    expect(page.locator(".subject-line")).to_have_text("Αίτημα για φωτισμό")
+    page.context.close()
+
+
 def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) -> None:
     """The protocol office's question at the end of the day: what came in today?"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}

@@ -187,6 +187,7 @@ def _render_registration(entry: Registration) -> str:
         "registration.html",
         entry=entry,
         registered=False,
+        may_register=True,
         trail=(),
         departments=(),
         purposes=list(Purpose),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
@@ -41,6 +42,7 @@ from eprotocol.core.types import (
     FileInput,
     FileRole,
     NewRegistration,
+    ProtocolRef,
     Purpose,
     Registration,
     RouteTo,
@@ -52,7 +54,7 @@ from eprotocol.pdf.preview import PageImage, PagePreviewer
 
 #: Text fields of the registration form, kept when the form comes back with an error: the
 #: fields a registration's clerk fills in, but the confidential tick box.
-_REGISTER_FIELDS = tuple(name for name in CORRECTABLE if name != "confidential")
+_REGISTER_FIELDS = (*(name for name in CORRECTABLE if name != "confidential"), "related")
 
 
 def _registration_url(book: str, year: int, number: int) -> str:
@@ -113,11 +115,28 @@ def _form_context(archive: Archive) -> dict[str, Any]:
 
 
 @get("/register", sync_to_thread=True)
-def register_form(request: Request[Any, Any, State], user: User, state: State) -> Template:
-    """The form of a new registration, with drag-and-drop files."""
+def register_form(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    reply_to: Annotated[str | None, Parameter(max_length=60)] = None,
+) -> Template:
+    """The form of a new registration, with drag-and-drop files.
+
+    ``reply_to`` (``book:number/year``) starts the outgoing answer to an entry:
+    related to it and addressed to its sender.
+    """
     require(user, Action.REGISTER)
+    archive = archive_of(state)
     values = dict.fromkeys(_REGISTER_FIELDS, "")
     values["direction"] = Direction.INCOMING.value
+    if reply_to:
+        ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
+        answered = readable(archive, user, ref.book, ref.year, ref.number)
+        values["direction"] = Direction.OUTGOING.value
+        default = ref.book == archive.config.default_book
+        values["related"] = ref.protocol_number if default else str(ref)
+        values["recipients"] = answered.sender or ""
     return page(
         request,
         "register.html",
@@ -125,7 +144,7 @@ def register_form(request: Request[Any, Any, State], user: User, state: State) -
         values=values,
         routed=(),
         error=None,
-        **_form_context(archive_of(state)),
+        **_form_context(archive),
     )
 
 
@@ -145,6 +164,7 @@ def _new_registration(form: FormMultiDict) -> NewRegistration:
         channel=form_text(form, "channel") or None,
         classification_code=form_text(form, "classification_code") or None,
         confidential=form.get("confidential") == "on",
+        related=[ref for ref in re.split(r"[\s,;]+", form_text(form, "related")) if ref],
     )
 
 
@@ -315,6 +335,7 @@ class RegistrationPages(Controller):
             user=user,
             entry=entry,
             registered=registered,
+            may_register=holds(user, Action.REGISTER),
             trail=archive.audit_trail(entry) if _sees_audit(user) else (),
             departments=archive.departments(),
             purposes=list(Purpose),
