@@ -651,9 +651,11 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     """«Καταχώριση απάντησης»: outgoing, related to the entry, addressed to its sender."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
     sender = "Σύλλογος Κατοίκων Χαλέπας"
+    added = run_cli("department", "add", "FOTISMOS", "Ηλεκτροφωτισμός", env=env, cwd=site.root)
+    assert added.returncode == 0, added.stderr
     asked = run_cli(
         "register", "--direction", "incoming", "--subject", "Αίτημα για φωτισμό",
-        "--sender", sender, env=env, cwd=site.root,
+        "--sender", sender, "--assign", "FOTISMOS", env=env, cwd=site.root,
     )  # fmt: skip
     assert asked.returncode == 0, asked.stderr
     incoming = asked.stdout.strip()
@@ -671,11 +673,19 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     expect(page.locator("#related")).to_have_value(f"{incoming}, 999999/{site.year}")
     page.locator("#related").fill(incoming)
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
-    expect(page.get_by_test_id("protocol-number")).to_be_visible()
+    reply = page.get_by_test_id("protocol-number").inner_text()
     inspect(page, "registration-reply")
     page.locator("dl.facts").get_by_role("link", name=incoming).click()
     expect(page.locator("h1")).to_contain_text(incoming)
     expect(page.locator(".subject-line")).to_have_text("Αίτημα για φωτισμό")
+
+    # The department closes its assignment naming the reply; the timeline links to it.
+    page.get_by_role("button", name="Παραλαβή").click()
+    page.get_by_placeholder("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(reply)
+    page.get_by_role("button", name="Ολοκλήρωση").click()
+    expect(page.locator(".timeline .state")).to_have_text("ολοκληρώθηκε")
+    page.locator(".timeline").get_by_role("link", name=reply).click()
+    expect(page.locator(".subject-line")).to_have_text("Απάντηση για τον φωτισμό της Χαλέπας")
     page.context.close()
 
 

@@ -172,6 +172,8 @@ ENGLISH: dict[str, str] = {
     "Καταχώριση": "Register",
     "Καταχώριση εγγράφου": "Register a document",
     "Καταχώριση απάντησης": "Register the reply",
+    "Αρ. πρωτ. απάντησης (προαιρετικό)": "Protocol number of the reply (optional)",
+    "Απάντηση": "Reply",
     "Σχετικά": "Related",
     "Σχετικά (αρ. πρωτ.)": "Related (protocol numbers)",
     "π.χ. 123/2026· χωρίστε πολλά με κόμμα": "e.g. 123/2026; separate several with commas",

@@ -436,7 +436,15 @@ async def assignment_step(
     if step == "accept":
         change = partial(archive.accept, assignment_id, by=user.username)
     elif step == "complete":
-        change = partial(archive.complete, assignment_id, by=user.username)
+        reply = form_text(form, "reply")
+        change = partial(
+            archive.complete,
+            assignment_id,
+            by=user.username,
+            reply=ProtocolRef.parse(reply, default_book=archive.config.default_book)
+            if reply
+            else None,
+        )
     elif step == "return":
         change = partial(
             archive.return_assignment,
