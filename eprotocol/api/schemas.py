@@ -104,6 +104,8 @@ class RegistrationOut:
     status: str
     #: Registrations this one answers or follows, as ``book:number/year``.
     related: list[str]
+    #: Later registrations that name this one as related (its replies, follow-ups).
+    referenced_by: list[str]
     files: list[FileOut]
     assignments: list[AssignmentOut]
     cancellation: CancellationOut | None
@@ -372,6 +374,7 @@ def registration_out(entry: Registration) -> RegistrationOut:
         confidential=entry.confidential,
         status=entry.status.value,
         related=[str(ref) for ref in entry.related],
+        referenced_by=[str(ref) for ref in entry.referenced_by],
         files=[
             FileOut(
                 f.id,

@@ -781,14 +781,10 @@ class Registry:
             .order_by(FILE.c.position)
         ).mappings():
             files[f["registration_id"]].append(f)
-        related: dict[int, list[ProtocolRef]] = {i: [] for i in ids}
-        target = REGISTRATION.alias("target")
-        for reg_id, book_id, year, number in conn.execute(
-            sa.select(RELATION.c.registration_id, target.c.book_id, target.c.year, target.c.number)
-            .join(target, target.c.id == RELATION.c.related_id)
-            .where(RELATION.c.registration_id.in_(ids))
-        ):
-            related[reg_id].append(ProtocolRef(self._code(book_id), year, number))
+        related = self._relations(conn, ids, RELATION.c.registration_id, RELATION.c.related_id)
+        referenced_by = self._relations(
+            conn, ids, RELATION.c.related_id, RELATION.c.registration_id
+        )
         cancellations = {
             c["registration_id"]: c
             for c in conn.execute(
@@ -815,6 +811,7 @@ class Registry:
                 r,
                 self._code(r["book_id"]),
                 related=sorted(related[r["id"]]),
+                referenced_by=sorted(referenced_by[r["id"]]),
                 files=files[r["id"]],
                 cancellation=cancellations.get(r["id"]),
                 corrections=corrections[r["id"]],
@@ -824,12 +821,31 @@ class Registry:
             for r in rows
         ]
 
+    def _relations(
+        self,
+        conn: sa.Connection,
+        ids: Sequence[int],
+        of: sa.ColumnElement[int],
+        to: sa.ColumnElement[int],
+    ) -> dict[int, list[ProtocolRef]]:
+        """For each id, the entries the relation table pairs it with (``of`` → ``to``)."""
+        found: dict[int, list[ProtocolRef]] = {i: [] for i in ids}
+        other = REGISTRATION.alias("other")
+        for reg_id, book_id, year, number in conn.execute(
+            sa.select(of, other.c.book_id, other.c.year, other.c.number)
+            .join(other, other.c.id == to)
+            .where(of.in_(ids))
+        ):
+            found[reg_id].append(ProtocolRef(self._code(book_id), year, number))
+        return found
+
     def _view(
         self,
         row: Row,
         book: str,
         *,
         related: Iterable[ProtocolRef],
+        referenced_by: Iterable[ProtocolRef] = (),
         files: Iterable[Row],
         cancellation: Row | None,
         corrections: Iterable[Row],
@@ -854,6 +870,7 @@ class Registry:
             confidential=row["confidential"],
             status=Status(row["status"]),
             related=tuple(related),
+            referenced_by=tuple(referenced_by),
             files=tuple(_stored_file(f) for f in files),
             cancellation=None
             if cancellation is None

@@ -341,6 +341,8 @@ class Registration:
     confidential: bool
     status: Status
     related: tuple[ProtocolRef, ...] = ()
+    #: Later registrations that name this one as related: its replies and follow-ups.
+    referenced_by: tuple[ProtocolRef, ...] = ()
     files: tuple[StoredFile, ...] = ()
     cancellation: Cancellation | None = None
     corrections: tuple[Correction, ...] = ()

@@ -243,6 +243,9 @@ def test_one_request_registers_relates_and_routes(api: Api) -> None:
     assert created.status_code == 201, created.text
     entry = created.json()
     assert entry["related"] == [f"general:{first['protocol_number']}"]
+    with api.client("clerk") as client:
+        answered = client.get(f"/api/v1/registrations/{first['year']}/{first['number']}").json()
+        assert answered["referenced_by"] == [f"general:{entry['protocol_number']}"]
     routed = [(a["department"], a["purpose"], a["state"]) for a in entry["assignments"]]
     assert routed == [("DIOIK.KEP", "action", "pending"), ("TECH", "information", "pending")]
     with api.client("kep.head") as client:

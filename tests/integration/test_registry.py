@@ -119,6 +119,11 @@ def test_related_references(archive: Archive) -> None:
     )
     assert reply.related == (original.ref,)
     assert archive.get("general", YEAR, reply.number).related == (original.ref,)
+    answered = archive.get("general", YEAR, original.number)  # the other way: its replies
+    assert (answered.related, answered.referenced_by) == ((), (reply.ref,))
+    listed = {e.number: e for e in archive.list().items}
+    assert listed[original.number].referenced_by == (reply.ref,)
+    assert listed[reply.number].referenced_by == ()
 
 
 def test_year_rollover_follows_athens_calendar(archive: Archive, clock: FixedClock) -> None:

@@ -678,6 +678,7 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     page.locator("dl.facts").get_by_role("link", name=incoming).click()
     expect(page.locator("h1")).to_contain_text(incoming)
     expect(page.locator(".subject-line")).to_have_text("Αίτημα για φωτισμό")
+    expect(page.locator("dl.facts").get_by_role("link", name=reply)).to_be_visible()
 
     # The department closes its assignment naming the reply; the timeline links to it.
     page.get_by_role("button", name="Παραλαβή").click()

@@ -175,6 +175,7 @@ ENGLISH: dict[str, str] = {
     "Αρ. πρωτ. απάντησης (προαιρετικό)": "Protocol number of the reply (optional)",
     "Απάντηση": "Reply",
     "Σχετικά": "Related",
+    "Μεταγενέστερα σχετικά (απαντήσεις)": "Later related (replies)",
     "Σχετικά (αρ. πρωτ.)": "Related (protocol numbers)",
     "π.χ. 123/2026· χωρίστε πολλά με κόμμα": "e.g. 123/2026; separate several with commas",
     "Καταχώριση και απόδοση αριθμού": "Register and give a number",
