@@ -18,7 +18,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
-from eprotocol.core.labels import GREEK
+from eprotocol.core.labels import FIELD_LABELS, GREEK
 from eprotocol.core.organisation import UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
@@ -40,6 +40,7 @@ from eprotocol.core.types import (
     FileInput,
     FileRole,
     NewRegistration,
+    ProtocolRef,
     Purpose,
     Registration,
     Role,
@@ -146,33 +147,70 @@ def _progress_bar(stack: ExitStack, label: str, *, quiet: bool) -> Progress:
     return progress
 
 
+def _refs(refs: Iterable[ProtocolRef], book: str) -> str:
+    """Protocol numbers as printed, with the book when it is not the entry's own."""
+    return ", ".join(r.protocol_number if r.book == book else str(r) for r in refs)
+
+
 def _describe(entry: Registration) -> str:
-    lines = [
-        f"Αρ. πρωτοκόλλου: {entry.protocol_number} ({entry.book})",
-        f"Ημερομηνία:      {entry.registered_at:%d/%m/%Y %H:%M:%S}",
-        f"Κατεύθυνση:      {GREEK[entry.direction]}",
-        f"Θέμα:            {entry.subject}",
+    """A registration as the protocol office reads it: one labelled fact per line."""
+    facts: list[tuple[str, str | None]] = [
+        ("Αρ. πρωτοκόλλου", f"{entry.protocol_number} ({entry.book})"),
+        ("Ημερομηνία", f"{entry.registered_at:%d/%m/%Y %H:%M:%S} · {entry.registered_by}"),
+        ("Κατεύθυνση", GREEK[entry.direction]),
+        ("Θέμα", entry.subject),
+        ("Αποστολέας", entry.sender),
+        ("Παραλήπτες", ", ".join(entry.recipients)),
+        ("Αρ. αποστολέα", entry.sender_reference),
+        ("Ημ/νία αποστολέα", f"{entry.sender_date:%d/%m/%Y}" if entry.sender_date else None),
+        ("Τρόπος", entry.channel and GREEK[entry.channel]),
+        ("Αρχειοθέτηση", entry.classification_code),
+        ("Εμπιστευτικό", "ναι" if entry.confidential else None),
+        ("Σχετικά", _refs(entry.related, entry.book)),
+        ("Αναφέρεται από", _refs(entry.referenced_by, entry.book)),
+        ("Κωδ. επαλήθευσης", entry.verification_code),
+        ("Κατάσταση", GREEK[entry.status]),
     ]
-    if entry.sender:
-        lines.append(f"Αποστολέας:      {entry.sender}")
-    if entry.recipients:
-        lines.append(f"Παραλήπτες:      {', '.join(entry.recipients)}")
-    lines.append(f"Κατάσταση:       {GREEK[entry.status]}")
     if entry.cancellation:
         c = entry.cancellation
-        lines.append(
-            f"Ακύρωση:         {c.reason} ({c.authorisation}; {c.cancelled_by}, "
-            f"{c.cancelled_at:%d/%m/%Y %H:%M:%S})"
+        facts.append(
+            (
+                "Ακύρωση",
+                f"{c.reason} ({c.authorisation}; {c.cancelled_by}, "
+                f"{c.cancelled_at:%d/%m/%Y %H:%M:%S})",
+            )
         )
-    lines.extend(
-        f"Αρχείο {f.id}:        {f.filename} ({f.media_type}, {f.size} bytes, sha256 {f.sha256})"
+    facts.extend(
+        (
+            f"Αρχείο {f.id}",
+            f"{f.filename} ({f.media_type}, {f.size} bytes, sha256 {f.sha256})",
+        )
         for f in entry.files
     )
-    lines.extend(
-        f"Διόρθωση:        {c.field}: {c.old_value!r} → {c.new_value!r} ({c.corrected_by})"
+    facts.extend(
+        (
+            f"Χρέωση {a.id}",
+            " · ".join(
+                [
+                    a.department,
+                    GREEK[a.purpose],
+                    GREEK[a.state],
+                    *([a.assignee] if a.assignee else []),
+                    *([f"απάντηση {_refs([a.reply], entry.book)}"] if a.reply else []),
+                ]
+            ),
+        )
+        for a in entry.assignments
+    )
+    facts.extend(
+        (
+            "Διόρθωση",
+            f"{FIELD_LABELS.get(c.field, c.field)}: {c.old_value!r} → {c.new_value!r} "
+            f"({c.corrected_by})",
+        )
         for c in entry.corrections
     )
-    return "\n".join(lines)
+    return "\n".join(f"{label + ':':<17}{value}" for label, value in facts if value)
 
 
 @app.command()

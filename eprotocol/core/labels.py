@@ -32,3 +32,16 @@ GREEK: dict[str, str] = {
     Status.ACTIVE: "ενεργό",
     Status.CANCELLED: "ακυρωμένο",
 }
+
+#: Greek names of the fields of a registration that a correction can name.
+FIELD_LABELS: dict[str, str] = {
+    "direction": "Είδος",
+    "subject": "Θέμα",
+    "sender": "Αποστολέας",
+    "recipients": "Παραλήπτες",
+    "sender_reference": "Αρ. πρωτ. αποστολέα",
+    "sender_date": "Ημερομηνία εγγράφου αποστολέα",
+    "channel": "Τρόπος παραλαβής/αποστολής",
+    "classification_code": "Κωδικός αρχειοθέτησης",
+    "confidential": "Εμπιστευτικό",
+}

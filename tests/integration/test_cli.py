@@ -91,7 +91,10 @@ def test_operator_session(run: Run, tmp_path: Path) -> None:
         "head",
     )
     assert cancelled.returncode == 0
-    assert "Ακύρωση:         Διπλή καταχώριση" in run("show", f"{year}/1").stdout
+    printed = run("show", f"{year}/1").stdout
+    assert "Ακύρωση:         Διπλή καταχώριση" in printed
+    assert f"Αναφέρεται από:  2/{year}\n" in printed  # its reply
+    assert f"Σχετικά:         1/{year}\n" in run("show", f"{year}/2").stdout
     assert run("fsck").returncode == 0
 
 
@@ -338,6 +341,8 @@ def test_register_routes_and_cancel_as_design_md_gives_them(run: Run) -> None:
     entry = json.loads(routed.stdout)
     assert entry["number"] == 1  # the refused one used no number
     assert [a["department"] for a in entry["assignments"]] == ["KEP", "TECH"]
+    printed = run("show", f"{entry['year']}/1").stdout
+    assert "Χρέωση 1:        KEP · προς ενέργεια · εκκρεμεί\n" in printed
     cancelled = run("cancel", f"{entry['year']}/1", "--reason", "Διπλή καταχώριση", "--json")
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)["cancellation"]["authorisation"] == "(δεν δηλώθηκε)"

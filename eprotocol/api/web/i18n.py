@@ -7,7 +7,7 @@ an English translation is shown in Greek, never as a key.
 
 from __future__ import annotations
 
-from eprotocol.core.labels import GREEK
+from eprotocol.core.labels import FIELD_LABELS, GREEK
 
 #: Languages of the pages, the default first.
 LANGUAGES = ("el", "en")
@@ -25,16 +25,7 @@ GREEK_LABELS: dict[str, str] = {
     "assignment.returned": "επιστροφή χρέωσης",
     "assignment.forwarded": "διαβίβαση χρέωσης",
     "file.downloaded": "λήψη αρχείου",
-    # the fields a correction names
-    "direction": "Είδος",
-    "subject": "Θέμα",
-    "sender": "Αποστολέας",
-    "recipients": "Παραλήπτες",
-    "sender_reference": "Αρ. πρωτ. αποστολέα",
-    "sender_date": "Ημερομηνία εγγράφου αποστολέα",
-    "channel": "Τρόπος παραλαβής/αποστολής",
-    "classification_code": "Κωδικός αρχειοθέτησης",
-    "confidential": "Εμπιστευτικό",
+    **FIELD_LABELS,
     # warnings the intake records on PDFs with active content
     "contains JavaScript": "περιέχει JavaScript",
     "contains an action that launches a program (Launch)": "περιέχει ενέργεια που εκκινεί πρόγραμμα (Launch)",
