@@ -508,9 +508,9 @@ class Archive:
         with self._db.read() as conn:
             return organisation_name(conn)
 
-    def users(self) -> tuple[User, ...]:
-        """Every user, ordered by user name."""
-        return self._organisation.users()
+    def users(self, *, active: bool | None = None) -> tuple[User, ...]:
+        """Every user, or only the active (or the deactivated) ones, ordered by user name."""
+        return self._organisation.users(active=active)
 
     def classifications(self) -> tuple[Classification, ...]:
         """The headings of the filing plan, by code."""

@@ -462,12 +462,14 @@ class Organisation:
             tree = DepartmentTree(conn)
         return {code: tree.path(int(row["id"])) for code, row in tree.by_code.items()}
 
-    def users(self) -> tuple[User, ...]:
-        """Every user, ordered by user name."""
+    def users(self, *, active: bool | None = None) -> tuple[User, ...]:
+        """Every user, or only the active (or deactivated) ones, ordered by user name."""
+        query = sa.select(USER).order_by(USER.c.username)
+        if active is not None:
+            query = query.where(USER.c.active == active)
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
-            rows = conn.execute(sa.select(USER).order_by(USER.c.username)).mappings()
-            return tuple(user_of(row, tree) for row in rows)
+            return tuple(user_of(row, tree) for row in conn.execute(query).mappings())
 
     def user(self, username: str) -> User:
         """One user (``Forbidden`` if there is no such user)."""

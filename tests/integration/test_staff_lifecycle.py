@@ -42,6 +42,9 @@ def test_a_user_who_leaves_can_no_longer_log_in_or_use_a_token(org: Archive) -> 
 
     assert not user.active
     assert last_event(org) == ("user.deactivated", "maria", {})
+    assert [u.username for u in org.users(active=False)] == ["maria"]
+    assert "maria" not in [u.username for u in org.users(active=True)]
+    assert len(org.users()) == len(org.users(active=True)) + 1
     with pytest.raises(Unauthenticated):
         org.authenticate("maria", PASSWORD)
     with pytest.raises(Unauthenticated):

@@ -88,7 +88,7 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
 
 def _deactivated(archive: Archive) -> frozenset[str]:
     """Users who have left: their open work is marked, for their head to forward."""
-    return frozenset(u.username for u in archive.users() if not u.active)
+    return frozenset(u.username for u in archive.users(active=False))
 
 
 def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
