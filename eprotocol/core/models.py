@@ -124,7 +124,7 @@ class RelationRow(SQLModel, table=True):
     __tablename__ = "registration_relation"
 
     registration_id: int = Field(foreign_key="registration.id", primary_key=True)
-    related_id: int = Field(foreign_key="registration.id", primary_key=True)
+    related_id: int = Field(foreign_key="registration.id", primary_key=True, index=True)
 
 
 class FileRow(SQLModel, table=True):
