@@ -336,7 +336,7 @@ class Routing:
             )
             chain.append(
                 actor=actor.username,
-                action=f"assignment.{step}",
+                action=f"assignment.{verb}",
                 target=f"assignment:{assignment_id}",
                 details=details,
                 at=now,

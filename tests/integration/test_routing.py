@@ -72,7 +72,11 @@ def test_full_workflow(org: Archive, clock: FixedClock) -> None:
     entry = org.get("general", YEAR, 1)
     assert [a.id for a in entry.assignments] == [assignment.id]
     actions = [e.action for e in org.audit_events(limit=1000)]
-    assert actions[-3:] == ["assignment.accept", "registration.created", "assignment.complete"]
+    assert actions[-3:] == [
+        "assignment.accepted",
+        "registration.created",
+        "assignment.completed",
+    ]
     assert "assignment.created" in actions
     assert org.verify_audit_chain().ok
 

@@ -682,9 +682,12 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
 
     # The department closes its assignment naming the reply; the timeline links to it.
     page.get_by_role("button", name="Παραλαβή").click()
-    page.get_by_placeholder("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(reply)
+    page.get_by_label("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(reply)
     page.get_by_role("button", name="Ολοκλήρωση").click()
     expect(page.locator(".timeline .state")).to_have_text("ολοκληρώθηκε")
+    trail = page.locator("table.audit")
+    for step in ("καταχώριση", "χρέωση", "παραλαβή χρέωσης", "ολοκλήρωση χρέωσης"):
+        expect(trail.get_by_role("cell", name=step, exact=True)).to_have_count(1)
     page.locator(".timeline").get_by_role("link", name=reply).click()
     expect(page.locator(".subject-line")).to_have_text("Απάντηση για τον φωτισμό της Χαλέπας")
     page.context.close()
