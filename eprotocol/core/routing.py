@@ -24,8 +24,11 @@ from eprotocol.core.errors import (
     AlreadyCancelled,
     Forbidden,
     InvalidInput,
+    InvalidReference,
     InvalidTransition,
     NotFound,
+    RegistrationNotFound,
+    UnknownBook,
 )
 from eprotocol.core.models import ASSIGNMENT, BOOK, REGISTRATION, Row
 from eprotocol.core.organisation import DepartmentTree, load_user
@@ -371,7 +374,12 @@ class Routing:
         reply_id = None
         if reply is not None:
             with self._db.read() as conn:
-                reply_id = registration_row(conn, reply)["id"]
+                try:
+                    reply_id = registration_row(conn, reply)["id"]
+                except (RegistrationNotFound, UnknownBook):
+                    raise InvalidReference(
+                        f"the reply {reply} does not exist", field="reply"
+                    ) from None
         return self._step(
             assignment_id,
             by=by,

@@ -214,6 +214,10 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
         assert entry["protocol_number"] not in [e["protocol_number"] for e in others["items"]]
     with api.client("kep.staff") as client:
         assert client.post(f"/api/v1/assignments/{assignment}/accept").json()["state"] == "accepted"
+        no_reply = client.post(
+            f"/api/v1/assignments/{assignment}/complete", json={"reply": "999999/2026"}
+        )
+        assert (no_reply.status_code, no_reply.json()["field"]) == (422, "reply")
         done = client.post(f"/api/v1/assignments/{assignment}/complete", json={})
         assert done.json()["state"] == "completed"
         deadline = time.monotonic() + 10

@@ -15,9 +15,11 @@ from eprotocol import (
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidReference,
     InvalidTransition,
     NewRegistration,
     NotFound,
+    ProtocolRef,
     Purpose,
     RegistrationFilter,
     Role,
@@ -64,6 +66,10 @@ def test_full_workflow(org: Archive, clock: FixedClock) -> None:
     assert accepted.accepted_at == clock.now()
 
     reply = org.register(NewRegistration(direction="outgoing", subject="Απάντηση"), by="maria")
+    for missing in (ProtocolRef("general", YEAR, 999), ProtocolRef("nobook", YEAR, 1)):
+        with pytest.raises(InvalidReference, match="does not exist") as refused:
+            org.complete(assignment.id, by="maria", reply=missing)
+        assert refused.value.field == "reply"
     done = org.complete(assignment.id, by="maria", reply=reply.ref)
     assert done.state is AssignmentState.COMPLETED
     assert done.reply == reply.ref
