@@ -183,13 +183,22 @@ def add_user(page: Page, username: str, full_name: str, department: str) -> None
     expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
 
 
-def add_rule(page: Page, name: str, words: str, department: str, purpose: str = "action") -> None:
+def add_rule(
+    page: Page,
+    name: str,
+    words: str,
+    department: str,
+    purpose: str = "action",
+    *,
+    automatic: bool = False,
+) -> None:
     """On the administration page: a routing rule suggesting ``department`` for ``words``."""
     page.get_by_text("Νέος κανόνας").click()
     page.locator("#r-name").fill(name)
     page.locator("#r-words").fill(words)
     page.locator("#r-dept").select_option(department)
     page.locator("#r-purpose").select_option(purpose)
+    page.locator("#r-auto").set_checked(automatic)
     page.get_by_role("button", name="Προσθήκη κανόνα").click()
 
 
@@ -645,6 +654,30 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     ]
     assert routed == [("ANAPLASI", "action", "admin"), ("KOINONIKI", "information", "admin")]
     page.context.close()
+
+
+def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser) -> None:
+    """Timeline and audit trail say which rule routed an entry, not ``rule:7``."""
+    admin = administration(browser, site)
+    add_department(admin, "AGORES", "Τμήμα Λαϊκών Αγορών")
+    add_rule(admin, "Λαϊκές αγορές", "λαϊκή", "AGORES", automatic=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    registered = run_cli(
+        "register", "--direction", "incoming", "--subject", "Θέση στη λαϊκή αγορά Σούδας",
+        env=env, cwd=site.root,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    number = registered.stdout.strip().split("/")[0]
+    entry_page = f"{site.base}/registrations/general/{site.year}/{number}"
+    admin.goto(entry_page)
+    expect(admin.locator(".timeline")).to_contain_text("από κανόνας «Λαϊκές αγορές»")
+    expect(admin.locator("table.audit")).to_contain_text("κανόνας «Λαϊκές αγορές»")
+    assert "rule:" not in admin.locator("main").inner_text()
+    admin.goto(f"{site.base}/admin")
+    admin.get_by_role("button", name="Αφαίρεση κανόνα «Λαϊκές αγορές»").click()
+    admin.goto(entry_page)
+    expect(admin.locator(".timeline")).to_contain_text("από αυτόματος κανόνας (αφαιρέθηκε)")
+    admin.context.close()
 
 
 def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Browser) -> None:

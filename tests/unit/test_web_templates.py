@@ -188,6 +188,7 @@ def _render_registration(entry: Registration) -> str:
         entry=entry,
         registered=False,
         may_register=True,
+        rule_names={},
         trail=(),
         departments=(),
         purposes=list(Purpose),

@@ -174,6 +174,8 @@ ENGLISH: dict[str, str] = {
     "Καταχώριση": "Register",
     "Καταχώριση εγγράφου": "Register a document",
     "Καταχώριση απάντησης": "Register the reply",
+    "κανόνας": "rule",
+    "αυτόματος κανόνας (αφαιρέθηκε)": "automatic rule (since removed)",
     "Αρ. πρωτ. απάντησης (προαιρετικό)": "Protocol number of the reply (optional)",
     "Αρ. πρωτ. απάντησης": "Protocol number of the reply",
     "Απάντηση": "Reply",

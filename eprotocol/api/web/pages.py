@@ -342,6 +342,7 @@ class RegistrationPages(Controller):
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
             away=_deactivated(archive),
+            rule_names={f"rule:{r.id}": r.name for r in archive.routing_rules()},
         )
 
     @get("/receipt", sync_to_thread=False)
