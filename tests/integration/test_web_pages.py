@@ -696,6 +696,7 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     log_in(page, site.base, "admin")
     page.goto(f"{site.base}/registrations/general/{site.year}/{incoming.split('/')[0]}")
     page.get_by_role("link", name="Καταχώριση απάντησης").click()
+    expect(page.locator("main")).to_contain_text(f"Απάντηση στο {incoming} — Αίτημα για φωτισμό")
     expect(page.locator("#direction")).to_have_value("outgoing")
     expect(page.locator("#related")).to_have_value(incoming)
     expect(page.locator("#recipients")).to_have_value(sender)

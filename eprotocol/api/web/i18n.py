@@ -174,6 +174,7 @@ ENGLISH: dict[str, str] = {
     "Καταχώριση": "Register",
     "Καταχώριση εγγράφου": "Register a document",
     "Καταχώριση απάντησης": "Register the reply",
+    "Απάντηση στο": "Reply to",
     "κανόνας": "rule",
     "αυτόματος κανόνας (αφαιρέθηκε)": "automatic rule (since removed)",
     "Αρ. πρωτ. απάντησης (προαιρετικό)": "Protocol number of the reply (optional)",

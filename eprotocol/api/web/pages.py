@@ -130,6 +130,7 @@ def register_form(
     archive = archive_of(state)
     values = dict.fromkeys(_REGISTER_FIELDS, "")
     values["direction"] = Direction.INCOMING.value
+    answered = None
     if reply_to:
         ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
         answered = readable(archive, user, ref.book, ref.year, ref.number)
@@ -142,6 +143,7 @@ def register_form(
         "register.html",
         user=user,
         values=values,
+        answering=answered,
         routed=(),
         error=None,
         **_form_context(archive),
@@ -220,6 +222,7 @@ async def register_submit(
             status=403 if isinstance(exc, Forbidden) else 422,
             user=user,
             values=values,
+            answering=None,
             routed=routed,
             error=exc.message,
             **context,
