@@ -296,6 +296,12 @@ class Transfer:
 
         def store(sha: str) -> None:
             size, until = plan.blobs[sha]
+            key = blob_key(sha)
+            # Where every PUT keeps a version, bytes already there (an import run again after
+            # a failed one) would be kept twice, and under retention for years.
+            if self._store.keeps_versions and self._store.exists(key):
+                self._store.extend_retention(key, until)
+                return
             with open_file(sha) as source_file:
                 self._store.put(source_file, sha256=sha, size=size, retain_until=until)
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import bagit
 import pytest
+from minio.commonconfig import ENABLED
+from minio.versioningconfig import VersioningConfig
 
 from eprotocol import (
     Archive,
@@ -402,6 +404,32 @@ def test_an_import_whose_storage_fails_records_nothing(
         with pytest.raises(StorageUnavailable):
             target.import_export(tmp_path / "bag", by="admin")
         assert table_counts(config) == before
+
+
+def test_an_import_run_again_stores_each_file_once_where_the_bucket_keeps_versions(
+    source: tuple[Archive, dict[str, str]], seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    """The second run after a failed one (its files stored, nothing recorded) adds no copies."""
+    archive, _ = source
+    archive.export(tmp_path / "bag", by="admin")
+    bucket = seaweed.make_bucket(f"again-{uuid.uuid4().hex[:8]}")
+    seaweed.client().set_bucket_versioning(bucket, VersioningConfig(ENABLED))
+    for attempt in ("first", "second"):  # a new database each time: the first run "failed"
+        config = ArchiveConfig(
+            database_url=f"sqlite:///{tmp_path / f'{attempt}.db'}",
+            storage=storage_config_from_url(seaweed.storage_url(bucket)),
+        )
+        with Archive(config) as target:
+            target.initialise(organisation=ORGANISATION)
+            assert target.import_export(tmp_path / "bag", by="admin").registrations == 9
+            assert target.fsck().ok
+    stored = [
+        v.object_name
+        for v in seaweed.client().list_objects(
+            bucket, prefix="sha256/", recursive=True, include_version=True
+        )
+    ]
+    assert len(stored) == len(set(stored)) == 7
 
 
 def test_an_export_that_changes_during_its_import_is_refused(
