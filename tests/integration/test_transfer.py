@@ -387,16 +387,21 @@ def test_an_export_is_written_whole_or_not_at_all(
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
 
+def _on_s3(seaweed: SeaweedServer, bucket: str, database: Path) -> ArchiveConfig:
+    """An archive on a SQLite file and a SeaweedFS bucket."""
+    return ArchiveConfig(
+        database_url=f"sqlite:///{database}",
+        storage=storage_config_from_url(seaweed.storage_url(bucket)),
+    )
+
+
 def test_an_import_whose_storage_fails_records_nothing(
     source: tuple[Archive, dict[str, str]], seaweed: SeaweedServer, tmp_path: Path
 ) -> None:
     archive, _ = source
     archive.export(tmp_path / "bag", by="admin")
     bucket = seaweed.make_bucket(f"gone-{uuid.uuid4().hex[:8]}")
-    config = ArchiveConfig(
-        database_url=f"sqlite:///{tmp_path / 'target.db'}",
-        storage=storage_config_from_url(seaweed.storage_url(bucket)),
-    )
+    config = _on_s3(seaweed, bucket, tmp_path / "target.db")
     with Archive(config) as target:
         target.initialise(organisation=ORGANISATION)
         before = table_counts(config)
@@ -415,11 +420,7 @@ def test_an_import_run_again_stores_each_file_once_where_the_bucket_keeps_versio
     bucket = seaweed.make_bucket(f"again-{uuid.uuid4().hex[:8]}")
     seaweed.client().set_bucket_versioning(bucket, VersioningConfig(ENABLED))
     for attempt in ("first", "second"):  # a new database each time: the first run "failed"
-        config = ArchiveConfig(
-            database_url=f"sqlite:///{tmp_path / f'{attempt}.db'}",
-            storage=storage_config_from_url(seaweed.storage_url(bucket)),
-        )
-        with Archive(config) as target:
+        with Archive(_on_s3(seaweed, bucket, tmp_path / f"{attempt}.db")) as target:
             target.initialise(organisation=ORGANISATION)
             assert target.import_export(tmp_path / "bag", by="admin").registrations == 9
             assert target.fsck().ok
