@@ -485,6 +485,8 @@ class Registry:
         for information; what the person registering asks for wins over a rule.
         """
         routes: dict[int, _Route] = {}
+        if isinstance(asked, str):  # one code, not its letters
+            asked = (asked,)
         if asked:
             with self._db.read() as conn:
                 tree = DepartmentTree(conn)

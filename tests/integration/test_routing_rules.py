@@ -192,6 +192,8 @@ def test_a_route_that_cannot_be_made_refuses_the_registration(ruled: Archive) ->
     below = ruled.register(data, by="head.dioik", route=["DIOIK.KEP"])  # a head: their own subtree
     assert below.number == last + 1
     assert [a.department for a in below.assignments] == ["DIOIK.KEP"]
+    alone = ruled.register(data, by="clerk", route="TECH")  # one code, not T, E, C, H
+    assert [a.department for a in alone.assignments] == ["TECH"]
 
 
 def test_rules_are_audited_and_ordered(ruled: Archive) -> None:
