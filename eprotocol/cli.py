@@ -44,6 +44,7 @@ from eprotocol.core.types import (
     Purpose,
     Registration,
     Role,
+    RouteTo,
 )
 from eprotocol.env import settings_from_env
 from eprotocol.private_files import create_private_file
@@ -320,6 +321,10 @@ def register(
         list[str] | None,
         typer.Option(help="Department to route it to (χρέωση), for action; repeat for several."),
     ] = None,
+    inform: Annotated[
+        list[str] | None,
+        typer.Option(help="Department to send it to for information (κοινοποίηση); repeatable."),
+    ] = None,
     book: BookOption = "general",
     by: ByOption = "admin",
     as_json: JsonOption = False,
@@ -348,7 +353,10 @@ def register(
             ),
             inputs,
             by=by,
-            route=assign or (),
+            route=[
+                *(assign or ()),
+                *(RouteTo(code, Purpose.INFORMATION) for code in inform or ()),
+            ],
         )
     _emit(as_json, entry, entry.protocol_number)
 

@@ -335,12 +335,23 @@ def test_register_routes_and_cancel_as_design_md_gives_them(run: Run) -> None:
         "KEP",
         "--assign",
         "TECH",
+        "--inform",
+        "KEP",  # for action already: it stays so
         "--json",
     )
     assert routed.returncode == 0, routed.stderr
     entry = json.loads(routed.stdout)
     assert entry["number"] == 1  # the refused one used no number
     assert [a["department"] for a in entry["assignments"]] == ["KEP", "TECH"]
+    assert {a["purpose"] for a in entry["assignments"]} == {"action"}
+    informed = run(
+        "register", "--direction", "incoming", "--subject", "Εγκύκλιος", "--inform", "TECH",
+        "--json",
+    )  # fmt: skip
+    routed_for = [
+        (a["department"], a["purpose"]) for a in json.loads(informed.stdout)["assignments"]
+    ]
+    assert routed_for == [("TECH", "information")]
     printed = run("show", f"{entry['year']}/1").stdout
     assert "Χρέωση 1:        KEP · προς ενέργεια · εκκρεμεί\n" in printed
     cancelled = run("cancel", f"{entry['year']}/1", "--reason", "Διπλή καταχώριση", "--json")
