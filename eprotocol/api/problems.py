@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 
+from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.problem_details import (
@@ -74,12 +76,32 @@ def unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
+def http_problem(exc: HTTPException) -> ProblemDetailsException:
+    """Litestar's own refusals (no such path, a body that does not decode...) in our shape.
+
+    The reasons a body was refused (an unknown field, a wrong type) go in ``detail``,
+    where a client's developer reads them.
+    """
+    reasons = [
+        str(item["message"])
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(item, dict) and item.get("message")
+    ]
+    return ProblemDetailsException(
+        type_="about:blank",
+        title=HTTPStatus(exc.status_code).phrase,
+        detail="; ".join(reasons) or exc.detail,
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
 def problem_plugin() -> ProblemDetailsPlugin:
     """The Litestar plugin answering every error as problem+json."""
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
-            enable_for_all_http_exceptions=True,
             exception_to_problem_detail_map={
+                HTTPException: http_problem,
                 errors.EProtocolError: to_problem,
                 Exception: unexpected,
             },

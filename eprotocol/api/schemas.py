@@ -120,7 +120,11 @@ class RegistrationPage:
     next_cursor: str | None
 
 
-class RouteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What clients send: a field this API does not know is refused, never silently ignored."""
+
+
+class RouteIn(RequestBody, frozen=True):
     """A department to route a new registration to, as it is registered."""
 
     department: str
@@ -128,7 +132,7 @@ class RouteIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     purpose: str = "action"
 
 
-class RegistrationMetadata(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RegistrationMetadata(RequestBody, frozen=True):
     """The ``metadata`` part of a registration upload (JSON); unknown fields are refused."""
 
     direction: str
@@ -149,16 +153,14 @@ class RegistrationMetadata(msgspec.Struct, frozen=True, forbid_unknown_fields=Tr
     seal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class CorrectionRequest:
+class CorrectionRequest(RequestBody, frozen=True):
     """New values of non-system fields, and why they are corrected."""
 
     changes: dict[str, str | list[str] | bool | None]
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateRequest:
+class CertificateRequest(RequestBody, frozen=True):
     """Which certificate to issue, and its field values."""
 
     template: str
@@ -235,16 +237,14 @@ class DailyRegisterOut:
     unchanged: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CancelRequest:
+class CancelRequest(RequestBody, frozen=True):
     """Why a registration is cancelled and on whose authority (a decision, a document)."""
 
     reason: str
     authorisation: str
 
 
-@dataclass(frozen=True, slots=True)
-class AssignRequest:
+class AssignRequest(RequestBody, frozen=True):
     """Route a registration to a department."""
 
     department: str
@@ -254,15 +254,13 @@ class AssignRequest:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnRequest:
+class ReturnRequest(RequestBody, frozen=True):
     """Why an assignment is sent back."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ForwardRequest:
+class ForwardRequest(RequestBody, frozen=True):
     """Where an assignment goes next."""
 
     department: str
@@ -270,8 +268,7 @@ class ForwardRequest:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CompleteRequest:
+class CompleteRequest(RequestBody, frozen=True):
     """The reply registration (``123/2026``), if the work produced one."""
 
     reply: str | None = None

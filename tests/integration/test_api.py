@@ -280,6 +280,29 @@ def test_bad_input_gets_problems(api: Api) -> None:
         not_multipart = client.post("/api/v1/registrations", data={"metadata": "{}"})
         assert not_multipart.status_code == 400
         assert not_multipart.headers["content-type"] == "application/problem+json"
+        assert {"type", "title", "status", "detail"} <= set(not_multipart.json())
+        nowhere = client.get("/api/v1/no-such-thing")
+        assert nowhere.status_code == 404
+        assert nowhere.json()["type"] == "about:blank" and nowhere.json()["detail"]
+        entry = register(api, "clerk").json()
+        misspelt = client.post(  # the assignee would silently be left out
+            f"/api/v1/registrations/{entry['year']}/{entry['number']}/assignments",
+            json={"department": "DIOIK.KEP", "asignee": "kep.staff"},
+        )
+        assert misspelt.status_code == 400, misspelt.text
+        assert misspelt.headers["content-type"] == "application/problem+json"
+        assert misspelt.json() == {
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": "Object contains unknown field `asignee`",
+        }
+        assert (
+            client.get(f"/api/v1/registrations/{entry['year']}/{entry['number']}").json()[
+                "assignments"
+            ]
+            == []
+        )
         backwards = {"from": "2026-03-31", "to": "2026-03-01"}  # silently nothing, before
         listed = client.get("/api/v1/registrations", params=backwards)
         assert (listed.status_code, listed.json()["field"]) == (422, "to")
