@@ -784,8 +784,9 @@ class Registry:
         ).mappings():
             files[f["registration_id"]].append(f)
         related = self._relations(conn, ids, RELATION.c.registration_id, RELATION.c.related_id)
+        # A confidential entry naming this one would reveal itself to this one's readers.
         referenced_by = self._relations(
-            conn, ids, RELATION.c.related_id, RELATION.c.registration_id
+            conn, ids, RELATION.c.related_id, RELATION.c.registration_id, public_only=True
         )
         cancellations = {
             c["registration_id"]: c
@@ -829,15 +830,20 @@ class Registry:
         ids: Sequence[int],
         of: sa.ColumnElement[int],
         to: sa.ColumnElement[int],
+        *,
+        public_only: bool = False,
     ) -> dict[int, list[ProtocolRef]]:
         """For each id, the entries the relation table pairs it with (``of`` → ``to``)."""
         found: dict[int, list[ProtocolRef]] = {i: [] for i in ids}
         other = REGISTRATION.alias("other")
-        for reg_id, book_id, year, number in conn.execute(
+        query = (
             sa.select(of, other.c.book_id, other.c.year, other.c.number)
             .join(other, other.c.id == to)
             .where(of.in_(ids))
-        ):
+        )
+        if public_only:
+            query = query.where(other.c.confidential.is_(False))
+        for reg_id, book_id, year, number in conn.execute(query):
             found[reg_id].append(ProtocolRef(self._code(book_id), year, number))
         return found
 

@@ -341,7 +341,8 @@ class Registration:
     confidential: bool
     status: Status
     related: tuple[ProtocolRef, ...] = ()
-    #: Later registrations that name this one as related: its replies and follow-ups.
+    #: Later registrations that name this one as related: its replies and follow-ups (but
+    #: confidential ones, which would reveal themselves to whoever may read this one).
     referenced_by: tuple[ProtocolRef, ...] = ()
     files: tuple[StoredFile, ...] = ()
     cancellation: Cancellation | None = None

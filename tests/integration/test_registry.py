@@ -124,6 +124,18 @@ def test_related_references(archive: Archive) -> None:
     listed = {e.number: e for e in archive.list().items}
     assert listed[original.number].referenced_by == (reply.ref,)
     assert listed[reply.number].referenced_by == ()
+    secret = archive.register(
+        NewRegistration(
+            direction="internal",
+            subject="Εμπιστευτικό υπόμνημα",
+            confidential=True,
+            related=[original.protocol_number],
+        ),
+        by="clerk",
+    )
+    assert secret.related == (original.ref,)  # its readers see what it names
+    shown = archive.get("general", YEAR, original.number)  # it does not show itself
+    assert shown.referenced_by == (reply.ref,)
 
 
 def test_year_rollover_follows_athens_calendar(archive: Archive, clock: FixedClock) -> None:
