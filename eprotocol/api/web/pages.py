@@ -31,7 +31,7 @@ from eprotocol.api.routes import (
 from eprotocol.api.web import charts
 from eprotocol.api.web.rendering import form_text, local_path, page, see_other
 from eprotocol.archive import Archive
-from eprotocol.core.errors import Forbidden, InvalidInput, NotFound
+from eprotocol.core.errors import InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchFilters
@@ -213,13 +213,13 @@ async def register_submit(
         entry = await sync_to_thread(
             partial(archive.register, data, files, by=user.username, route=route)
         )
-    except (InvalidInput, Forbidden) as exc:  # nothing registered: the form comes back
+    except InvalidInput as exc:  # nothing registered: the form comes back
         values = {name: form_text(form, name) for name in _REGISTER_FIELDS}
         context = await sync_to_thread(_form_context, archive)
         return page(
             request,
             "register.html",
-            status=403 if isinstance(exc, Forbidden) else 422,
+            status=422,
             user=user,
             values=values,
             answering=None,
