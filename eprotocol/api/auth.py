@@ -19,6 +19,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 
 from eprotocol.api.problems import problem_responses
+from eprotocol.api.schemas import RequestBody
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
 from eprotocol.core.errors import Throttled, Unauthenticated
@@ -67,8 +68,7 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
 
-@dataclass(frozen=True, slots=True)
-class LoginRequest:
+class LoginRequest(RequestBody, frozen=True):
     """User name and password."""
 
     username: str

@@ -133,6 +133,8 @@ def register(
 def test_login_register_read_download_cancel(api: Api) -> None:
     with httpx.Client(base_url=api.base) as anonymous:
         wrong = anonymous.post("/api/v1/auth/token", json={"username": "clerk", "password": "x"})
+        extra = {"username": "clerk", "password": PASSWORD, "remember": True}
+        assert anonymous.post("/api/v1/auth/token", json=extra).status_code == 400
         assert wrong.status_code == 401
         assert wrong.headers["content-type"] == "application/problem+json"
         assert anonymous.get("/api/v1/registrations/2026/1").status_code == 401
