@@ -150,7 +150,7 @@ def _progress_bar(stack: ExitStack, label: str, *, quiet: bool) -> Progress:
 
 def _refs(refs: Iterable[ProtocolRef], book: str) -> str:
     """Protocol numbers as printed, with the book when it is not the entry's own."""
-    return ", ".join(r.protocol_number if r.book == book else str(r) for r in refs)
+    return ", ".join(r.printed_in(book) for r in refs)
 
 
 def _describe(entry: Registration) -> str:

@@ -106,6 +106,10 @@ class ProtocolRef:
         """``book:number/year``, the form :meth:`parse` reads back."""
         return f"{self.book}:{self.protocol_number}"
 
+    def printed_in(self, book: str) -> str:
+        """As shown beside entries of ``book``: ``123/2026``, or ``other:123/2026``."""
+        return self.protocol_number if self.book == book else str(self)
+
     @classmethod
     def parse(cls, text: str, *, default_book: str = "general") -> ProtocolRef:
         """Read ``123/2026`` or ``general:123/2026`` (number before year, as printed)."""

@@ -238,3 +238,15 @@ def test_corrections_name_the_field_and_its_values_in_greek() -> None:
 def test_every_correctable_field_has_a_name_in_greek_and_in_english() -> None:
     assert sorted(set(CORRECTABLE) - set(GREEK_LABELS)) == []
     assert sorted(set(CORRECTABLE) - set(ENGLISH)) == []
+
+
+def test_related_entries_of_another_book_are_shown_with_their_book() -> None:
+    entry = dataclasses.replace(
+        _registration(),
+        related=(ProtocolRef("general", 2026, 3), ProtocolRef("confidential", 2026, 1)),
+        referenced_by=(ProtocolRef("general", 2026, 9),),
+    )
+    page = _render_registration(entry)
+    assert '<a href="/registrations/general/2026/3">3/2026</a>' in page
+    assert '<a href="/registrations/confidential/2026/1">confidential:1/2026</a>' in page
+    assert '<a href="/registrations/general/2026/9">9/2026</a>' in page

@@ -135,8 +135,7 @@ def register_form(
         ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
         answered = readable(archive, user, ref.book, ref.year, ref.number)
         values["direction"] = Direction.OUTGOING.value
-        default = ref.book == archive.config.default_book
-        values["related"] = ref.protocol_number if default else str(ref)
+        values["related"] = ref.printed_in(archive.config.default_book)
         values["recipients"] = answered.sender or ""
     return page(
         request,
