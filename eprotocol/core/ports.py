@@ -120,6 +120,21 @@ class BlobStore(Protocol):
         ...
 
 
+def already_stored(
+    store: BlobStore, sha256: str, size: int, retain_until: datetime
+) -> BlobInfo | None:
+    """The blob of these bytes if ``store`` has it, locked until ``retain_until`` too; or None.
+
+    For stores that keep versions, where putting identical bytes again would keep a
+    second copy; a HEAD request per call.
+    """
+    key = blob_key(sha256)
+    if not store.exists(key):
+        return None
+    store.extend_retention(key, retain_until)
+    return BlobInfo(key=key, sha256=sha256, size=size)
+
+
 class ContentSniffer(Protocol):
     """Tells the media type of a file from its first bytes, never from its name."""
 

@@ -69,7 +69,7 @@ from eprotocol.core.numbering import take_numbers
 from eprotocol.core.organisation import DepartmentTree, load_user
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.permissions import Action, allowed
-from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, blob_key
+from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, already_stored
 from eprotocol.core.queries import registration_row
 from eprotocol.core.routing import Routing
 from eprotocol.core.rules import RoutingRules
@@ -355,11 +355,12 @@ class Registry:
             known = self._known([s.sha256 for s in spooled]) if self._store.keeps_versions else ()
             staged = []
             for s in spooled:
-                key = blob_key(s.sha256)
-                if s.sha256 in known and self._store.exists(key):
-                    self._store.extend_retention(key, retain_until)
-                    blob = BlobInfo(key=key, sha256=s.sha256, size=s.size)  # one copy is kept
-                else:
+                blob = (
+                    already_stored(self._store, s.sha256, s.size, retain_until)
+                    if s.sha256 in known
+                    else None
+                )
+                if blob is None:
                     s.spool.seek(0)
                     blob = self._store.put(
                         s.spool, sha256=s.sha256, size=s.size, retain_until=retain_until

@@ -48,7 +48,7 @@ from eprotocol.core.models import (
 )
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.outbox import emit_all
-from eprotocol.core.ports import BlobStore, Clock, blob_key
+from eprotocol.core.ports import BlobStore, Clock, already_stored, blob_key
 from eprotocol.core.queries import registration_row
 from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry, years_later
 from eprotocol.core.types import (
@@ -296,11 +296,9 @@ class Transfer:
 
         def store(sha: str) -> None:
             size, until = plan.blobs[sha]
-            key = blob_key(sha)
             # Where every PUT keeps a version, bytes already there (an import run again after
             # a failed one) would be kept twice, and under retention for years.
-            if self._store.keeps_versions and self._store.exists(key):
-                self._store.extend_retention(key, until)
+            if self._store.keeps_versions and already_stored(self._store, sha, size, until):
                 return
             with open_file(sha) as source_file:
                 self._store.put(source_file, sha256=sha, size=size, retain_until=until)
