@@ -675,6 +675,19 @@ class Archive:
         """Every routing rule, in priority order."""
         return self._rules.all()
 
+    def rule_names(self, actors: Iterable[str]) -> dict[str, str]:
+        """The rule's name for each ``rule:ID`` among ``actors`` (removed rules' too).
+
+        Automatic rules act as ``rule:ID``; pages and registers name them instead.
+        An id no rule ever had is left out.
+        """
+        ids = {
+            int(actor.removeprefix("rule:"))
+            for actor in actors
+            if actor.startswith("rule:") and actor.removeprefix("rule:").isdecimal()
+        }
+        return {f"rule:{i}": name for i, name in self._rules.names(ids).items()}
+
     def suggest_routing(self, data: NewRegistration) -> tuple[Suggestion, ...]:
         """Departments for a registration about to be made.
 

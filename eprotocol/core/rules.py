@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from eprotocol.core import validation
-from eprotocol.core.audit import lock_chain
+from eprotocol.core.audit import events_about, lock_chain, to_event
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Forbidden, InvalidInput, NotFound
 from eprotocol.core.greek import WORD, fold, terms
@@ -132,6 +132,18 @@ class RoutingRules:
                 self._rules = _load(conn)
             self._loaded_at = time.monotonic()
         return self._rules
+
+    def names(self, ids: Iterable[int]) -> dict[int, str]:
+        """The name of each rule in ``ids`` that ever existed, removed ones from the audit trail."""
+        wanted = set(ids)
+        found = {rule.id: rule.name for rule in self.all() if rule.id in wanted}
+        gone = sorted(wanted - found.keys())
+        if gone:
+            with self._db.read() as conn:
+                rows = events_about(conn, [f"routing_rule:{i}" for i in gone], limit=2 * len(gone))
+            for event in map(to_event, rows):
+                found[int(event.target.removeprefix("routing_rule:"))] = event.details["name"]
+        return found
 
     def matching(self, values: Mapping[str, Any]) -> list[RoutingRule]:
         """The rules a registration with these validated values meets, one per department."""

@@ -264,3 +264,18 @@ def test_a_removed_routing_rule_no_longer_routes(org: Archive, config: ArchiveCo
     with pytest.raises(NotFound):
         org.remove_routing_rule(rule.id, by="admin")
     assert counts(config) == before
+
+
+def test_a_rule_is_named_after_it_is_removed(org: Archive) -> None:
+    """Pages name the rule that routed an entry from the audit trail once the rule is gone."""
+    kept, removed = (
+        org.add_routing_rule(
+            name, department="TECH.ROADS", subject_words=[word], automatic=True, by="admin"
+        )
+        for name, word in (("Κλαδέματα", "κλάδεμα"), ("Λακκούβες", "λακκούβα"))
+    )
+    org.remove_routing_rule(removed.id, by="admin")
+
+    names = org.rule_names([f"rule:{kept.id}", f"rule:{removed.id}", "rule:999", "maria", "rule:x"])
+
+    assert names == {f"rule:{kept.id}": "Κλαδέματα", f"rule:{removed.id}": "Λακκούβες"}

@@ -657,7 +657,7 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
 
 
 def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser) -> None:
-    """Timeline and audit trail say which rule routed an entry, not ``rule:7``."""
+    """Timeline and audit trail name the rule that routed an entry (not ``rule:7``), removed too."""
     admin = administration(browser, site)
     add_department(admin, "AGORES", "Τμήμα Λαϊκών Αγορών")
     add_rule(admin, "Λαϊκές αγορές", "λαϊκή", "AGORES", automatic=True)
@@ -676,7 +676,8 @@ def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser
     admin.goto(f"{site.base}/admin")
     admin.get_by_role("button", name="Αφαίρεση κανόνα «Λαϊκές αγορές»").click()
     admin.goto(entry_page)
-    expect(admin.locator(".timeline")).to_contain_text("από αυτόματος κανόνας (αφαιρέθηκε)")
+    expect(admin.locator(".timeline")).to_contain_text("από κανόνας «Λαϊκές αγορές»")
+    expect(admin.locator("table.audit")).to_contain_text("κανόνας «Λαϊκές αγορές»")
     admin.context.close()
 
 

@@ -176,7 +176,7 @@ ENGLISH: dict[str, str] = {
     "Καταχώριση απάντησης": "Register the reply",
     "Απάντηση στο": "Reply to",
     "κανόνας": "rule",
-    "αυτόματος κανόνας (αφαιρέθηκε)": "automatic rule (since removed)",
+    "αυτόματος κανόνας": "automatic rule",
     "Αρ. πρωτ. απάντησης (προαιρετικό)": "Protocol number of the reply (optional)",
     "Αρ. πρωτ. απάντησης": "Protocol number of the reply",
     "Απάντηση": "Reply",

@@ -331,6 +331,7 @@ class RegistrationPages(Controller):
     ) -> Template:
         """The facts, files as page images, routing, corrections and audit trail."""
         archive = archive_of(state)
+        trail = archive.audit_trail(entry) if _sees_audit(user) else ()
         return page(
             request,
             "registration.html",
@@ -338,13 +339,15 @@ class RegistrationPages(Controller):
             entry=entry,
             registered=registered,
             may_register=holds(user, Action.REGISTER),
-            trail=archive.audit_trail(entry) if _sees_audit(user) else (),
+            trail=trail,
             departments=archive.departments(),
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
             away=_deactivated(archive),
-            rule_names={f"rule:{r.id}": r.name for r in archive.routing_rules()},
+            rule_names=archive.rule_names(
+                [*(a.created_by for a in entry.assignments), *(e.actor for e in trail)]
+            ),
         )
 
     @get("/receipt", sync_to_thread=False)
