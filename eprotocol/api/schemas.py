@@ -154,7 +154,10 @@ class RegistrationMetadata(RequestBody, frozen=True):
 
 
 class CorrectionRequest(RequestBody, frozen=True):
-    """New values of non-system fields, and why they are corrected."""
+    """New values of non-system fields, and why they are corrected.
+
+    ``related`` takes the whole new list of earlier registrations the entry relates to.
+    """
 
     changes: dict[str, str | list[str] | bool | None]
     reason: str

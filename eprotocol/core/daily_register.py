@@ -185,6 +185,8 @@ class DailyRegisters:
         for r in rows:
             values = {name: _plain(r[name]) for name in _RECORDED}
             for c in undo[r["id"]]:  # newest first, back to the values as registered
+                if c["field"] not in values:  # a field the register does not list
+                    continue
                 if values[c["field"]] != c["new_value"]:
                     break  # changed outside a correction: show it, so the JSON differs
                 values[c["field"]] = c["old_value"]

@@ -44,4 +44,5 @@ FIELD_LABELS: dict[str, str] = {
     "channel": "Τρόπος παραλαβής/αποστολής",
     "classification_code": "Κωδικός αρχειοθέτησης",
     "confidential": "Εμπιστευτικό",
+    "related": "Σχετικά",
 }

@@ -376,16 +376,8 @@ class Registry:
             return set(conn.execute(_KNOWN, {"shas": shas}).scalars())
 
     def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
-        ids = []
         with self._db.read() as conn:
-            for ref in refs:
-                try:
-                    ids.append(registration_row(conn, ref)["id"])
-                except (RegistrationNotFound, UnknownBook):
-                    raise InvalidReference(
-                        f"related registration {ref} does not exist", field="related"
-                    ) from None
-        return ids
+            return [row["id"] for row in _related_rows(conn, refs)]
 
     def _sealing(self) -> tuple[Signer, DocumentRenderer]:
         if self._signer is None or self._renderer is None:
@@ -963,17 +955,32 @@ class Registry:
     def correct(
         self, ref: ProtocolRef, changes: Mapping[str, Any], *, reason: str, by: str
     ) -> Registration:
-        """Change non-system fields, keeping every old value with who and when."""
+        """Change non-system fields, keeping every old value with who and when.
+
+        ``related`` takes the whole new list of related registrations (to add one,
+        name those already related too).
+        """
         for name in changes:
             if name in validation.SYSTEM_FIELDS:
                 raise ImmutableField(
                     f"{name} is assigned by the system and never changes", field=name
                 )
-            if name not in validation.CORRECTABLE:
+            if name not in validation.CORRECTABLE_FIELDS:
                 raise InvalidInput(f"{name} is not a field of a registration", field=name)
         if not changes:
             raise InvalidInput("a correction must change at least one field", field="changes")
-        new_values = {name: validation.CORRECTABLE[name](value) for name, value in changes.items()}
+        new_values = {
+            name: validation.CORRECTABLE[name](value)
+            for name, value in changes.items()
+            if name in validation.CORRECTABLE
+        }
+        related = (
+            sorted(validation.related_refs(changes["related"], default_book=ref.book))
+            if "related" in changes
+            else None
+        )
+        if related and ref in related:
+            raise InvalidInput("a registration cannot be related to itself", field="related")
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
         actor = validation.actor(by)
         with self._db.write() as conn:
@@ -987,13 +994,16 @@ class Registry:
                 for name, value in new_values.items()
                 if _jsonable(row[name]) != _jsonable(value)
             }
+            if diff:
+                conn.execute(
+                    sa.update(REGISTRATION)
+                    .where(REGISTRATION.c.id == row["id"])
+                    .values({name: new_values[name] for name in diff})
+                )
+            if related is not None and (change := self._relate(conn, row, related)):
+                diff["related"] = change
             if not diff:
                 raise InvalidInput("the correction changes nothing", field="changes")
-            conn.execute(
-                sa.update(REGISTRATION)
-                .where(REGISTRATION.c.id == row["id"])
-                .values({name: new_values[name] for name in diff})
-            )
             conn.execute(
                 sa.insert(CORRECTION),
                 [
@@ -1021,6 +1031,46 @@ class Registry:
             )
             emit(conn, "registration.corrected", {"registration_id": row["id"]}, at=now)
         return self.get(ref)
+
+    def _relate(
+        self, conn: sa.Connection, row: sa.RowMapping, related: Sequence[ProtocolRef]
+    ) -> tuple[list[str], list[str]] | None:
+        """Make ``related`` the earlier entries ``row`` relates to; the old and new lists."""
+        current = sorted(
+            self._relations(conn, [row["id"]], RELATION.c.registration_id, RELATION.c.related_id)[
+                row["id"]
+            ]
+        )
+        if current == list(related):
+            return None
+        rows = _related_rows(conn, related)
+        for ref, other in zip(related, rows, strict=True):
+            # What an entry relates to came before it; the later entry names the earlier one.
+            if (other["registered_at"], other["id"]) >= (row["registered_at"], row["id"]):
+                raise InvalidInput(
+                    f"{ref} was registered after this entry: relate it to this one instead",
+                    field="related",
+                )
+        conn.execute(sa.delete(RELATION).where(RELATION.c.registration_id == row["id"]))
+        if rows:
+            conn.execute(
+                _INSERT_RELATIONS,
+                [{"registration_id": row["id"], "related_id": other["id"]} for other in rows],
+            )
+        return [str(r) for r in current], [str(r) for r in related]
+
+
+def _related_rows(conn: sa.Connection, refs: Sequence[ProtocolRef]) -> list[sa.RowMapping]:
+    """The rows of ``refs``; ``InvalidReference`` (field ``related``) if one does not exist."""
+    rows = []
+    for ref in refs:
+        try:
+            rows.append(registration_row(conn, ref))
+        except (RegistrationNotFound, UnknownBook):
+            raise InvalidReference(
+                f"related registration {ref} does not exist", field="related"
+            ) from None
+    return rows
 
 
 def _encode_cursor(last_id: int) -> str:

@@ -783,7 +783,7 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
 
 
 def _correctable(field: object) -> str:
-    if field not in validation.CORRECTABLE:
+    if field not in validation.CORRECTABLE_FIELDS:
         raise InvalidInput(f"{field!r} is not a correctable field", field="corrections")
     return str(field)
 

@@ -116,6 +116,10 @@ CORRECTABLE: dict[str, Callable[[object], Any]] = {
     "confidential": _bool,
 }
 
+#: Every field a correction may name: those above, and the related registrations, whose
+#: value is the whole new list of references.
+CORRECTABLE_FIELDS = frozenset({*CORRECTABLE, "related"})
+
 #: Fields the system assigns; no correction may touch them.
 SYSTEM_FIELDS = frozenset(
     {
@@ -148,17 +152,28 @@ def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegi
     """Apply every rule to ``data``; raise ``InvalidInput`` on the first that fails."""
     values = {name: rule(getattr(data, name)) for name, rule in CORRECTABLE.items()}
     book = required_text(data.book or default_book, "book", 32)
-    if isinstance(data.related, str) or not isinstance(data.related, Iterable):
+    related = related_refs(data.related, default_book=book)
+    return CleanRegistration(book=book, related=related, values=values)
+
+
+def related_refs(value: object, *, default_book: str) -> tuple[ProtocolRef, ...]:
+    """Protocol references to related registrations, each once, in order (``field='related'``).
+
+    A reference without a book (``2026/15``) is to ``default_book``.
+    """
+    if isinstance(value, str) or not isinstance(value, Iterable):
         raise InvalidInput("related must be a list of protocol references", field="related")
     related = tuple(
         dict.fromkeys(
-            ref if isinstance(ref, ProtocolRef) else ProtocolRef.parse(ref, default_book=book)
-            for ref in data.related
+            ref
+            if isinstance(ref, ProtocolRef)
+            else ProtocolRef.parse(ref, default_book=default_book)
+            for ref in value
         )
     )
     if len(related) > RELATED_MAX:
         raise InvalidInput(f"at most {RELATED_MAX} related registrations", field="related")
-    return CleanRegistration(book=book, related=related, values=values)
+    return related
 
 
 def period(start: date | None, end: date | None) -> None:

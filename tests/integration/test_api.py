@@ -463,6 +463,20 @@ def test_outgoing_documents_can_be_sealed_and_entries_corrected(api: Api) -> Non
             path + "/corrections", json={"changes": {"number": "7"}, "reason": "x"}
         )
         assert system.status_code == 422 and system.json()["field"] == "number"
+        earlier = register(api, "clerk").json()["protocol_number"]
+        later = register(api, "clerk").json()
+        later_path = f"/api/v1/registrations/{later['year']}/{later['number']}"
+        related = client.post(
+            later_path + "/corrections",
+            json={"changes": {"related": [earlier]}, "reason": "Απάντηση σε αυτό"},
+        )
+        assert related.status_code == 200, related.text
+        assert related.json()["related"] == [f"general:{earlier}"]
+        backwards = client.post(
+            path + "/corrections",
+            json={"changes": {"related": [later["protocol_number"]]}, "reason": "x"},
+        )
+        assert backwards.status_code == 422 and backwards.json()["field"] == "related"
     with api.client("kep.staff") as staff:
         assert (
             staff.post(

@@ -238,6 +238,70 @@ def test_correction_keeps_old_values(archive: Archive, clock: FixedClock) -> Non
     assert corrected.number == entry.number
 
 
+def test_a_reply_is_related_later_by_a_correction(
+    archive: Archive, config: ArchiveConfig, clock: FixedClock
+) -> None:
+    """The clerk forgot to relate a reply: a correction names the earlier entries it answers."""
+    first, second = (archive.register(incoming(f"Αίτηση {i}"), by="clerk") for i in (1, 2))
+    clock.set(clock.now() + timedelta(minutes=5))
+    reply = archive.register(NewRegistration(direction="outgoing", subject="Απάντηση"), by="clerk")
+
+    related = archive.correct(
+        "general",
+        YEAR,
+        reply.number,
+        {"related": [second.protocol_number, str(first.ref)]},
+        reason="Ξεχάστηκαν τα σχετικά",
+        by="clerk2",
+    )
+
+    assert related.related == (first.ref, second.ref)
+    assert archive.get("general", YEAR, first.number).referenced_by == (reply.ref,)
+    [correction] = related.corrections
+    assert (correction.field, correction.old_value, correction.new_value) == (
+        "related",
+        [],
+        [str(first.ref), str(second.ref)],
+    )
+    trail = archive.audit_trail(related)
+    assert trail[-1].action == "registration.corrected"
+    assert trail[-1].details["changes"]["related"]["new"] == [str(first.ref), str(second.ref)]
+
+    unrelated = archive.correct(
+        "general", YEAR, reply.number, {"related": [first.protocol_number]},
+        reason="Δεν απαντά στη δεύτερη", by="clerk",
+    )  # fmt: skip
+    assert unrelated.related == (first.ref,)
+    assert archive.get("general", YEAR, second.number).referenced_by == ()
+    assert unrelated.corrections[-1].old_value == [str(first.ref), str(second.ref)]
+
+    before = table_counts(config)
+    for changes, error in (
+        ({"related": [first.protocol_number]}, InvalidInput),  # changes nothing
+        ({"related": [reply.protocol_number]}, InvalidInput),  # itself
+        ({"related": ["99/2026"]}, InvalidReference),
+        ({"related": "1/2026"}, InvalidInput),  # not a list
+        ({"related": [first.protocol_number, "πέντε"]}, InvalidReference),
+    ):
+        with pytest.raises(error) as refused:
+            archive.correct("general", YEAR, reply.number, changes, reason="r", by="clerk")
+        assert refused.value.field in {"related", "changes"}
+    with pytest.raises(InvalidInput, match="registered after"):
+        archive.correct(
+            "general", YEAR, first.number, {"related": [reply.protocol_number]},
+            reason="Ανάποδα", by="clerk",
+        )  # fmt: skip
+    assert table_counts(config) == before
+    archive.cancel("general", YEAR, second.number, reason="Διπλή", authorisation="Α", by="clerk")
+    before = table_counts(config)
+    with pytest.raises(AlreadyCancelled):
+        archive.correct(
+            "general", YEAR, second.number, {"related": [first.protocol_number]},
+            reason="r", by="clerk",
+        )  # fmt: skip
+    assert table_counts(config) == before
+
+
 @pytest.mark.parametrize(
     "field",
     ["number", "year", "book", "registered_at", "registered_by", "files", "sha256", "status"],

@@ -117,6 +117,7 @@ def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, di
         archive.correct(
             "general", 2026, 4, {"subject": "Διορθωμένο"}, reason="Τυπογραφικό", by="admin"
         )
+        archive.correct("general", 2026, 4, {"related": ["1/2026"]}, reason="Σχετικό", by="admin")
         routed = archive.assign(
             "general", 2026, 1, department="ΔΤΥ", purpose=Purpose.ACTION, by="admin"
         )

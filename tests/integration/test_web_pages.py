@@ -728,6 +728,43 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     page.context.close()
 
 
+def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: Browser) -> None:
+    """The reply went out without «Σχετικά»: the protocol office relates it afterwards."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    numbers = []
+    for direction, subject in (("incoming", "Αίτημα για κλάδεμα"), ("outgoing", "Απάντηση")):
+        done = run_cli(
+            "register", "--direction", direction, "--subject", subject, env=env, cwd=site.root
+        )
+        assert done.returncode == 0, done.stderr
+        numbers.append(done.stdout.strip())
+    asked, reply = numbers
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    reply_page = f"{site.base}/registrations/general/{site.year}/{reply.split('/')[0]}"
+    page.goto(reply_page)
+    page.get_by_text("Σχετικά", exact=True).click()  # the form's summary
+    page.get_by_label("Σχετικά (αρ. πρωτ.)").fill(asked)
+    page.locator("#relate-reason").fill("Ξεχάστηκε στην καταχώριση")
+    page.get_by_role("button", name="Αποθήκευση σχετικών").click()
+    expect(page.locator("dl.facts").get_by_role("link", name=asked)).to_be_visible()
+    expect(page.locator("#corrections-h + ul")).to_contain_text(f"Σχετικά «—» → «{asked}»")
+    expect(page.get_by_label("Σχετικά (αρ. πρωτ.)")).to_have_value(asked)
+    inspect(page, "registration-related-later")
+    page.locator("dl.facts").get_by_role("link", name=asked).click()
+    expect(page.locator("dl.facts").get_by_role("link", name=reply)).to_be_visible()
+
+    # The earlier entry cannot name the later one: the later names the earlier.
+    page.get_by_text("Σχετικά", exact=True).click()
+    page.get_by_label("Σχετικά (αρ. πρωτ.)").fill(reply)
+    page.locator("#relate-reason").fill("Ανάποδα")
+    page.get_by_role("button", name="Αποθήκευση σχετικών").click()
+    expect(page.get_by_role("alert")).to_contain_text("registered after this entry")
+    page.goto(reply_page)
+    expect(page.locator("#corrections-h + ul li")).to_have_count(1)
+    page.context.close()
+
+
 def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) -> None:
     """The protocol office's question at the end of the day: what came in today?"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}

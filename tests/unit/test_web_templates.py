@@ -26,7 +26,7 @@ from eprotocol.core.types import (
     StoredFile,
     User,
 )
-from eprotocol.core.validation import CORRECTABLE
+from eprotocol.core.validation import CORRECTABLE_FIELDS
 
 TODAY = date(2026, 5, 20)
 CLERK = User("maria", "Μαρία", None, "TECH", frozenset({Role.STAFF}), True)
@@ -222,6 +222,7 @@ def test_corrections_name_the_field_and_its_values_in_greek() -> None:
             ("channel", None, "counter"),
             ("confidential", False, True),
             ("recipients", ["Α"], ["Α", "Β"]),
+            ("related", [], ["general:3/2026", "other:4/2025"]),
         )
     )
     entry = dataclasses.replace(_registration(), corrections=corrections)
@@ -231,13 +232,14 @@ def test_corrections_name_the_field_and_its_values_in_greek() -> None:
         "Τρόπος παραλαβής/αποστολής «—» → «Γκισέ»",
         "Εμπιστευτικό «όχι» → «ναι»",
         "Παραλήπτες «Α» → «Α, Β»",
+        "Σχετικά «—» → «3/2026, other:4/2025»",
     ):
         assert shown in page
 
 
 def test_every_correctable_field_has_a_name_in_greek_and_in_english() -> None:
-    assert sorted(set(CORRECTABLE) - set(GREEK_LABELS)) == []
-    assert sorted(set(CORRECTABLE) - set(ENGLISH)) == []
+    assert sorted(CORRECTABLE_FIELDS - set(GREEK_LABELS)) == []
+    assert sorted(CORRECTABLE_FIELDS - set(ENGLISH)) == []
 
 
 def test_related_entries_of_another_book_are_shown_with_their_book() -> None:

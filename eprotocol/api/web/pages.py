@@ -165,8 +165,13 @@ def _new_registration(form: FormMultiDict) -> NewRegistration:
         channel=form_text(form, "channel") or None,
         classification_code=form_text(form, "classification_code") or None,
         confidential=form.get("confidential") == "on",
-        related=[ref for ref in re.split(r"[\s,;]+", form_text(form, "related")) if ref],
+        related=_references(form_text(form, "related")),
     )
+
+
+def _references(text: str) -> list[str]:
+    """The protocol numbers typed in a «Σχετικά» field, split at commas or spaces."""
+    return [ref for ref in re.split(r"[\s,;]+", text) if ref]
 
 
 @post("/register/suggestions")
@@ -298,13 +303,17 @@ def _cancel(archive: Archive, entry: Registration, form: FormMultiDict, user: Us
 def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
     require(user, Action.CORRECT)
     field = form_text(form, "field")
-    if field not in ("subject", "sender"):
-        raise InvalidInput("only the subject or the sender can be corrected here", field="field")
+    if field not in ("subject", "sender", "related"):
+        raise InvalidInput(
+            "only the subject, the sender or the related entries can be corrected here",
+            field="field",
+        )
+    value = form_text(form, "value")
     archive.correct(
         entry.book,
         entry.year,
         entry.number,
-        {field: form_text(form, "value")},
+        {field: _references(value) if field == "related" else value},
         reason=form_text(form, "reason"),
         by=user.username,
     )

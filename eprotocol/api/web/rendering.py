@@ -22,7 +22,7 @@ from eprotocol.api.problems import status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.core.errors import EProtocolError, Unauthenticated
 from eprotocol.core.permissions import Action, holds
-from eprotocol.core.types import User
+from eprotocol.core.types import ProtocolRef, User
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,11 @@ def _number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
+def _printed_in(reference: str, book: str) -> str:
+    """A stored reference (``general:15/2026``) as shown beside entries of ``book``."""
+    return ProtocolRef.parse(reference).printed_in(book)
+
+
 def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str:
     if value is None:
         return ""
@@ -212,4 +217,5 @@ def template_engine() -> JinjaTemplateEngine:
     environment.globals["can"] = _can
     environment.filters["number"] = _number
     environment.filters["when"] = jinja2.pass_context(_when)
+    environment.filters["printed_in"] = _printed_in
     return JinjaTemplateEngine.from_environment(environment)
