@@ -30,7 +30,7 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
-from eprotocol.core.labels import FIELD_LABELS, GREEK
+from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
 from eprotocol.core.organisation import UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
@@ -206,8 +206,8 @@ def _describe(entry: Registration) -> str:
     facts.extend(
         (
             "Διόρθωση",
-            f"{FIELD_LABELS.get(c.field, c.field)}: {c.old_value!r} → {c.new_value!r} "
-            f"({c.corrected_by})",
+            f"{FIELD_LABELS[c.field]}: «{printed_value(c.field, c.old_value, entry.book)}» → "
+            f"«{printed_value(c.field, c.new_value, entry.book)}» ({c.corrected_by})",
         )
         for c in entry.corrections
     )

@@ -26,7 +26,7 @@ from eprotocol.core.audit import lock_chain
 from eprotocol.core.certificates import DailyRegisterSheet, DocumentRenderer, RegisterLine, Signer
 from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound
-from eprotocol.core.labels import GREEK
+from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
 from eprotocol.core.models import (
     AUDIT_EVENT,
     BOOK,
@@ -238,7 +238,11 @@ class DailyRegisters:
             "utf-8"
         )
 
-    def _lines(self, content: dict[str, Any]) -> tuple[RegisterLine, ...]:
+    def _lines(
+        self, content: dict[str, Any], confidential: set[tuple[str, str]]
+    ) -> tuple[RegisterLine, ...]:
+        """The printed lines; ``confidential`` (book, number) entries' corrections say no more."""
+
         def at(instant: str) -> str:
             return datetime.fromisoformat(instant).astimezone(self._tz).strftime("%H:%M")
 
@@ -252,7 +256,14 @@ class DailyRegisters:
             text = f"{c['reason']} (πράξη: {c['authorisation']}, από {c['cancelled_by']})"
             lines.append(RegisterLine(at(c["cancelled_at"]), c["protocol_number"], "Ακύρωση", text))
         for c in content["corrections"]:
-            text = f"{c['field']}: {c['old_value']} → {c['new_value']} ({c['reason']})"
+            field = c["field"]
+            if (c["book"], c["protocol_number"]) in confidential:
+                text = f"{FIELD_LABELS[field]}: {_HIDDEN}"
+            else:
+                old, new = (
+                    printed_value(field, c[v], c["book"]) for v in ("old_value", "new_value")
+                )
+                text = f"{FIELD_LABELS[field]}: «{old}» → «{new}» ({c['reason']})"
             lines.append(
                 RegisterLine(at(c["corrected_at"]), c["protocol_number"], "Διόρθωση", text)
             )
@@ -281,7 +292,7 @@ class DailyRegisters:
             sheet = DailyRegisterSheet(
                 organisation=content["organisation"],
                 day=day,
-                lines=self._lines(content),
+                lines=self._lines(content, self._confidential_corrected(conn, day)),
                 audit_head=head,
                 json_sha256=json_sha,
             )
@@ -313,6 +324,24 @@ class DailyRegisters:
                 at=now,
             )
             return record
+
+    def _confidential_corrected(self, conn: sa.Connection, day: date) -> set[tuple[str, str]]:
+        """(book, protocol number) of the confidential entries corrected on ``day``."""
+        start, end = self._bounds(day)
+        reg = REGISTRATION.c
+        rows = conn.execute(
+            sa.select(BOOK.c.code, reg.year, reg.number)
+            .join(BOOK, BOOK.c.id == reg.book_id)
+            .join(CORRECTION, CORRECTION.c.registration_id == reg.id)
+            .where(
+                reg.confidential.is_(True),
+                CORRECTION.c.corrected_at >= start,
+                CORRECTION.c.corrected_at < end,
+            )
+        )
+        return {
+            (book, ProtocolRef(book, year, number).protocol_number) for book, year, number in rows
+        }
 
     @staticmethod
     def _stored(conn: sa.Connection, day: date) -> DailyRegister | None:

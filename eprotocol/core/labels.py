@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
+from datetime import date
+
+from eprotocol.core.types import (
+    AssignmentState,
+    Channel,
+    Direction,
+    ProtocolRef,
+    Purpose,
+    Role,
+    Status,
+)
 
 #: Greek name of every direction, channel, purpose, assignment state, role and status.
 #: (``Channel.INTERNAL`` is the string ``internal`` too, and reads as the direction does.)
@@ -46,3 +56,24 @@ FIELD_LABELS: dict[str, str] = {
     "confidential": "Εμπιστευτικό",
     "related": "Σχετικά",
 }
+
+
+def printed_value(field: str, value: object, book: str) -> str:
+    """A stored value of a registration's ``field`` as Greek registers print it.
+
+    ``—`` for nothing, «ναι»/«όχι», Greek names of codes, dates as 27/02/2026,
+    lists joined with commas, references beside entries of ``book``.
+    """
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "ναι" if value else "όχι"
+    if field in ("direction", "channel"):
+        return GREEK.get(str(value), str(value))
+    if field == "sender_date":
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    if isinstance(value, list):
+        if field == "related":
+            return ", ".join(ProtocolRef.parse(str(v)).printed_in(book) for v in value)
+        return ", ".join(str(v) for v in value)
+    return str(value)

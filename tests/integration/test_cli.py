@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from eprotocol import Archive, ArchiveConfig, storage_config_from_url
 from tests.pdfs import make_pdf
 from tests.support import run_cli
 
@@ -37,7 +38,7 @@ def run(database_url: str, tmp_path: Path) -> Run:
     return run
 
 
-def test_operator_session(run: Run, tmp_path: Path) -> None:
+def test_operator_session(run: Run, tmp_path: Path, database_url: str) -> None:
     year = datetime.now(ZoneInfo("Europe/Athens")).year
     (tmp_path / "αίτηση.pdf").write_bytes(PDF)
     (tmp_path / "συνημμένο.txt").write_text("Βεβαίωση", encoding="utf-8")
@@ -72,6 +73,18 @@ def test_operator_session(run: Run, tmp_path: Path) -> None:
         "--json",
     )
     assert json.loads(second.stdout)["number"] == 2
+    config = ArchiveConfig(
+        database_url=database_url,
+        storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
+    )
+    with Archive(config) as archive:  # the command line has no corrections; the library does
+        archive.correct(
+            "general", year, 2, {"recipients": ["Μαρία Παπαδάκη", "Γιώργος Σηφάκης"],
+            "sender_date": "2026-02-27"}, reason="Ελλιπές", by="clerk",
+        )  # fmt: skip
+    corrected = run("show", f"{year}/2").stdout
+    assert "Παραλήπτες: «Μαρία Παπαδάκη» → «Μαρία Παπαδάκη, Γιώργος Σηφάκης» (clerk)" in corrected
+    assert "Ημερομηνία εγγράφου αποστολέα: «—» → «27/02/2026» (clerk)" in corrected
 
     shown = run("show", f"{year}/1", "--json")
     entry = json.loads(shown.stdout)

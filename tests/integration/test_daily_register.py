@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from pypdf import PdfReader as PypdfReader
 
 from eprotocol import Archive, ArchiveConfig, NewRegistration
 from eprotocol.config import SigningConfig
@@ -104,6 +105,28 @@ def test_the_register_of_a_day_lists_its_entries_cancellations_and_corrections(
         embedded, ValidationContext(trust_roots=[our_root(signing)], allow_fetching=False)
     )
     assert status.bottom_line
+
+
+def test_the_printed_register_names_corrections_in_greek_and_keeps_confidential_ones_quiet(
+    books: tuple[Archive, FixedClock],
+) -> None:
+    archive, clock = books
+    clock.set(datetime(2026, 3, 3, 11, 0, tzinfo=UTC))  # day 2, after the fixture's correction
+    archive.correct(
+        "general", 2026, 3, {"subject": "Πειθαρχική υπόθεση Χ."}, reason="Όνομα Χ.", by="admin"
+    )
+    archive.correct("general", 2026, 2, {"recipients": []}, reason="Λάθος παραλήπτης", by="admin")
+    clock.set(datetime(2026, 3, 4, 8, 0, tzinfo=UTC))
+    archive.produce_daily_register(DAY2, by="admin")
+
+    pdf = b"".join(archive.read_daily_register(DAY2, "pdf"))
+    text = " ".join(page.extract_text() for page in PypdfReader(io.BytesIO(pdf)).pages)
+    text = " ".join(text.split())
+    assert "Θέμα: «Αίτηση για άδεια» → «Αίτηση για άδεια κατάληψης» (Ελλιπές θέμα)" in text
+    assert "Παραλήπτες: «Γ. Δ.» → «—» (Λάθος παραλήπτης)" in text
+    assert "Θέμα: [εμπιστευτικό]" in text
+    assert "Πειθαρχική" not in text and "Εμπιστευτικό υπηρεσιακό" not in text
+    assert "Όνομα Χ." not in text
 
 
 def test_day_one_shows_entries_as_registered_and_hides_confidential_subjects(
