@@ -706,6 +706,7 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     expect(page.get_by_role("alert")).to_contain_text(f"999999/{site.year}")
     expect(page.locator("#related")).to_have_value(f"{incoming}, 999999/{site.year}")
+    expect(page.locator("main")).to_contain_text(f"Απάντηση στο {incoming} — Αίτημα για φωτισμό")
     page.locator("#related").fill(incoming)
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     reply = page.get_by_test_id("protocol-number").inner_text()

@@ -114,6 +114,14 @@ def _form_context(archive: Archive) -> dict[str, Any]:
     }
 
 
+def _answered(archive: Archive, user: User, reply_to: str | None) -> Registration | None:
+    """The entry a new registration answers (``reply_to`` is ``book:number/year``), if any."""
+    if not reply_to:
+        return None
+    ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
+    return readable(archive, user, ref.book, ref.year, ref.number)
+
+
 @get("/register", sync_to_thread=True)
 def register_form(
     request: Request[Any, Any, State],
@@ -130,12 +138,10 @@ def register_form(
     archive = archive_of(state)
     values = dict.fromkeys(_REGISTER_FIELDS, "")
     values["direction"] = Direction.INCOMING.value
-    answered = None
-    if reply_to:
-        ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
-        answered = readable(archive, user, ref.book, ref.year, ref.number)
+    answered = _answered(archive, user, reply_to)
+    if answered is not None:
         values["direction"] = Direction.OUTGOING.value
-        values["related"] = ref.printed_in(archive.config.default_book)
+        values["related"] = answered.ref.printed_in(archive.config.default_book)
         values["recipients"] = answered.sender or ""
     return page(
         request,
@@ -220,13 +226,14 @@ async def register_submit(
     except InvalidInput as exc:  # nothing registered: the form comes back
         values = {name: form_text(form, name) for name in _REGISTER_FIELDS}
         context = await sync_to_thread(_form_context, archive)
+        answered = await sync_to_thread(_answered, archive, user, form_text(form, "reply_to"))
         return page(
             request,
             "register.html",
             status=422,
             user=user,
             values=values,
-            answering=None,
+            answering=answered,
             routed=routed,
             error=exc.message,
             **context,
