@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from eprotocol.api import schemas
 from eprotocol.api.auth import LoginThrottle, login
 from eprotocol.api.certificates import certificates_router, verify_code, verify_pdf
 from eprotocol.api.problems import PUBLIC, document_problems, problem_plugin
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        schemas.close_request_bodies(app.openapi_schema)
         opened = archive if archive is not None else Archive(settings.archive)
         app.state.archive = opened
         app.state.secret_key = settings.secret_key

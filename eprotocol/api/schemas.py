@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import msgspec
+from litestar.openapi.spec import OpenAPI
 
 from eprotocol.core.certificates import CertificateTemplate, PdfVerification, Verification
 from eprotocol.core.daily_register import DailyRegister
@@ -122,6 +123,22 @@ class RegistrationPage:
 
 class RequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What clients send: a field this API does not know is refused, never silently ignored."""
+
+
+def close_request_bodies(openapi: OpenAPI) -> None:
+    """Say ``additionalProperties: false`` of every request body, as the server enforces.
+
+    Litestar does not carry msgspec's ``forbid_unknown_fields`` into the document.
+    """
+    bodies: set[str] = set()
+    kinds = [RequestBody]
+    while kinds:
+        kind = kinds.pop()
+        bodies.add(kind.__name__)
+        kinds.extend(kind.__subclasses__())
+    for name, schema in (openapi.components.schemas or {}).items():
+        if name in bodies:
+            schema.additional_properties = False
 
 
 class RouteIn(RequestBody, frozen=True):

@@ -48,6 +48,12 @@ def test_health_ready_and_openapi(server: str) -> None:
     status, _, schema = _get(server + "/schema/openapi.json")
     assert status == 200
     assert {"/health", "/ready"} <= set(schema["paths"])
+    # Request bodies refuse fields they do not know, and the document says so.
+    bodies = {name: s for name, s in schema["components"]["schemas"].items() if "Request" in name}
+    assert {"CorrectionRequest", "LoginRequest", "AssignRequest"} <= set(bodies)
+    assert {name: s.get("additionalProperties") for name, s in bodies.items()} == dict.fromkeys(
+        bodies, False
+    )
 
 
 def test_unknown_path_is_a_problem(server: str) -> None:
