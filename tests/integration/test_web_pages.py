@@ -718,6 +718,11 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
 
     # The department closes its assignment naming the reply; the timeline links to it.
     page.get_by_role("button", name="Παραλαβή").click()
+    page.get_by_label("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(f"999999/{site.year}")
+    page.get_by_role("button", name="Ολοκλήρωση").click()  # a reply that does not exist
+    expect(page.get_by_role("alert")).to_contain_text(f"999999/{site.year}")
+    page.get_by_role("link", name="Πίσω στη σελίδα της φόρμας").click()
+    expect(page.locator(".timeline .state")).to_have_text("σε εξέλιξη")
     page.get_by_label("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(reply)
     page.get_by_role("button", name="Ολοκλήρωση").click()
     expect(page.locator(".timeline .state")).to_have_text("ολοκληρώθηκε")
@@ -761,6 +766,8 @@ def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: 
     page.locator("#relate-reason").fill("Ανάποδα")
     page.get_by_role("button", name="Αποθήκευση σχετικών").click()
     expect(page.get_by_role("alert")).to_contain_text("registered after this entry")
+    page.get_by_role("link", name="Πίσω στη σελίδα της φόρμας").click()
+    expect(page.locator("h1")).to_contain_text(asked)
     page.goto(reply_page)
     expect(page.locator("#corrections-h + ul li")).to_have_count(1)
     page.context.close()

@@ -186,6 +186,7 @@ ENGLISH: dict[str, str] = {
     "Σχετικά (αρ. πρωτ.)": "Related (protocol numbers)",
     "Τα προγενέστερα έγγραφα στα οποία αναφέρεται αυτό (π.χ. η αίτηση που απαντά). Προσθέστε ή σβήστε αριθμούς πρωτοκόλλου.": "The earlier documents this one refers to (the application it answers, say). Add or delete protocol numbers.",
     "Αποθήκευση σχετικών": "Save related",
+    "Πίσω στη σελίδα της φόρμας": "Back to the form's page",
     "π.χ. 123/2026· χωρίστε πολλά με κόμμα": "e.g. 123/2026; separate several with commas",
     "Καταχώριση και απόδοση αριθμού": "Register and give a number",
     "Κενό.": "Empty.",

@@ -29,9 +29,9 @@ from eprotocol.api.routes import (
     search_filters,
 )
 from eprotocol.api.web import charts
-from eprotocol.api.web.rendering import form_text, local_path, page, see_other
+from eprotocol.api.web.rendering import error_page, form_text, local_path, page, see_other
 from eprotocol.archive import Archive
-from eprotocol.core.errors import InvalidInput, NotFound
+from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
 from eprotocol.core.permissions import Action, holds
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchFilters
@@ -438,29 +438,40 @@ class RegistrationPages(Controller):
         change: str,
         user: User,
         state: State,
-    ) -> Redirect:
+    ) -> Response[Any]:
         """Route (χρέωση), cancel or correct the registration, then show it again."""
         apply = _CHANGES.get(change)
         if apply is None:
             raise InvalidInput(f"a registration cannot be changed by {change!r}", field="change")
         form = await request.form()
-        await sync_to_thread(apply, archive_of(state), entry, form, user)
-        return see_other(_registration_url(entry.book, entry.year, entry.number))
+        url = _registration_url(entry.book, entry.year, entry.number)
+        try:
+            await sync_to_thread(apply, archive_of(state), entry, form, user)
+        except EProtocolError as exc:
+            return error_page(request, exc, back=url)
+        return see_other(url)
 
 
 @post("/assignments/{assignment_id:int}/{step:str}")
 async def assignment_step(
     request: Request[Any, Any, State], assignment_id: RowId, step: str, user: User, state: State
-) -> Redirect:
+) -> Response[Any]:
     """Accept, complete or return an assignment, then go back where the user was."""
     form = await request.form()
-    archive = archive_of(state)
+    back = local_path(form_text(form, "back"))
+    try:
+        await sync_to_thread(_step, archive_of(state), assignment_id, step, form, user)
+    except EProtocolError as exc:
+        return error_page(request, exc, back=back)
+    return see_other(back)
+
+
+def _step(archive: Archive, assignment_id: int, step: str, form: FormMultiDict, user: User) -> None:
     if step == "accept":
-        change = partial(archive.accept, assignment_id, by=user.username)
+        archive.accept(assignment_id, by=user.username)
     elif step == "complete":
         reply = form_text(form, "reply")
-        change = partial(
-            archive.complete,
+        archive.complete(
             assignment_id,
             by=user.username,
             reply=ProtocolRef.parse(reply, default_book=archive.config.default_book)
@@ -468,16 +479,9 @@ async def assignment_step(
             else None,
         )
     elif step == "return":
-        change = partial(
-            archive.return_assignment,
-            assignment_id,
-            reason=form_text(form, "reason"),
-            by=user.username,
-        )
+        archive.return_assignment(assignment_id, reason=form_text(form, "reason"), by=user.username)
     else:
         raise InvalidInput(f"there is no step {step!r}", field="step")
-    await sync_to_thread(change)
-    return see_other(local_path(form_text(form, "back")))
 
 
 # -- search --------------------------------------------------------------------------------

@@ -159,8 +159,13 @@ def login_redirect(request: Request[Any, Any, State], _: Exception) -> Response[
     return ClientRedirect(login) if fragment else see_other(login)
 
 
-def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
-    """Our errors as a page saying what went wrong; anything else logged, never shown."""
+def error_page(
+    request: Request[Any, Any, State], exc: Exception, *, back: str | None = None
+) -> Response[Any]:
+    """Our errors as a page saying what went wrong; anything else logged, never shown.
+
+    ``back`` is the page a refused form was on, offered as the way back to it.
+    """
     if isinstance(exc, EProtocolError):
         status, message = status_for(exc), exc.message
     elif hasattr(exc, "status_code") and isinstance(exc.status_code, int):
@@ -174,7 +179,7 @@ def error_page(request: Request[Any, Any, State], exc: Exception) -> Response[An
         user = optional_viewer(request)
     except EProtocolError:  # the database is what failed: show the page without the menu
         user = None
-    return page(request, "error.html", status=status, user=user, message=message)
+    return page(request, "error.html", status=status, user=user, message=message, back=back)
 
 
 def _t(context: jinja2.runtime.Context, text: str) -> str:
