@@ -551,6 +551,19 @@ class Archive:
         paths = self._organisation.paths()
         return tuple(e for e in entries if may_read(user, e, lambda code: paths.get(code, [code])))
 
+    def referenced_by(self, entry: Registration, user: User) -> tuple[ProtocolRef, ...]:
+        """The later entries naming ``entry`` that ``user`` may read.
+
+        ``entry.referenced_by`` leaves confidential entries out for everyone; this
+        adds those ``user`` may read (the protocol office, the departments they are
+        routed to).
+        """
+        hidden = self._registry.confidential_referrers(entry.id)
+        if not hidden:
+            return entry.referenced_by
+        shown = {e.ref for e in self.readable_by(user, hidden)}
+        return tuple(sorted({*entry.referenced_by, *shown}))
+
     def department_path(self, code: str) -> tuple[str, ...]:
         """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""
         paths = self._organisation.paths()

@@ -9,7 +9,7 @@ that does not exist.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
@@ -204,7 +204,11 @@ def get_registration(
     year: Year, number: Number, user: User, state: State, book: Book = None
 ) -> schemas.RegistrationOut:
     """A registration with its files, assignments and cancellation."""
-    return schemas.registration_out(readable(archive_of(state), user, book, year, number))
+    archive = archive_of(state)
+    entry = readable(archive, user, book, year, number)
+    return schemas.registration_out(
+        replace(entry, referenced_by=archive.referenced_by(entry, user))
+    )
 
 
 @get(

@@ -719,6 +719,22 @@ class Registry:
         with self._db.read() as conn:
             return self._views(conn, [registration_row(conn, ref)])[0]
 
+    def confidential_referrers(self, registration_id: int) -> list[Registration]:
+        """The confidential entries naming entry ``registration_id`` among their related ones.
+
+        ``referenced_by`` leaves them out; whoever may read one can be shown it.
+        """
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(REGISTRATION)
+                .join(RELATION, RELATION.c.registration_id == REGISTRATION.c.id)
+                .where(
+                    RELATION.c.related_id == registration_id,
+                    REGISTRATION.c.confidential.is_(True),
+                )
+            ).mappings()
+            return self._views(conn, list(rows))
+
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:

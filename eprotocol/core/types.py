@@ -346,7 +346,8 @@ class Registration:
     status: Status
     related: tuple[ProtocolRef, ...] = ()
     #: Later registrations that name this one as related: its replies and follow-ups (but
-    #: confidential ones, which would reveal themselves to whoever may read this one).
+    #: confidential ones, which would reveal themselves to whoever may read this one;
+    #: ``Archive.referenced_by`` adds those a given user may read).
     referenced_by: tuple[ProtocolRef, ...] = ()
     files: tuple[StoredFile, ...] = ()
     cancellation: Cancellation | None = None

@@ -252,6 +252,18 @@ def test_one_request_registers_relates_and_routes(api: Api) -> None:
     with api.client("clerk") as client:
         answered = client.get(f"/api/v1/registrations/{first['year']}/{first['number']}").json()
         assert answered["referenced_by"] == [f"general:{entry['protocol_number']}"]
+    secret = register(
+        api,
+        "clerk",
+        confidential=True,
+        related=[first["protocol_number"]],
+        assignments=[{"department": "DIOIK.KEP"}],
+    ).json()
+    both = [f"general:{entry['protocol_number']}", f"general:{secret['protocol_number']}"]
+    for reader, shown in (("clerk", both), ("kep.staff", both), ("roads.staff", both[:1])):
+        with api.client(reader) as client:
+            answered = client.get(f"/api/v1/registrations/{first['year']}/{first['number']}")
+            assert answered.json()["referenced_by"] == shown, reader
     routed = [(a["department"], a["purpose"], a["state"]) for a in entry["assignments"]]
     assert routed == [("DIOIK.KEP", "action", "pending"), ("TECH", "information", "pending")]
     with api.client("kep.head") as client:
@@ -267,7 +279,7 @@ def test_one_request_registers_relates_and_routes(api: Api) -> None:
         assert refused.status_code == 422, wrong
         assert refused.json()["field"] == field and message in refused.json()["detail"], wrong
     after = register(api, "clerk").json()
-    assert after["number"] == entry["number"] + 1  # the refused ones used no number
+    assert after["number"] == secret["number"] + 1  # the refused ones used no number
 
 
 def test_bad_input_gets_problems(api: Api) -> None:

@@ -138,6 +138,36 @@ def test_related_references(archive: Archive) -> None:
     assert shown.referenced_by == (reply.ref,)
 
 
+def test_a_confidential_reply_is_shown_to_those_who_may_read_it(org: Archive) -> None:
+    original = org.register(incoming(), by="clerk")
+    reply = org.register(
+        NewRegistration(direction="outgoing", subject="Απάντηση", related=[str(original.ref)]),
+        by="clerk",
+    )
+    secret = org.register(
+        NewRegistration(
+            direction="internal",
+            subject="Εμπιστευτικό υπόμνημα",
+            confidential=True,
+            related=[str(original.ref)],
+        ),
+        by="clerk",
+        route=["TECH.ROADS"],
+    )
+    entry = org.get("general", YEAR, original.number)
+    assert entry.referenced_by == (reply.ref,)  # for whoever reads the entry
+
+    shown = {
+        name: org.referenced_by(entry, org.user(name)) for name in ("clerk", "kostas", "maria")
+    }
+
+    assert shown == {
+        "clerk": (reply.ref, secret.ref),  # the protocol office reads confidential entries
+        "kostas": (reply.ref, secret.ref),  # his section is routed the confidential one
+        "maria": (reply.ref,),
+    }
+
+
 def test_year_rollover_follows_athens_calendar(archive: Archive, clock: FixedClock) -> None:
     clock.set(datetime(2026, 12, 31, 21, 59, 59, tzinfo=UTC))  # 23:59:59 in Athens
     last_of_2026 = archive.register(incoming(), by="clerk")

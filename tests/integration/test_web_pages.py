@@ -757,8 +757,15 @@ def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: 
     expect(page.locator("#corrections-h + ul")).to_contain_text(f"Σχετικά «—» → «{asked}»")
     expect(page.get_by_label("Σχετικά (αρ. πρωτ.)")).to_have_value(asked)
     inspect(page, "registration-related-later")
+    secret = run_cli(
+        "register", "--direction", "internal", "--subject", "Εμπιστευτικό σημείωμα",
+        "--confidential", "--related", asked, env=env, cwd=site.root,
+    )  # fmt: skip
+    assert secret.returncode == 0, secret.stderr
     page.locator("dl.facts").get_by_role("link", name=asked).click()
     expect(page.locator("dl.facts").get_by_role("link", name=reply)).to_be_visible()
+    # A confidential entry naming it is shown to those who may read it (here an admin).
+    expect(page.locator("dl.facts").get_by_role("link", name=secret.stdout.strip())).to_be_visible()
 
     # The earlier entry cannot name the later one: the later names the earlier.
     page.get_by_text("Σχετικά", exact=True).click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from datetime import date
@@ -347,6 +348,7 @@ class RegistrationPages(Controller):
     ) -> Template:
         """The facts, files as page images, routing, corrections and audit trail."""
         archive = archive_of(state)
+        entry = dataclasses.replace(entry, referenced_by=archive.referenced_by(entry, user))
         trail = archive.audit_trail(entry) if _sees_audit(user) else ()
         return page(
             request,
