@@ -207,7 +207,8 @@ def _describe(entry: Registration) -> str:
         (
             "Διόρθωση",
             f"{FIELD_LABELS[c.field]}: «{printed_value(c.field, c.old_value, entry.book)}» → "
-            f"«{printed_value(c.field, c.new_value, entry.book)}» ({c.corrected_by})",
+            f"«{printed_value(c.field, c.new_value, entry.book)}» "
+            f"({c.reason}; {c.corrected_by}, {c.corrected_at:%d/%m/%Y %H:%M:%S})",
         )
         for c in entry.corrections
     )
