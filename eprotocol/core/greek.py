@@ -40,6 +40,8 @@ _TO_GREEK = [
     ("ps", "ψ"),
     ("ks", "ξ"),
     ("ou", "ου"),
+    ("eu", "ευ"),
+    ("au", "αυ"),
     ("mp", "μπ"),
     ("nt", "ντ"),
     ("gk", "γκ"),
@@ -75,8 +77,31 @@ _TO_GREEK = [
 ]
 _TO_GREEK_RE = re.compile("|".join(re.escape(latin) for latin, _ in _TO_GREEK))
 _TO_GREEK_MAP = dict(_TO_GREEK)
-#: Vowels Latin spelling does not distinguish, folded to one letter each.
-_SOUNDS = [("ει", "ι"), ("οι", "ι"), ("υι", "ι"), ("αι", "ε"), ("η", "ι"), ("υ", "ι"), ("ω", "ο")]
+#: Letters Latin spelling does not distinguish, folded to one each: the vowels, and ευ, αυ,
+#: β, which it writes ef, ev, af, av, v, f alike.
+_SOUNDS = [
+    ("ευ", "εφ"),
+    ("αυ", "αφ"),
+    ("β", "φ"),
+    ("ει", "ι"),
+    ("οι", "ι"),
+    ("υι", "ι"),
+    ("αι", "ε"),
+    ("η", "ι"),
+    ("υ", "ι"),
+    ("ω", "ο"),
+]
+#: Endings Latin letters write alike: each as transliterated, and the Greek spellings it
+#: may stand for (-is is -ης as often as -ις; Cretan surnames end in -άκης).
+_LATIN_ENDINGS = (
+    ("ισ", ("ισ", "ησ", "εισ", "οισ", "υσ")),
+    ("ον", ("ον", "ων")),
+    ("οσ", ("οσ", "ωσ")),
+    ("ια", ("ια", "εια")),
+    ("ι", ("ι", "η", "ει", "οι", "υ")),
+    ("ο", ("ο", "ω")),
+    ("ε", ("ε", "αι")),
+)
 
 
 def fold(text: str) -> str:
@@ -93,11 +118,40 @@ def to_greek(word: str) -> str:
 
 @lru_cache(maxsize=1 << 18)
 def sounds(stem: str) -> str:
-    """Fold the Greek vowels that sound alike (η, ι, υ, ει, οι → ι; ω → ο; αι → ε)."""
+    """Fold the letters that sound alike (η, ι, υ, ει, οι → ι; ω → ο; αι → ε; ευ → εφ...).
+
+    A final ι goes too: Latin spelling hides which vowels came before it, and the
+    stemmer keeps it after some (Ηράκλειο → ηρακλει) but not others (iraklio → ιρακλ).
+    """
     stem = stem.replace("ου", "\0")  # the "u" sound: its υ is not an "i"
     for written, spoken in _SOUNDS:
         stem = stem.replace(written, spoken)
-    return stem.replace("\0", "ου")
+    stem = stem.replace("\0", "ου")
+    return stem[:-1] if len(stem) > 2 and stem.endswith("ι") else stem
+
+
+def latin_sounds(word: str) -> frozenset[str]:
+    """The :func:`sounds` of each Greek word that ``word``, typed in Latin letters, may be.
+
+    Latin letters hide how the ending was spelled, and the stemmer strips -ης but
+    not -ις: so «markakis» is read as -ις, -ης, -εις... and finds «Μαρκάκης».
+    Empty for a stop word.
+    """
+    greek = to_greek(fold(word))
+    if greek in STOP_WORDS:
+        return frozenset()
+    if len(greek) <= 2:
+        return frozenset({sounds(greek)})
+    for ending, spellings in _LATIN_ENDINGS:
+        if greek.endswith(ending):
+            base = greek[: -len(ending)]
+            return frozenset(sounds(stem(base + spelling)) for spelling in spellings)
+    return frozenset({sounds(stem(greek))})
+
+
+def is_latin(word: str) -> bool:
+    """Whether ``word`` is typed in Latin letters (and is read as transliterated Greek)."""
+    return _LATIN.search(fold(word)) is not None
 
 
 @lru_cache(maxsize=1)

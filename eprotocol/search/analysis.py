@@ -15,7 +15,7 @@ from typing import Any
 
 from whoosh.analysis import Filter, RegexTokenizer
 
-from eprotocol.core.greek import WORD, sounds, terms
+from eprotocol.core.greek import WORD, is_latin, latin_sounds, sounds, terms
 
 
 class GreekFilter(Filter):  # type: ignore[misc]
@@ -24,9 +24,10 @@ class GreekFilter(Filter):  # type: ignore[misc]
     With ``phonetic`` the stems' vowels are folded as well (see :func:`sounds`).
     """
 
-    #: Raised whenever a word's terms change (2: the ι of -ιο, -ιος). The index stores
-    #: the filter with its version: one made by another version is rebuilt.
-    version = 2
+    #: Raised whenever a word's terms change (2: the ι of -ιο, -ιος; 3: ευ, αυ, β and a
+    #: final ι in the phonetic terms). The index stores the filter with its version: one
+    #: made by another version is rebuilt.
+    version = 3
 
     def __init__(self, *, phonetic: bool = False) -> None:
         self.phonetic = phonetic
@@ -49,8 +50,17 @@ class GreekFilter(Filter):  # type: ignore[misc]
         return hash((GreekFilter, self.phonetic, self.version))
 
     def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
-        """Rewrite each token's text; drop stop words."""
+        """Rewrite each token's text; drop stop words.
+
+        In a phonetic query, a word typed in Latin letters gives one token for each
+        Greek spelling it may stand for (the field ORs them, see ``multitoken_query``).
+        """
         for token in tokens:
+            if self.phonetic and token.mode == "query" and is_latin(token.text):
+                for variant in sorted(latin_sounds(token.text)):
+                    token.text = variant
+                    yield token
+                continue
             term = terms(token.text)
             if term is None:
                 continue

@@ -108,7 +108,7 @@ def schema() -> Schema:
         correspondents=TEXT(analyzer=GREEK, phrase=True),
         reference=ID,
         text=TEXT(analyzer=GREEK, phrase=True),
-        text_sound=TEXT(analyzer=PHONETIC),
+        text_sound=TEXT(analyzer=PHONETIC, multitoken_query="or"),
         classification=ID,
         departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,

@@ -77,6 +77,22 @@ def test_inflections_phrases_and_correspondents(searchable: Archive) -> None:
     assert set(numbers(searchable.search("Ηρακλείου OR πιστοποιητικό", by="clerk"))) == {4, 5}
 
 
+def test_cretan_surnames_typed_in_latin_letters_find_their_entries(searchable: Archive) -> None:
+    """-άκης typed -akis: the stemmer strips -ης but not -ις, so each spelling is tried."""
+    entry = searchable.register(
+        NewRegistration(
+            direction="incoming",
+            subject="Σύνδεση με το δίκτυο ύδρευσης",
+            sender="Μαρκάκης Ελευθέριος",
+        ),
+        by="clerk",
+    )
+    searchable.index_pending()
+    for query in ("markakis", "Markakis Eleftherios", "idrefsi markakis"):
+        assert numbers(searchable.search(query, by="clerk")) == [entry.number], query
+    assert numbers(searchable.search("markakis Kalogeropoulos", by="clerk")) == []
+
+
 def test_search_reads_a_minus_and_a_hanging_operator_as_people_mean_them(
     searchable: Archive,
 ) -> None:
