@@ -290,14 +290,13 @@ class Registry:
             self._refresh_books()
         return self._book_codes[book_id]
 
-    def _retention_years(self, code: str | None) -> int:
+    def _retention_years(self, conn: sa.Connection, code: str | None) -> int:
         """Retention of a registration's files: its classification's, or the default."""
         if code is None:
             return self._default_retention
-        with self._db.read() as conn:
-            years = conn.execute(
-                sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
-            ).scalar()
+        years = conn.execute(
+            sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
+        ).scalar()
         if years is None:
             raise InvalidInput(
                 f"{code!r} is not a heading of the filing plan", field="classification_code"
@@ -375,9 +374,33 @@ class Registry:
         with self._db.read() as conn:
             return set(conn.execute(_KNOWN, {"shas": shas}).scalars())
 
-    def _resolve(self, refs: Sequence[ProtocolRef]) -> list[int]:
-        with self._db.read() as conn:
-            return [row["id"] for row in _related_rows(conn, refs)]
+    def _look_up(
+        self, clean: validation.CleanRegistration, asked: Sequence[RouteTo | str], actor: str
+    ) -> tuple[list[_Route], list[int], int]:
+        """What a registration reads before its files are stored, in one read transaction.
+
+        Its routes, the ids of the entries it relates to and its files' retention in
+        years; no transaction when it asks for none of them.
+        """
+        if isinstance(asked, str):  # one code, not its letters
+            asked = (asked,)
+        code = clean.values["classification_code"]
+        routes: dict[int, _Route] = {}
+        related: list[int] = []
+        years = self._default_retention
+        if asked or clean.related or code is not None:
+            with self._db.read() as conn:
+                if asked:
+                    routes = _asked_routes(conn, asked, actor)
+                related = [row["id"] for row in _related_rows(conn, clean.related)]
+                years = self._retention_years(conn, code)
+        # The rules are read (when their copy is stale) outside that transaction.
+        for rule in self._rules.matching(clean.values):
+            if rule.automatic and rule.department_id not in routes:
+                routes[rule.department_id] = _Route(
+                    rule.department_id, rule.department, rule.purpose, f"rule:{rule.id}", rule.name
+                )
+        return list(routes.values()), related, years
 
     def _sealing(self) -> tuple[Signer, DocumentRenderer]:
         if self._signer is None or self._renderer is None:
@@ -432,9 +455,7 @@ class Registry:
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
-        routes = self._routes(clean.values, route, actor)
-        related_ids = self._resolve(clean.related) if clean.related else []
-        retention_years = self._retention_years(clean.values["classification_code"])
+        routes, related_ids, retention_years = self._look_up(clean, route, actor)
         retain_until = years_later(self._clock.now(), retention_years)
         if seal:
             issue, files = self._seal_main(clean.values, files)
@@ -468,44 +489,6 @@ class Registry:
             assignments=assignments,
             verification_code=done.verification_code,
         )
-
-    def _routes(
-        self, values: Mapping[str, Any], asked: Sequence[RouteTo | str], actor: str
-    ) -> list[_Route]:
-        """The assignments to make with an entry: those asked for, then automatic rules'.
-
-        A department gets one assignment: asked for twice, for action wins over
-        for information; what the person registering asks for wins over a rule.
-        """
-        routes: dict[int, _Route] = {}
-        if isinstance(asked, str):  # one code, not its letters
-            asked = (asked,)
-        if asked:
-            with self._db.read() as conn:
-                tree = DepartmentTree(conn)
-                user = load_user(conn, actor, tree)
-            for item in asked:
-                target = item if isinstance(item, RouteTo) else RouteTo(item)
-                purpose = validation.choice(target.purpose, Purpose, "purpose")
-                try:
-                    department_id = tree.id_of(target.department)
-                except NotFound:
-                    raise InvalidInput(
-                        f"there is no department {target.department!r}", field="assignments"
-                    ) from None
-                if not allowed(user, Action.ASSIGN, department_path=tree.path(department_id)):
-                    raise Forbidden(f"{user.username} may not assign work to {target.department}")
-                earlier = routes.get(department_id)
-                if earlier is None or earlier.purpose != Purpose.ACTION:
-                    routes[department_id] = _Route(
-                        department_id, target.department, purpose, user.username
-                    )
-        for rule in self._rules.matching(values):
-            if rule.automatic and rule.department_id not in routes:
-                routes[rule.department_id] = _Route(
-                    rule.department_id, rule.department, rule.purpose, f"rule:{rule.id}", rule.name
-                )
-        return list(routes.values())
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
         """Record ``batch`` in one transaction, numbering the entries in order."""
@@ -1074,6 +1057,34 @@ class Registry:
                 [{"registration_id": row["id"], "related_id": other["id"]} for other in rows],
             )
         return [str(r) for r in current], [str(r) for r in related]
+
+
+def _asked_routes(
+    conn: sa.Connection, asked: Sequence[RouteTo | str], actor: str
+) -> dict[int, _Route]:
+    """The assignments asked for with a new entry, by department id.
+
+    A department gets one: asked for twice, for action wins over for information.
+    ``Forbidden`` if ``actor`` may not assign to one, ``InvalidInput`` if there is none.
+    """
+    tree = DepartmentTree(conn)
+    user = load_user(conn, actor, tree)
+    routes: dict[int, _Route] = {}
+    for item in asked:
+        target = item if isinstance(item, RouteTo) else RouteTo(item)
+        purpose = validation.choice(target.purpose, Purpose, "purpose")
+        try:
+            department_id = tree.id_of(target.department)
+        except NotFound:
+            raise InvalidInput(
+                f"there is no department {target.department!r}", field="assignments"
+            ) from None
+        if not allowed(user, Action.ASSIGN, department_path=tree.path(department_id)):
+            raise Forbidden(f"{user.username} may not assign work to {target.department}")
+        earlier = routes.get(department_id)
+        if earlier is None or earlier.purpose != Purpose.ACTION:
+            routes[department_id] = _Route(department_id, target.department, purpose, user.username)
+    return routes
 
 
 def _related_rows(conn: sa.Connection, refs: Sequence[ProtocolRef]) -> list[sa.RowMapping]:

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from eprotocol import (
     Archive,
@@ -164,6 +165,34 @@ def test_departments_asked_for_are_routed_in_the_registration_itself(ruled: Arch
     assert events[3].details["rule"] == "Πιστοποιητικά στο ΚΕΠ"
     assert ruled.verify_audit_chain().ok
     assert [e.assignment.registration for e in ruled.inbox(department="TECH.ROADS")] == [entry.ref]
+
+
+def test_a_registration_reads_what_it_needs_in_one_transaction_before_numbering(
+    ruled: Archive,
+) -> None:
+    """Departments and user, related entries and the filing heading's retention: one read."""
+    earlier = ruled.register(NewRegistration(direction="incoming", subject="Αίτηση"), by="clerk")
+    checkouts: list[int] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(1)
+
+    sa.event.listen(ruled._db.engine, "checkout", count)  # every transaction takes a connection
+    try:
+        ruled.register(
+            NewRegistration(
+                direction="outgoing",
+                subject="Απάντηση για τον δρόμο",
+                classification_code="Φ.600",
+                related=[earlier.protocol_number],
+            ),
+            by="clerk",
+            route=["DIOIK"],
+        )
+    finally:
+        sa.event.remove(ruled._db.engine, "checkout", count)
+    # The look-up before the files are stored, the numbering, the new assignments read back.
+    assert len(checkouts) == 3
 
 
 def test_a_route_asked_for_wins_over_a_rule_for_the_same_department(ruled: Archive) -> None:
