@@ -40,7 +40,6 @@ from eprotocol.core.certificates import (
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
-    Forbidden,
     ImmutableField,
     InvalidInput,
     InvalidReference,
@@ -68,10 +67,9 @@ from eprotocol.core.models import (
 from eprotocol.core.numbering import take_numbers
 from eprotocol.core.organisation import DepartmentTree, load_user
 from eprotocol.core.outbox import emit, emit_all
-from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, already_stored
 from eprotocol.core.queries import registration_row
-from eprotocol.core.routing import Routing
+from eprotocol.core.routing import Routing, assignable
 from eprotocol.core.rules import RoutingRules
 from eprotocol.core.types import (
     Assignment,
@@ -1074,13 +1072,11 @@ def _asked_routes(
         target = item if isinstance(item, RouteTo) else RouteTo(item)
         purpose = validation.choice(target.purpose, Purpose, "purpose")
         try:
-            department_id = tree.id_of(target.department)
+            department_id = assignable(tree, user, target.department)
         except NotFound:
             raise InvalidInput(
                 f"there is no department {target.department!r}", field="assignments"
             ) from None
-        if not allowed(user, Action.ASSIGN, department_path=tree.path(department_id)):
-            raise Forbidden(f"{user.username} may not assign work to {target.department}")
         earlier = routes.get(department_id)
         if earlier is None or earlier.purpose != Purpose.ACTION:
             routes[department_id] = _Route(department_id, target.department, purpose, user.username)

@@ -79,6 +79,17 @@ def _closing(state: AssignmentState, **extra: Any) -> dict[str, Any]:
     }
 
 
+def assignable(tree: DepartmentTree, actor: User, department: str) -> int:
+    """The id of ``department`` if ``actor`` may route work to it.
+
+    ``Forbidden`` if they may not, ``NotFound`` if there is no such department.
+    """
+    department_id = tree.id_of(department)
+    if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
+        raise Forbidden(f"{actor.username} may not assign work to {department}")
+    return department_id
+
+
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
     """An assignment with the subject of its registration, for lists of work."""
@@ -276,9 +287,7 @@ class Routing:
             registration = registration_row(conn, ref)
             if registration["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(f"registration {ref} is cancelled")
-            department_id = tree.id_of(department)
-            if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
-                raise Forbidden(f"{actor.username} may not assign work to {department}")
+            department_id = assignable(tree, actor, department)
             new_id = self._insert(
                 conn,
                 chain,
@@ -429,9 +438,7 @@ class Routing:
             row: Row,
             now: datetime,
         ) -> None:
-            target = tree.id_of(department)
-            if not allowed(actor, Action.ASSIGN, department_path=tree.path(target)):
-                raise Forbidden(f"{actor.username} may not assign work to {department}")
+            target = assignable(tree, actor, department)
             reg = conn.execute(
                 sa.select(BOOK.c.code, REGISTRATION.c.year, REGISTRATION.c.number)
                 .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
