@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from eprotocol.core.types import (
@@ -58,18 +59,25 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 
-def printed_value(field: str, value: object, book: str) -> str:
-    """A stored value of a registration's ``field`` as Greek registers print it.
+def _greek(text: str) -> str:
+    return GREEK.get(text, text)
 
-    ``—`` for nothing, «ναι»/«όχι», Greek names of codes, dates as 27/02/2026,
-    lists joined with commas, references beside entries of ``book``.
+
+def printed_value(
+    field: str, value: object, book: str, *, label: Callable[[str], str] = _greek
+) -> str:
+    """A stored value of a registration's ``field`` as registers and pages print it.
+
+    ``—`` for nothing, «ναι»/«όχι», the names of codes, dates as 27/02/2026,
+    lists joined with commas, references beside entries of ``book``. ``label``
+    names a code or says a Greek word in the reader's language (Greek by default).
     """
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
-        return "ναι" if value else "όχι"
+        return label("ναι" if value else "όχι")
     if field in ("direction", "channel"):
-        return GREEK.get(str(value), str(value))
+        return label(str(value))
     if field == "sender_date":
         return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
     if isinstance(value, list):

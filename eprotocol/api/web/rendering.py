@@ -21,8 +21,9 @@ from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
 from eprotocol.api.problems import status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.core.errors import EProtocolError, Unauthenticated
+from eprotocol.core.labels import printed_value
 from eprotocol.core.permissions import Action, holds
-from eprotocol.core.types import ProtocolRef, User
+from eprotocol.core.types import User
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +196,9 @@ def _number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 
 
-def _printed_in(reference: str, book: str) -> str:
-    """A stored reference (``general:15/2026``) as shown beside entries of ``book``."""
-    return ProtocolRef.parse(reference).printed_in(book)
+def _printed_value(context: jinja2.runtime.Context, value: object, field: str, book: str) -> str:
+    """A corrected field's stored value, in the page's language (see ``printed_value``)."""
+    return printed_value(field, value, book, label=lambda text: _t(context, text))
 
 
 def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str:
@@ -222,5 +223,5 @@ def template_engine() -> JinjaTemplateEngine:
     environment.globals["can"] = _can
     environment.filters["number"] = _number
     environment.filters["when"] = jinja2.pass_context(_when)
-    environment.filters["printed_in"] = _printed_in
+    environment.filters["printed_value"] = jinja2.pass_context(_printed_value)
     return JinjaTemplateEngine.from_environment(environment)
