@@ -303,9 +303,21 @@ class Archive:
         return Classification(code, title, retention_years, kind)
 
     def check(self) -> None:
-        """Raise an ``Unavailable`` error unless the database and the store answer."""
-        self._db.check()
+        """Raise an ``Unavailable`` error unless the database and the store answer.
+
+        A database whose schema is not the one this version expects is not ready
+        either (``SchemaOutOfDate``).
+        """
+        self.check_schema()
         self._store.check()
+
+    def check_schema(self) -> None:
+        """Raise ``SchemaOutOfDate`` unless :meth:`initialise` has brought the schema up to date.
+
+        ``DatabaseUnavailable`` if the database does not answer.
+        """
+        with self._db.read() as conn:
+            migrate.check_current(conn)
 
     def _local_now(self) -> datetime:
         """The archive clock's time in the archive's zone, without the zone (as indexed)."""

@@ -83,9 +83,15 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def _archive() -> Iterator[Archive]:
+def _archive(*, initialised: bool = True) -> Iterator[Archive]:
+    """The archive of the environment; unless ``initialised`` is false, its schema must be current.
+
+    Any error of the library ends the command with its one-line message.
+    """
     try:
         with Archive(settings_from_env().archive) as archive:
+            if initialised:
+                archive.check_schema()
             yield archive
     except EProtocolError as exc:
         _fail(exc.message)
@@ -239,7 +245,7 @@ def init(
     Without a configured signing key (EPROTOCOL_SIGNING_P12) it also makes a
     self-signed development key, and says so: nobody else trusts that key.
     """
-    with _archive() as archive:
+    with _archive(initialised=False) as archive:
         archive.initialise(organisation=organisation)
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
@@ -996,6 +1002,8 @@ def serve(
     """
     import uvicorn
 
+    with _archive():
+        pass  # a bad setting or a database `init` has not prepared stops the server here
     settings = settings_from_env()
     _warn_if_citizens_cannot_verify(settings.archive.public_url)
     if workers is None:

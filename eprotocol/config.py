@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from eprotocol.core.errors import InvalidInput
 
@@ -161,6 +161,16 @@ class ArchiveConfig:
     extra_engine_options: dict[str, object] = field(default_factory=dict)
 
 
+def _port(parts: SplitResult, what: str, field: str) -> int | None:
+    """The URL's port, if it gives one (``InvalidInput`` if it is not a port number)."""
+    try:
+        return parts.port
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the port of the {what} must be a number from 1 to 65535", field=field
+        ) from exc
+
+
 def storage_config_from_url(url: str) -> StorageConfig:
     """Parse an ``EPROTOCOL_STORAGE_URL``-style URL into a config.
 
@@ -183,7 +193,8 @@ def storage_config_from_url(url: str) -> StorageConfig:
             )
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         secure = query.get("secure", "true").lower() not in {"false", "0", "no"}
-        endpoint = parts.hostname + (f":{parts.port}" if parts.port else "")
+        port = _port(parts, "storage URL", "storage_url")
+        endpoint = parts.hostname + (f":{port}" if port else "")
         return S3StorageConfig(
             endpoint=endpoint,
             access_key=unquote(parts.username),
@@ -207,7 +218,7 @@ def smtp_config_from_url(url: str, *, sender: str) -> SmtpConfig:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return SmtpConfig(
         host=parts.hostname,
-        port=parts.port or 25,
+        port=_port(parts, "SMTP URL", "smtp_url") or 25,
         sender=sender,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,

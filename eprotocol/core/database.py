@@ -20,11 +20,35 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 
-from eprotocol.core.errors import DatabaseUnavailable
+from eprotocol.core.errors import DatabaseUnavailable, InvalidInput
 
 _BEGIN_OPTION = "eprotocol_sqlite_begin"
+_URL_FORM = "sqlite:///path/to/file.db or postgresql+psycopg://user:password@host:port/name"
+
+
+def _database_url(url: str) -> sa.URL:
+    """``url`` parsed, if it names a database eprotocol runs on (``InvalidInput`` if not)."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(
+            f"the database URL is not a URL like {_URL_FORM}", field="database_url"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
+        raise InvalidInput(
+            f"eprotocol runs on SQLite or PostgreSQL, not {backend!r} ({_URL_FORM})",
+            field="database_url",
+        )
+    if backend == "sqlite" and parsed.database in {None, "", ":memory:"}:
+        # Every pooled connection would open a database of its own.
+        raise InvalidInput(
+            "an SQLite database must be a file, e.g. sqlite:///var/eprotocol.db",
+            field="database_url",
+        )
+    return parsed
 
 
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
@@ -49,15 +73,13 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
 class _WriteLock:
     """Writers of one process one at a time, then one process at a time (``flock``)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path) -> None:
         self._threads = threading.Lock()
         self._path = path
         self._file: IO[bytes] | None = None
 
     def __enter__(self) -> None:
         self._threads.acquire()
-        if self._path is None:
-            return
         try:
             if self._file is None:
                 self._file = self._path.open("ab")
@@ -85,10 +107,10 @@ class Database:
     """An engine plus read and write sessions with eprotocol's locking rules."""
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, **engine_options: Any) -> None:
-        url_obj = sa.make_url(url)
+        url_obj = _database_url(url)
         self.is_sqlite = url_obj.get_backend_name() == "sqlite"
-        if self.is_sqlite and url_obj.database and url_obj.database != ":memory:":
-            Path(url_obj.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite:
+            Path(str(url_obj.database)).parent.mkdir(parents=True, exist_ok=True)
         # A pool big enough for the server's worker threads: a connection that does not fit
         # is closed on return and reopened (with its pragmas) on the next checkout.
         options: dict[str, Any] = {
@@ -101,7 +123,14 @@ class Database:
             options.setdefault(
                 "connect_args", {"timeout": busy_timeout, "check_same_thread": False}
             )
-        self.engine = sa.create_engine(url_obj, **options)
+        try:
+            self.engine = sa.create_engine(url_obj, **options)
+        except ImportError as exc:
+            raise InvalidInput(
+                f"the database driver {url_obj.get_driver_name()!r} is not installed "
+                f"(eprotocol uses {_URL_FORM})",
+                field="database_url",
+            ) from exc
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout)
             self._write_engine: Engine = self.engine.execution_options(
@@ -115,10 +144,7 @@ class Database:
         # command line) queue on a file lock beside the database for the same reason.
         self._write_lock: _WriteLock | None = None
         if self.is_sqlite:
-            on_disk = bool(url_obj.database) and url_obj.database != ":memory:"
-            self._write_lock = _WriteLock(
-                Path(f"{url_obj.database}.write-lock") if on_disk else None
-            )
+            self._write_lock = _WriteLock(Path(f"{url_obj.database}.write-lock"))
 
     @property
     def dialect(self) -> str:
@@ -142,11 +168,6 @@ class Database:
                 yield conn
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
-
-    def check(self) -> None:
-        """Raise ``DatabaseUnavailable`` unless a trivial query succeeds."""
-        with self.read() as conn:
-            conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
         """Close every pooled connection (and the write-lock file)."""

@@ -90,6 +90,16 @@ class DatabaseUnavailable(Unavailable):
     code = "database-unavailable"
 
 
+class SchemaOutOfDate(DatabaseUnavailable):
+    """The database has no eprotocol schema, or not the one this version expects.
+
+    ``eprotocol init`` creates or upgrades it; a schema newer than the code needs
+    the newer eprotocol that upgraded it.
+    """
+
+    code = "schema-out-of-date"
+
+
 class StorageUnavailable(Unavailable):
     """The blob store cannot be reached or failed while writing or reading."""
 

@@ -15,7 +15,7 @@ import pytest
 
 from eprotocol import Archive, ArchiveConfig, storage_config_from_url
 from tests.pdfs import make_pdf
-from tests.support import run_cli
+from tests.support import free_port, run_cli
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANCEL_REASONS = ("--reason", "Λάθος", "--authorisation", "Απόφαση 1")
@@ -183,6 +183,51 @@ def test_errors_are_one_line_and_non_zero(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            {"EPROTOCOL_DATABASE_URL": "mysql://clerk:s3cret-pw@db.local/protocol"},
+            "eprotocol runs on SQLite or PostgreSQL, not 'mysql'",
+        ),
+        ({"EPROTOCOL_DATABASE_URL": "var/eprotocol.db"}, "the database URL is not a URL like"),
+        ({"EPROTOCOL_DATABASE_URL": "sqlite://"}, "an SQLite database must be a file"),
+        (
+            {"EPROTOCOL_DATABASE_URL": "postgresql+pg8000://clerk:s3cret-pw@db.local/protocol"},
+            "the database driver 'pg8000' is not installed",
+        ),
+        (
+            {"EPROTOCOL_STORAGE_URL": "s3://key:s3cret-pw@s3.local:9ooo/eprotocol"},
+            "the port of the storage URL must be a number",
+        ),
+        ({"EPROTOCOL_SMTP_URL": "smtp://mail.local:2s"}, "the port of the SMTP URL must be"),
+    ],
+)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # refused before any query
+def test_a_bad_setting_stops_every_command_in_one_line(
+    run: Run, setting: dict[str, str], message: str
+) -> None:
+    """The server too: it does not start, rather than fail on every request."""
+    for args in (["show", "2026/1"], ["serve", "--port", str(free_port())]):
+        result = run(*args, **setting)
+        assert (result.returncode, result.stdout) == (1, ""), args
+        assert result.stderr.startswith(f"eprotocol: {message}"), args
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "s3cret-pw" not in result.stderr
+
+
+def test_a_database_init_has_not_prepared_is_named_before_any_work(run: Run) -> None:
+    """A server started on it would report ready and fail on every request (and its jobs loop)."""
+    for args in (["show", "2026/1"], ["search", "Χανιά"], ["serve", "--port", str(free_port())]):
+        result = run(*args)
+        assert (result.returncode, result.stdout) == (1, ""), args
+        assert result.stderr == (
+            "eprotocol: the database has no eprotocol schema yet: run `eprotocol init`\n"
+        ), args
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    assert "there is no registration" in run("show", "2026/1").stderr
 
 
 def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run) -> None:

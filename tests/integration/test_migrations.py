@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from eprotocol import migrate
+from eprotocol import Archive, ArchiveConfig, SchemaOutOfDate, migrate
 from eprotocol.core import models  # noqa: F401  (registers the tables)
 
 
@@ -33,3 +34,25 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
     migrate.upgrade(engine)
     assert _diff(engine) == []
     engine.dispose()
+
+
+def test_an_archive_says_when_its_schema_is_not_the_one_it_expects(
+    config: ArchiveConfig,
+) -> None:
+    """No schema, an older one (new code, `init` not run) or a newer one (older code)."""
+    with Archive(config) as archive:
+        with pytest.raises(SchemaOutOfDate, match="no eprotocol schema yet: run `eprotocol init`"):
+            archive.check()
+        archive.initialise()
+        archive.check_schema()
+        engine = sa.create_engine(config.database_url)
+        command.downgrade(migrate.alembic_config(engine), "-1")
+        with pytest.raises(SchemaOutOfDate, match="older than this version of eprotocol: run"):
+            archive.check_schema()
+        archive.initialise()
+        archive.check()
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed0001'"))
+        with pytest.raises(SchemaOutOfDate, match=r"newer than .* \(revision f00dfeed0001\)"):
+            archive.check_schema()
+        engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,13 @@ from eprotocol import (
     InvalidInput,
     LocalStorageConfig,
     RegistrationNotFound,
+    SchemaOutOfDate,
     StorageUnavailable,
     UnknownBook,
     storage_config_from_url,
 )
 from eprotocol.api.problems import status_for, to_problem
+from eprotocol.config import smtp_config_from_url
 from eprotocol.env import settings_from_env
 
 
@@ -57,6 +61,21 @@ def test_bad_storage_urls(url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("parse", "url"),
+    [
+        (storage_config_from_url, "s3://k:s@host:port/b"),
+        (storage_config_from_url, "s3://k:s@host:99999/b"),
+        (partial(smtp_config_from_url, sender="eprotocol@localhost"), "smtp://mail:twenty-five"),
+    ],
+)
+def test_a_port_that_is_not_a_number_is_refused_with_our_error(
+    parse: Callable[[str], object], url: str
+) -> None:
+    with pytest.raises(InvalidInput, match=r"the port of the (storage|SMTP) URL must be a number"):
+        parse(url)
+
+
+@pytest.mark.parametrize(
     ("error", "status"),
     [
         (InvalidInput("x"), 422),
@@ -65,6 +84,7 @@ def test_bad_storage_urls(url: str) -> None:
         (RegistrationNotFound("x"), 404),
         (AlreadyCancelled("x"), 409),
         (DatabaseUnavailable("x"), 503),
+        (SchemaOutOfDate("x"), 503),
         (StorageUnavailable("x"), 503),
         (BlobCorrupt("x"), 500),
         (EProtocolError("x"), 500),
