@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from eprotocol import migrate
 from eprotocol.bags import BagReader, BagWriter
-from eprotocol.config import ArchiveConfig
+from eprotocol.config import ArchiveConfig, is_web_address
 from eprotocol.core import validation
 from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, events_about, lock_chain, to_event, verify_chain
@@ -144,6 +144,12 @@ class Archive:
             ZoneInfo(config.timezone)  # fail early, with our error, on a bad zone name
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"unknown time zone {config.timezone!r}", field="timezone") from None
+        if not is_web_address(config.public_url):  # printed in every QR code: fail now, not there
+            raise InvalidInput(
+                f"the public URL must be an http:// or https:// address such as "
+                f"https://protocol.example.gr, not {config.public_url!r}",
+                field="public_url",
+            )
         self.config = config
         self._db = Database(
             config.database_url,

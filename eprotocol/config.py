@@ -161,6 +161,12 @@ class ArchiveConfig:
     extra_engine_options: dict[str, object] = field(default_factory=dict)
 
 
+def is_web_address(url: str) -> bool:
+    """Whether ``url`` is an ``http://`` or ``https://`` address with a host."""
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
 def _port(parts: SplitResult, what: str, field: str) -> int | None:
     """The URL's port, if it gives one (``InvalidInput`` if it is not a port number)."""
     try:

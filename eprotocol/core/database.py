@@ -110,7 +110,13 @@ class Database:
         url_obj = _database_url(url)
         self.is_sqlite = url_obj.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            Path(str(url_obj.database)).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(str(url_obj.database)).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"the database directory {folder} cannot be made: {exc.strerror}"
+                ) from exc
         # A pool big enough for the server's worker threads: a connection that does not fit
         # is closed on return and reopened (with its pragmas) on the next checkout.
         options: dict[str, Any] = {

@@ -32,7 +32,7 @@ from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from eprotocol.config import SigningConfig
+from eprotocol.config import SigningConfig, is_web_address
 from eprotocol.core.errors import InvalidInput, SigningUnavailable
 from eprotocol.core.types import SignatureCheck
 from eprotocol.private_files import create_private_file
@@ -130,23 +130,31 @@ def check_signatures(
     return tuple(checks)
 
 
+def _read(path: Path, what: str) -> bytes:
+    """The bytes of a configured file (``SigningUnavailable`` naming it if unreadable)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SigningUnavailable(f"{what} {path} cannot be read: {exc.strerror}") from exc
+
+
 class PadesSigner:
     """A :class:`~eprotocol.core.certificates.Signer` holding the organisation's key."""
 
     def __init__(self, config: SigningConfig) -> None:
+        if config.timestamp_url is not None and not is_web_address(config.timestamp_url):
+            raise SigningUnavailable(
+                f"the timestamp server must be an http:// or https:// address, "
+                f"not {config.timestamp_url!r}"
+            )
+        key = _read(config.p12_path, "the signing key")
         try:
-            signer = signers.SimpleSigner.load_pkcs12(  # type: ignore[no-untyped-call]
-                str(config.p12_path), passphrase=config.password
-            )
-        except (OSError, ValueError) as exc:
+            signer = signers.SimpleSigner.load_pkcs12_data(key, (), passphrase=config.password)
+        except ValueError as exc:
             raise SigningUnavailable(
-                f"the signing key {config.p12_path} cannot be loaded: {type(exc).__name__}"
+                f"the signing key {config.p12_path} cannot be opened: not a PKCS#12 file, or "
+                "the wrong password"
             ) from exc
-        if signer is None or signer.signing_cert is None:
-            # pyHanko logs the reason and returns None (wrong password, not PKCS#12...).
-            raise SigningUnavailable(
-                f"the signing key {config.p12_path} cannot be loaded (wrong password?)"
-            )
         self._signer = signer
         self._cert: asn1_x509.Certificate = signer.signing_cert
         self._timestamper = (
@@ -154,8 +162,16 @@ class PadesSigner:
             if config.timestamp_url
             else None
         )
-        extra = [config.trust_roots.read_bytes()] if config.trust_roots is not None else []
-        self._roots = [self._cert, *load_trust_roots(extra)]
+        extra = []
+        if config.trust_roots is not None:
+            roots = _read(config.trust_roots, "the trust roots")
+            try:
+                extra = load_trust_roots([roots])
+            except ValueError as exc:
+                raise SigningUnavailable(
+                    f"the trust roots {config.trust_roots} are not PEM certificates"
+                ) from exc
+        self._roots = [self._cert, *extra]
         self._meta = signers.PdfSignatureMetadata(
             field_name=_FIELD,
             subfilter=SigSeedSubFilter.PADES,

@@ -167,7 +167,12 @@ class WhooshIndex:
         ``local_now`` gives the archive's local time, naive, as the documents' dates
         are indexed: queries for "today" mean its day (Whoosh alone takes UTC's).
         """
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexUnavailable(
+                f"the search index directory {directory} cannot be made: {exc.strerror}"
+            ) from exc
         self._directory = directory
         self._local_now = local_now
         self._write_lock = threading.Lock()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -547,6 +549,26 @@ def test_a_development_key_names_a_greek_organisation_of_any_length(
     assert loaded.signer_name == signer
     (check,) = loaded.check(loaded.sign(greek_pdf("Δοκιμή")))
     assert check.signer == signer and check.intact and check.valid
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"p12_path": Path("/no/such/key.p12")}, "key.p12 cannot be read: No such file"),
+        ({"p12_path": Path("/etc")}, "signing key /etc cannot be read: Is a directory"),
+        ({"p12_path": Path("/etc/passwd")}, "not a PKCS#12 file, or the wrong password"),
+        ({"password": b"not-the-password"}, "not a PKCS#12 file, or the wrong password"),
+        ({"trust_roots": Path("/no/roots.pem")}, "trust roots /no/roots.pem cannot be read"),
+        ({"trust_roots": Path("/etc/passwd")}, "trust roots /etc/passwd are not PEM"),
+        ({"timestamp_url": "tsa.example.gr"}, "timestamp server must be an http:// or https://"),
+    ],
+)
+def test_a_signing_setting_that_cannot_work_is_named_at_start(
+    signing: SigningConfig, change: dict[str, Any], message: str
+) -> None:
+    """Not a traceback from pyHanko's logger, nor an error at the first certificate."""
+    with pytest.raises(SigningUnavailable, match=re.escape(message)):
+        PadesSigner(dataclasses.replace(signing, **change))
 
 
 def test_the_signing_password_is_never_shown(signing: SigningConfig, tmp_path: Path) -> None:

@@ -203,6 +203,22 @@ def test_errors_are_one_line_and_non_zero(
             "the port of the storage URL must be a number",
         ),
         ({"EPROTOCOL_SMTP_URL": "smtp://mail.local:2s"}, "the port of the SMTP URL must be"),
+        (
+            {"EPROTOCOL_DATABASE_URL": "sqlite:////proc/eprotocol/e.db"},
+            "the database directory /proc/eprotocol cannot be made",
+        ),
+        (
+            {"EPROTOCOL_INDEX_DIR": "/proc/eprotocol-index"},
+            "the search index directory /proc/eprotocol-index cannot be made",
+        ),
+        (
+            {"EPROTOCOL_PUBLIC_URL": "protocol.chania.gr"},
+            "the public URL must be an http:// or https:// address",
+        ),
+        (
+            {"EPROTOCOL_SIGNING_P12": "/etc/passwd"},
+            "the signing key /etc/passwd cannot be opened: not a PKCS#12 file",
+        ),
     ],
 )
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # refused before any query
