@@ -776,6 +776,8 @@ def verify(
         if path.is_file():
             report = result = archive.verify_pdf(path.read_bytes())
             document, good, problems = result.document, result.authentic, list(result.reasons)
+        elif "/" in target or "." in target:  # never in a code: a file name mistyped
+            _fail(f"there is no file {target}")
         else:
             report = document = archive.verify_code(target)
             good = document.status == VerificationStatus.VALID

@@ -170,6 +170,9 @@ def test_cancelling_at_a_terminal_shows_the_entry_and_asks_first(
             "no protocol book 'nope'",
         ),
         (["import", "."], "is not an export: it has no bagit.txt"),
+        (["verify", "βεβαίωση.pdf"], "there is no file βεβαίωση.pdf"),
+        (["verify", "scans/7KQ3-M9XD"], "there is no file scans/7KQ3-M9XD"),
+        (["verify", "7KQ3-M9XD"], "a verification code has 16 letters and digits"),
         (["export", "out"], "there are no registrations to export"),
     ],
 )
