@@ -17,11 +17,12 @@ from typing import IO, BinaryIO, cast
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED
-from minio.error import MinioException, S3Error
+from minio.error import InvalidResponseError, MinioException, S3Error
+from minio.helpers import check_bucket_name
 from minio.retention import Retention
 
 from eprotocol.config import S3StorageConfig
-from eprotocol.core.errors import BlobCorrupt, BlobMissing, StorageUnavailable
+from eprotocol.core.errors import BlobCorrupt, BlobMissing, InvalidInput, StorageUnavailable
 from eprotocol.core.ports import BlobInfo, BlobListing, blob_key
 from eprotocol.storage.local import CHUNK, check_key
 
@@ -46,10 +47,37 @@ class _HashingReader:
         return chunk
 
 
+def _reason(exc: Exception) -> str:
+    """What went wrong talking to the server, in a few words an administrator can act on."""
+    if isinstance(exc, S3Error):
+        return exc.code or "error"  # InvalidAccessKeyId, NoSuchBucket, AccessDenied...
+    if isinstance(exc, InvalidResponseError):
+        return "an answer that is not an S3 server's (is this the S3 address?)"
+    cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(cause, urllib3.exceptions.SSLError):
+        return "TLS failed (a server without TLS needs ?secure=false in the storage URL)"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):
+        socket_error = cause.__cause__
+        if isinstance(socket_error, OSError) and socket_error.strerror:
+            return f"cannot connect ({socket_error.strerror})"
+        return "cannot connect"
+    if isinstance(cause, urllib3.exceptions.TimeoutError | TimeoutError):
+        return "no answer in time"
+    return type(cause or exc).__name__
+
+
 class S3BlobStore:
     """A :class:`~eprotocol.core.ports.BlobStore` on an S3-compatible server."""
 
     def __init__(self, config: S3StorageConfig) -> None:
+        try:
+            check_bucket_name(config.bucket, strict=True)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{config.bucket!r} is not an S3 bucket name (3 to 63 lowercase letters, "
+                "digits, dots and hyphens)",
+                field="storage_url",
+            ) from exc
         self.bucket = config.bucket
         self._endpoint = config.endpoint
         http = urllib3.PoolManager(
@@ -69,8 +97,7 @@ class S3BlobStore:
         self._versions: bool | None = None
 
     def _unavailable(self, doing: str, exc: Exception) -> StorageUnavailable:
-        detail = exc.code if isinstance(exc, S3Error) else type(exc).__name__
-        return StorageUnavailable(f"S3 storage at {self._endpoint} failed {doing}: {detail}")
+        return StorageUnavailable(f"S3 storage at {self._endpoint} failed {doing}: {_reason(exc)}")
 
     @property
     def retention_lock(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from minio.error import S3Error
 from eprotocol import (
     BlobCorrupt,
     BlobMissing,
+    InvalidInput,
     LocalStorageConfig,
     StorageUnavailable,
     storage_config_from_url,
@@ -116,10 +118,35 @@ def test_corruption_and_absence_are_detected(store_and_corrupt: tuple[BlobStore,
 def test_unreachable_s3_is_storage_unavailable() -> None:
     url = f"s3://k:s@127.0.0.1:{free_port()}/nothing?secure=false"
     store = open_blob_store(storage_config_from_url(url))
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailable, match=r"cannot connect \(Connection refused\)$"):
         store.check()
     with pytest.raises(StorageUnavailable):
         store.put(io.BytesIO(DATA), sha256=SHA, size=len(DATA))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (("eprotocol-test-secret@", "not-the-secret@"), "SignatureDoesNotMatch"),
+        (("secure=false", "secure=true"), "TLS failed (a server without TLS needs ?secure=false"),
+    ],
+    ids=["wrong secret", "TLS to a plain server"],
+)
+def test_a_wrong_s3_setting_is_named(
+    seaweed: SeaweedServer, change: tuple[str, str], reason: str
+) -> None:
+    """The administrator reads which setting to fix, not an SDK class name."""
+    bucket = seaweed.make_bucket("settings-" + uuid.uuid4().hex[:8])
+    url = seaweed.storage_url(bucket).replace(*change)
+    with pytest.raises(StorageUnavailable, match=re.escape(f"checking the bucket: {reason}")):
+        open_blob_store(storage_config_from_url(url)).check()
+
+
+@pytest.mark.parametrize("bucket", ["Protocol", "my_bucket", "ab"])
+def test_a_name_s3_refuses_for_a_bucket_is_refused_first(bucket: str) -> None:
+    url = f"s3://k:s@127.0.0.1:{free_port()}/{bucket}?secure=false"
+    with pytest.raises(InvalidInput, match=f"{bucket!r} is not an S3 bucket name"):
+        open_blob_store(storage_config_from_url(url))
 
 
 def test_missing_bucket_is_reported(seaweed: SeaweedServer) -> None:
