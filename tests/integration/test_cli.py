@@ -73,6 +73,8 @@ def test_operator_session(run: Run, tmp_path: Path, database_url: str) -> None:
         "--json",
     )
     assert json.loads(second.stdout)["number"] == 2
+    note = ("--direction", "internal", "--subject", "Σημείωμα", "--confidential")
+    assert run("register", *note, "--related", f"1/{year}").returncode == 0
     config = ArchiveConfig(
         database_url=database_url,
         storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
@@ -108,7 +110,8 @@ def test_operator_session(run: Run, tmp_path: Path, database_url: str) -> None:
     assert cancelled.returncode == 0
     printed = run("show", f"{year}/1").stdout
     assert "Ακύρωση:         Διπλή καταχώριση" in printed
-    assert f"Αναφέρεται από:  2/{year}\n" in printed  # its reply
+    # Its reply, and a confidential note: the command line shows confidential entries whole.
+    assert f"Αναφέρεται από:  2/{year}, 3/{year}\n" in printed
     assert f"Σχετικά:         1/{year}\n" in run("show", f"{year}/2").stdout
     assert run("fsck").returncode == 0
 
