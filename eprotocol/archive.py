@@ -395,6 +395,7 @@ class Archive:
         by: str,
         seal: bool = False,
         route: Sequence[RouteTo | str] = (),
+        submission: str | None = None,
     ) -> Registration:
         """Register a document: store its files, give it the next number, record it.
 
@@ -405,8 +406,15 @@ class Archive:
         departments — a code alone is for action — in the same transaction, beside
         the automatic routing rules; ``by`` must be a user allowed to assign to
         them (``Forbidden``), and an unknown department refuses the registration.
+
+        ``submission`` is a key of the form or request (up to 100 characters, e.g.
+        an ``Idempotency-Key``): sent again by the same user with the same contents,
+        it returns the entry it registered and registers nothing; with other
+        contents it is refused (``Conflict``).
         """
-        return self._registry.register(data, files, by=by, seal=seal, route=route)
+        return self._registry.register(
+            data, files, by=by, seal=seal, route=route, submission=submission
+        )
 
     def get(self, book: str, year: int, number: int) -> Registration:
         """One registration (cancelled ones too), with its files and history."""

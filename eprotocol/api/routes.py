@@ -114,8 +114,23 @@ async def create_registration(
     data: Annotated[RegistrationUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     user: User,
     state: State,
+    idempotency_key: Annotated[
+        str | None,
+        Parameter(
+            header="Idempotency-Key",
+            min_length=1,
+            max_length=100,
+            description="A key of the client's choosing for this document: a retry with it "
+            "(after a lost answer, say) returns the registration already made instead of "
+            "making another; the same key with other contents is refused with 409.",
+        ),
+    ] = None,
 ) -> schemas.RegistrationOut:
-    """Give a document the next protocol number; 201 with the registration."""
+    """Give a document the next protocol number; 201 with the registration.
+
+    Sent again with the same ``Idempotency-Key`` by the same user, it answers 201 with the
+    registration that key made, and nothing more is registered.
+    """
     require(user, Action.REGISTER)
     meta = _metadata(data.metadata)
     uploads = data.files if isinstance(data.files, list) else [data.files]
@@ -150,6 +165,7 @@ async def create_registration(
                 by=user.username,
                 seal=meta.seal,
                 route=route,
+                submission=idempotency_key,
             )
         )
     finally:

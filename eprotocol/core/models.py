@@ -96,6 +96,8 @@ class RegistrationRow(SQLModel, table=True):
     __tablename__ = "registration"
     __table_args__ = (
         sa.UniqueConstraint("book_id", "year", "number", name="uq_registration_number"),
+        # A form or a client's request registers once, however often it is sent.
+        sa.Index("uq_registration_submission", "registered_by", "submission_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -116,6 +118,8 @@ class RegistrationRow(SQLModel, table=True):
     )
     confidential: bool = False
     status: str = Field(max_length=16)
+    #: The key of the form or request that made the entry (``Idempotency-Key``), if any.
+    submission_key: str | None = Field(default=None, max_length=100)
 
 
 class RelationRow(SQLModel, table=True):

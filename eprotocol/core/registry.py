@@ -40,6 +40,7 @@ from eprotocol.core.certificates import (
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
+    Conflict,
     ImmutableField,
     InvalidInput,
     InvalidReference,
@@ -182,6 +183,8 @@ class _Pending:
     #: Until when storage keeps the entry's files (a document made in the transaction too).
     retain_until: datetime
     issue: Issue | None = None
+    #: The key of the form or request, recorded so that sending it again registers nothing.
+    submission: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +442,7 @@ class Registry:
         seal: bool = False,
         issue: Issue | None = None,
         route: Sequence[RouteTo | str] = (),
+        submission: str | None = None,
     ) -> Registration:
         """Number and record a new entry; see the module docstring for the steps.
 
@@ -446,10 +450,12 @@ class Registry:
         number, date, verification code, QR code) and signed; ``issue`` makes the
         main document from scratch (certificates). ``route`` names departments
         (codes are for action) to assign it to in the same transaction, beside
-        those of automatic routing rules.
+        those of automatic routing rules. ``submission`` is the key of the form or
+        request (see :meth:`_resubmitted`).
         """
         clean = validation.clean_registration(data, default_book=self._default_book)
         actor = validation.actor(by)
+        key = submission and validation.required_text(submission, "submission", 100)
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
@@ -460,6 +466,8 @@ class Registry:
         elif issue is not None:
             self._sealing()
         staged = self._stage(files, retain_until) if files else []
+        if key is not None and (earlier := self._submitted(actor, key)) is not None:
+            return self._resubmitted(earlier, clean.values, staged, made=issue is not None)
         pending = _Pending(
             clean.book,
             book_id,
@@ -470,8 +478,15 @@ class Registry:
             routes,
             retain_until,
             issue,
+            key,
         )
-        done = self._committer.submit(pending)
+        try:
+            done = self._committer.submit(pending)
+        except sa.exc.IntegrityError:
+            # The same form sent twice at once: the other copy took the key first.
+            if key is None or (earlier := self._submitted(actor, key)) is None:
+                raise
+            return self._resubmitted(earlier, clean.values, staged, made=issue is not None)
         assignments: Sequence[Assignment] = ()
         if routes:  # show the assignments made in the same transaction
             with self._db.read() as conn:
@@ -487,6 +502,53 @@ class Registry:
             assignments=assignments,
             verification_code=done.verification_code,
         )
+
+    def _submitted(self, actor: str, key: str) -> Registration | None:
+        """The entry ``actor`` registered with submission ``key``, if any."""
+        with self._db.read() as conn:
+            row = (
+                conn.execute(
+                    sa.select(REGISTRATION).where(
+                        REGISTRATION.c.registered_by == actor,
+                        REGISTRATION.c.submission_key == key,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            return None if row is None else self._views(conn, [row])[0]
+
+    @staticmethod
+    def _resubmitted(
+        earlier: Registration,
+        values: Mapping[str, Any],
+        staged: Sequence[_StagedFile],
+        *,
+        made: bool,
+    ) -> Registration:
+        """``earlier``, if the submission that registered it is the one sent again now.
+
+        A form sent twice (a double click, a reload) or a request retried after a
+        lost answer registers once: the second gets the first's entry. The same key
+        with another subject, sender, recipients or files is a different document
+        sent with a used form (the browser's Back button): ``Conflict``. A main
+        document made or sealed in the registration is not compared (its bytes are
+        the archive's), only the files sent.
+        """
+        sent = [f.blob.sha256 for f in staged]
+        stored = [f.sha256 for f in earlier.files if not (made and f.role == FileRole.MAIN)]
+        if (
+            earlier.direction.value,
+            earlier.subject,
+            earlier.sender,
+            list(earlier.recipients),
+            stored,
+        ) != (values["direction"], values["subject"], values["sender"], values["recipients"], sent):
+            raise Conflict(
+                f"this form (or Idempotency-Key) already registered {earlier.protocol_number}, "
+                "with other contents: a new document needs a new form (or key)"
+            )
+        return earlier
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
         """Record ``batch`` in one transaction, numbering the entries in order."""
@@ -508,6 +570,7 @@ class Registry:
                         "registered_at": now,
                         "registered_by": p.actor,
                         "status": Status.ACTIVE.value,
+                        "submission_key": p.submission,
                     }
                 )
                 next_free[key] += 1

@@ -234,6 +234,31 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
         assert "<mark" in found["hits"][0]["highlights"]
 
 
+def test_a_request_retried_with_its_idempotency_key_registers_once(api: Api) -> None:
+    """A client that lost the answer sends again: the number it was given, not a second one."""
+    pdf = greek_pdf("Αίτηση μέσω της εφαρμογής των ΚΕΠ")
+
+    def send(key: str, subject: str = "Αίτηση μέσω ΚΕΠ") -> httpx.Response:
+        metadata = {"direction": "incoming", "subject": subject, "sender": "Ε. Βαμβακάς"}
+        with api.client("clerk") as client:
+            return client.post(
+                "/api/v1/registrations",
+                data={"metadata": json.dumps(metadata)},
+                files=[("files", ("αίτηση.pdf", pdf, "application/pdf"))],
+                headers={"Idempotency-Key": key},
+            )
+
+    first, again = send("kep-app-000127"), send("kep-app-000127")
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    other = send("kep-app-000127", subject="Άλλη αίτηση")
+    assert other.status_code == 409
+    assert other.headers["content-type"].startswith("application/problem+json")
+    number = first.json()["protocol_number"]
+    assert f"already registered {number}, with other contents" in other.json()["detail"]
+    assert send("kep-app-000128").json()["number"] == first.json()["number"] + 1
+
+
 def test_one_request_registers_relates_and_routes(api: Api) -> None:
     """Metadata `related` and `assignments`: numbered, related and routed in one transaction."""
     first = register(api, "clerk").json()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +15,7 @@ from eprotocol import (
     AlreadyCancelled,
     Archive,
     ArchiveConfig,
+    Conflict,
     Direction,
     FileInput,
     FileRole,
@@ -197,6 +201,63 @@ def test_failed_transaction_consumes_no_number(
 
     assert table_counts(config) == before
     assert archive.register(incoming(), by="clerk").number == 2
+
+
+def _pdf_input(content: bytes = PDF) -> list[FileInput]:
+    return [FileInput("αίτηση.pdf", content, FileRole.MAIN)]
+
+
+def test_a_submission_sent_again_registers_once(archive: Archive, config: ArchiveConfig) -> None:
+    """A double click or a retried request: the same entry, no second number."""
+    first = archive.register(incoming(), _pdf_input(), by="clerk", submission="form-7f3a")
+    before = table_counts(config)
+    again = archive.register(incoming(), _pdf_input(), by="clerk", submission="form-7f3a")
+    assert again == first
+    assert table_counts(config) == before
+    # Another user's key is another submission, whatever it is.
+    assert archive.register(incoming(), by="kostas", submission="form-7f3a").number == 2
+    assert archive.register(incoming(), by="clerk").number == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "files"),
+    [
+        ({"subject": "Αίτηση άλλου πολίτη"}, _pdf_input()),
+        ({"sender": "Γιώργος Μαρκάκης"}, _pdf_input()),
+        ({"recipients": ["ΚΕΠ Χανίων"]}, _pdf_input()),
+        ({}, _pdf_input(make_pdf(3))),
+        ({}, []),
+    ],
+    ids=["subject", "sender", "recipients", "another file", "no file"],
+)
+def test_a_used_submission_with_other_contents_is_refused(
+    archive: Archive, config: ArchiveConfig, change: dict[str, Any], files: list[FileInput]
+) -> None:
+    """The browser's Back button, a form changed and sent again: not the first entry."""
+    archive.register(incoming(), _pdf_input(), by="clerk", submission="form-1")
+    before = table_counts(config)
+    data = dataclasses.replace(incoming(), **change)
+    with pytest.raises(Conflict, match=r"already registered 1/\d{4}, with other contents"):
+        archive.register(data, files, by="clerk", submission="form-1")
+    assert table_counts(config) == before
+
+
+def test_a_submission_sent_twice_at_once_registers_once(
+    archive: Archive, config: ArchiveConfig
+) -> None:
+    """Both copies reach the numbering together: one number, both see it."""
+    for round_ in range(5):
+        key = f"double-click-{round_}"
+        start = threading.Barrier(2)
+
+        def send(key: str = key, start: threading.Barrier = start) -> int:
+            start.wait()
+            return archive.register(incoming(), _pdf_input(), by="clerk", submission=key).number
+
+        with ThreadPoolExecutor(2) as pool:
+            numbers = {f.result() for f in [pool.submit(send), pool.submit(send)]}
+        assert numbers == {round_ + 1}
+    assert table_counts(config)["last_numbers"] == 5
 
 
 def test_cancel_keeps_entry_readable_and_number_unused(archive: Archive, clock: FixedClock) -> None:

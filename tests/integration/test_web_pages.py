@@ -656,6 +656,32 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.context.close()
 
 
+def test_a_registration_form_sent_twice_registers_once(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """A double click, or a slow answer clicked again: the browser sends the same form twice."""
+    page = administration(browser, site)
+    page.goto(f"{site.base}/register")
+    pdf = tmp_path / "αίτηση.pdf"
+    pdf.write_bytes(greek_pdf("Αίτηση που στάλθηκε δύο φορές"))
+    page.locator("#files").set_input_files(str(pdf))
+    page.locator("#subject").fill("Αίτηση που στάλθηκε δύο φορές")
+    landed = page.evaluate(
+        """async () => {
+            const form = new FormData(document.querySelector("form.register"));
+            const send = () => fetch("/register", {method: "POST", body: form});
+            return (await Promise.all([send(), send()])).map((answer) => answer.url);
+        }"""
+    )
+    assert landed[0] == landed[1], landed  # both at the one registration's page
+    page.goto(landed[0])
+    number = page.get_by_test_id("protocol-number").inner_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    following = f"{site.year}/{int(number.split('/')[0]) + 1}"
+    assert "there is no registration" in run_cli("show", following, env=env, cwd=site.root).stderr
+    page.context.close()
+
+
 def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser) -> None:
     """Timeline and audit trail name the rule that routed an entry (not ``rule:7``), removed too."""
     admin = administration(browser, site)

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import re
+import secrets
 from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
@@ -152,6 +153,8 @@ def register_form(
         answering=answered,
         routed=(),
         error=None,
+        # Sent with the form: a double click or a reload registers it once (see register).
+        submission=secrets.token_urlsafe(16),
         **_form_context(archive),
     )
 
@@ -222,7 +225,14 @@ async def register_submit(
             for position, upload in enumerate(uploads)
         ]
         entry = await sync_to_thread(
-            partial(archive.register, data, files, by=user.username, route=route)
+            partial(
+                archive.register,
+                data,
+                files,
+                by=user.username,
+                route=route,
+                submission=form_text(form, "submission") or None,
+            )
         )
     except InvalidInput as exc:  # nothing registered: the form comes back
         values = {name: form_text(form, name) for name in _REGISTER_FIELDS}
@@ -237,6 +247,7 @@ async def register_submit(
             answering=answered,
             routed=routed,
             error=exc.message,
+            submission=form_text(form, "submission"),  # nothing was registered with it
             **context,
         )
     finally:
