@@ -872,13 +872,19 @@ class Archive:
         return tuple(self._templates[code] for code in sorted(self._templates))
 
     def issue_certificate(
-        self, template: str, fields: Mapping[str, object], *, by: str
+        self,
+        template: str,
+        fields: Mapping[str, object],
+        *,
+        by: str,
+        submission: str | None = None,
     ) -> Registration:
         """Issue a certificate now: render, register as outgoing, stamp, sign, store.
 
         All in the registration's transaction: on any failure nothing is recorded
         and no number is used. The result's ``verification_code`` is printed on
-        the PDF (its main file) with a QR code of the verify link.
+        the PDF (its main file) with a QR code of the verify link. ``submission``
+        makes a form or request sent twice issue once, as in :meth:`register`.
         """
         kind = pick(self._templates, template)
         values = kind.clean(fields)
@@ -905,7 +911,9 @@ class Archive:
             template=kind.code,
             fields=values,
         )
-        return self._registry.register(data, (), by=user.username, issue=issue)
+        return self._registry.register(
+            data, (), by=user.username, issue=issue, submission=submission
+        )
 
     def verify_code(self, code: str) -> Verification:
         """The public facts of the sealed document with this verification code.

@@ -30,7 +30,7 @@ from litestar.response import Stream
 
 from eprotocol.api import schemas
 from eprotocol.api.problems import AUTHENTICATED, document_problems
-from eprotocol.api.routes import acting_user, archive_of, require
+from eprotocol.api.routes import IdempotencyKey, acting_user, archive_of, require
 from eprotocol.api.web.public import verification_page
 from eprotocol.core.certificates import CODE_PATTERN
 from eprotocol.core.permissions import Action
@@ -100,11 +100,20 @@ def certificate_templates(user: User, state: State) -> list[schemas.TemplateOut]
 
 @post("/certificates", sync_to_thread=True, status_code=201, summary="Issue a certificate")
 def issue_certificate(
-    data: schemas.CertificateRequest, user: User, state: State
+    data: schemas.CertificateRequest,
+    user: User,
+    state: State,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.CertificateOut:
-    """Render, register, stamp, sign and store a certificate; 201 with where to get it."""
+    """Render, register, stamp, sign and store a certificate; 201 with where to get it.
+
+    Sent again with the same ``Idempotency-Key`` by the same user, it answers with the
+    certificate that key issued, and issues no other.
+    """
     archive = archive_of(state)
-    entry = archive.issue_certificate(data.template, data.fields, by=user.username)
+    entry = archive.issue_certificate(
+        data.template, data.fields, by=user.username, submission=idempotency_key
+    )
     code = entry.verification_code or ""
     public = archive.config.public_url.rstrip("/")
     return schemas.CertificateOut(

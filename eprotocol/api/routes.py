@@ -46,6 +46,18 @@ from eprotocol.core.types import (
 )
 
 Year = Annotated[int, Parameter(ge=1900, le=9999)]
+#: The header a client sends to make a retried creation safe (see ``Archive.register``).
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        description="A key of the client's choosing for this document: a retry with it "
+        "(after a lost answer, say) returns what the first request made instead of making "
+        "another; the same key with other contents is refused with 409.",
+    ),
+]
 Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
 Book = Annotated[str | None, QueryParameter(name="book", max_length=32)]
 #: A database id: what a PostgreSQL ``integer`` column holds.
@@ -114,17 +126,7 @@ async def create_registration(
     data: Annotated[RegistrationUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     user: User,
     state: State,
-    idempotency_key: Annotated[
-        str | None,
-        Parameter(
-            header="Idempotency-Key",
-            min_length=1,
-            max_length=100,
-            description="A key of the client's choosing for this document: a retry with it "
-            "(after a lost answer, say) returns the registration already made instead of "
-            "making another; the same key with other contents is refused with 409.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.RegistrationOut:
     """Give a document the next protocol number; 201 with the registration.
 

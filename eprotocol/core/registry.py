@@ -467,7 +467,7 @@ class Registry:
             self._sealing()
         staged = self._stage(files, retain_until) if files else []
         if key is not None and (earlier := self._submitted(actor, key)) is not None:
-            return self._resubmitted(earlier, clean.values, staged, made=issue is not None)
+            return self._resubmitted(earlier, clean.values, staged, issue)
         pending = _Pending(
             clean.book,
             book_id,
@@ -486,7 +486,7 @@ class Registry:
             # The same form sent twice at once: the other copy took the key first.
             if key is None or (earlier := self._submitted(actor, key)) is None:
                 raise
-            return self._resubmitted(earlier, clean.values, staged, made=issue is not None)
+            return self._resubmitted(earlier, clean.values, staged, issue)
         assignments: Sequence[Assignment] = ()
         if routes:  # show the assignments made in the same transaction
             with self._db.read() as conn:
@@ -518,37 +518,58 @@ class Registry:
             )
             return None if row is None else self._views(conn, [row])[0]
 
-    @staticmethod
     def _resubmitted(
+        self,
         earlier: Registration,
         values: Mapping[str, Any],
         staged: Sequence[_StagedFile],
-        *,
-        made: bool,
+        issue: Issue | None,
     ) -> Registration:
         """``earlier``, if the submission that registered it is the one sent again now.
 
         A form sent twice (a double click, a reload) or a request retried after a
         lost answer registers once: the second gets the first's entry. The same key
-        with another subject, sender, recipients or files is a different document
-        sent with a used form (the browser's Back button): ``Conflict``. A main
-        document made or sealed in the registration is not compared (its bytes are
-        the archive's), only the files sent.
+        with another subject, sender, recipients, files or certificate fields is a
+        different document sent with a used form (the browser's Back button):
+        ``Conflict``. A main document the archive made or sealed is compared by what
+        it was made from, not by its bytes.
         """
         sent = [f.blob.sha256 for f in staged]
-        stored = [f.sha256 for f in earlier.files if not (made and f.role == FileRole.MAIN)]
+        stored = [f.sha256 for f in earlier.files]
+        made_from: tuple[object, object] | None = None
+        if issue is not None:
+            stored = stored[1:]  # the document made in the registration: not sent
+            made_from = (issue.template, issue.fields)
         if (
             earlier.direction.value,
             earlier.subject,
             earlier.sender,
             list(earlier.recipients),
             stored,
-        ) != (values["direction"], values["subject"], values["sender"], values["recipients"], sent):
+            made_from,
+        ) != (
+            values["direction"],
+            values["subject"],
+            values["sender"],
+            values["recipients"],
+            sent,
+            made_from and self._made_from(earlier.id),
+        ):
             raise Conflict(
                 f"this form (or Idempotency-Key) already registered {earlier.protocol_number}, "
                 "with other contents: a new document needs a new form (or key)"
             )
         return earlier
+
+    def _made_from(self, registration_id: int) -> tuple[object, object] | None:
+        """The template and fields a registration's sealed document was made from."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(SEAL.c.template, SEAL.c.fields).where(
+                    SEAL.c.registration_id == registration_id
+                )
+            ).first()
+        return None if row is None else (row.template, row.fields)
 
     def _commit(self, batch: Sequence[_Pending]) -> list[_Committed]:
         """Record ``batch`` in one transaction, numbering the entries in order."""

@@ -412,12 +412,15 @@ def test_certificates_are_issued_and_verified_by_anyone(api: Api) -> None:
     with api.client("kep.counter") as counter:
         templates = counter.get("/api/v1/certificates/templates").json()
         assert "permanent-residence" in [t["code"] for t in templates]
-        issued = counter.post(
-            "/api/v1/certificates", json={"template": "permanent-residence", "fields": CITIZEN}
-        )
+        request = {"template": "permanent-residence", "fields": CITIZEN}
+        key = {"Idempotency-Key": "counter-3-000412"}
+        issued = counter.post("/api/v1/certificates", json=request, headers=key)
         assert issued.status_code == 201, issued.text
         body = issued.json()
         code = body["verification_code"]
+        # Sent again (the answer was lost): the same certificate, nothing else issued.
+        again = counter.post("/api/v1/certificates", json=request, headers=key)
+        assert again.json() == body
         assert body["verify_url"].endswith(f"/verify/{code}")
         pdf = counter.get(body["download_url"])
         assert pdf.status_code == 200

@@ -45,6 +45,7 @@ from eprotocol import (
 from eprotocol.config import SigningConfig
 from eprotocol.core.certificates import VerificationStatus, normalise_code
 from eprotocol.core.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -272,6 +273,19 @@ def test_a_failed_signature_records_nothing_and_uses_no_number(
         assert entry.number == 1
         with archive._db.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(SEAL)).scalar() == 0
+
+
+def test_a_certificate_form_sent_twice_issues_once(issuing: Archive) -> None:
+    """A double click at the counter: one number, one certificate, the same code."""
+    first = issuing.issue_certificate("permanent-residence", CITIZEN, by="kep", submission="k1")
+    again = issuing.issue_certificate("permanent-residence", CITIZEN, by="kep", submission="k1")
+    assert again == first
+    # The form sent back with another citizen's address is another certificate: refused.
+    moved = {**CITIZEN, "address": "Τζανακάκη 3, Χανιά"}
+    with pytest.raises(Conflict, match="already registered 1/2026, with other contents"):
+        issuing.issue_certificate("permanent-residence", moved, by="kep", submission="k1")
+    assert len(issuing.list().items) == 1
+    assert issuing.issue_certificate("permanent-residence", moved, by="kep").number == 2
 
 
 def test_bad_fields_unknown_templates_and_unauthorised_users_are_refused(

@@ -656,6 +656,29 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.context.close()
 
 
+def _sent_twice(page: Page, site: Site, form: str) -> str:
+    """Send the page's ``form`` twice at once, as a double click can: one number for both.
+
+    Returns the protocol number both copies led to, having seen that there is no next one.
+    """
+    landed = page.evaluate(
+        """async (form) => {
+            const element = document.querySelector(form);
+            const data = new FormData(element);
+            const send = () => fetch(element.action, {method: "POST", body: data});
+            return (await Promise.all([send(), send()])).map((answer) => answer.url);
+        }""",
+        form,
+    )
+    assert landed[0] == landed[1], landed  # both at the one registration's page
+    page.goto(landed[0])
+    number = page.get_by_test_id("protocol-number").inner_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    following = f"{site.year}/{int(number.split('/')[0]) + 1}"
+    assert "there is no registration" in run_cli("show", following, env=env, cwd=site.root).stderr
+    return number
+
+
 def test_a_registration_form_sent_twice_registers_once(
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:
@@ -666,19 +689,19 @@ def test_a_registration_form_sent_twice_registers_once(
     pdf.write_bytes(greek_pdf("Αίτηση που στάλθηκε δύο φορές"))
     page.locator("#files").set_input_files(str(pdf))
     page.locator("#subject").fill("Αίτηση που στάλθηκε δύο φορές")
-    landed = page.evaluate(
-        """async () => {
-            const form = new FormData(document.querySelector("form.register"));
-            const send = () => fetch("/register", {method: "POST", body: form});
-            return (await Promise.all([send(), send()])).map((answer) => answer.url);
-        }"""
-    )
-    assert landed[0] == landed[1], landed  # both at the one registration's page
-    page.goto(landed[0])
-    number = page.get_by_test_id("protocol-number").inner_text()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    following = f"{site.year}/{int(number.split('/')[0]) + 1}"
-    assert "there is no registration" in run_cli("show", following, env=env, cwd=site.root).stderr
+    _sent_twice(page, site, "form.register")
+    expect(page.locator("main")).to_contain_text("Αίτηση που στάλθηκε δύο φορές")
+    page.context.close()
+
+
+def test_a_certificate_form_sent_twice_issues_once(site: Site, browser: Browser) -> None:
+    """At the counter too: one certificate, one number, one verification code."""
+    page = administration(browser, site)
+    page.goto(f"{site.base}/certificates?template=generic")
+    page.get_by_label("Ονοματεπώνυμο").fill("Νίκος Τζανακάκης")
+    page.get_by_label("Τι βεβαιώνεται").fill("είναι δημότης του Δήμου Χανίων.")
+    _sent_twice(page, site, "form[action='/certificates']")
+    expect(page.get_by_test_id("verification-code")).not_to_be_empty()
     page.context.close()
 
 

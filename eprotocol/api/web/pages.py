@@ -566,6 +566,7 @@ def certificate_form(
         chosen=chosen,
         values={},
         error=None,
+        submission=secrets.token_urlsafe(16),  # issued once, however often it is sent
     )
 
 
@@ -589,6 +590,7 @@ async def certificate_issue(
                 chosen.code,
                 {k: v for k, v in values.items() if v},
                 by=user.username,
+                submission=form_text(form, "submission") or None,
             )
         )
     except InvalidInput as exc:
@@ -601,6 +603,7 @@ async def certificate_issue(
             chosen=chosen,
             values=values,
             error=exc.message,
+            submission=form_text(form, "submission"),  # nothing was issued with it
         )
     return see_other(_registration_url(entry.book, entry.year, entry.number) + "?registered=1")
 
