@@ -22,7 +22,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State, UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter, QueryParameter
+from litestar.params import Body, HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
 
 from eprotocol.api import schemas
@@ -49,8 +49,8 @@ Year = Annotated[int, Parameter(ge=1900, le=9999)]
 #: The header a client sends to make a retried creation safe (see ``Archive.register``).
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         min_length=1,
         max_length=100,
         description="A key of the client's choosing for this document: a retry with it "

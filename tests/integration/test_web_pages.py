@@ -467,7 +467,7 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
                 "_csrf_token": token_now.group(1),
             },
         )
-        assert short.status_code == 422 and "10 to 256 characters" in short.text
+        assert short.status_code == 422 and "από 10 έως 256 χαρακτήρες" in short.text
         assert "nikos" not in client.get("/admin").text
         # Logged in, a state-changing form without the token is still refused.
         refused = client.post("/admin/departments", data={"code": "X", "name": "X"})
@@ -565,7 +565,7 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     admin.locator("#u-email").fill("e.papadogianni@chania.gr")
     admin.locator("#role-staff").uncheck()
     admin.get_by_role("button", name="Αποθήκευση αλλαγών").click()
-    expect(admin.get_by_role("alert")).to_have_text("a user needs at least one role")
+    expect(admin.get_by_role("alert")).to_have_text("Ο χρήστης χρειάζεται τουλάχιστον έναν ρόλο.")
     expect(admin.locator("#u-dept")).to_have_value("KEP.SOUDA")
     expect(admin.locator("#u-email")).to_have_value("e.papadogianni@chania.gr")
     admin.locator("#role-staff").check()
@@ -578,7 +578,7 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
 
     admin.locator("#t-name").fill("  ")  # refused: what is it for?
     admin.get_by_role("button", name="Νέο κλειδί API").click()
-    expect(admin.get_by_role("alert")).to_contain_text("name must not be empty")
+    expect(admin.get_by_role("alert")).to_have_text("Συμπληρώστε: Όνομα.")
     admin.locator("#t-name").fill("Σαρωτής ΚΕΠ")
     admin.get_by_role("button", name="Νέο κλειδί API").click()
     token = admin.get_by_test_id("token").inner_text()
@@ -598,7 +598,7 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     expect(eleni).to_have_url(re.compile(r"/login\?next=/search$"))
     admin.goto(f"{site.base}/admin/users/admin")
     admin.get_by_role("button", name="Απενεργοποίηση λογαριασμού").click()
-    expect(admin.get_by_role("alert")).to_contain_text("cannot deactivate themselves")
+    expect(admin.get_by_role("alert")).to_contain_text("δεν απενεργοποιεί τον εαυτό του")
 
     admin.goto(f"{site.base}/admin/departments/KEP")
     admin.locator("#d-email").fill("kep@chania.gr")
@@ -821,7 +821,7 @@ def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: 
     page.get_by_label("Σχετικά (αρ. πρωτ.)").fill(reply)
     page.locator("#relate-reason").fill("Ανάποδα")
     page.get_by_role("button", name="Αποθήκευση σχετικών").click()
-    expect(page.get_by_role("alert")).to_contain_text("registered after this entry")
+    expect(page.get_by_role("alert")).to_contain_text("καταχωρίστηκε μετά από αυτή")
     page.get_by_role("link", name="Πίσω στη σελίδα της φόρμας").click()
     expect(page.locator("h1")).to_contain_text(asked)
     page.goto(reply_page)
@@ -857,7 +857,7 @@ def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) ->
     expect(page.locator("#from")).to_have_value(today)
     expect(page.locator(".hit-list li").first).to_contain_text(number)
     page.goto(f"{site.base}/search?from={today}&to=2000-01-01")
-    expect(page.get_by_role("alert")).to_have_text("the first day comes after the last")
+    expect(page.get_by_role("alert")).to_have_text("Η πρώτη ημέρα είναι μετά την τελευταία.")
     page.context.close()
 
 

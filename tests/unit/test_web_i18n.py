@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from eprotocol.api.web import account, public
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
-from eprotocol.core.types import AssignmentState, Channel, Direction, Purpose, Role, Status
+from eprotocol.api.web.messages import in_page_language
+from eprotocol.config import IntakePolicy
+from eprotocol.core import validation
+from eprotocol.core.accounts import check_password
+from eprotocol.core.certificates import load_templates
+from eprotocol.core.errors import EProtocolError, RefusedFile
+from eprotocol.core.intake import check_type, clean_filename, too_large
+from eprotocol.core.types import (
+    AssignmentState,
+    Channel,
+    Direction,
+    FileRole,
+    ProtocolRef,
+    Purpose,
+    Role,
+    Status,
+)
 from eprotocol.intake import pdf_worker
 
 TEMPLATES = Path(public.__file__).parent / "templates"
@@ -52,3 +71,83 @@ def test_the_intake_warnings_on_files_read_in_greek() -> None:
     )
     assert len(warnings) == 5
     assert sorted(warnings - set(GREEK_LABELS)) == []
+
+
+def _refusal(call: Callable[[], object]) -> str:
+    """The message of the library's refusal of ``call``."""
+    with pytest.raises(EProtocolError) as refused:
+        call()
+    return refused.value.message
+
+
+POLICY = IntakePolicy()
+CITIZEN = {
+    "full_name": "Ελένη Μαρκάκη",
+    "father_name": "Ιωάννης",
+    "birth_date": "04/03/1980",
+    "address": "Χάληδων 12, Χανιά",
+}
+RESIDENCE = load_templates(None)["permanent-residence"]
+
+
+@pytest.mark.parametrize(
+    ("call", "greek"),
+    [
+        (lambda: validation.required_text(" ", "subject", 10), "Συμπληρώστε: Θέμα."),
+        (
+            lambda: validation.required_text("Μ" * 11, "sender", 10),
+            "Αποστολέας: 11 χαρακτήρες· επιτρέπονται έως 10.",
+        ),
+        (
+            lambda: ProtocolRef.parse("12-2026", default_book="general"),
+            "'12-2026': δεν είναι αριθμός πρωτοκόλλου όπως 123/2026.",
+        ),
+        (
+            lambda: check_type("σελίδα.pdf", FileRole.MAIN, "text/html", POLICY),
+            "Το αρχείο «σελίδα.pdf» δεν γίνεται δεκτό ως κύριο έγγραφο (PDF): είναι σελίδα HTML.",
+        ),
+        (
+            lambda: check_type("x.exe", FileRole.ATTACHMENT, "application/x-dosexec", POLICY),
+            "Το αρχείο «x.exe» δεν γίνεται δεκτό ως συνημμένο: είναι πρόγραμμα Windows.",
+        ),
+        (
+            lambda: _raise(too_large("σχέδιο.pdf", POLICY)),
+            "Το αρχείο «σχέδιο.pdf» ξεπερνά τα 50 MB.",
+        ),
+        (
+            lambda: clean_filename("../../etc/passwd"),
+            "Το όνομα αρχείου '../../etc/passwd' περιέχει διαδρομή φακέλων.",
+        ),
+        (
+            lambda: _raise(RefusedFile(f"αίτηση.pdf {pdf_worker.inspect(b'<html>')['refusal']}")),
+            "Το αρχείο «αίτηση.pdf» δεν είναι PDF.",
+        ),
+        (
+            lambda: RESIDENCE.clean({"full_name": "Ελένη Μαρκάκη"}),
+            "Συμπληρώστε: Όνομα πατέρα.",
+        ),
+        (
+            lambda: RESIDENCE.clean({**CITIZEN, "afm": "123456789"}),
+            "ΑΦΜ: το '123456789' δεν είναι έγκυρος ΑΦΜ.",
+        ),
+        (
+            lambda: check_password("σύντομος"),
+            "Ο κωδικός πρέπει να έχει από 10 έως 256 χαρακτήρες.",
+        ),
+    ],
+)
+def test_refusals_staff_meet_are_shown_in_greek(call: Callable[[], object], greek: str) -> None:
+    """The library's own message, so that a change to it shows here; English pages keep it."""
+    message = _refusal(call)
+    assert in_page_language(message, "el") == greek
+    assert in_page_language(message, "en") == message
+
+
+def test_a_refusal_without_greek_is_shown_as_the_library_wrote_it() -> None:
+    assert in_page_language("the export holds no registrations", "el") == (
+        "the export holds no registrations"
+    )
+
+
+def _raise(error: EProtocolError) -> None:
+    raise error

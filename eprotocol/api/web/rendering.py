@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
 from eprotocol.api.problems import status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
+from eprotocol.api.web.messages import in_page_language
 from eprotocol.core.errors import EProtocolError, Unauthenticated
 from eprotocol.core.labels import printed_value
 from eprotocol.core.permissions import Action, holds
@@ -201,6 +202,11 @@ def _printed_value(context: jinja2.runtime.Context, value: object, field: str, b
     return printed_value(field, value, book, label=lambda text: _t(context, text))
 
 
+def _refusal(context: jinja2.runtime.Context, message: str) -> str:
+    """A refusal of the library in the page's language (see ``messages``)."""
+    return in_page_language(message, str(context.get("lang", LANGUAGES[0])))
+
+
 def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str:
     if value is None:
         return ""
@@ -224,4 +230,5 @@ def template_engine() -> JinjaTemplateEngine:
     environment.filters["number"] = _number
     environment.filters["when"] = jinja2.pass_context(_when)
     environment.filters["printed_value"] = jinja2.pass_context(_printed_value)
+    environment.filters["refusal"] = jinja2.pass_context(_refusal)
     return JinjaTemplateEngine.from_environment(environment)
