@@ -691,6 +691,20 @@ def test_a_registration_form_sent_twice_registers_once(
     page.locator("#subject").fill("Αίτηση που στάλθηκε δύο φορές")
     _sent_twice(page, site, "form.register")
     expect(page.locator("main")).to_contain_text("Αίτηση που στάλθηκε δύο φορές")
+
+    # While the answer is on its way, the button waits (and says so); back, it works again.
+    page.goto(f"{site.base}/register")
+    page.locator("#files").set_input_files(str(pdf))
+    page.locator("#subject").fill("Αίτηση με αργή απάντηση")
+    form = page.locator("form.register")
+    form.evaluate("form => form.addEventListener('submit', (event) => event.preventDefault())")
+    button = page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού")
+    button.click()  # sent, as far as the page knows: the answer never comes
+    expect(button).to_be_disabled()
+    expect(form).to_have_attribute("aria-busy", "true")
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    expect(button).to_be_enabled()
+    expect(form).not_to_have_attribute("aria-busy", "true")
     page.context.close()
 
 

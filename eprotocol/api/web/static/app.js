@@ -1,4 +1,5 @@
-// eprotocol pages: drag-and-drop of files into the registration form, and printing.
+// eprotocol pages: drag-and-drop of files into the registration form, printing, and forms
+// that take a number waiting for their answer.
 // Everything works without this script; it only makes the form friendlier.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
@@ -28,4 +29,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
+  // A form that takes a protocol number waits for its answer with its button disabled, so a
+  // second click does not look needed (the server registers a form sent twice once anyway).
+  const numbering = document.querySelectorAll("form[data-numbers]");
+  numbering.forEach((form) => form.addEventListener("submit", () => {
+    setTimeout(() => {  // after the click that sends it has counted
+      form.querySelector("button[type=submit]").disabled = true;
+      form.setAttribute("aria-busy", "true");
+    }, 0);
+  }));
+  window.addEventListener("pageshow", () => numbering.forEach((form) => {  // back from the answer
+    form.querySelector("button[type=submit]").disabled = false;
+    form.removeAttribute("aria-busy");
+  }));
 });
