@@ -107,6 +107,10 @@ RESIDENCE = load_templates(None)["permanent-residence"]
             "Το αρχείο «σελίδα.pdf» δεν γίνεται δεκτό ως κύριο έγγραφο (PDF): είναι σελίδα HTML.",
         ),
         (
+            lambda: check_type("σάρωση.tif", FileRole.MAIN, "image/tiff", POLICY),
+            "Το αρχείο «σάρωση.tif» δεν γίνεται δεκτό ως κύριο έγγραφο (PDF): είναι εικόνα.",
+        ),
+        (
             lambda: check_type("x.exe", FileRole.ATTACHMENT, "application/x-dosexec", POLICY),
             "Το αρχείο «x.exe» δεν γίνεται δεκτό ως συνημμένο: είναι πρόγραμμα Windows.",
         ),

@@ -73,9 +73,26 @@ def _field(name: str) -> str:
     return _FIELDS.get(name, name)
 
 
+#: What files of the other types the intake names by their media type are.
+_MEDIA = (
+    ("image/", "είναι εικόνα"),
+    ("application/msword", "είναι έγγραφο Word"),
+    ("application/vnd.openxmlformats-officedocument.wordprocessingml", "είναι έγγραφο Word"),
+    ("application/vnd.oasis.opendocument.text", "είναι έγγραφο ODT"),
+    ("application/vnd.ms-excel", "είναι υπολογιστικό φύλλο"),
+    ("application/vnd.openxmlformats-officedocument.spreadsheetml", "είναι υπολογιστικό φύλλο"),
+    ("application/vnd.oasis.opendocument.spreadsheet", "είναι υπολογιστικό φύλλο"),
+    ("text/plain", "είναι απλό κείμενο"),
+)
+
+
 def _kind(what: str) -> str:
     if what.startswith("of type "):
-        return f"είναι τύπου {what.removeprefix('of type ')}"
+        media_type = what.removeprefix("of type ")
+        return next(
+            (kind for prefix, kind in _MEDIA if media_type.startswith(prefix)),
+            f"είναι τύπου {media_type}",
+        )
     return _KINDS.get(what, what)
 
 
