@@ -530,9 +530,10 @@ class Registry:
         A form sent twice (a double click, a reload) or a request retried after a
         lost answer registers once: the second gets the first's entry. The same key
         with another subject, sender, recipients, files or certificate fields is a
-        different document sent with a used form (the browser's Back button):
-        ``Conflict``. A main document the archive made or sealed is compared by what
-        it was made from, not by its bytes.
+        different document under a used key (a client reusing its key by mistake):
+        ``Conflict``, rather than either answer silently being wrong. A main document
+        the archive made or sealed is compared by what it was made from, not by its
+        bytes.
         """
         sent = [f.blob.sha256 for f in staged]
         stored = [f.sha256 for f in earlier.files]

@@ -233,7 +233,7 @@ def test_a_submission_sent_again_registers_once(archive: Archive, config: Archiv
 def test_a_used_submission_with_other_contents_is_refused(
     archive: Archive, config: ArchiveConfig, change: dict[str, Any], files: list[FileInput]
 ) -> None:
-    """The browser's Back button, a form changed and sent again: not the first entry."""
+    """A key reused for another document: refused, rather than answered with the first."""
     archive.register(incoming(), _pdf_input(), by="clerk", submission="form-1")
     before = table_counts(config)
     data = dataclasses.replace(incoming(), **change)
