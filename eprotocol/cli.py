@@ -332,6 +332,14 @@ def register(
         list[str] | None,
         typer.Option(help="Department to send it to for information (κοινοποίηση); repeatable."),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="A key of this document in the script that registers it (a scanner's file "
+            "id, say): run again with the same key and contents, it prints the number "
+            "already given instead of registering the document twice.",
+        ),
+    ] = None,
     book: BookOption = "general",
     by: ByOption = "admin",
     as_json: JsonOption = False,
@@ -364,6 +372,7 @@ def register(
                 *(assign or ()),
                 *(RouteTo(code, Purpose.INFORMATION) for code in inform or ()),
             ],
+            submission=key,
         )
     _emit(as_json, entry, entry.protocol_number)
 

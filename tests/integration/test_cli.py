@@ -252,6 +252,22 @@ def test_a_database_init_has_not_prepared_is_named_before_any_work(run: Run) -> 
     assert "there is no registration" in run("show", "2026/1").stderr
 
 
+def test_a_script_run_again_registers_each_keyed_document_once(run: Run, tmp_path: Path) -> None:
+    """A scanning job that stopped half-way is simply run again."""
+    (tmp_path / "scan-0001.pdf").write_bytes(PDF)
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    scanned = ("scan-0001.pdf", "--direction", "incoming", "--subject", "Σαρωμένη αίτηση")
+    first = run("register", *scanned, "--key", "scan-0001")
+    again = run("register", *scanned, "--key", "scan-0001")
+    assert first.returncode == again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout != ""
+    other = run("register", "scan-0001.pdf", "--direction", "incoming", "--subject", "Άλλο",
+                "--key", "scan-0001")  # fmt: skip
+    assert other.returncode == 1 and "already registered" in other.stderr
+    year = first.stdout.strip().split("/")[1]
+    assert "there is no registration" in run("show", f"{year}/2").stderr
+
+
 def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run) -> None:
     """`eprotocol init --admin-password P`: the archive is made, and told it has no name yet."""
     init = run("init", "--admin-password", "ένας καλός κωδικός")
