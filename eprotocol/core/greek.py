@@ -77,6 +77,12 @@ _TO_GREEK = [
 ]
 _TO_GREEK_RE = re.compile("|".join(re.escape(latin) for latin, _ in _TO_GREEK))
 _TO_GREEK_MAP = dict(_TO_GREEK)
+#: "Greeklish", as Greek is typed on a Latin keyboard (dhmos, aithsh, xaniwn, upallhlos): h
+#: is η, x is χ, 8 is θ, 3 is ξ, a lone u is υ. Its "th" is θ or τη (aithsh): both are read;
+#: ch, ou, au, eu stay as transliteration writes them (kh and ph are κη and πη here).
+_GREEKLISH = {"h": "η", "x": "χ", "8": "θ", "3": "ξ", "u": "υ"}
+_GREEKLISH_RE = re.compile("ch|th|ou|au|eu|[hx83u]")
+_DIGRAPHS = re.compile("ch|th")
 #: Letters Latin spelling does not distinguish, folded to one each: the vowels, and ευ, αυ,
 #: β, which it writes ef, ev, af, av, v, f alike.
 _SOUNDS = [
@@ -130,23 +136,45 @@ def sounds(stem: str) -> str:
     return stem[:-1] if len(stem) > 2 and stem.endswith("ι") else stem
 
 
+def _greeklish(word: str) -> set[str]:
+    """The Greek words a folded Greeklish ``word`` may be (none without h, x, 8 or 3)."""
+    if not any(letter in _DIGRAPHS.sub("", word) for letter in "hx83"):
+        return set()
+
+    def greek(th: str) -> str:
+        def letter(match: re.Match[str]) -> str:
+            typed = match.group(0)
+            return th if typed == "th" else _GREEKLISH.get(typed, typed)
+
+        return to_greek(_GREEKLISH_RE.sub(letter, word))
+
+    return {greek("θ"), greek("τη")}
+
+
 def latin_sounds(word: str) -> frozenset[str]:
     """The :func:`sounds` of each Greek word that ``word``, typed in Latin letters, may be.
 
     Latin letters hide how the ending was spelled, and the stemmer strips -ης but
     not -ις: so «markakis» is read as -ις, -ης, -εις... and finds «Μαρκάκης».
+    Typed as Greeklish («dhmos», «aithsh», «xaniwn»), it is read that way too.
     Empty for a stop word.
     """
-    greek = to_greek(fold(word))
-    if greek in STOP_WORDS:
+    folded = fold(word)
+    readings = {to_greek(folded), *_greeklish(folded)}
+    if readings & STOP_WORDS:
         return frozenset()
+    return frozenset(spoken for greek in readings for spoken in _spoken(greek))
+
+
+def _spoken(greek: str) -> set[str]:
+    """The sounds of a transliterated word, for each Greek ending its Latin one may be."""
     if len(greek) <= 2:
-        return frozenset({sounds(greek)})
+        return {sounds(greek)}
     for ending, spellings in _LATIN_ENDINGS:
         if greek.endswith(ending):
             base = greek[: -len(ending)]
-            return frozenset(sounds(stem(base + spelling)) for spelling in spellings)
-    return frozenset({sounds(stem(greek))})
+            return {sounds(stem(base + spelling)) for spelling in spellings}
+    return {sounds(stem(greek))}
 
 
 def is_latin(word: str) -> bool:

@@ -117,6 +117,11 @@ def test_latin_queries_find_greek_text(searcher_dir: Path) -> None:
         ("iraklio", {"3"}),  # ει written i
         ("chanion", {"1", "3"}),  # -ων written -on
         ("markakis papadaki", set()),  # the words of a query still all have to match
+        ("dhmarxos xaniwn", {"1"}),  # Greeklish: h for η, x for χ, w for ω
+        ("Papadakh", {"5"}),
+        ("ydreush", {"4"}),
+        ("eleu8erios", {"4"}),  # 8 for θ
+        ("upallhlos", set()),  # a lone u for υ: no document has it
     ],
 )
 def test_latin_spellings_of_greek_names_and_endings(
