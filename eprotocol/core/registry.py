@@ -455,7 +455,9 @@ class Registry:
         """
         clean = validation.clean_registration(data, default_book=self._default_book)
         actor = validation.actor(by)
-        key = submission and validation.required_text(submission, "submission", 100)
+        key = None
+        if submission is not None:
+            key = validation.required_text(submission, "submission", 100)
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput("a registration has at most one main document", field="files")
         book_id = self._book_id(clean.book)
@@ -535,27 +537,26 @@ class Registry:
         the archive made or sealed is compared by what it was made from, not by its
         bytes.
         """
-        sent = [f.blob.sha256 for f in staged]
         stored = [f.sha256 for f in earlier.files]
-        made_from: tuple[object, object] | None = None
         if issue is not None:
             stored = stored[1:]  # the document made in the registration: not sent
-            made_from = (issue.template, issue.fields)
-        if (
+        then = (
             earlier.direction.value,
             earlier.subject,
             earlier.sender,
             list(earlier.recipients),
             stored,
-            made_from,
-        ) != (
+            None if issue is None else self._made_from(earlier.id),
+        )
+        now = (
             values["direction"],
             values["subject"],
             values["sender"],
             values["recipients"],
-            sent,
-            made_from and self._made_from(earlier.id),
-        ):
+            [f.blob.sha256 for f in staged],
+            None if issue is None else (issue.template, issue.fields),
+        )
+        if then != now:
             raise Conflict(
                 f"this form (or Idempotency-Key) already registered {earlier.protocol_number}, "
                 "with other contents: a new document needs a new form (or key)"

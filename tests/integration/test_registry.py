@@ -217,6 +217,8 @@ def test_a_submission_sent_again_registers_once(archive: Archive, config: Archiv
     # Another user's key is another submission, whatever it is.
     assert archive.register(incoming(), by="kostas", submission="form-7f3a").number == 2
     assert archive.register(incoming(), by="clerk").number == 3
+    with pytest.raises(InvalidInput, match="submission must not be empty"):
+        archive.register(incoming(), by="clerk", submission=" ")
 
 
 @pytest.mark.parametrize(
