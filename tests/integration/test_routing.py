@@ -24,6 +24,7 @@ from eprotocol import (
     RegistrationFilter,
     Role,
 )
+from eprotocol.api.web.messages import in_page_language
 from tests.support import FixedClock
 
 YEAR = 2026
@@ -165,6 +166,24 @@ def test_assigned_to_one_person_is_theirs(org: Archive) -> None:
     with pytest.raises(Forbidden):
         org.accept(assignment.id, by="giorgos")
     assert org.accept(assignment.id, by="head.dioik").assignee == "maria"  # the head may act
+
+
+def test_refused_steps_read_in_greek_on_the_pages(org: Archive) -> None:
+    """The library's own messages, as the registration page shows them."""
+    assignment = org.assign(
+        "general", YEAR, 1, department="DIOIK.KEP", assignee="maria", by="clerk"
+    )
+    with pytest.raises(Forbidden) as not_theirs:
+        org.accept(assignment.id, by="giorgos")
+    assert in_page_language(not_theirs.value.message, "el") == (
+        f"Ο χρήστης giorgos δεν μπορεί να παραλάβει τη χρέωση {assignment.id} "
+        "του τμήματος DIOIK.KEP."
+    )
+    with pytest.raises(InvalidTransition) as too_early:
+        org.complete(assignment.id, by="maria")
+    assert in_page_language(too_early.value.message, "el") == (
+        f"Η χρέωση {assignment.id} είναι «εκκρεμεί»· δεν μπορεί να ολοκληρωθεί."
+    )
 
 
 def test_forward_keeps_the_trail(org: Archive) -> None:

@@ -61,6 +61,13 @@ _PDF_REFUSALS = (
     (r"cannot be read as a PDF .*", "δεν διαβάζεται ως PDF"),
 )
 
+_ACTS = {
+    "accept": "παραλάβει",
+    "complete": "ολοκληρώσει",
+    "return": "επιστρέψει",
+    "forward": "διαβιβάσει",
+}
+
 _STEPS = {
     "accepted": "παραληφθεί",
     "completed": "ολοκληρωθεί",
@@ -184,6 +191,12 @@ _RULES: tuple[Rule, ...] = (
     (
         r"(?P<who>\S+) does not work in (?P<dept>\S+)",
         lambda m: f"Ο χρήστης {m['who']} δεν ανήκει στο τμήμα {m['dept']}.",
+    ),
+    (
+        r"(?P<who>\S+) may not (?P<step>accept|complete|return|forward) assignment (?P<id>\d+) "
+        r"of (?P<dept>\S+)",
+        lambda m: f"Ο χρήστης {m['who']} δεν μπορεί να {_ACTS[m['step']]} τη χρέωση {m['id']} "
+        f"του τμήματος {m['dept']}.",
     ),
     (
         r"assignment (?P<id>\d+) is (?P<state>\w+); it cannot be (?P<verb>\w+)",
