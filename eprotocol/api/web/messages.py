@@ -195,8 +195,10 @@ _RULES: tuple[Rule, ...] = (
     (
         r"(?P<who>\S+) may not (?P<step>accept|complete|return|forward) assignment (?P<id>\d+) "
         r"of (?P<dept>\S+)",
-        lambda m: f"Ο χρήστης {m['who']} δεν μπορεί να {_ACTS[m['step']]} τη χρέωση {m['id']} "
-        f"του τμήματος {m['dept']}.",
+        lambda m: (
+            f"Ο χρήστης {m['who']} δεν μπορεί να {_ACTS[m['step']]} τη χρέωση {m['id']} "
+            f"του τμήματος {m['dept']}."
+        ),
     ),
     (
         r"assignment (?P<id>\d+) is (?P<state>\w+); it cannot be (?P<verb>\w+)",
