@@ -26,7 +26,7 @@ from eprotocol.core.audit import lock_chain
 from eprotocol.core.certificates import DailyRegisterSheet, DocumentRenderer, RegisterLine, Signer
 from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound
-from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
+from eprotocol.core.labels import CONFIDENTIAL, FIELD_LABELS, GREEK, printed_value
 from eprotocol.core.models import (
     AUDIT_EVENT,
     BOOK,
@@ -50,7 +50,6 @@ _RECORDED = (
     "classification_code",
     "confidential",
 )
-_HIDDEN = "[εμπιστευτικό]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +248,7 @@ class DailyRegisters:
         lines = []
         for r in content["registrations"]:
             people = r["sender"] or ", ".join(r["recipients"])
-            text = _HIDDEN if r["confidential"] else f"{r['subject']} — {people or '-'}"
+            text = CONFIDENTIAL if r["confidential"] else f"{r['subject']} — {people or '-'}"
             kind = GREEK[r["direction"]]
             lines.append(RegisterLine(at(r["registered_at"]), r["protocol_number"], kind, text))
         for c in content["cancellations"]:
@@ -258,7 +257,7 @@ class DailyRegisters:
         for c in content["corrections"]:
             field = c["field"]
             if (c["book"], c["protocol_number"]) in confidential:
-                text = f"{FIELD_LABELS[field]}: {_HIDDEN}"
+                text = f"{FIELD_LABELS[field]}: {CONFIDENTIAL}"
             else:
                 old, new = (
                     printed_value(field, c[v], c["book"]) for v in ("old_value", "new_value")

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from eprotocol.config import DigestPolicy
 from eprotocol.core.database import Database
 from eprotocol.core.errors import MailUnavailable
-from eprotocol.core.labels import GREEK
+from eprotocol.core.labels import CONFIDENTIAL, GREEK
 from eprotocol.core.models import DIGEST_DELIVERY
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.ports import Mail, Mailer
@@ -89,7 +89,10 @@ class DigestComposer:
     def _line(self, entry: InboxEntry) -> str:
         a = entry.assignment
         due = f", προθεσμία {_greek_date(a.due)}" if a.due else ""
-        return f"{a.registration.protocol_number} — {entry.subject} ({GREEK[a.purpose]}{due})"
+        # An email travels beyond the archive's permissions (lists, forwards): as in the
+        # printed daily register, a confidential subject is only read behind the link.
+        subject = CONFIDENTIAL if entry.confidential else entry.subject
+        return f"{a.registration.protocol_number} — {subject} ({GREEK[a.purpose]}{due})"
 
     def compose(self, digest: DepartmentDigest, *, message_id: str) -> Mail:
         """The email of one department's digest."""

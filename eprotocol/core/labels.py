@@ -44,6 +44,9 @@ GREEK: dict[str, str] = {
     Status.CANCELLED: "ακυρωμένο",
 }
 
+#: What printed lists and emails show for the subject of a confidential entry.
+CONFIDENTIAL = "[εμπιστευτικό]"
+
 #: Greek names of the fields of a registration that a correction can name.
 FIELD_LABELS: dict[str, str] = {
     "direction": "Είδος",

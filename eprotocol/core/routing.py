@@ -58,6 +58,7 @@ _ASSIGNMENTS = (
         REGISTRATION.c.year.label("reg_year"),
         REGISTRATION.c.number.label("reg_number"),
         REGISTRATION.c.subject.label("subject"),
+        REGISTRATION.c.confidential.label("confidential"),
         _reply_book.c.code.label("reply_book"),
         _reply.c.year.label("reply_year"),
         _reply.c.number.label("reply_number"),
@@ -96,6 +97,9 @@ class InboxEntry:
 
     assignment: Assignment
     subject: str
+    #: Whether the registration is confidential: lists sent outside the archive (the daily
+    #: digest by email) leave its subject out.
+    confidential: bool = False
 
 
 class Routing:
@@ -198,7 +202,9 @@ class Routing:
             if closed_to is not None:
                 query = query.where(ASSIGNMENT.c.closed_at < closed_to)
             rows = conn.execute(query.order_by(ASSIGNMENT.c.id).limit(limit)).mappings()
-            return tuple(InboxEntry(self._value(r, tree), r["subject"]) for r in rows)
+            return tuple(
+                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
+            )
 
     # -- changing --------------------------------------------------------------
 

@@ -103,6 +103,29 @@ def test_digest_content(
     assert "* 1/2026 " in dioik_text and "* 2/2026 " not in dioik_text  # not the KEP subtree
 
 
+def test_a_confidential_subject_is_not_emailed(
+    org: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    """A department's mailbox may be a list: the entry is named, its subject is behind the link."""
+    clock.set(THURSDAY)
+    secret = org.register(
+        NewRegistration(
+            direction="incoming",
+            subject="Καταγγελία για τον υπάλληλο Γ. Σηφάκη",
+            confidential=True,
+        ),
+        by="clerk",
+        route=["DIOIK.KEP"],
+    )
+    with digest_archive(config, sink, clock) as archive:
+        assert archive.send_digests(FRIDAY).sent == ["DIOIK.KEP"]
+    ((_, message),) = sink.messages
+    for subtype in ("plain", "html"):
+        text = body(message, subtype)
+        assert f"{secret.protocol_number} — [εμπιστευτικό] (προς ενέργεια)" in text
+        assert "Σηφάκη" not in text and "Καταγγελία" not in text
+
+
 def test_raw_subject_is_encoded(
     routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
 ) -> None:
