@@ -45,6 +45,7 @@ from eprotocol.core.errors import (
     InvalidTransfer,
     MailUnavailable,
     NotFound,
+    SchemaOutOfDate,
     SigningUnavailable,
     Unavailable,
 )
@@ -234,6 +235,7 @@ class Archive:
             else validation.required_text(organisation, "organisation", 200)
         )
         self._store.check()
+        self._db.create_directory()
         migrate.upgrade(self._db.engine)
         with self._db.write() as conn:
             chain = lock_chain(conn)
@@ -320,8 +322,13 @@ class Archive:
     def check_schema(self) -> None:
         """Raise ``SchemaOutOfDate`` unless :meth:`initialise` has brought the schema up to date.
 
-        ``DatabaseUnavailable`` if the database does not answer.
+        ``DatabaseUnavailable`` if the database does not answer. An SQLite file that does
+        not exist is not made by asking (a mistyped path would leave an empty one).
         """
+        if self._db.file is not None and not self._db.file.exists():
+            raise SchemaOutOfDate(
+                f"there is no database at {self._db.file} yet: run `eprotocol init`"
+            )
         with self._db.read() as conn:
             migrate.check_current(conn)
 

@@ -109,14 +109,9 @@ class Database:
     def __init__(self, url: str, *, busy_timeout: float = 30.0, **engine_options: Any) -> None:
         url_obj = _database_url(url)
         self.is_sqlite = url_obj.get_backend_name() == "sqlite"
-        if self.is_sqlite:
-            folder = Path(str(url_obj.database)).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise DatabaseUnavailable(
-                    f"the database directory {folder} cannot be made: {exc.strerror}"
-                ) from exc
+        #: The SQLite database's file (``None`` on a server): made by :meth:`create_directory`
+        #: and the first connection, which only ``eprotocol init`` should be.
+        self.file = Path(str(url_obj.database)) if self.is_sqlite else None
         # A pool big enough for the server's worker threads: a connection that does not fit
         # is closed on return and reopened (with its pragmas) on the next checkout.
         options: dict[str, Any] = {
@@ -151,6 +146,17 @@ class Database:
         self._write_lock: _WriteLock | None = None
         if self.is_sqlite:
             self._write_lock = _WriteLock(Path(f"{url_obj.database}.write-lock"))
+
+    def create_directory(self) -> None:
+        """Make the directory of the SQLite database's file, if it is missing."""
+        if self.file is None:
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"the database directory {self.file.parent} cannot be made: {exc.strerror}"
+            ) from exc
 
     @property
     def dialect(self) -> str:
