@@ -147,6 +147,22 @@ def test_refusals_staff_meet_are_shown_in_greek(call: Callable[[], object], gree
     assert in_page_language(message, "en") == message
 
 
+def test_references_to_the_default_book_read_as_the_pages_print_them() -> None:
+    mistyped = _refusal(lambda: validation.related_refs(["12/2026x"], default_book="general"))
+    assert in_page_language(mistyped, "el", default_book="general") == (
+        "'12/2026x': δεν είναι αριθμός πρωτοκόλλου όπως 123/2026."
+    )
+    missing = "there is no registration general:999/2026"
+    assert in_page_language(missing, "el", default_book="general") == (
+        "Δεν υπάρχει η καταχώριση 999/2026."
+    )
+    assert in_page_language(missing, "en", default_book="general") == missing
+    other = "there is no registration council:7/2026"
+    assert in_page_language(other, "el", default_book="general") == (
+        "Δεν υπάρχει η καταχώριση council:7/2026."
+    )
+
+
 def test_a_refusal_without_greek_is_shown_as_the_library_wrote_it() -> None:
     assert in_page_language("the export holds no registrations", "el") == (
         "the export holds no registrations"

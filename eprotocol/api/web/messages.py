@@ -303,12 +303,19 @@ _RULES: tuple[Rule, ...] = (
 _COMPILED = tuple((re.compile(pattern), say) for pattern, say in _RULES)
 
 
-def in_page_language(message: str, lang: str) -> str:
-    """A refusal of the library as a page in ``lang`` shows it (Greek unless ``en``)."""
+def in_page_language(message: str, lang: str, *, default_book: str | None = None) -> str:
+    """A refusal of the library as a page in ``lang`` shows it (Greek unless ``en``).
+
+    In Greek, references to ``default_book`` read as the pages print them (12/2026,
+    not general:12/2026).
+    """
     if lang == "en":
         return message
     for pattern, say in _COMPILED:
         match = pattern.fullmatch(message)
         if match is not None:
-            return say(match)
+            greek = say(match)
+            if default_book is None:
+                return greek
+            return re.sub(rf"\b{re.escape(default_book)}:(?=\d+/\d{{4}}\b)", "", greek)
     return message

@@ -107,6 +107,7 @@ def page(
             },
             "organisation": organisation(request.app.state),
             "tz": request.app.state.archive.timezone,
+            "default_book": request.app.state.archive.config.default_book,
             "status_code": status,
             **context,
         },
@@ -204,7 +205,11 @@ def _printed_value(context: jinja2.runtime.Context, value: object, field: str, b
 
 def _refusal(context: jinja2.runtime.Context, message: str) -> str:
     """A refusal of the library in the page's language (see ``messages``)."""
-    return in_page_language(message, str(context.get("lang", LANGUAGES[0])))
+    return in_page_language(
+        message,
+        str(context.get("lang", LANGUAGES[0])),
+        default_book=context.get("default_book"),
+    )
 
 
 def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str:
