@@ -61,19 +61,14 @@ _PDF_REFUSALS = (
     (r"cannot be read as a PDF .*", "δεν διαβάζεται ως PDF"),
 )
 
-_ACTS = {
-    "accept": "παραλάβει",
-    "complete": "ολοκληρώσει",
-    "return": "επιστρέψει",
-    "forward": "διαβιβάσει",
-}
-
+#: Each workflow step (``core/routing.py``): what a user may not do, what a routing cannot be.
 _STEPS = {
-    "accepted": "παραληφθεί",
-    "completed": "ολοκληρωθεί",
-    "returned": "επιστραφεί",
-    "forwarded": "διαβιβαστεί",
+    "accept": ("παραλάβει", "παραληφθεί"),
+    "complete": ("ολοκληρώσει", "ολοκληρωθεί"),
+    "return": ("επιστρέψει", "επιστραφεί"),
+    "forward": ("διαβιβάσει", "διαβιβαστεί"),
 }
+_STEP = "(?P<step>" + "|".join(_STEPS) + ")"
 
 
 def _field(name: str) -> str:
@@ -193,18 +188,17 @@ _RULES: tuple[Rule, ...] = (
         lambda m: f"Ο χρήστης {m['who']} δεν ανήκει στο τμήμα {m['dept']}.",
     ),
     (
-        r"(?P<who>\S+) may not (?P<step>accept|complete|return|forward) assignment (?P<id>\d+) "
-        r"of (?P<dept>\S+)",
+        rf"(?P<who>\S+) may not {_STEP} assignment (?P<id>\d+) of (?P<dept>\S+)",
         lambda m: (
-            f"Ο χρήστης {m['who']} δεν μπορεί να {_ACTS[m['step']]} τη χρέωση {m['id']} "
+            f"Ο χρήστης {m['who']} δεν μπορεί να {_STEPS[m['step']][0]} τη χρέωση {m['id']} "
             f"του τμήματος {m['dept']}."
         ),
     ),
     (
-        r"assignment (?P<id>\d+) is (?P<state>\w+); it cannot be (?P<verb>\w+)",
+        rf"assignment (?P<id>\d+) is (?P<state>\w+); it cannot be {_STEP}e?d",
         lambda m: (
             f"Η χρέωση {m['id']} είναι «{GREEK.get(m['state'], m['state'])}»· "
-            f"δεν μπορεί να {_STEPS.get(m['verb'], m['verb'])}."
+            f"δεν μπορεί να {_STEPS[m['step']][1]}."
         ),
     ),
     # Files (core/intake.py, intake/)
@@ -239,12 +233,9 @@ _RULES: tuple[Rule, ...] = (
         lambda m: f"Το αρχείο «{m['file']}» ξεπερνά τα {m['mb']} MB.",
     ),
     (r"(?P<file>.+) is empty", lambda m: f"Το αρχείο «{m['file']}» είναι κενό."),
-    *(
-        (
-            rf"(?P<file>.+?) (?P<why>{english})",
-            lambda m: f"Το αρχείο «{m['file']}» {_pdf_refusal(m['why'])}.",
-        )
-        for english, _ in _PDF_REFUSALS
+    (
+        rf"(?P<file>.+?) (?P<why>{'|'.join(english for english, _ in _PDF_REFUSALS)})",
+        lambda m: f"Το αρχείο «{m['file']}» {_pdf_refusal(m['why'])}.",
     ),
     # Certificates (core/certificates.py): their labels are Greek already
     (r"(?P<label>.+) \((?P<name>\w+)\) is required", lambda m: f"Συμπληρώστε: {m['label']}."),
