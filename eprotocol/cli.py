@@ -1017,16 +1017,17 @@ def serve(
     """
     import uvicorn
 
-    with _archive():
-        pass  # a bad setting or a database `init` has not prepared stops the server here
-    settings = settings_from_env()
-    _warn_if_citizens_cannot_verify(settings.archive.public_url)
     if workers is None:
         workers = max(1, min(4, os.cpu_count() or 1))
     with ExitStack() as stack:
-        if workers > 1 and settings.background_jobs:
+        # A bad setting or a database `init` has not prepared stops the server here.
+        archive = stack.enter_context(_archive())
+        settings = settings_from_env()
+        _warn_if_citizens_cannot_verify(settings.archive.public_url)
+        if not (workers > 1 and settings.background_jobs):
+            stack.close()  # the server's process opens the archive it serves
+        else:
             os.environ["EPROTOCOL_BACKGROUND_JOBS"] = "0"  # inherited by the server processes
-            archive = stack.enter_context(_archive())
             stop = threading.Event()
             jobs = threading.Thread(
                 target=Worker(archive, archive.clock, archive.timezone).run,
