@@ -108,19 +108,19 @@ class Database:
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, **engine_options: Any) -> None:
         url_obj = _database_url(url)
-        self.is_sqlite = url_obj.get_backend_name() == "sqlite"
+        sqlite = url_obj.get_backend_name() == "sqlite"
         #: The SQLite database's file (``None`` on a server): made by :meth:`create_directory`
         #: and the first connection, which only ``eprotocol init`` should be.
-        self.file = Path(str(url_obj.database)) if self.is_sqlite else None
+        self.file = Path(str(url_obj.database)) if sqlite else None
         # A pool big enough for the server's worker threads: a connection that does not fit
         # is closed on return and reopened (with its pragmas) on the next checkout.
         options: dict[str, Any] = {
-            "pool_pre_ping": not self.is_sqlite,
+            "pool_pre_ping": not sqlite,
             "pool_size": 16,
             "max_overflow": 16,
             **engine_options,
         }
-        if self.is_sqlite:
+        if sqlite:
             options.setdefault(
                 "connect_args", {"timeout": busy_timeout, "check_same_thread": False}
             )
@@ -132,7 +132,7 @@ class Database:
                 f"(eprotocol uses {_URL_FORM})",
                 field="database_url",
             ) from exc
-        if self.is_sqlite:
+        if sqlite:
             _configure_sqlite(self.engine, busy_timeout)
             self._write_engine: Engine = self.engine.execution_options(
                 **{_BEGIN_OPTION: "IMMEDIATE"}
@@ -144,8 +144,8 @@ class Database:
         # sleeps up to 100 ms between tries. Other processes (server workers, the jobs, the
         # command line) queue on a file lock beside the database for the same reason.
         self._write_lock: _WriteLock | None = None
-        if self.is_sqlite:
-            self._write_lock = _WriteLock(Path(f"{url_obj.database}.write-lock"))
+        if self.file is not None:
+            self._write_lock = _WriteLock(self.file.with_name(f"{self.file.name}.write-lock"))
 
     def create_directory(self) -> None:
         """Make the directory of the SQLite database's file, if it is missing."""
