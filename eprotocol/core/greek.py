@@ -81,6 +81,7 @@ _TO_GREEK_MAP = dict(_TO_GREEK)
 #: is η, x is χ, 8 is θ, 3 is ξ, a lone u is υ. Its "th" is θ or τη (aithsh): both are read;
 #: ch, ou, au, eu stay as transliteration writes them (kh and ph are κη and πη here).
 _GREEKLISH = {"h": "η", "x": "χ", "8": "θ", "3": "ξ", "u": "υ"}
+_GREEKLISH_READINGS = ({**_GREEKLISH, "th": "θ"}, {**_GREEKLISH, "th": "τη"})
 _GREEKLISH_RE = re.compile("ch|th|ou|au|eu|[hx83u]")
 _DIGRAPHS = re.compile("ch|th")
 #: Letters Latin spelling does not distinguish, folded to one each: the vowels, and ευ, αυ,
@@ -140,15 +141,12 @@ def _greeklish(word: str) -> set[str]:
     """The Greek words a folded Greeklish ``word`` may be (none without h, x, 8 or 3)."""
     if not any(letter in _DIGRAPHS.sub("", word) for letter in "hx83"):
         return set()
+    return {_respelled(word, letters) for letters in _GREEKLISH_READINGS}
 
-    def greek(th: str) -> str:
-        def letter(match: re.Match[str]) -> str:
-            typed = match.group(0)
-            return th if typed == "th" else _GREEKLISH.get(typed, typed)
 
-        return to_greek(_GREEKLISH_RE.sub(letter, word))
-
-    return {greek("θ"), greek("τη")}
+def _respelled(word: str, letters: dict[str, str]) -> str:
+    """``word`` in Greek, its Latin letters read as ``letters`` says, the rest transliterated."""
+    return to_greek(_GREEKLISH_RE.sub(lambda m: letters.get(m[0], m[0]), word))
 
 
 def latin_sounds(word: str) -> frozenset[str]:
