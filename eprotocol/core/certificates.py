@@ -273,10 +273,12 @@ def _clean_field(spec: TemplateField, value: object) -> str:
         if spec.default is not None:
             return spec.default
         if spec.required:
-            raise InvalidInput(f"{spec.label} ({spec.name}) is required", field=name)
+            raise InvalidInput(f"{spec.label} ({name}) is required", field=name)
         return ""
     multiline = spec.kind is FieldKind.LONG_TEXT
-    text = validation.required_text(value, name, spec.max_length, multiline=multiline)
+    text = validation.required_text(
+        value, name, spec.max_length, multiline=multiline, label=spec.label
+    )
     if spec.kind is FieldKind.DATE:
         return _clean_date(text, spec, name)
     if spec.kind is FieldKind.AFM and not (text.isdigit() and len(text) == 9 and _afm_ok(text)):

@@ -39,22 +39,29 @@ def text(
     return required_text(value, field, max_len, multiline=multiline)
 
 
-def required_text(value: object, field: str, max_len: int, *, multiline: bool = False) -> str:
-    """A trimmed, NFC-normalised string of at most ``max_len`` characters, free of control codes."""
+def required_text(
+    value: object, field: str, max_len: int, *, multiline: bool = False, label: str | None = None
+) -> str:
+    """A trimmed, NFC-normalised string of at most ``max_len`` characters, free of control codes.
+
+    A refusal names the field as ``field``, or as ``label (field)`` when the field has a
+    label of its own that people read (a certificate template's, say).
+    """
+    named = field if label is None else f"{label} ({field})"
     if value is None:
-        raise InvalidInput(f"{field} is required", field=field)
+        raise InvalidInput(f"{named} is required", field=field)
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text", field=field)
+        raise InvalidInput(f"{named} must be text", field=field)
     cleaned = unicodedata.normalize("NFC", value).strip()
     if not cleaned:
-        raise InvalidInput(f"{field} must not be empty", field=field)
+        raise InvalidInput(f"{named} must not be empty", field=field)
     if len(cleaned) > max_len:
         raise InvalidInput(
-            f"{field} is {len(cleaned)} characters long; at most {max_len} are allowed", field=field
+            f"{named} is {len(cleaned)} characters long; at most {max_len} are allowed", field=field
         )
     allowed = "\n\t" if multiline else ""
     if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in cleaned):
-        raise InvalidInput(f"{field} contains control characters", field=field)
+        raise InvalidInput(f"{named} contains control characters", field=field)
     return cleaned
 
 

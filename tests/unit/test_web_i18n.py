@@ -131,6 +131,14 @@ RESIDENCE = load_templates(None)["permanent-residence"]
             "Συμπληρώστε: Όνομα πατέρα.",
         ),
         (
+            lambda: RESIDENCE.clean({**CITIZEN, "full_name": "Ε" * 121}),
+            "Ονοματεπώνυμο: 121 χαρακτήρες· επιτρέπονται έως 120.",
+        ),
+        (
+            lambda: RESIDENCE.clean({**CITIZEN, "full_name": "Ελένη\x07Μαρκάκη"}),
+            "Ονοματεπώνυμο: περιέχει χαρακτήρες ελέγχου.",
+        ),
+        (
             lambda: RESIDENCE.clean({**CITIZEN, "afm": "123456789"}),
             "ΑΦΜ: το '123456789' δεν είναι έγκυρος ΑΦΜ.",
         ),

@@ -71,8 +71,14 @@ _STEPS = {
 _STEP = "(?P<step>" + "|".join(_STEPS) + ")"
 
 
-def _field(name: str) -> str:
-    return _FIELDS.get(name, name)
+#: How the library names a field: its code, or a label people read with the code after it.
+_NAMED = r"(?P<f>[\w.]+|.+ \([\w.]+\))"
+_LABELLED = re.compile(r"(?P<label>.+) \([\w.]+\)")
+
+
+def _field(named: str) -> str:
+    labelled = _LABELLED.fullmatch(named)
+    return labelled["label"] if labelled else _FIELDS.get(named, named)
 
 
 #: What files of the other types the intake names by their media type are.
@@ -106,13 +112,13 @@ Rule = tuple[str, Callable[[re.Match[str]], str]]
 
 _RULES: tuple[Rule, ...] = (
     # Any text field (core/validation.py)
-    (r"(?P<f>[\w.]+) (is required|must not be empty)", lambda m: f"Συμπληρώστε: {_field(m['f'])}."),
+    (rf"{_NAMED} (is required|must not be empty)", lambda m: f"Συμπληρώστε: {_field(m['f'])}."),
     (
-        r"(?P<f>[\w.]+) is (?P<n>\d+) characters long; at most (?P<max>\d+) are allowed",
+        rf"{_NAMED} is (?P<n>\d+) characters long; at most (?P<max>\d+) are allowed",
         lambda m: f"{_field(m['f'])}: {m['n']} χαρακτήρες· επιτρέπονται έως {m['max']}.",
     ),
     (
-        r"(?P<f>[\w.]+) contains control characters",
+        rf"{_NAMED} contains control characters",
         lambda m: f"{_field(m['f'])}: περιέχει χαρακτήρες ελέγχου.",
     ),
     (
@@ -238,7 +244,6 @@ _RULES: tuple[Rule, ...] = (
         lambda m: f"Το αρχείο «{m['file']}» {_pdf_refusal(m['why'])}.",
     ),
     # Certificates (core/certificates.py): their labels are Greek already
-    (r"(?P<label>.+) \((?P<name>\w+)\) is required", lambda m: f"Συμπληρώστε: {m['label']}."),
     (
         r"(?P<label>.+): (?P<text>'.*') is not a date \(ΗΗ/ΜΜ/ΕΕΕΕ\)",
         lambda m: f"{m['label']}: το {m['text']} δεν είναι ημερομηνία (ΗΗ/ΜΜ/ΕΕΕΕ).",
