@@ -868,7 +868,7 @@ def digest_send(
                 typer.echo(f"{label}: {', '.join(codes)}")
     if report.failed:
         failures = "; ".join(f"{code}: {error}" for code, error in report.failed.items())
-        _fail(f"{len(report.failed)} digests not sent (run again to retry): {failures}")
+        _fail(f"digest not sent (run again to retry) to {failures}")
 
 
 @app.command()

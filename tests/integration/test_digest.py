@@ -199,7 +199,8 @@ def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: Mail
 
     result = digest_send()
     assert result.returncode == 1
-    assert "2 digests not sent (run again to retry)" in result.stderr
+    assert result.stderr.startswith("eprotocol: digest not sent (run again to retry) to DIOIK: ")
+    assert "; DIOIK.KEP: " in result.stderr
     sink.start()
     result = digest_send()
     assert result.returncode == 0, result.stderr
