@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -78,11 +79,11 @@ _TO_GREEK = [
 _TO_GREEK_RE = re.compile("|".join(re.escape(latin) for latin, _ in _TO_GREEK))
 _TO_GREEK_MAP = dict(_TO_GREEK)
 #: "Greeklish", as Greek is typed on a Latin keyboard (dhmos, aithsh, xaniwn, upallhlos): h
-#: is η, x is χ, 8 is θ, 3 is ξ, a lone u is υ. Its "th" is θ or τη (aithsh): both are read;
+#: is η, x is χ, 8 is θ, 3 is ξ, a lone u is υ, b is β. Its "th" is θ or τη (aithsh): both are read;
 #: ch, ou, au, eu stay as transliteration writes them (kh and ph are κη and πη here).
-_GREEKLISH = {"h": "η", "x": "χ", "8": "θ", "3": "ξ", "u": "υ"}
+_GREEKLISH = {"h": "η", "x": "χ", "8": "θ", "3": "ξ", "u": "υ", "b": "β"}
 _GREEKLISH_READINGS = ({**_GREEKLISH, "th": "θ"}, {**_GREEKLISH, "th": "τη"})
-_GREEKLISH_RE = re.compile("ch|th|ou|au|eu|[hx83u]")
+_GREEKLISH_RE = re.compile("ch|th|ou|au|eu|[hx83ub]")
 _DIGRAPHS = re.compile("ch|th")
 #: Letters Latin spelling does not distinguish, folded to one each: the vowels, and ευ, αυ,
 #: β, which it writes ef, ev, af, av, v, f alike.
@@ -97,7 +98,14 @@ _SOUNDS = [
     ("η", "ι"),
     ("υ", "ι"),
     ("ω", "ο"),
+    ("νδ", "ντ"),
+    ("γκ", "γ"),
 ]
+#: A doubled consonant sounds single, and Latin spelling often writes it so (katagelia).
+_DOUBLED = re.compile(r"([βγδζθκλμνξπρστφχψ])\1")
+#: Letters a Latin word leaves in doubt inside it, where the stemmer may cut differently for
+#: each (κοινοχρήστου keeps -ηστ-, but -ιστου is a suffix): i is also η, x is also χ.
+_IN_DOUBT = (("ι", "η"), ("ξ", "χ"))
 #: Endings Latin letters write alike: each as transliterated, and the Greek spellings it
 #: may stand for (-is is -ης as often as -ις; Cretan surnames end in -άκης).
 _LATIN_ENDINGS = (
@@ -127,13 +135,14 @@ def to_greek(word: str) -> str:
 def sounds(stem: str) -> str:
     """Fold the letters that sound alike (η, ι, υ, ει, οι → ι; ω → ο; αι → ε; ευ → εφ...).
 
-    A final ι goes too: Latin spelling hides which vowels came before it, and the
-    stemmer keeps it after some (Ηράκλειο → ηρακλει) but not others (iraklio → ιρακλ).
+    Doubled consonants are single (λλ → λ, γγ and γκ → γ), νδ is ντ. A final ι goes
+    too: Latin spelling hides which vowels came before it, and the stemmer keeps it
+    after some (Ηράκλειο → ηρακλει) but not others (iraklio → ιρακλ).
     """
     stem = stem.replace("ου", "\0")  # the "u" sound: its υ is not an "i"
     for written, spoken in _SOUNDS:
         stem = stem.replace(written, spoken)
-    stem = stem.replace("\0", "ου")
+    stem = _DOUBLED.sub(r"\1", stem.replace("\0", "ου"))
     return stem[:-1] if len(stem) > 2 and stem.endswith("ι") else stem
 
 
@@ -161,7 +170,16 @@ def latin_sounds(word: str) -> frozenset[str]:
     readings = {to_greek(folded), *_greeklish(folded)}
     if readings & STOP_WORDS:
         return frozenset()
+    readings |= {other for greek in readings for other in _in_doubt(greek)}
     return frozenset(spoken for greek in readings for spoken in _spoken(greek))
+
+
+def _in_doubt(greek: str) -> Iterator[str]:
+    """``greek`` with one of its letters in doubt read the other way (κοινοχρηστου for -ιστου)."""
+    for written, other in _IN_DOUBT:
+        for at, letter in enumerate(greek):
+            if letter == written:
+                yield greek[:at] + other + greek[at + 1 :]
 
 
 def _spoken(greek: str) -> set[str]:

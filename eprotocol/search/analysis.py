@@ -25,9 +25,9 @@ class GreekFilter(Filter):  # type: ignore[misc]
     """
 
     #: Raised whenever a word's terms change (2: the ι of -ιο, -ιος; 3: ευ, αυ, β and a
-    #: final ι in the phonetic terms). The index stores the filter with its version: one
-    #: made by another version is rebuilt.
-    version = 3
+    #: final ι in the phonetic terms; 4: doubled consonants, νδ, γκ in them). The index
+    #: stores the filter with its version: one made by another version is rebuilt.
+    version = 4
 
     def __init__(self, *, phonetic: bool = False) -> None:
         self.phonetic = phonetic

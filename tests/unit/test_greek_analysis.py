@@ -20,6 +20,8 @@ DOCUMENTS = {
     "3": "Ο Δήμος Ηρακλείου και το λιμάνι των Χανίων συνεργάζονται.",
     "4": "Ο Μαρκάκης Ελευθέριος ζητά σύνδεση με το δίκτυο ύδρευσης.",
     "5": "Η κ. Παπαδάκη Ευαγγελία καταθέτει καταγγελία για την Αγυιά.",
+    "6": "Κλάδεμα δέντρων στον κοινόχρηστο χώρο πίσω από το ληξιαρχείο.",
+    "7": "Εγκύκλιος για την ανακύκλωση.",
 }
 
 
@@ -122,6 +124,14 @@ def test_latin_queries_find_greek_text(searcher_dir: Path) -> None:
         ("ydreush", {"4"}),
         ("eleu8erios", {"4"}),  # 8 for θ
         ("upallhlos", set()),  # a lone u for υ: no document has it
+        ("bebaiwsh", {"2"}),  # b for β
+        ("katagelia", {"5"}),  # a doubled consonant written single
+        ("ioanis kalogeropoulos", {"2"}),
+        ("dendron", {"6"}),  # νδ for ντ
+        ("koinochristou", {"6"}),  # -ιστου is a suffix to the stemmer, -ηστου is not
+        ("kinoxristou", {"6"}),
+        ("lixiarxeio", {"6"}),  # x as ξ and as χ in one word
+        ("engiklios", {"7"}),  # γγ and γκ sound alike
     ],
 )
 def test_latin_spellings_of_greek_names_and_endings(
