@@ -836,7 +836,10 @@ class Archive:
         return self._indexer().run_once(batch)
 
     def rebuild_index(self, progress: Progress | None = None) -> int:
-        """Rebuild the search index from the database; return how many entries it holds."""
+        """Rebuild the search index from the database; return how many entries it holds.
+
+        The new index is built beside the old one, which is searched until it is done.
+        """
         return self._indexer().rebuild(progress)
 
     def search(

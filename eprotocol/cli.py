@@ -949,7 +949,7 @@ def search(
 
 @app.command()
 def reindex(as_json: JsonOption = False) -> None:
-    """Rebuild the search index from the database."""
+    """Rebuild the search index from the database; the old one is searched until it is done."""
     with _archive() as archive, ExitStack() as stack:
         count = archive.rebuild_index(_progress_bar(stack, "Ευρετήριο", quiet=as_json))
     _emit(as_json, {"indexed": count}, f"{count} registrations indexed")

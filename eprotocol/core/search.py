@@ -143,16 +143,17 @@ class SearchIndex(Protocol):
     """A full-text index of registrations."""
 
     @property
-    def fresh(self) -> bool:
-        """The index was emptied (new, unreadable, out of date) and not yet wholly rebuilt."""
+    def stale(self) -> bool:
+        """The index needs a rebuild: emptied (new, unreadable) or made by an older version."""
         ...
 
-    def clear(self) -> None:
-        """Empty the index (before a rebuild)."""
-        ...
+    def replace(self, load: Callable[[], Iterable[IndexDocument]], *, if_stale: bool) -> bool:
+        """Build a new index of what ``load`` yields and make it the one searched.
 
-    def mark_complete(self) -> None:
-        """Record that a rebuild has finished."""
+        Searches use the old one meanwhile. One rebuild at a time: with ``if_stale``,
+        one that finds the index no longer stale once its turn comes does nothing and
+        returns ``False``.
+        """
         ...
 
     def upsert(self, load: Callable[[], Iterable[IndexDocument]]) -> None:
@@ -339,27 +340,50 @@ class Indexer:
             if progress is not None:
                 progress(done, total)
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Re-index every registration from the database in one pass; return the count.
+    def rebuild(self, progress: Progress | None = None, *, if_stale: bool = False) -> int:
+        """Re-index every registration from the database into a new index; return the count.
 
         Registrations are read a chunk at a time and the index writer spills to
-        disk, so memory stays bounded however large the archive. Outbox rows
-        already present are marked done afterwards: the rebuild read the state
-        they describe. Later rows are indexed as usual.
+        disk, so memory stays bounded however large the archive; the old index is
+        searched until the new one is complete. Changes made meanwhile (their outbox
+        rows are newer than the rebuild) are indexed again into the new one, since
+        another indexer may have put them in the old; older outbox rows are marked
+        done, as the rebuild read the state they describe. With ``if_stale``, a
+        rebuild another process completed first is not repeated (0 is returned).
         """
         with self._db.read() as conn:
             upto = conn.execute(sa.select(sa.func.max(OUTBOX.c.id))).scalar() or 0
             total = conn.execute(sa.select(sa.func.count()).select_from(REGISTRATION)).scalar_one()
-        self._index.clear()
-        self._index.upsert(lambda: self._all_documents(progress, total))
+        if not self._index.replace(lambda: self._all_documents(progress, total), if_stale=if_stale):
+            return 0
+        with self._db.read() as conn:
+            later = conn.execute(
+                sa.select(OUTBOX.c.topic, OUTBOX.c.payload).where(OUTBOX.c.id > upto)
+            ).all()
+        if ids := self._registrations_of(later):
+            self._index.upsert(lambda: self._documents(sorted(ids)))
         with self._db.write() as conn:
             conn.execute(
                 sa.update(OUTBOX)
                 .where(OUTBOX.c.id <= upto, OUTBOX.c.processed_at.is_(None))
                 .values(processed_at=self._clock.now())
             )
-        self._index.mark_complete()
         return int(total)
+
+    def _registrations_of(self, rows: Sequence[sa.Row[*tuple[Any, ...]]]) -> set[int]:
+        """The ids of the registrations whose index entries outbox ``rows`` change."""
+        ids = {r.payload["registration_id"] for r in rows if r.topic in TOPICS}
+        assignments = [r.payload["assignment_id"] for r in rows if r.topic == "assignment.changed"]
+        if assignments:
+            with self._db.read() as conn:
+                ids.update(
+                    conn.execute(
+                        sa.select(ASSIGNMENT.c.registration_id).where(
+                            ASSIGNMENT.c.id.in_(assignments)
+                        )
+                    ).scalars()
+                )
+        return ids
 
     @contextmanager
     def _claim(self, batch: int) -> Iterator[list[sa.Row[Any, Any, Any]]]:
@@ -396,24 +420,12 @@ class Indexer:
     def run_once(self, batch: int = 500) -> int:
         """Index the next ``batch`` pending outbox rows; return how many were handled.
 
-        A freshly created (or replaced) index is rebuilt first.
+        A new, emptied or outdated index is rebuilt first.
         """
-        if self._index.fresh:
-            return self.rebuild()
+        if self._index.stale:
+            return self.rebuild(if_stale=True)
         with self._claim(batch) as rows:
-            ids = {r.payload["registration_id"] for r in rows if r.topic in TOPICS}
-            assignments = [
-                r.payload["assignment_id"] for r in rows if r.topic == "assignment.changed"
-            ]
-            if assignments:
-                with self._db.read() as conn:
-                    ids.update(
-                        conn.execute(
-                            sa.select(ASSIGNMENT.c.registration_id).where(
-                                ASSIGNMENT.c.id.in_(assignments)
-                            )
-                        ).scalars()
-                    )
+            ids = self._registrations_of(rows)
             if ids:
                 ordered = sorted(ids)
                 self._index.upsert(lambda: self._documents(ordered))

@@ -15,15 +15,18 @@ from __future__ import annotations
 import html
 import logging
 import re
+import secrets
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
 from whoosh.index import LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
@@ -31,6 +34,8 @@ from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, Every, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 from whoosh.sorting import FieldFacet
+from whoosh.util.filelock import LockBase, try_for
+from whoosh.writing import IndexWriter
 
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
 from eprotocol.core.greek import WORD, fold
@@ -77,6 +82,12 @@ _GREEK_DAYS = {"σημερα": "today", "χθεσ": "yesterday", "χτεσ": "ye
 #: A file in the index directory from the moment it is emptied until a rebuild completes:
 #: a process stopped in between leaves it, and the next one rebuilds again.
 _INCOMPLETE = "REBUILD-INCOMPLETE"
+#: The file naming the live index of the directory, and Whoosh's name without it.
+_LIVE = "LIVE"
+_DEFAULT_NAME = "MAIN"
+#: The lock file held by the one process rebuilding the index.
+_REBUILD_LOCK = "REBUILD-LOCK"
+_MARKERS = frozenset({_INCOMPLETE, _LIVE, _REBUILD_LOCK})
 #: The fields whose words are analysed by :mod:`eprotocol.search.analysis`.
 _ANALYSED = ("subject", "correspondents", "text", "text_sound")
 WRITE_LOCK_TIMEOUT = 30.0
@@ -156,8 +167,42 @@ def plain_operators(query: str) -> str:
     return _LOOSE_START.sub("", _LOOSE_END.sub("", '"'.join(parts)))
 
 
+def _new_name() -> str:
+    """A name for a new index in the directory, unlike any before it."""
+    return f"R{secrets.token_hex(6)}"
+
+
+def _add(writer: IndexWriter, doc: IndexDocument) -> None:
+    """Add ``doc`` to the index, replacing what it held under its id."""
+    text = f"{doc.subject}\n{doc.correspondents}\n{doc.reference}\n{doc.file_text}"
+    writer.update_document(
+        id=str(doc.registration_id),
+        book=doc.book,
+        year=doc.year,
+        number=doc.number,
+        protocol_number=f"{doc.number}/{doc.year}",
+        direction=doc.direction,
+        status=doc.status,
+        date=doc.local_time,
+        subject=doc.subject,
+        correspondents=doc.correspondents,
+        reference=_reference(doc.reference),
+        text=text,
+        text_sound=text,
+        classification=doc.classification,
+        departments=",".join(doc.departments),
+        confidential=doc.confidential,
+    )
+
+
 class WhooshIndex:
-    """A :class:`~eprotocol.core.search.SearchIndex` in a directory; one writer at a time."""
+    """A :class:`~eprotocol.core.search.SearchIndex` in a directory; one writer at a time.
+
+    The directory may hold several Whoosh indexes by name; the file ``LIVE`` names the
+    one searches and updates use (Whoosh's default name without it). A rebuild makes a
+    new one beside it and then names it live, so searches never meet a half-built index;
+    every process follows the name when it next searches or writes.
+    """
 
     def __init__(
         self, directory: Path, *, local_now: Callable[[], datetime] = datetime.now
@@ -174,41 +219,167 @@ class WhooshIndex:
                 f"the search index directory {directory} cannot be made: {exc.strerror}"
             ) from exc
         self._directory = directory
+        self._storage = FileStorage(str(directory))
         self._local_now = local_now
         self._write_lock = threading.Lock()
         # Opening a searcher reads every segment's files: each thread keeps one and only
-        # refreshes it when the index has changed (cleared indexes bump the generation).
+        # refreshes it when the index has changed (another live index bumps the generation).
         self._local = threading.local()
         self._generation = 0
-        # Held while the index directory is replaced, and while a searcher is opened on it.
+        # Held while this process switches to another index, and while a searcher is opened.
         self._files_lock = threading.Lock()
+        self._name = self._live_name()
         try:
-            self._ix = whoosh_index.open_dir(directory)
+            self._ix = whoosh_index.open_dir(directory, indexname=self._name)
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
-            stored, current = self._ix.schema, schema()
-            if stored.names() != current.names():
+            if self._ix.schema.names() != schema().names():
                 log.warning("search index at %s has older fields; rebuilding it", directory)
-                self.clear()
-            elif any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED):
-                log.warning("search index at %s has older word analysis; rebuilding it", directory)
-                self.clear()
+                self._clear()
+            elif self.outdated:
+                log.warning(
+                    "search index at %s has older word analysis: searches use it until it "
+                    "is rebuilt",
+                    directory,
+                )
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
             if any(directory.iterdir()):
                 log.error("search index at %s is unreadable (%s); rebuilding it", directory, exc)
-            self.clear()
+            self._clear()
 
-    def clear(self) -> None:
-        """Replace the index with an empty one (its files are deleted)."""
-        with self._write_lock, self._files_lock:
-            shutil.rmtree(self._directory)
-            self._directory.mkdir(parents=True)
-            self._ix = whoosh_index.create_in(self._directory, schema())
-            (self._directory / _INCOMPLETE).touch()
+    @property
+    def outdated(self) -> bool:
+        """Whether the live index analysed its words as an older version did."""
+        stored, current = self._ix.schema, schema()
+        return any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the index needs a rebuild: emptied, or made by an older version.
+
+        Emptied when it is new, unreadable or has the fields of an older version; one
+        whose words an older version analysed is searched until rebuilt. An emptied
+        index is marked in the directory, so a process stopped before the rebuild
+        completes leaves it for the next, and a rebuild another process completed ends
+        it for this one too.
+        """
+        self._follow()
+        return (self._directory / _INCOMPLETE).exists() or self.outdated
+
+    def _live_name(self) -> str:
+        try:
+            return (self._directory / _LIVE).read_text().strip() or _DEFAULT_NAME
+        except FileNotFoundError:
+            return _DEFAULT_NAME
+
+    def _follow(self) -> None:
+        """Use the live index, if a rebuild (in any process) has named another one."""
+        name = self._live_name()
+        if name == self._name:
+            return
+        with self._files_lock:
+            try:
+                self._ix = whoosh_index.open_dir(self._directory, indexname=name)
+            except Exception as exc:  # its files are gone: `eprotocol reindex` makes another
+                raise IndexUnavailable(
+                    f"the search index at {self._directory} cannot be read: {name} is missing"
+                ) from exc
+            self._name = name
             self._generation += 1
 
+    def _make_live(self, name: str) -> None:
+        """Name ``name`` the live index, atomically for every process."""
+        pending = self._directory / f"{_LIVE}.new"
+        pending.write_text(name + "\n")
+        pending.replace(self._directory / _LIVE)
+        self._follow()
+
+    def _remove_all_but(self, keep: str) -> None:
+        """Delete the files of every index in the directory except ``keep``."""
+        mine = (f"{keep}_", f"_{keep}_", f"{keep}.")
+        for path in self._directory.iterdir():
+            if path.name in _MARKERS or path.name.startswith(mine):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def _clear(self) -> None:
+        """Replace the index with an empty one, marked as waiting for its rebuild."""
+        with self._write_lock:
+            (self._directory / _INCOMPLETE).touch()
+            name = _new_name()
+            whoosh_index.create_in(self._directory, schema(), indexname=name)
+            self._make_live(name)
+            self._remove_all_but(name)
+
+    def replace(self, load: Callable[[], Iterable[IndexDocument]], *, if_stale: bool) -> bool:
+        """Build a new index of the documents ``load`` yields, then make it the live one.
+
+        Until then searches and updates use the old one: a rebuild after an upgrade
+        never leaves searches empty. One rebuild at a time: another waits for it, and
+        with ``if_stale`` then does nothing (returning ``False``) unless the index still
+        needs a rebuild.
+        """
+        try:
+            with self._locked(self._storage.lock(_REBUILD_LOCK), timeout=None):
+                if if_stale and not self.stale:
+                    return False
+                name = _new_name()
+                fresh = whoosh_index.create_in(self._directory, schema(), indexname=name)
+                with fresh.writer() as writer:  # no one else knows it: no lock to wait for
+                    for doc in load():
+                        _add(writer, doc)
+                # Updates commit holding the live index's lock: with it held, none is
+                # halfway through writing to the old index when the new one goes live.
+                with self._write_lock, self._locked(self._ix.lock("WRITELOCK")):
+                    self._make_live(name)
+                    (self._directory / _INCOMPLETE).unlink(missing_ok=True)
+                self._remove_all_but(name)  # the old index, and any rebuild stopped midway
+                return True
+        except (OSError, LockError) as exc:
+            raise IndexUnavailable(
+                f"the search index at {self._directory} cannot be written: {exc}"
+            ) from exc
+
+    @staticmethod
+    @contextmanager
+    def _locked(lock: LockBase, *, timeout: float | None = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold one of Whoosh's lock files (shared between processes); ``None``: wait on."""
+        if timeout is None:
+            lock.acquire(blocking=True)
+        elif not try_for(lock.acquire, timeout=timeout, delay=0.1):
+            raise LockError(f"{lock.filename} is still held after {timeout:.0f} s")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _live_writer(self) -> IndexWriter:
+        """A writer of the live index, holding its lock (after another process's, if held).
+
+        A rebuild may name another index live while the lock is awaited, and remove the
+        old one's files: the writer is then taken again, of the new one.
+        """
+        while True:
+            self._follow()
+            name = self._name
+            try:
+                writer = self._ix.writer(timeout=WRITE_LOCK_TIMEOUT)
+            except LockError:
+                raise
+            except Exception:
+                if self._live_name() == name:
+                    raise
+                continue
+            if self._live_name() == name:
+                return writer
+            writer.cancel()
+
     def _searcher(self) -> Searcher:
-        """The calling thread's searcher, on the latest committed state of the index."""
+        """The calling thread's searcher, on the latest committed state of the live index."""
+        self._follow()
         generation, searcher = getattr(self._local, "current", (None, None))
         with self._files_lock:
             if searcher is None or generation != self._generation:
@@ -220,50 +391,18 @@ class WhooshIndex:
             self._local.current = (self._generation, searcher)
         return searcher
 
-    @property
-    def fresh(self) -> bool:
-        """True from the moment the index is emptied until a rebuild completes.
-
-        Emptied when it is new, unreadable or made by an older version (other
-        fields, or words analysed into other terms). Kept in the directory, so a
-        process stopped mid-rebuild leaves it for the next, and a rebuild another
-        process completed ends it for this one too.
-        """
-        return (self._directory / _INCOMPLETE).exists()
-
-    def mark_complete(self) -> None:
-        """Record that the index now holds everything (after a rebuild)."""
-        (self._directory / _INCOMPLETE).unlink(missing_ok=True)
-
     def upsert(self, load: Callable[[], Iterable[IndexDocument]]) -> None:
         """Add or replace the documents ``load`` yields, by registration id, in one commit.
 
         ``load`` runs while the writer lock (Whoosh's, shared between processes)
-        is held, so concurrent indexers write in the order they read.
+        is held, so concurrent indexers write in the order they read. An index that
+        stopped being the live one while the lock was awaited is left for the new one.
         """
         # Another process may hold Whoosh's own lock for a moment: wait for it.
         try:
-            with self._write_lock, self._ix.writer(timeout=WRITE_LOCK_TIMEOUT) as writer:
+            with self._write_lock, self._live_writer() as writer:
                 for doc in load():
-                    text = f"{doc.subject}\n{doc.correspondents}\n{doc.reference}\n{doc.file_text}"
-                    writer.update_document(
-                        id=str(doc.registration_id),
-                        book=doc.book,
-                        year=doc.year,
-                        number=doc.number,
-                        protocol_number=f"{doc.number}/{doc.year}",
-                        direction=doc.direction,
-                        status=doc.status,
-                        date=doc.local_time,
-                        subject=doc.subject,
-                        correspondents=doc.correspondents,
-                        reference=_reference(doc.reference),
-                        text=text,
-                        text_sound=text,
-                        classification=doc.classification,
-                        departments=",".join(doc.departments),
-                        confidential=doc.confidential,
-                    )
+                    _add(writer, doc)
         except (OSError, LockError) as exc:
             raise IndexUnavailable(
                 f"the search index at {self._directory} cannot be written: {exc}"
@@ -291,6 +430,7 @@ class WhooshIndex:
 
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
         """Departments of the ``limit`` registrations whose subject is most like ``text``."""
+        self._follow()
         parser = MultifieldParser(["subject"], self._ix.schema, group=OrGroup)
         parsed = parser.parse(text)
         searcher = self._searcher()
@@ -346,6 +486,7 @@ class WhooshIndex:
         words = bool(plain_operators(query).strip())
         if not words and filters == SearchFilters():
             raise InvalidInput("the search query is empty", field="q")
+        self._follow()
         try:
             parsed = self._query(query) if words else None
         except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date

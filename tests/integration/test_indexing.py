@@ -20,6 +20,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import ID, Schema
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
+from eprotocol.core.errors import IndexUnavailable
 from eprotocol.core.models import OUTBOX
 from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
 from eprotocol.search.analysis import GreekFilter
@@ -171,17 +172,103 @@ def test_an_index_with_the_fields_of_an_older_version_is_rebuilt(tmp_path: Path)
         assert archive.search("Αίτηση", by="admin").total == 3
 
 
-def test_an_index_made_with_older_word_analysis_is_rebuilt(
+def test_an_index_made_with_older_word_analysis_is_searched_until_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as older:
         older.setattr(GreekFilter, "version", GreekFilter.version - 1)
         config = indexed_archive(tmp_path)
-    assert WhooshIndex(tmp_path / "index").fresh  # emptied; stopped before rebuilding...
+    assert WhooshIndex(tmp_path / "index").stale  # opening it rebuilds nothing...
     with Archive(config) as archive:
-        assert archive.index_pending() == 3  # ...so the next start still rebuilds
+        assert archive.search("Αίτηση", by="admin").total == 3  # ...and it is still searched
+        assert archive.index_pending() == 3  # until the indexer's first round rebuilds it
+        assert archive.search("Αίτηση", by="admin").total == 3
+    assert not WhooshIndex(tmp_path / "index").stale
     with Archive(config) as archive:
         assert archive.index_pending() == 0  # the current version's whole index is kept
+
+
+def test_a_rebuild_keeps_the_old_index_searched_and_loses_no_change_made_meanwhile(
+    tmp_path: Path,
+) -> None:
+    config = indexed_archive(tmp_path)
+    with Archive(config) as rebuilding, Archive(config) as other:  # as two processes would
+        assert other.search("Αίτηση", by="admin").total == 3
+        seen: list[int] = []
+
+        def meanwhile(done: int, total: int) -> None:
+            # Halfway through the rebuild another indexer works as usual, on the old index.
+            if seen:
+                return  # (the rebuild reads on to the entry registered here)
+            seen.append(other.search("Αίτηση", by="admin").total)
+            other.register(NewRegistration(direction="incoming", subject="Αίτηση 3"), by="admin")
+            assert other.index_pending() == 1
+            seen.append(other.search("Αίτηση", by="admin").total)
+
+        assert rebuilding.rebuild_index(meanwhile) == 3
+        assert seen == [3, 4]
+        assert rebuilding.search("Αίτηση", by="admin").total == 4  # caught up after the swap
+        assert other.search("Αίτηση", by="admin").total == 4  # which the other one follows
+        other.register(NewRegistration(direction="incoming", subject="Αίτηση 4"), by="admin")
+        assert other.index_pending() == 1  # and writes to the new index
+        assert rebuilding.search("Αίτηση", by="admin").total == 5
+    live = (tmp_path / "index" / "LIVE").read_text().strip()
+    left = {path.name for path in (tmp_path / "index").iterdir() if live not in path.name}
+    assert left == {"LIVE", "REBUILD-LOCK"}  # the old index's files are gone
+
+
+def test_a_rebuild_that_fails_leaves_the_old_index_searched_and_the_next_one_tidies_up(
+    tmp_path: Path,
+) -> None:
+    config = indexed_archive(tmp_path)
+    index_dir = tmp_path / "index"
+    live = (index_dir / "LIVE").read_text()
+
+    def disk_full(done: int, total: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with Archive(config) as archive:
+        with pytest.raises(IndexUnavailable, match="No space left on device"):
+            archive.rebuild_index(disk_full)
+        assert (index_dir / "LIVE").read_text() == live
+        assert archive.search("Αίτηση", by="admin").total == 3
+        begun = [path.name for path in index_dir.iterdir() if live.strip() not in path.name]
+        assert set(begun) > {"LIVE", "REBUILD-LOCK"}  # the new index it had begun is left
+        assert archive.rebuild_index() == 3
+        assert archive.search("Αίτηση", by="admin").total == 3
+    live = (index_dir / "LIVE").read_text().strip()
+    assert {path.name for path in index_dir.iterdir() if live not in path.name} == {
+        "LIVE",
+        "REBUILD-LOCK",
+    }
+
+
+def test_a_running_archive_follows_a_rebuild_made_by_eprotocol_reindex(tmp_path: Path) -> None:
+    env = clean_env()
+    assert cli(tmp_path, env, "init", "--organisation", "Δήμος Χανίων").returncode == 0
+    for subject in ("Πρώτη αίτηση", "Δεύτερη αίτηση"):
+        registered = cli(tmp_path, env, "register", "--direction", "incoming", "--subject", subject)
+        assert registered.returncode == 0, registered.stderr
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'var' / 'eprotocol.db'}",
+        storage=LocalStorageConfig(tmp_path / "var" / "blobs"),
+        index_dir=tmp_path / "var" / "index",
+    )
+    with Archive(config) as archive:
+        archive.index_pending()
+        assert archive.search("αιτηση", by="admin").total == 2
+        before = (tmp_path / "var" / "index" / "LIVE").read_text()
+        result = cli(tmp_path, env, "reindex")
+        assert result.returncode == 0, result.stderr
+        live = (tmp_path / "var" / "index" / "LIVE").read_text().strip()
+        assert live != before.strip()
+        assert not any(
+            before.strip() in path.name for path in (tmp_path / "var" / "index").iterdir()
+        )
+        assert archive.search("αιτηση", by="admin").total == 2  # on the new index's files
+        archive.register(NewRegistration(direction="incoming", subject="Τρίτη αίτηση"), by="admin")
+        assert archive.index_pending() == 1
+    assert found(tmp_path / "var" / "index", "αιτηση") == 3
 
 
 def test_reindex_command(tmp_path: Path) -> None:
