@@ -96,17 +96,20 @@ def run_cli(
     """Run the ``eprotocol`` command in a separate process, as an operator would.
 
     ``stdin`` is a file descriptor to read from (a terminal, say); none by default.
+    Without ``cwd`` it runs in an empty directory of its own, so that what the command
+    finds or leaves in ``./var`` (the defaults) is never the repository's.
     """
-    return subprocess.run(
-        [sys.executable, "-m", "eprotocol.cli", *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL if stdin is None else stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="eprotocol-cli-") as scratch:
+        return subprocess.run(
+            [sys.executable, "-m", "eprotocol.cli", *args],
+            cwd=scratch if cwd is None else cwd,
+            env=env,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
 
 def free_port() -> int:
