@@ -237,7 +237,8 @@ class WhooshIndex:
                 log.warning("search index at %s has older fields; rebuilding it", directory)
                 self._clear()
             elif self.outdated:
-                log.warning(
+                # Not a warning: every command would print it until the worker rebuilds.
+                log.info(
                     "search index at %s has older word analysis: searches use it until it "
                     "is rebuilt",
                     directory,
