@@ -18,6 +18,19 @@ from tests.support import FixedClock, PgServer, SeaweedServer
 ORGANISATION = "Δήμος Χανίων"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_archive_made_in_the_working_directory() -> Iterator[None]:
+    """No test makes an archive in the directory pytest runs in (the defaults' ``./var``).
+
+    Commands run there would use a developer's own archive (``make serve``'s), whose
+    index may be of another version, and leave theirs behind for the next run; on a
+    clean clone, as in CI, the directory is not there before and must not be after.
+    """
+    existed = Path("var").exists()
+    yield
+    assert existed or not Path("var").exists(), "a test made ./var: give it a directory"
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     server = PgServer.start()

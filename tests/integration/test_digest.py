@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -274,7 +275,9 @@ def test_worker_started_late_sends_at_once(
     assert len(sink.messages) == 2
 
 
-def test_worker_command_stops_on_sigterm(config: ArchiveConfig, archive: Archive) -> None:
+def test_worker_command_stops_on_sigterm(
+    config: ArchiveConfig, archive: Archive, tmp_path: Path
+) -> None:
     env = {
         **os.environ,
         "EPROTOCOL_DATABASE_URL": config.database_url,
@@ -282,6 +285,7 @@ def test_worker_command_stops_on_sigterm(config: ArchiveConfig, archive: Archive
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "eprotocol.cli", "worker"],
+        cwd=tmp_path,  # its index and secret key, by default in ./var
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
