@@ -27,7 +27,8 @@ from eprotocol.config import smtp_config_from_url
 from eprotocol.env import settings_from_env
 
 
-def test_defaults_are_the_embedded_archive() -> None:
+def test_defaults_are_the_embedded_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the secret key is made in ./var
     settings = settings_from_env({})
     assert settings.archive.database_url == "sqlite:///var/eprotocol.db"
     assert settings.archive.storage == LocalStorageConfig(Path("var/blobs"))
@@ -39,6 +40,7 @@ def test_environment_overrides() -> None:
         {
             "EPROTOCOL_DATABASE_URL": "postgresql+psycopg://u@h/db",
             "EPROTOCOL_STORAGE_URL": "file:///srv/b",
+            "EPROTOCOL_SECRET_KEY": "k",
         }
     )
     assert settings.archive.database_url == "postgresql+psycopg://u@h/db"
