@@ -28,7 +28,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
-from whoosh.index import LockError
+from whoosh.index import FileIndex, LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, Every, NumericRange, Or, Query, Term
@@ -167,6 +167,12 @@ def plain_operators(query: str) -> str:
     return _LOOSE_START.sub("", _LOOSE_END.sub("", '"'.join(parts)))
 
 
+def _older_analysis(ix: FileIndex) -> bool:
+    """Whether ``ix`` analysed its words as an older version did (read once per opening)."""
+    stored, current = ix.schema, schema()
+    return any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
+
+
 def _new_name() -> str:
     """A name for a new index in the directory, unlike any before it."""
     return f"R{secrets.token_hex(6)}"
@@ -231,12 +237,13 @@ class WhooshIndex:
         self._name = self._live_name()
         try:
             self._ix = whoosh_index.open_dir(directory, indexname=self._name)
+            self._outdated = _older_analysis(self._ix)
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
             if self._ix.schema.names() != schema().names():
                 log.warning("search index at %s has older fields; rebuilding it", directory)
                 self._clear()
-            elif self.outdated:
+            elif self._outdated:
                 # Not a warning: every command would print it until the worker rebuilds.
                 log.info(
                     "search index at %s has older word analysis: searches use it until it "
@@ -249,12 +256,6 @@ class WhooshIndex:
             self._clear()
 
     @property
-    def outdated(self) -> bool:
-        """Whether the live index analysed its words as an older version did."""
-        stored, current = self._ix.schema, schema()
-        return any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
-
-    @property
     def stale(self) -> bool:
         """Whether the index needs a rebuild: emptied, or made by an older version.
 
@@ -265,7 +266,7 @@ class WhooshIndex:
         it for this one too.
         """
         self._follow()
-        return (self._directory / _INCOMPLETE).exists() or self.outdated
+        return (self._directory / _INCOMPLETE).exists() or self._outdated
 
     def _live_name(self) -> str:
         try:
@@ -286,6 +287,7 @@ class WhooshIndex:
                     f"the search index at {self._directory} cannot be read: {name} is missing"
                 ) from exc
             self._name = name
+            self._outdated = _older_analysis(self._ix)
             self._generation += 1
 
     def _make_live(self, name: str) -> None:
@@ -379,8 +381,10 @@ class WhooshIndex:
             writer.cancel()
 
     def _searcher(self) -> Searcher:
-        """The calling thread's searcher, on the latest committed state of the live index."""
-        self._follow()
+        """The calling thread's searcher, on the latest committed state of the index in use.
+
+        Callers follow ``LIVE`` first (once per search, see :meth:`_follow`).
+        """
         generation, searcher = getattr(self._local, "current", (None, None))
         with self._files_lock:
             if searcher is None or generation != self._generation:
@@ -499,6 +503,7 @@ class WhooshIndex:
                 raise
             except Exception as exc:  # Whoosh raises many kinds when its files change
                 log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
+                self._follow()  # a rebuild may have replaced the index it was reading
                 self._local.current = (None, None)
                 self._local.columns = None
             return self._search(parsed, visibility, filters, limit, offset)
