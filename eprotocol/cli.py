@@ -945,6 +945,12 @@ def search(
     for hit in result.hits:
         typer.echo(f"{hit.protocol_number:>12}  {hit.subject}")
     typer.echo(f"{result.total} found")
+    if not result.complete:
+        typer.echo(
+            "the search index is being rebuilt from the database: until it is done, "
+            "not every registration is found",
+            err=True,
+        )
 
 
 @app.command()

@@ -317,11 +317,16 @@ class SearchHitOut:
 
 @dataclass(frozen=True, slots=True)
 class SearchOut:
-    """Matches the caller may see: the total, one page of hits, counts by facet."""
+    """Matches the caller may see: the total, one page of hits, counts by facet.
+
+    ``complete`` is false while the search index is being rebuilt from empty (after
+    it was lost, say): registrations not yet rebuilt into it are not found.
+    """
 
     total: int
     hits: list[SearchHitOut]
     facets: dict[str, dict[str, int]]
+    complete: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,6 +502,7 @@ def search_out(result: SearchResult) -> SearchOut:
             for h in result.hits
         ],
         facets=result.facets,
+        complete=result.complete,
     )
 
 

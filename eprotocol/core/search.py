@@ -116,11 +116,16 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """Total matches the searcher may see, one page of hits, and counts by facet."""
+    """Total matches the searcher may see, one page of hits, and counts by facet.
+
+    ``complete`` is false while the index is being rebuilt from empty (new, lost or
+    unreadable): registrations not yet rebuilt into it are not found.
+    """
 
     total: int
     hits: tuple[SearchHit, ...]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

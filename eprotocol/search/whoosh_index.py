@@ -28,7 +28,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.highlight import HtmlFormatter, WholeFragmenter, highlight
-from whoosh.index import FileIndex, LockError
+from whoosh.index import EmptyIndexError, FileIndex, LockError
 from whoosh.qparser import FieldAliasPlugin, MultifieldParser, OrGroup
 from whoosh.qparser.dateparse import DateParserPlugin
 from whoosh.query import And, DateRange, Every, NumericRange, Or, Query, Term
@@ -167,9 +167,9 @@ def plain_operators(query: str) -> str:
     return _LOOSE_START.sub("", _LOOSE_END.sub("", '"'.join(parts)))
 
 
-def _older_analysis(ix: FileIndex) -> bool:
-    """Whether ``ix`` analysed its words as an older version did (read once per opening)."""
-    stored, current = ix.schema, schema()
+def _older_analysis(stored: Schema) -> bool:
+    """Whether an index of schema ``stored`` analysed its words as an older version did."""
+    current = schema()
     return any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
 
 
@@ -227,7 +227,8 @@ class WhooshIndex:
         self._directory = directory
         self._storage = FileStorage(str(directory))
         self._local_now = local_now
-        self._write_lock = threading.Lock()
+        # Reentrant: replacing an index whose files are gone happens while writing to it.
+        self._write_lock = threading.RLock()
         # Opening a searcher reads every segment's files: each thread keeps one and only
         # refreshes it when the index has changed (another live index bumps the generation).
         self._local = threading.local()
@@ -236,11 +237,10 @@ class WhooshIndex:
         self._files_lock = threading.Lock()
         self._name = self._live_name()
         try:
-            self._ix = whoosh_index.open_dir(directory, indexname=self._name)
-            self._outdated = _older_analysis(self._ix)
+            self._use(whoosh_index.open_dir(directory, indexname=self._name), self._name)
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
-            if self._ix.schema.names() != schema().names():
+            if self._schema.names() != schema().names():
                 log.warning("search index at %s has older fields; rebuilding it", directory)
                 self._clear()
             elif self._outdated:
@@ -274,21 +274,42 @@ class WhooshIndex:
         except FileNotFoundError:
             return _DEFAULT_NAME
 
-    def _follow(self) -> None:
-        """Use the live index, if a rebuild (in any process) has named another one."""
-        name = self._live_name()
-        if name == self._name:
-            return
-        with self._files_lock:
+    def _follow(self, *, check: bool = False) -> None:
+        """Use the live index, if a rebuild (in any process) has named another one.
+
+        An index whose files are gone (deleted by hand, say) is replaced by an empty
+        one, marked for the worker to rebuild from the database: searches find nothing
+        until then instead of failing. That is noticed when ``LIVE`` names such an
+        index, and with ``check`` (after a read or write failed) of the one in use.
+        """
+        while (name := self._live_name()) != self._name or check:
+            check = False
             try:
-                self._ix = whoosh_index.open_dir(self._directory, indexname=name)
-            except Exception as exc:  # its files are gone: `eprotocol reindex` makes another
+                opened = whoosh_index.open_dir(self._directory, indexname=name)
+            except EmptyIndexError:
+                if self._live_name() != name:
+                    continue  # a rebuild named another one meanwhile, and removed this one
+                log.error(
+                    "the search index at %s is gone; searches find nothing until the worker "
+                    "(or eprotocol reindex) has rebuilt it from the database",
+                    self._directory,
+                )
+                self._clear()
+                return
+            except Exception as exc:
                 raise IndexUnavailable(
-                    f"the search index at {self._directory} cannot be read: {name} is missing"
+                    f"the search index at {self._directory} cannot be read: {exc}"
                 ) from exc
-            self._name = name
-            self._outdated = _older_analysis(self._ix)
-            self._generation += 1
+            with self._files_lock:
+                self._use(opened, name)
+                self._generation += 1
+
+    def _use(self, ix: FileIndex, name: str) -> None:
+        """Search and update ``ix`` (named ``name``) from now on; its schema is read once."""
+        self._ix, self._name = ix, name
+        # Whoosh reads a schema from the index's files each time it is asked for it.
+        self._schema = ix.schema
+        self._outdated = _older_analysis(self._schema)
 
     def _make_live(self, name: str) -> None:
         """Name ``name`` the live index, atomically for every process."""
@@ -311,6 +332,7 @@ class WhooshIndex:
     def _clear(self) -> None:
         """Replace the index with an empty one, marked as waiting for its rebuild."""
         with self._write_lock:
+            self._directory.mkdir(parents=True, exist_ok=True)
             (self._directory / _INCOMPLETE).touch()
             name = _new_name()
             whoosh_index.create_in(self._directory, schema(), indexname=name)
@@ -363,7 +385,8 @@ class WhooshIndex:
         """A writer of the live index, holding its lock (after another process's, if held).
 
         A rebuild may name another index live while the lock is awaited, and remove the
-        old one's files: the writer is then taken again, of the new one.
+        old one's files: the writer is then taken again, of the new one (as it is of an
+        empty one if the files are gone otherwise, see :meth:`_follow`).
         """
         while True:
             self._follow()
@@ -373,7 +396,8 @@ class WhooshIndex:
             except LockError:
                 raise
             except Exception:
-                if self._live_name() == name:
+                self._follow(check=True)
+                if self._name == name:
                     raise
                 continue
             if self._live_name() == name:
@@ -415,7 +439,7 @@ class WhooshIndex:
 
     def _query(self, text: str) -> Query:
         fields = ["text", "text_sound"] if _LATIN.search(text) else ["text"]
-        parser = MultifieldParser(fields, self._ix.schema)  # words combine with AND
+        parser = MultifieldParser(fields, self._schema)  # words combine with AND
         parser.add_plugin(FieldAliasPlugin(ALIASES))
         parser.add_plugin(DateParserPlugin(basedate=self._local_now()))
         parsed = parser.parse(english_dates(plain_operators(text)))
@@ -436,7 +460,7 @@ class WhooshIndex:
     def similar_departments(self, text: str, *, limit: int) -> list[tuple[str, ...]]:
         """Departments of the ``limit`` registrations whose subject is most like ``text``."""
         self._follow()
-        parser = MultifieldParser(["subject"], self._ix.schema, group=OrGroup)
+        parser = MultifieldParser(["subject"], self._schema, group=OrGroup)
         parsed = parser.parse(text)
         searcher = self._searcher()
         return [
@@ -503,7 +527,7 @@ class WhooshIndex:
                 raise
             except Exception as exc:  # Whoosh raises many kinds when its files change
                 log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
-                self._follow()  # a rebuild may have replaced the index it was reading
+                self._follow(check=True)  # a rebuild may have replaced the index it was reading
                 self._local.current = (None, None)
                 self._local.columns = None
             return self._search(parsed, visibility, filters, limit, offset)
@@ -530,11 +554,12 @@ class WhooshIndex:
             if field in words:
                 words[field].add(term.decode() if isinstance(term, bytes) else term)
         searcher = self._searcher()
+        complete = not (self._directory / _INCOMPLETE).exists()
         # One pass finds every match the searcher may see (the total and the facets);
         # scoring then ranks within that set, skipping blocks that cannot make the page.
         matched = set(searcher.docs_for_query(And([query, *restrictions])))
         if not matched:  # (Whoosh reads an empty filter set as no filter)
-            return SearchResult(total=0, hits=(), facets={name: {} for name in FACETS})
+            return SearchResult(0, (), {name: {} for name in FACETS}, complete)
         results = searcher.search(
             query,
             filter=matched,
@@ -554,7 +579,7 @@ class WhooshIndex:
             )
             for hit in results[offset : offset + limit]
         )
-        return SearchResult(total=len(matched), hits=hits, facets=self._facets(searcher, matched))
+        return SearchResult(len(matched), hits, self._facets(searcher, matched), complete)
 
     def _facets(self, searcher: Searcher, docs: Iterable[int]) -> dict[str, dict[str, int]]:
         """Counts by year, direction and department of ``docs``, read from the value columns.

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -362,3 +363,34 @@ def test_each_search_sees_the_latest_commit(tmp_path: Path) -> None:
     for number in range(1, 6):  # the same thread refreshes its searcher after each commit
         index.upsert(lambda number=number: documents(number))  # type: ignore[misc]
         assert index.search("αίτηση", ALL, SearchFilters(), limit=10, offset=0).total == number
+
+
+def _delete_index_directory(index_dir: Path) -> None:
+    shutil.rmtree(index_dir)
+
+
+def _delete_index_files(index_dir: Path) -> None:
+    for path in index_dir.iterdir():
+        if path.name != "LIVE":
+            path.unlink()
+
+
+@pytest.mark.parametrize("lose", [_delete_index_directory, _delete_index_files])
+@pytest.mark.parametrize("first", ["search", "indexing"])
+def test_an_index_deleted_under_a_running_archive_is_rebuilt_not_an_error(
+    tmp_path: Path, lose: Callable[[Path], None], first: str
+) -> None:
+    config = indexed_archive(tmp_path)
+    with Archive(config) as archive:
+        assert archive.search("Αίτηση", by="admin").total == 3
+        lose(tmp_path / "index")
+        if first == "search":
+            lost = archive.search("Αίτηση", by="admin")
+            assert (lost.total, lost.complete) == (0, False)  # nothing, and it says so
+            assert WhooshIndex(tmp_path / "index").stale
+        else:  # the indexer writes a new registration into an empty index, then rebuilds it
+            archive.register(NewRegistration(direction="incoming", subject="Αίτηση 3"), by="admin")
+        drain(archive)
+        rebuilt = archive.search("Αίτηση", by="admin")
+        assert (rebuilt.total, rebuilt.complete) == (3 if first == "search" else 4, True)
+    assert not WhooshIndex(tmp_path / "index").stale

@@ -33,7 +33,7 @@ from playwright.sync_api import Error as PlaywrightError
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf
-from tests.support import MailSink, run_cli, serve
+from tests.support import MailSink, login, run_cli, serve
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
@@ -972,3 +972,49 @@ def test_a_digest_s_links_open_the_registrations(site: Site, browser: Browser) -
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Αρ. πρωτ. {number}")
     expect(page.locator("main")).to_contain_text("Αυθαίρετο")
     page.context.close()
+
+
+def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path: Path) -> None:
+    """A lost index, or one never built, finds nothing: staff are told why, not just «0»."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env["EPROTOCOL_BACKGROUND_JOBS"] = "0"  # no worker here to rebuild it
+    servers = serve(tmp_path, env, "--admin-password", PASSWORD)
+    base = next(servers)
+    try:
+        subject = "Αίτηση για κλάδεμα δέντρων στη Νέα Χώρα"
+        registered = run_cli(
+            "register", "--direction", "incoming", "--subject", subject, env=env, cwd=tmp_path
+        )
+        assert registered.returncode == 0, registered.stderr
+        page = browser.new_context(locale="el-GR").new_page()
+        log_in(page, base, "admin")
+        api = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {login(base, 'admin', PASSWORD)}"}
+        )
+
+        def searched(*, complete: bool, total: int) -> None:
+            answer = api.get("/api/v1/search", params={"q": "κλάδεμα"}).json()
+            assert (answer["complete"], answer["total"]) == (complete, total)
+            page.goto(f"{base}/search?q=κλάδεμα")
+            expect(page.get_by_test_id("total")).to_have_text(str(total))
+            notice = page.get_by_test_id("incomplete")
+            if complete:
+                expect(notice).to_have_count(0)
+            else:
+                expect(notice).to_have_text(re.compile("ευρετήριο αναζήτησης ξαναφτιάχνεται"))
+            cli = run_cli("search", "κλάδεμα", env=env, cwd=tmp_path)
+            assert cli.returncode == 0, cli.stderr
+            assert ("being rebuilt" in cli.stderr) is not complete
+
+        searched(complete=False, total=0)  # a new archive's index, which no worker has built
+        inspect(page, "search-rebuilding")
+        assert run_cli("reindex", env=env, cwd=tmp_path).returncode == 0
+        searched(complete=True, total=1)
+        shutil.rmtree(tmp_path / "var" / "index")  # lost under the running server
+        searched(complete=False, total=0)
+        assert run_cli("reindex", env=env, cwd=tmp_path).returncode == 0
+        searched(complete=True, total=1)
+        page.context.close()
+        api.close()
+    finally:
+        next(servers, None)

@@ -120,6 +120,9 @@ ENGLISH: dict[str, str] = {
     "Βεβαιώσεις": "Certificates",
     "Βεβαιώσεις ανά είδος": "Certificates by kind",
     "Βρέθηκαν": "Found",
+    "Το ευρετήριο αναζήτησης ξαναφτιάχνεται από τη βάση δεδομένων: μέχρι να τελειώσει, δεν "
+    "βρίσκονται όλες οι καταχωρίσεις.": "The search index is being rebuilt from the database: "
+    "until it is done, not every registration is found.",
     "Δεν έγινε η χρέωση σε": "Could not route to",
     "Δεν έχει χρεωθεί.": "Not routed yet.",
     "Δεν βρέθηκε": "Not found",
