@@ -827,20 +827,28 @@ class Archive:
             self._tz,
         )
 
-    def index_pending(self, batch: int = 500) -> int:
+    @property
+    def search_index_stale(self) -> bool:
+        """Whether the search index needs a rebuild: new, emptied, or of an older version."""
+        return self._search_index().stale
+
+    def index_pending(self, batch: int = 500, *, rebuild_stale: bool = True) -> int:
         """Bring the search index up to date with the next ``batch`` changes; return how many.
 
-        An index that was just created, or found unreadable and replaced, is first
-        rebuilt from the database.
+        An index that needs a rebuild (see :attr:`search_index_stale`) is first rebuilt
+        from the database, unless ``rebuild_stale`` is false: then it is updated as it
+        is, for a caller that rebuilds it meanwhile (as the worker does, in a thread).
         """
-        return self._indexer().run_once(batch)
+        return self._indexer().run_once(batch, rebuild_stale=rebuild_stale)
 
-    def rebuild_index(self, progress: Progress | None = None) -> int:
+    def rebuild_index(self, progress: Progress | None = None, *, if_stale: bool = False) -> int:
         """Rebuild the search index from the database; return how many entries it holds.
 
         The new index is built beside the old one, which is searched until it is done.
+        With ``if_stale``, nothing is done (0 is returned) unless the index still needs
+        a rebuild once another process's rebuild, if one is running, has ended.
         """
-        return self._indexer().rebuild(progress)
+        return self._indexer().rebuild(progress, if_stale=if_stale)
 
     def search(
         self,

@@ -1,7 +1,9 @@
 """The background worker: runs the jobs of one archive until told to stop.
 
 - Search indexing: pending outbox changes are indexed every half second, so a
-  new registration is searchable about a second after it is made.
+  new registration is searchable about a second after it is made. An index that
+  needs a rebuild (after an upgrade, or lost) is rebuilt in a thread of its own,
+  while changes go on being indexed into the one searched meanwhile.
 - The daily digest, on working days (Monday to Friday) at a set local time
   (07:00 Athens time by default). A worker that was down at that time sends
   the day's digest as soon as it starts; sending is idempotent, so several
@@ -26,6 +28,11 @@ from eprotocol.core.errors import EProtocolError
 from eprotocol.core.ports import Clock
 
 log = logging.getLogger(__name__)
+
+
+class _Stopped(Exception):
+    """Raised in a background rebuild to end it when the jobs stop."""
+
 
 DIGEST_TIME = time(7, 0)
 #: Local time after which yesterday's daily register is made.
@@ -67,6 +74,9 @@ class Worker:
         self._retry_after = retry_after
         self._retry_digest_at = clock.now()
         self._done: date | None = None
+        self._stop = threading.Event()
+        self._rebuilding: threading.Thread | None = None
+        self._retry_rebuild_at = clock.now()
 
     def _now(self) -> datetime:
         return self._clock.now().astimezone(self._tz)
@@ -125,21 +135,61 @@ class Worker:
         return len(days)
 
     def index_pending(self) -> int:
-        """Index every pending change; errors are logged and retried on the next round."""
+        """Index every pending change; errors are logged and retried on the next round.
+
+        An index that needs a rebuild gets one in the background (see :meth:`rebuilding`).
+        """
         done = 0
         try:
-            while handled := self._archive.index_pending():
+            if self._archive.search_index_stale:
+                self._rebuild_in_background()
+            while handled := self._archive.index_pending(rebuild_stale=False):
                 done += handled
         except EProtocolError as exc:
             log.error("indexing failed, will retry: %s", exc.message)
         return done
 
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a rebuild of the search index is running (or waiting for another's)."""
+        return self._rebuilding is not None and self._rebuilding.is_alive()
+
+    def _rebuild_in_background(self) -> None:
+        """Start rebuilding the index in a thread, unless one runs or failed a moment ago."""
+        if self.rebuilding or self._clock.now() < self._retry_rebuild_at:
+            return
+        # A daemon: one waiting for another process's rebuild cannot be told to stop.
+        self._rebuilding = threading.Thread(
+            target=self._rebuild, name="eprotocol-reindex", daemon=True
+        )
+        self._rebuilding.start()
+
+    def _rebuild(self) -> None:
+        def stop_when_told(done: int, total: int) -> None:
+            if self._stop.is_set():
+                raise _Stopped
+
+        try:
+            count = self._archive.rebuild_index(stop_when_told, if_stale=True)
+        except _Stopped:
+            log.info("search index rebuild stopped; it starts again with the jobs")
+        except EProtocolError as exc:
+            log.error("search index rebuild failed, will retry: %s", exc.message)
+            self._retry_rebuild_at = self._clock.now() + self._retry_after
+        except Exception:  # a bug must not be silent in a thread of its own
+            log.exception("search index rebuild failed unexpectedly")
+            self._retry_rebuild_at = self._clock.now() + self._retry_after
+        else:
+            if count:
+                log.info("search index rebuilt: %d registrations", count)
+
     def run(self, stop: threading.Event) -> None:
         """Run until ``stop`` is set, at a lower CPU priority than the requests being served.
 
         On Linux the priority is the calling thread's, so a server that runs the jobs
-        in a thread keeps its own; the text-extraction processes the jobs start
-        inherit it.
+        in a thread keeps its own; the text-extraction processes the jobs start, and
+        a rebuild's thread, inherit it. Once stopped, a rebuild still running is
+        stopped too (see :meth:`stop_rebuilding`).
         """
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOBS_NICENESS)
@@ -159,6 +209,16 @@ class Worker:
             except Exception:  # a bug must not end the jobs for good: log it, go on
                 log.exception("background jobs failed unexpectedly; trying again")
             stop.wait(POLL_SECONDS if self._index else 30.0)
+        self.stop_rebuilding()
+
+    def stop_rebuilding(self, timeout: float = 10.0) -> None:
+        """Stop a rebuild running in the background, at its next chunk; wait ``timeout`` s.
+
+        What it had built is left for the next rebuild to delete; the old index stays live.
+        """
+        self._stop.set()
+        if self._rebuilding is not None:
+            self._rebuilding.join(timeout)
 
     def run_round(self) -> None:
         """One round of every job that is due."""

@@ -422,12 +422,13 @@ class Indexer:
                 ids = [r.id for r in rows]
                 conn.execute(mark.where(OUTBOX.c.id.in_(ids)), {"now": self._clock.now()})
 
-    def run_once(self, batch: int = 500) -> int:
+    def run_once(self, batch: int = 500, *, rebuild_stale: bool = True) -> int:
         """Index the next ``batch`` pending outbox rows; return how many were handled.
 
-        A new, emptied or outdated index is rebuilt first.
+        A new, emptied or outdated index is rebuilt first, unless ``rebuild_stale`` is
+        false (the caller rebuilds it meanwhile).
         """
-        if self._index.stale:
+        if rebuild_stale and self._index.stale:
             return self.rebuild(if_stale=True)
         with self._claim(batch) as rows:
             ids = self._registrations_of(rows)

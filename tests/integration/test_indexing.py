@@ -3,6 +3,7 @@ rebuilding an index it cannot read."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -10,15 +11,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, Schema
+from whoosh.filedb.filestore import FileStorage
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistration
 from eprotocol.core.errors import IndexUnavailable
@@ -26,7 +28,8 @@ from eprotocol.core.models import OUTBOX
 from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
 from eprotocol.search.analysis import GreekFilter
 from eprotocol.search.whoosh_index import WhooshIndex
-from tests.support import PgServer, free_port, run_cli
+from eprotocol.worker import Worker
+from tests.support import FixedClock, PgServer, free_port, run_cli
 
 ALL = Visibility(all_confidential=True)
 
@@ -394,3 +397,87 @@ def test_an_index_deleted_under_a_running_archive_is_rebuilt_not_an_error(
         rebuilt = archive.search("Αίτηση", by="admin")
         assert (rebuilt.total, rebuilt.complete) == (3 if first == "search" else 4, True)
     assert not WhooshIndex(tmp_path / "index").stale
+
+
+def _rebuilt(worker: Worker) -> None:
+    deadline = time.monotonic() + 30
+    while worker.rebuilding:
+        assert time.monotonic() < deadline, "the rebuild did not end"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def outdated_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Archive]:
+    """An archive of three registrations whose index an older version analysed."""
+    with monkeypatch.context() as older:
+        older.setattr(GreekFilter, "version", GreekFilter.version - 1)
+        config = indexed_archive(tmp_path)
+    with Archive(config) as archive:
+        assert archive.search_index_stale
+        yield archive
+
+
+def test_the_worker_goes_on_indexing_while_it_rebuilds_the_index(
+    outdated_archive: Archive, tmp_path: Path
+) -> None:
+    archive = outdated_archive
+    another = FileStorage(str(tmp_path / "index")).lock("REBUILD-LOCK")
+    assert another.acquire()  # another process is rebuilding: this worker's rebuild waits
+    worker = Worker(archive, archive.clock, archive.timezone)
+    try:
+        worker.run_round()
+        assert worker.rebuilding
+        archive.register(NewRegistration(direction="incoming", subject="Αίτηση 3"), by="admin")
+        worker.run_round()  # meanwhile new registrations are indexed as usual
+        assert archive.search("Αίτηση", by="admin").total == 4
+        assert archive.search_index_stale
+    finally:
+        another.release()
+    _rebuilt(worker)
+    assert not archive.search_index_stale
+    assert archive.search("Αίτηση", by="admin").total == 4
+
+
+def test_a_rebuild_in_the_background_ends_when_the_jobs_stop(
+    outdated_archive: Archive, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="eprotocol.worker")
+    archive = outdated_archive
+    live = (tmp_path / "index" / "LIVE").read_text()
+    another = FileStorage(str(tmp_path / "index")).lock("REBUILD-LOCK")
+    assert another.acquire()
+    worker = Worker(archive, archive.clock, archive.timezone)
+    try:
+        worker.run_round()
+        worker.stop_rebuilding(timeout=0.1)  # told while it waits: it stops once it reads
+    finally:
+        another.release()
+    _rebuilt(worker)
+    assert "search index rebuild stopped" in caplog.text
+    assert archive.search_index_stale
+    assert (tmp_path / "index" / "LIVE").read_text() == live  # the old index is still searched
+    assert archive.search("Αίτηση", by="admin").total == 3
+
+
+def test_a_failed_rebuild_in_the_background_is_tried_again_later(
+    outdated_archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = outdated_archive
+    attempts: list[bool] = []
+
+    def failing(progress: object, *, if_stale: bool) -> int:
+        attempts.append(if_stale)
+        raise IndexUnavailable("No space left on device")
+
+    monkeypatch.setattr(archive, "rebuild_index", failing)
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    worker = Worker(archive, clock, archive.timezone, retry_after=timedelta(minutes=5))
+    worker.run_round()
+    _rebuilt(worker)
+    worker.run_round()  # not at once: a full disk would fill the log twice a second
+    _rebuilt(worker)
+    assert attempts == [True]
+    clock.set(datetime(2026, 3, 2, 9, 5, tzinfo=UTC))
+    worker.run_round()
+    _rebuilt(worker)
+    assert attempts == [True, True]

@@ -20,12 +20,13 @@ class FlakyArchive:
     has_search_index = True
     has_mailer = False
     has_signer = False
+    search_index_stale = False
 
     def __init__(self) -> None:
         self.calls = 0
         self.second_round = threading.Event()
 
-    def index_pending(self) -> int:
+    def index_pending(self, *, rebuild_stale: bool) -> int:
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("a bug in the indexer")
