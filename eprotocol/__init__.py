@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from eprotocol.core.fsck import BlobProblem, FsckReport
     from eprotocol.core.routing import InboxEntry
     from eprotocol.core.rules import RoutingRule, Suggestion
-    from eprotocol.core.search import SearchFilters, SearchHit, SearchResult
+    from eprotocol.core.search import SearchFilters, SearchHit, SearchIndexStatus, SearchResult
     from eprotocol.core.transfer import Series, TransferReport
     from eprotocol.core.types import (
         ApiToken,
@@ -155,6 +155,7 @@ __all__ = [
     "SchemaOutOfDate",
     "SearchFilters",
     "SearchHit",
+    "SearchIndexStatus",
     "SearchResult",
     "Series",
     "SignatureCheck",

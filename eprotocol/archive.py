@@ -41,6 +41,7 @@ from eprotocol.core.digest import DigestReport, DigestSender
 from eprotocol.core.errors import (
     Conflict,
     Forbidden,
+    IndexUnavailable,
     InvalidInput,
     InvalidTransfer,
     MailUnavailable,
@@ -72,6 +73,7 @@ from eprotocol.core.search import (
     Indexer,
     SearchFilters,
     SearchIndex,
+    SearchIndexStatus,
     SearchResult,
     TextExtractor,
     Visibility,
@@ -826,6 +828,16 @@ class Archive:
             self._clock,
             self._tz,
         )
+
+    def search_index_status(self) -> SearchIndexStatus | None:
+        """How the search index is (see :data:`SearchIndexStatus`); ``None`` without one."""
+        if self._index is None:
+            return None
+        try:
+            self._index.check()
+        except IndexUnavailable:
+            return "unavailable"
+        return "rebuilding" if self._index.stale else "ready"
 
     @property
     def search_index_stale(self) -> bool:

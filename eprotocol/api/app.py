@@ -40,12 +40,28 @@ def health() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
+@dataclass(frozen=True, slots=True)
+class ReadyStatus:
+    """Answer of the readiness probe, with how the search index is.
+
+    ``search_index``: ``ready``; ``rebuilding`` (searches may miss entries until it
+    is rebuilt); ``unavailable`` (searches fail); ``null`` without an index.
+    """
+
+    status: str
+    search_index: str | None
+
+
 @get("/ready", sync_to_thread=True, tags=["health"])
-def ready(state: State) -> HealthStatus:
-    """Readiness: the database and the blob store answer (503 problem otherwise)."""
+def ready(state: State) -> ReadyStatus:
+    """Readiness: the database and the blob store answer (503 problem otherwise).
+
+    The search index is reported, not required: registration goes on without it,
+    so a server whose index fails stays in service.
+    """
     archive: Archive = state.archive
     archive.check()
-    return HealthStatus(status="ready")
+    return ReadyStatus(status="ready", search_index=archive.search_index_status())
 
 
 #: Sent with every response: no sniffing, no framing, no referrers; API answers load nothing.

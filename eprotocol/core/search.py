@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -144,8 +144,17 @@ class SearchFilters:
     registered_to: date | None = None
 
 
+#: How the search index is, for monitoring: searched in full; needing (or getting) a
+#: rebuild, during which searches may miss entries; or unreadable, so searches fail.
+SearchIndexStatus = Literal["ready", "rebuilding", "unavailable"]
+
+
 class SearchIndex(Protocol):
     """A full-text index of registrations."""
+
+    def check(self) -> None:
+        """Raise ``IndexUnavailable`` unless the index can be read."""
+        ...
 
     @property
     def stale(self) -> bool:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TypeVar
 
 from whoosh import index as whoosh_index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, TEXT, Schema
@@ -93,6 +94,7 @@ _ANALYSED = ("subject", "correspondents", "text", "text_sound")
 WRITE_LOCK_TIMEOUT = 30.0
 _MARK = HtmlFormatter(tagname="mark", classname="match")
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def schema() -> Schema:
@@ -520,17 +522,31 @@ class WhooshIndex:
             parsed = self._query(query) if words else None
         except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date
             raise InvalidInput(f"the search query cannot be read: {exc}", field="q") from exc
+        return self._read(lambda: self._search(parsed, visibility, filters, limit, offset))
+
+    def check(self) -> None:
+        """Raise ``IndexUnavailable`` unless the live index can be read."""
+        self._follow()
+        self._read(lambda: self._searcher().doc_count())
+
+    def _read(self, read: Callable[[], _T]) -> _T:
+        """``read()`` of the live index, tried once more on a freshly opened searcher.
+
+        Whoosh raises many kinds of error when files change under a reader (one gone
+        under a merge by another process, or a rebuild that replaced the index): a
+        second failure is reported as ``IndexUnavailable``.
+        """
         try:
             try:
-                return self._search(parsed, visibility, filters, limit, offset)
+                return read()
             except EProtocolError:
                 raise
-            except Exception as exc:  # Whoosh raises many kinds when its files change
+            except Exception as exc:
                 log.warning("search index read failed, reopening it: %r", exc, exc_info=True)
-                self._follow(check=True)  # a rebuild may have replaced the index it was reading
+                self._follow(check=True)
                 self._local.current = (None, None)
                 self._local.columns = None
-            return self._search(parsed, visibility, filters, limit, offset)
+            return read()
         except EProtocolError:
             raise
         except Exception as exc:

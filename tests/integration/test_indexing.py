@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -481,3 +482,22 @@ def test_a_failed_rebuild_in_the_background_is_tried_again_later(
     worker.run_round()
     _rebuilt(worker)
     assert attempts == [True, True]
+
+
+def test_the_search_index_status_is_reported_for_monitoring(tmp_path: Path) -> None:
+    config = indexed_archive(tmp_path)
+    with Archive(config) as archive:
+        assert archive.search_index_status() == "ready"
+    with Archive(config) as archive:
+        for path in (tmp_path / "index").iterdir():
+            if path.suffix == ".toc":
+                path.write_bytes(b"\x00garbage")  # damaged under the running archive
+        assert archive.search_index_status() == "unavailable"
+        with pytest.raises(IndexUnavailable):
+            archive.search("Αίτηση", by="admin")
+    with Archive(config) as archive:  # opened again, it is emptied and waits for its rebuild
+        assert archive.search_index_status() == "rebuilding"
+        drain(archive)
+        assert archive.search_index_status() == "ready"
+    with Archive(replace(config, index_dir=None)) as archive:
+        assert archive.search_index_status() is None

@@ -995,6 +995,9 @@ def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path:
         def searched(*, complete: bool, total: int) -> None:
             answer = api.get("/api/v1/search", params={"q": "κλάδεμα"}).json()
             assert (answer["complete"], answer["total"]) == (complete, total)
+            readiness = api.get("/ready")  # still ready: registration does not need the index
+            assert readiness.status_code == 200
+            assert readiness.json()["search_index"] == ("ready" if complete else "rebuilding")
             page.goto(f"{base}/search?q=κλάδεμα")
             expect(page.get_by_test_id("total")).to_have_text(str(total))
             notice = page.get_by_test_id("incomplete")
