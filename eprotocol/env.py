@@ -6,6 +6,7 @@ explicit configuration objects (:mod:`eprotocol.config`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 from collections.abc import Mapping
@@ -34,6 +35,23 @@ DEFAULTS = {
     "EPROTOCOL_SIGNING_P12": "var/signing.p12",
     "EPROTOCOL_SIGNING_PASSWORD_FILE": "var/signing-password",
 }
+#: Every setting there is: a mistyped one must not leave its default silently in force.
+SETTINGS = frozenset(
+    {
+        *DEFAULTS,
+        "EPROTOCOL_SECRET_KEY",
+        "EPROTOCOL_SMTP_URL",
+        "EPROTOCOL_TEMPLATES_DIR",
+        "EPROTOCOL_SIGNING_PASSWORD",
+        "EPROTOCOL_TRUST_ROOTS",
+        "EPROTOCOL_TIMESTAMP_URL",
+        # Read by `eprotocol init` (cli.py).
+        "EPROTOCOL_ORGANISATION",
+        "EPROTOCOL_ADMIN_PASSWORD",
+    }
+)
+#: Names the test suite uses for its own settings.
+_TEST_PREFIX = "EPROTOCOL_TEST_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +114,13 @@ def _secret_key(env: Mapping[str, str], path: Path) -> str:
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read ``EPROTOCOL_*`` variables (``os.environ`` by default), falling back to the defaults."""
+    """Read ``EPROTOCOL_*`` variables (``os.environ`` by default), falling back to the defaults.
+
+    An ``EPROTOCOL_`` variable that is no setting is refused (``InvalidInput``): a
+    mistyped ``EPROTOCOL_DATABASE_ULR`` would otherwise run on the default database.
+    """
     env = os.environ if environ is None else environ
+    _refuse_unknown(env)
 
     def get(name: str) -> str:
         return env.get(name) or DEFAULTS[name]
@@ -126,6 +149,22 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             Path(get("EPROTOCOL_SIGNING_P12")), Path(get("EPROTOCOL_SIGNING_PASSWORD_FILE"))
         ),
     )
+
+
+def _refuse_unknown(env: Mapping[str, str]) -> None:
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("EPROTOCOL_")
+        and name not in SETTINGS
+        and not name.startswith(_TEST_PREFIX)
+    )
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, SETTINGS, n=1)
+    hint = f"did you mean {close[0]}?" if close else "see the settings in README.md"
+    raise InvalidInput(f"{name} is not a setting of eprotocol: {hint}", field=name)
 
 
 def _flag(value: str, name: str) -> bool:

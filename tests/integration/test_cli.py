@@ -199,6 +199,12 @@ def test_errors_are_one_line_and_non_zero(
             "eprotocol runs on SQLite or PostgreSQL, not 'mysql'",
         ),
         ({"EPROTOCOL_DATABASE_URL": "var/eprotocol.db"}, "the database URL is not a URL like"),
+        (
+            {"EPROTOCOL_DATABASE_ULR": "postgresql+psycopg://clerk:s3cret-pw@db.local/protocol"},
+            "EPROTOCOL_DATABASE_ULR is not a setting of eprotocol: did you mean "
+            "EPROTOCOL_DATABASE_URL?",
+        ),
+        ({"EPROTOCOL_STORE": "file:///srv/eprotocol"}, "EPROTOCOL_STORE is not a setting"),
         ({"EPROTOCOL_DATABASE_URL": "sqlite://"}, "an SQLite database must be a file"),
         (
             {"EPROTOCOL_DATABASE_URL": "postgresql+pg8000://clerk:s3cret-pw@db.local/protocol"},

@@ -29,7 +29,7 @@ from tests.support import (
     stop_server,
 )
 
-TRIALS = int(os.environ.get("EPROTOCOL_CRASH_TRIALS", "30"))
+TRIALS = int(os.environ.get("EPROTOCOL_TEST_CRASH_TRIALS", "30"))
 #: The trials' random moments come from this seed, so a failing run can be repeated.
 SEED = int(os.environ.get("EPROTOCOL_TEST_SEED", "20261128"))
 
