@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -13,7 +13,7 @@ from litestar.datastructures import MutableScopeHeaders, State
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from eprotocol.api import schemas
 from eprotocol.api.auth import LoginThrottle, login
@@ -99,6 +99,46 @@ def security_headers(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def drain_before_refusing(limit: int) -> Callable[[ASGIApp], ASGIApp]:
+    """ASGI middleware: before a ``413`` goes out, read and discard the rest of the body.
+
+    A server that answers while the body is still arriving, and then closes, resets the
+    connection: the client may never read the answer, and a proxy in front (nginx)
+    answers ``502`` instead. Up to ``limit`` bytes are read; a larger body is refused
+    at once, as before.
+    """
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            pending = True
+
+            async def receive_tracked() -> ReceiveMessage:
+                nonlocal pending
+                message = await receive()
+                pending = message["type"] == "http.request" and message.get("more_body", False)
+                return message
+
+            async def send_after_draining(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] == 413:
+                    declared = MutableScopeHeaders(scope).get("content-length", "")
+                    if not (declared.isdigit() and int(declared) > limit):
+                        drained = 0
+                        while pending and drained <= limit:
+                            received = await receive_tracked()
+                            if received["type"] == "http.request":
+                                drained += len(received.get("body", b""))
+                await send(message)
+
+            await app(scope, receive_tracked, send_after_draining)
+
+        return middleware
+
+    return wrap
+
+
 def create_app(settings: Settings, *, archive: Archive | None = None) -> Litestar:
     """Build the HTTP application for one archive (opened from ``settings`` unless given)."""
     secure_cookies = settings.archive.public_url.startswith("https://")
@@ -138,8 +178,8 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         ],
         template_config=template_config(),
         lifespan=[lifespan],
-        plugins=[problem_plugin()],
-        middleware=[security_headers],
+        plugins=[problem_plugin(max_upload_mb=settings.max_upload_bytes // (1024 * 1024))],
+        middleware=[security_headers, drain_before_refusing(2 * settings.max_upload_bytes)],
         request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(
             title="eprotocol",

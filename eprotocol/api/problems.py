@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 
 from litestar.exceptions import HTTPException
@@ -76,17 +77,19 @@ def unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
-def http_problem(exc: HTTPException) -> ProblemDetailsException:
+def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsException:
     """Litestar's own refusals (no such path, a body that does not decode...) in our shape.
 
     The reasons a body was refused (an unknown field, a wrong type) go in ``detail``,
-    where a client's developer reads them.
+    where a client's developer reads them; a body too large is told the limit.
     """
     reasons = [
         str(item["message"])
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict) and item.get("message")
     ]
+    if exc.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        reasons = [f"the request is larger than the {max_upload_mb} MB this server accepts"]
     return ProblemDetailsException(
         type_="about:blank",
         title=HTTPStatus(exc.status_code).phrase,
@@ -96,12 +99,12 @@ def http_problem(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
-def problem_plugin() -> ProblemDetailsPlugin:
+def problem_plugin(*, max_upload_mb: int) -> ProblemDetailsPlugin:
     """The Litestar plugin answering every error as problem+json."""
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
             exception_to_problem_detail_map={
-                HTTPException: http_problem,
+                HTTPException: partial(http_problem, max_upload_mb=max_upload_mb),
                 errors.EProtocolError: to_problem,
                 Exception: unexpected,
             },
