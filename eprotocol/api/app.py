@@ -142,6 +142,7 @@ def drain_before_refusing(limit: int) -> Callable[[ASGIApp], ASGIApp]:
 def create_app(settings: Settings, *, archive: Archive | None = None) -> Litestar:
     """Build the HTTP application for one archive (opened from ``settings`` unless given)."""
     secure_cookies = settings.archive.public_url.startswith("https://")
+    max_upload_mb = settings.max_upload_bytes // (1024 * 1024)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -152,6 +153,7 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         app.state.login_throttle_user = LoginThrottle(attempts=5)
         app.state.login_throttle_address = LoginThrottle(attempts=50)
         app.state.secure_cookies = secure_cookies
+        app.state.max_upload_mb = max_upload_mb
         app.state.previewer = previewer = PagePreviewer()
         stop = threading.Event()
         jobs = None
@@ -178,7 +180,7 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         ],
         template_config=template_config(),
         lifespan=[lifespan],
-        plugins=[problem_plugin(max_upload_mb=settings.max_upload_bytes // (1024 * 1024))],
+        plugins=[problem_plugin(max_upload_mb=max_upload_mb)],
         middleware=[security_headers, drain_before_refusing(2 * settings.max_upload_bytes)],
         request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(

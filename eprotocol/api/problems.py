@@ -77,6 +77,11 @@ def unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
+def too_large(max_upload_mb: int) -> str:
+    """Why a request body was refused for its size (``413``)."""
+    return f"the request is larger than the {max_upload_mb} MB this server accepts"
+
+
 def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsException:
     """Litestar's own refusals (no such path, a body that does not decode...) in our shape.
 
@@ -89,7 +94,7 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
         if isinstance(item, dict) and item.get("message")
     ]
     if exc.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        reasons = [f"the request is larger than the {max_upload_mb} MB this server accepts"]
+        reasons = [too_large(max_upload_mb)]
     return ProblemDetailsException(
         type_="about:blank",
         title=HTTPStatus(exc.status_code).phrase,

@@ -32,7 +32,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
-from tests.pdfs import greek_pdf
+from tests.pdfs import greek_pdf, make_pdf
 from tests.support import MailSink, login, run_cli, serve
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
@@ -1021,3 +1021,50 @@ def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path:
         api.close()
     finally:
         next(servers, None)
+
+
+def test_files_larger_than_the_server_takes_are_not_sent(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Said before a long upload, and with what was typed kept; refused anyway without script."""
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    page.goto(f"{site.base}/register")
+    subject = "Σαρωμένος φάκελος οικοδομικής άδειας"
+    page.locator("#subject").fill(subject)
+    scan = tmp_path / "φάκελος.pdf"
+    scan.write_bytes(make_pdf(1) + bytes(51 * 1024 * 1024))  # over the default 50 MB
+    page.locator("#files").set_input_files(scan)
+    warning = page.locator("[data-too-large-warning]")
+    expect(warning).to_have_text("Τα αρχεία είναι συνολικά 52 MB· η υπηρεσία δέχεται έως 50 MB.")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url == f"{site.base}/register" else None)
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(warning).to_be_focused()
+    assert sent == []
+    expect(page.locator("#subject")).to_have_value(subject)
+    inspect(page, "register-too-large")
+
+    page.evaluate("document.querySelector('form.register').submit()")  # as without the script
+    expect(page.get_by_role("heading", level=1)).to_have_text("Τα αρχεία είναι πολύ μεγάλα")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Τα αρχεία ξεπερνούν τα 50 MB που δέχεται η υπηρεσία."
+    )
+
+    page.goto(f"{site.base}/register")
+    page.locator("#files").set_input_files(scan)
+    page.locator("#files").set_input_files([])  # chosen again, within the limit
+    expect(warning).to_be_hidden()
+    page.context.close()
+
+
+def test_a_malformed_address_gets_the_error_page_not_json(site: Site, browser: Browser) -> None:
+    """Litestar's own refusals on a page (here a negative offset) are pages too."""
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "admin")
+    answer = page.goto(f"{site.base}/search?q=άδεια&offset=-20")
+    assert answer is not None and answer.status == 400
+    expect(page.get_by_role("heading", level=1)).to_have_text("Τα στοιχεία δεν είναι σωστά")
+    expect(page.get_by_role("alert")).to_have_count(0)  # not Litestar's English for developers
+    inspect(page, "malformed-address")
+    page.context.close()

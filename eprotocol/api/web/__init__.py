@@ -15,6 +15,7 @@ from pathlib import Path
 from litestar import Router
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -55,9 +56,12 @@ def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
             middleware=[DefineMiddleware(CSRFMiddleware, config=csrf)],
             # Resolved only for the handlers that ask for ``user``: the staff pages.
             dependencies={"user": Provide(viewer, sync_to_thread=True)},
+            # HTTPException too: Litestar's own refusals (a body too large, a malformed
+            # parameter) would otherwise find the API's problem+json handler first.
             exception_handlers={
                 LoginRequired: login_redirect,
                 EProtocolError: error_page,
+                HTTPException: error_page,
                 Exception: error_page,
             },
             include_in_schema=False,

@@ -111,6 +111,8 @@ ENGLISH: dict[str, str] = {
     "Αριθμός πρωτοκόλλου": "Protocol number",
     "Αρχεία": "Files",
     "Αρχείο PDF": "PDF file",
+    "Τα αρχεία είναι συνολικά {mb} MB· η υπηρεσία δέχεται έως {max} MB.": "The files come to "
+    "{mb} MB; the service accepts up to {max} MB.",
     "Αρχική": "Home",
     "Αρχικός κωδικός": "Initial password",
     "Αρχικός κωδικός (κενό: τυχαίος)": "Initial password (empty: random)",

@@ -146,6 +146,10 @@ _RULES: tuple[Rule, ...] = (
     (r"the first day comes after the last", lambda m: "Η πρώτη ημέρα είναι μετά την τελευταία."),
     (r"the search query is empty", lambda m: "Η αναζήτηση είναι κενή."),
     (
+        r"the request is larger than the (?P<mb>\d+) MB this server accepts",
+        lambda m: f"Τα αρχεία ξεπερνούν τα {m['mb']} MB που δέχεται η υπηρεσία.",
+    ),
+    (
         r"the search query cannot be read: (?P<why>.+)",
         lambda m: f"Η αναζήτηση δεν διαβάζεται ({m['why']}).",
     ),

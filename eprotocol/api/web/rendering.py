@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -12,13 +13,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 from litestar import Request, Response
 from litestar.datastructures import Cookie, FormMultiDict, State
+from litestar.exceptions import HTTPException
 from litestar.plugins.htmx import ClientRedirect
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
-from eprotocol.api.problems import status_for
+from eprotocol.api.problems import status_for, too_large
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.api.web.messages import in_page_language
 from eprotocol.core.errors import EProtocolError, Unauthenticated
@@ -108,6 +110,7 @@ def page(
             "organisation": organisation(request.app.state),
             "tz": request.app.state.archive.timezone,
             "default_book": request.app.state.archive.config.default_book,
+            "max_upload_mb": request.app.state.max_upload_mb,
             "status_code": status,
             **context,
         },
@@ -171,8 +174,10 @@ def error_page(
     """
     if isinstance(exc, EProtocolError):
         status, message = status_for(exc), exc.message
-    elif hasattr(exc, "status_code") and isinstance(exc.status_code, int):
-        status, message = exc.status_code, str(getattr(exc, "detail", "") or "")
+    elif isinstance(exc, HTTPException):  # Litestar's own: its detail is for developers
+        status = exc.status_code
+        too_much = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        message = too_large(request.app.state.max_upload_mb) if too_much else ""
     else:
         log.exception("unhandled error on a page", exc_info=exc)
         status, message = 500, ""

@@ -25,9 +25,31 @@ document.addEventListener("DOMContentLoaded", () => {
       const files = new DataTransfer();
       Array.from(input.files).concat(Array.from(event.dataTransfer.files)).forEach((f) => files.items.add(f));
       input.files = files.files;
-      show();
+      input.dispatchEvent(new Event("change", { bubbles: true }));
     });
   }
+  // Files larger together than the server takes are not sent: it would refuse them only
+  // after the whole upload, and what was typed in the form would be lost.
+  document.querySelectorAll("form[data-max-mb]").forEach((form) => {
+    const limit = Number(form.dataset.maxMb) * 1024 * 1024;
+    const warning = form.querySelector("[data-too-large-warning]");
+    const fits = () => {
+      const bytes = Array.from(form.querySelectorAll("input[type=file]"))
+        .flatMap((field) => Array.from(field.files))
+        .reduce((sum, file) => sum + file.size, 0);
+      warning.hidden = bytes <= limit;
+      warning.textContent = form.dataset.tooLarge.replace("{mb}", Math.ceil(bytes / 1024 / 1024));
+      return bytes <= limit;
+    };
+    form.addEventListener("change", fits);
+    form.addEventListener("submit", (event) => {  // before the listener that disables the button
+      if (!fits()) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        warning.focus();
+      }
+    });
+  });
   document.querySelectorAll("[data-print]").forEach((button) => button.addEventListener("click", () => window.print()));
   // A form that takes a protocol number waits for its answer with its button disabled, so a
   // second click does not look needed (the server registers a form sent twice once anyway).
