@@ -285,7 +285,7 @@ class WhooshIndex:
         index, and with ``check`` (after a read or write failed) of the one in use.
         """
         while (name := self._live_name()) != self._name or check:
-            check = False
+            following, check = name != self._name, False
             try:
                 opened = whoosh_index.open_dir(self._directory, indexname=name)
             except EmptyIndexError:
@@ -299,6 +299,8 @@ class WhooshIndex:
                 self._clear()
                 return
             except Exception as exc:
+                if not following:
+                    return  # there, if unreadable this moment: the caller's retry tells
                 raise IndexUnavailable(
                     f"the search index at {self._directory} cannot be read: {exc}"
                 ) from exc
