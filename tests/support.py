@@ -31,6 +31,7 @@ from aiosmtpd.smtp import Envelope
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from minio import Minio
+from playwright.sync_api import Browser, sync_playwright
 
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, Registration
 from eprotocol.config import SigningConfig
@@ -472,3 +473,28 @@ def serve(tmp_path: Path, env: dict[str, str], *init_args: str) -> Generator[str
         yield base
     finally:
         stop_server(proc)
+
+
+#: Debian's Chromium, which the test command installs; Playwright never downloads one.
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium, without the background connections this closed network refuses."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

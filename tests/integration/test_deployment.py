@@ -28,10 +28,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from playwright.sync_api import expect
 
 from eprotocol.env import SETTINGS
 from tests.pdfs import make_pdf
-from tests.support import free_port, serve
+from tests.support import chromium, free_port, serve
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
 NGINX = Path(shutil.which("nginx") or "/usr/sbin/nginx")
@@ -232,6 +233,33 @@ def test_failed_logins_are_counted_by_the_caller_s_own_address(proxied: Proxied)
         assert _token(careless) == 429  # this address is throttled now, even for the right password
     with proxied.client(source="127.0.0.3") as other_office:
         assert _token(other_office) == 200
+
+
+def test_staff_log_in_and_register_a_scan_through_the_proxy(
+    proxied: Proxied, tmp_path: Path
+) -> None:
+    """The pages over https, as staff in another building use them."""
+    scan = tmp_path / "σάρωση.pdf"
+    scan.write_bytes(make_pdf(pages=300, padding=7000))
+    with chromium() as browser:
+        context = browser.new_context(locale="el-GR", ignore_https_errors=True)
+        page = context.new_page()
+        page.goto(f"{proxied.https}/login")
+        page.get_by_label("Όνομα χρήστη").fill("admin")
+        page.get_by_label("Κωδικός").fill(PASSWORD)
+        page.get_by_role("button", name="Σύνδεση").click()
+        expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
+        assert page.url.startswith(f"{proxied.https}/")
+        cookies = context.cookies()
+        assert {c["name"] for c in cookies} >= {"eprotocol_csrf"}
+        assert all(c["secure"] for c in cookies), cookies
+        page.goto(f"{proxied.https}/register")
+        page.locator("#files").set_input_files(str(scan))
+        page.locator("#subject").fill("Σαρωμένη αίτηση από άλλο κτίριο")
+        page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+        expect(page.get_by_test_id("protocol-number")).to_have_text(re.compile(r"^\d+/\d{4}$"))
+        expect(page.locator(".subject-line")).to_have_text("Σαρωμένη αίτηση από άλλο κτίριο")
+        context.close()
 
 
 @pytest.mark.parametrize("unit", ["eprotocol.service", "eprotocol-worker.service"])

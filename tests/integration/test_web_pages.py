@@ -27,15 +27,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf, make_pdf
-from tests.support import MailSink, login, run_cli, serve
+from tests.support import CHROMIUM, MailSink, chromium, login, run_cli, serve
 
-CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
 PASSWORD = "correct horse battery staple"
 WIDTHS = (1280, 375)
@@ -77,22 +76,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _fonts_used(page: Page) -> set[str]:
