@@ -53,7 +53,12 @@ from eprotocol.core.errors import (
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
-from eprotocol.core.organisation import ADMIN_USERNAME, UNNAMED_ORGANISATION, Organisation
+from eprotocol.core.organisation import (
+    ADMIN_USERNAME,
+    NO_DEPARTMENT,
+    UNNAMED_ORGANISATION,
+    Organisation,
+)
 from eprotocol.core.permissions import Action, allowed, holds, may_read
 from eprotocol.core.ports import (
     BlobStore,
@@ -603,7 +608,7 @@ class Archive:
         """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""
         paths = self._organisation.paths()
         if code not in paths:
-            raise NotFound(f"there is no department {code!r}")
+            raise NotFound(NO_DEPARTMENT(code=code))
         return tuple(paths[code])
 
     def record_access(

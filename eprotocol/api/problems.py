@@ -18,6 +18,7 @@ from litestar.plugins.problem_details import (
 )
 
 from eprotocol.core import errors
+from eprotocol.core.errors import Phrase
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,10 @@ def unexpected(exc: Exception) -> ProblemDetailsException:
     )
 
 
-def too_large(max_upload_mb: int) -> str:
-    """Why a request body was refused for its size (``413``)."""
-    return f"the request is larger than the {max_upload_mb} MB this server accepts"
+#: Why a request body was refused for its size (``413``).
+TOO_LARGE = Phrase(
+    "request-too-large", "the request is larger than the {mb} MB this server accepts"
+)
 
 
 def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsException:
@@ -94,7 +96,7 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
         if isinstance(item, dict) and item.get("message")
     ]
     if exc.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        reasons = [too_large(max_upload_mb)]
+        reasons = [TOO_LARGE(mb=max_upload_mb)]
     return ProblemDetailsException(
         type_="about:blank",
         title=HTTPStatus(exc.status_code).phrase,

@@ -31,6 +31,7 @@ from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.archive import Archive
 from eprotocol.core.errors import Forbidden, InvalidInput, RegistrationNotFound
 from eprotocol.core.permissions import Action, allowed, holds
+from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.search import SearchFilters, SearchResult
 from eprotocol.core.types import (
     Direction,
@@ -89,7 +90,7 @@ def readable(
     if archive.may_read(entry, user):
         return entry
     if entry.confidential:
-        raise RegistrationNotFound(f"there is no registration {number}/{year}")
+        raise RegistrationNotFound(NO_REGISTRATION(ref=f"{number}/{year}"))
     raise Forbidden(f"{user.username} may not read registration {number}/{year}")
 
 

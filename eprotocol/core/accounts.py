@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Phrase, Unauthenticated
 from eprotocol.core.models import API_TOKEN, USER
 from eprotocol.core.organisation import DepartmentTree, load_user, user_of
 from eprotocol.core.permissions import Action, allowed
@@ -33,6 +33,7 @@ from eprotocol.core.types import ApiToken, User
 MIN_PASSWORD = 10
 #: Longest password accepted (hashing is deliberately slow; unbounded input would be a DoS).
 MAX_PASSWORD = 256
+PASSWORD_LENGTH = Phrase("password-length", "a password has {min} to {max} characters")
 #: API tokens start with this, so they are recognisable in configuration files and logs.
 TOKEN_PREFIX = "ept_"  # noqa: S105 - a prefix, not a secret
 
@@ -67,9 +68,7 @@ def _token(row: sa.RowMapping) -> ApiToken:
 def check_password(password: object) -> str:
     """``password`` if it meets the rules for passwords, else ``InvalidInput``."""
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(
-            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
-        )
+        raise InvalidInput(PASSWORD_LENGTH(min=MIN_PASSWORD, max=MAX_PASSWORD), field="password")
     return password
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eprotocol.core import validation
-from eprotocol.core.errors import InvalidInput, NotFound
+from eprotocol.core.errors import InvalidInput, NotFound, Phrase
 from eprotocol.core.types import SignatureCheck
 
 # -- verification codes -----------------------------------------------------
@@ -267,13 +267,21 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: A certificate field's value that is no valid ΑΦΜ or ΑΜΚΑ (``kind``), or no date.
+NOT_VALID = Phrase("not-a-valid-number", "{label}: {text!r} is not a valid {kind}")
+NOT_A_DATE = Phrase("not-a-printed-date", "{label}: {text!r} is not a date (ΗΗ/ΜΜ/ΕΕΕΕ)")
+
+
 def _clean_field(spec: TemplateField, value: object) -> str:
     name = f"fields.{spec.name}"
     if value is None or (isinstance(value, str) and not value.strip()):
         if spec.default is not None:
             return spec.default
         if spec.required:
-            raise InvalidInput(f"{spec.label} ({name}) is required", field=name)
+            named = f"{spec.label} ({name})"
+            raise InvalidInput(
+                validation.REQUIRED(named=named, field=name, label=spec.label), field=name
+            )
         return ""
     multiline = spec.kind is FieldKind.LONG_TEXT
     text = validation.required_text(
@@ -282,9 +290,9 @@ def _clean_field(spec: TemplateField, value: object) -> str:
     if spec.kind is FieldKind.DATE:
         return _clean_date(text, spec, name)
     if spec.kind is FieldKind.AFM and not (text.isdigit() and len(text) == 9 and _afm_ok(text)):
-        raise InvalidInput(f"{spec.label}: {text!r} is not a valid ΑΦΜ", field=name)
+        raise InvalidInput(NOT_VALID(label=spec.label, text=text, kind="ΑΦΜ"), field=name)
     if spec.kind is FieldKind.AMKA and not (text.isdigit() and len(text) == 11 and _luhn_ok(text)):
-        raise InvalidInput(f"{spec.label}: {text!r} is not a valid ΑΜΚΑ", field=name)
+        raise InvalidInput(NOT_VALID(label=spec.label, text=text, kind="ΑΜΚΑ"), field=name)
     return text
 
 
@@ -296,7 +304,7 @@ def _clean_date(text: str, spec: TemplateField, name: str) -> str:
         except ValueError:
             continue
         return parsed.strftime("%d/%m/%Y")
-    raise InvalidInput(f"{spec.label}: {text!r} is not a date (ΗΗ/ΜΜ/ΕΕΕΕ)", field=name)
+    raise InvalidInput(NOT_A_DATE(label=spec.label, text=text), field=name)
 
 
 def _template_from_toml(data: Mapping[str, Any], origin: str) -> CertificateTemplate:

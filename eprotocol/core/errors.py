@@ -8,6 +8,46 @@ names a *kind* of failure a caller can act on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+
+class Text(str):
+    """The English text of a refusal, which also keeps its kind and the values in it.
+
+    Everywhere it is the text itself (the API's ``detail``, logs, the command line);
+    a page looks its ``kind`` up to say it in its own language (``api/web/messages.py``).
+    """
+
+    kind: str
+    values: dict[str, Any]
+
+
+#: Every :class:`Phrase` there is, by kind: a translation is checked against it.
+PHRASES: dict[str, Phrase] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """One way the library words a refusal: a stable ``kind`` and English ``wording``.
+
+    Called with the values its ``{fields}`` name (and any others a translation needs),
+    it gives the :class:`Text` to raise an error with.
+    """
+
+    kind: str
+    wording: str
+
+    def __post_init__(self) -> None:
+        if PHRASES.setdefault(self.kind, self) is not self:
+            raise ValueError(f"two phrases are of kind {self.kind!r}")
+
+    def __call__(self, **values: Any) -> Text:
+        """The English text with ``values``, keeping them for a translation."""
+        text = Text(self.wording.format(**values))
+        text.kind, text.values = self.kind, values
+        return text
+
 
 class EProtocolError(Exception):
     """Root of every error eprotocol raises deliberately."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from eprotocol.config import PDF, IntakePolicy
-from eprotocol.core.errors import RefusedFile
+from eprotocol.core.errors import Phrase, RefusedFile
 from eprotocol.core.types import FileRole, SignatureCheck
 
 FILENAME_MAX = 255
@@ -24,6 +24,41 @@ SNIFF_BYTES = 64 * 1024
 BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+
+NO_NAME = Phrase("file-without-name", "every file needs a name")
+NAME_WITH_PATH = Phrase("filename-path", "the filename {name!r} contains a path")
+NAME_CONTROL = Phrase(
+    "filename-control-characters", "the filename {name!r} contains control characters"
+)
+NAME_REVERSING = Phrase(
+    "filename-reversing",
+    "the filename {name!r} contains characters that reverse the displayed text",
+)
+NAME_TOO_LONG = Phrase(
+    "filename-too-long", "the filename is {length} characters long; at most {max} are allowed"
+)
+#: A file of a type not accepted in its role (``main``: the main document, or not).
+WRONG_TYPE = Phrase("file-type", "{file} is {what}, not accepted as {role} (expected {expected})")
+TOO_LARGE = Phrase("file-too-large", "{file} is larger than {mb:g} MB")
+EMPTY_FILE = Phrase("empty-file", "{file} is empty")
+#: A PDF the reader refused: ``why`` is one of the ``PDF_*`` phrases below.
+PDF_REFUSED = Phrase("pdf-refused", "{file} {why}")
+PDF_NO_HEADER = Phrase("pdf-no-header", "has no PDF header")
+PDF_TRUNCATED = Phrase("pdf-truncated", "is truncated (no end-of-file marker)")
+PDF_AFTER_END = Phrase(
+    "pdf-after-end", "has data after the end of the PDF (a file disguised as a PDF?)"
+)
+PDF_POLYGLOT = Phrase("pdf-polyglot", "also contains a ZIP archive (a polyglot file)")
+PDF_ENCRYPTED = Phrase("pdf-encrypted", "is encrypted and cannot be opened without a password")
+PDF_NO_PAGES = Phrase("pdf-no-pages", "has no pages")
+PDF_LIMIT = Phrase(
+    "pdf-limit", "exceeds a safety limit of the PDF reader ({detail}): a decompression bomb?"
+)
+PDF_MEMORY = Phrase("pdf-memory", "needs too much memory to open (a decompression bomb?)")
+PDF_CRASH = Phrase("pdf-crash", "crashed the PDF reader (a decompression bomb?)")
+PDF_NESTED = Phrase("pdf-nested", "has a structure nested too deeply to read")
+PDF_SLOW = Phrase("pdf-slow", "takes longer than {limit:g} s to read (malformed?)")
+PDF_UNREADABLE = Phrase("pdf-unreadable", "cannot be read as a PDF ({detail})")
 
 #: Human names of common media types, for refusal messages read by staff.
 _KIND = {
@@ -73,22 +108,18 @@ def clean_filename(name: object) -> str:
     accepted. Greek and other letters are kept.
     """
     if not isinstance(name, str) or not name.strip():
-        raise RefusedFile("every file needs a name")
+        raise RefusedFile(NO_NAME())
     cleaned = unicodedata.normalize("NFC", name).strip()
     shown = cleaned.encode("unicode_escape").decode("ascii")
     if "/" in cleaned or "\\" in cleaned or cleaned in {".", ".."}:
-        raise RefusedFile(f"the filename {shown!r} contains a path", filename=shown)
+        raise RefusedFile(NAME_WITH_PATH(name=shown), filename=shown)
     if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
-        raise RefusedFile(f"the filename {shown!r} contains control characters", filename=shown)
+        raise RefusedFile(NAME_CONTROL(name=shown), filename=shown)
     if BIDI_CONTROLS.intersection(cleaned):
-        raise RefusedFile(
-            f"the filename {shown!r} contains characters that reverse the displayed text",
-            filename=shown,
-        )
+        raise RefusedFile(NAME_REVERSING(name=shown), filename=shown)
     if len(cleaned) > FILENAME_MAX:
         raise RefusedFile(
-            f"the filename is {len(cleaned)} characters long; at most {FILENAME_MAX} are allowed",
-            filename=cleaned[:40],
+            NAME_TOO_LONG(length=len(cleaned), max=FILENAME_MAX), filename=cleaned[:40]
         )
     return cleaned
 
@@ -101,13 +132,18 @@ def check_type(filename: str, role: FileRole, media_type: str, policy: IntakePol
     what = _KIND.get(media_type, f"of type {media_type}")
     expected = "a PDF" if allowed == {PDF} else "one of: " + ", ".join(sorted(allowed))
     role_name = "main document" if role is FileRole.MAIN else "attachment"
-    raise RefusedFile(
-        f"{filename} is {what}, not accepted as {role_name} (expected {expected})",
-        filename=filename,
+    refusal = WRONG_TYPE(
+        file=filename,
+        what=what,
+        role=role_name,
+        expected=expected,
+        media_type=media_type,
+        main=role is FileRole.MAIN,
     )
+    raise RefusedFile(refusal, filename=filename)
 
 
 def too_large(filename: str, policy: IntakePolicy) -> RefusedFile:
     """The refusal of a file over the size limit."""
     limit_mb = policy.max_file_bytes / (1024 * 1024)
-    return RefusedFile(f"{filename} is larger than {limit_mb:g} MB", filename=filename)
+    return RefusedFile(TOO_LARGE(file=filename, mb=limit_mb), filename=filename)

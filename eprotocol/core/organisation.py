@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from eprotocol.core import validation
 from eprotocol.core.audit import ChainWriter, lock_chain
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Phrase
 from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
@@ -30,6 +30,27 @@ ADMIN_USERNAME = "admin"
 #: The name of an archive initialised without one, until it is renamed: visibly not a name.
 UNNAMED_ORGANISATION = "(χωρίς όνομα φορέα)"
 
+NO_DEPARTMENT = Phrase("no-department", "there is no department {code!r}")
+NOT_AN_EMAIL = Phrase("not-an-email", "{field} {text!r} is not an email address")
+NO_ROLE = Phrase("no-role", "a user needs at least one role")
+UNPLACED = Phrase("unplaced", "heads and staff belong to a department")
+LAST_ADMIN = Phrase(
+    "last-administrator",
+    "{username} is the last active administrator; make another user an administrator first",
+)
+DEPARTMENT_CODE = Phrase(
+    "department-code", "a department code has letters, digits, '.', '-' or '_'"
+)
+DEPARTMENT_EXISTS = Phrase("department-exists", "department {code!r} already exists")
+USERNAME = Phrase("username", "a username has lower-case Latin letters, digits, '.', '-' or '_'")
+USER_EXISTS = Phrase("user-exists", "user {username!r} already exists")
+SELF_DEACTIVATION = Phrase(
+    "self-deactivation", "administrators cannot deactivate themselves; another administrator can"
+)
+PLACED_BELOW_ITSELF = Phrase(
+    "placed-below-itself", "{parent} is {code} or below it; a department cannot be placed there"
+)
+
 
 def _looks(code: str) -> str:
     """How a department code reads on paper: capitals, Greek look-alikes as Latin."""
@@ -39,7 +60,7 @@ def _looks(code: str) -> str:
 def _email(value: object, field: str) -> str | None:
     text = validation.text(value, field, 254, required=False)
     if text is not None and not _EMAIL_RE.match(text):
-        raise InvalidInput(f"{field} {text!r} is not an email address", field=field)
+        raise InvalidInput(NOT_AN_EMAIL(field=field, text=text), field=field)
     return text
 
 
@@ -65,13 +86,13 @@ def _full_name(value: object) -> str:
 def _roles(values: Iterable[object]) -> list[str]:
     roles = sorted({validation.choice(r, Role, "roles").value for r in values})
     if not roles:
-        raise InvalidInput("a user needs at least one role", field="roles")
+        raise InvalidInput(NO_ROLE(), field="roles")
     return roles
 
 
 def _check_placed(roles: Iterable[str], department_id: int | None) -> None:
     if {Role.HEAD.value, Role.STAFF.value} & set(roles) and department_id is None:
-        raise InvalidInput("heads and staff belong to a department", field="department")
+        raise InvalidInput(UNPLACED(), field="department")
 
 
 def _user_row(conn: sa.Connection, username: str) -> sa.RowMapping:
@@ -87,10 +108,7 @@ def _keep_an_administrator(conn: sa.Connection, leaving: sa.RowMapping) -> None:
         sa.select(USER.c.roles).where(USER.c.active, USER.c.id != leaving["id"])
     ).scalars()
     if not any(Role.ADMIN.value in roles for roles in others):
-        raise Conflict(
-            f"{leaving['username']} is the last active administrator; "
-            "make another user an administrator first"
-        )
+        raise Conflict(LAST_ADMIN(username=leaving["username"]))
 
 
 def _recordable(value: object) -> object:
@@ -110,7 +128,7 @@ class DepartmentTree:
         try:
             return int(self.by_code[code]["id"])
         except KeyError:
-            raise NotFound(f"there is no department {code!r}") from None
+            raise NotFound(NO_DEPARTMENT(code=code)) from None
 
     def subtree(self, code: str) -> list[int]:
         """Ids of the department ``code`` and of every department below it (``NotFound``)."""
@@ -253,9 +271,7 @@ class Organisation:
         """Add a department under ``parent`` (or at the top)."""
         code = validation.required_text(code, "code", 32)
         if not _CODE_RE.match(code):
-            raise InvalidInput(
-                "a department code has letters, digits, '.', '-' or '_'", field="code"
-            )
+            raise InvalidInput(DEPARTMENT_CODE(), field="code")
         name = validation.required_text(name, "name", 200)
         email = _email(digest_email, "digest_email")
         with self._db.write() as conn:
@@ -263,7 +279,7 @@ class Organisation:
             actor = self._admin(conn, by)
             tree = DepartmentTree(conn)
             if code in tree.by_code:
-                raise Conflict(f"department {code!r} already exists")
+                raise Conflict(DEPARTMENT_EXISTS(code=code))
             for other in tree.by_code:
                 if _looks(other) == _looks(code):
                     raise Conflict(
@@ -305,10 +321,7 @@ class Organisation:
         """Add a member of staff with their department and roles."""
         username = validation.required_text(username, "username", 64)
         if not _USERNAME_RE.match(username):
-            raise InvalidInput(
-                "a username has lower-case Latin letters, digits, '.', '-' or '_'",
-                field="username",
-            )
+            raise InvalidInput(USERNAME(), field="username")
         full_name = _full_name(full_name)
         role_set = _roles(roles)
         mail = _email(email, "email")
@@ -320,7 +333,7 @@ class Organisation:
             _check_placed(role_set, department_id)
             taken = conn.execute(sa.select(USER.c.id).where(USER.c.username == username))
             if taken.first() is not None:
-                raise Conflict(f"user {username!r} already exists")
+                raise Conflict(USER_EXISTS(username=username))
             now = self._clock.now()
             conn.execute(
                 sa.insert(USER),
@@ -397,9 +410,7 @@ class Organisation:
                 return load_user(conn, row["username"])
             if not active:
                 if row["username"] == actor.username:
-                    raise Conflict(
-                        "administrators cannot deactivate themselves; another administrator can"
-                    )
+                    raise Conflict(SELF_DEACTIVATION())
                 if Role.ADMIN.value in row["roles"]:
                     _keep_an_administrator(conn, row)
             conn.execute(sa.update(USER).where(USER.c.id == row["id"]).values(active=active))
@@ -435,8 +446,7 @@ class Organisation:
                 parent_id = None if parent is None else tree.id_of(parent)
                 if parent_id is not None and department_id in tree.path_ids(parent_id):
                     raise InvalidInput(
-                        f"{parent} is {code} or below it; a department cannot be placed there",
-                        field="parent",
+                        PLACED_BELOW_ITSELF(parent=parent, code=code), field="parent"
                     )
                 wanted["parent_id"] = parent_id
             before = tree.department(department_id)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from eprotocol.core.errors import RegistrationNotFound
+from eprotocol.core.errors import Phrase, RegistrationNotFound
 from eprotocol.core.models import AUDIT_EVENT, BOOK, ORGANISATION, REGISTRATION, RENAMED
 from eprotocol.core.types import ProtocolRef
 
@@ -21,13 +21,15 @@ _BY_REF = (
     )
 )
 
+NO_REGISTRATION = Phrase("no-registration", "there is no registration {ref}")
+
 
 def registration_row(conn: sa.Connection, ref: ProtocolRef) -> sa.RowMapping:
     """The stored row of registration ``ref``, or ``RegistrationNotFound``."""
     params = {"book": ref.book, "year": ref.year, "number": ref.number}
     row = conn.execute(_BY_REF, params).mappings().first()
     if row is None:
-        raise RegistrationNotFound(f"there is no registration {ref}")
+        raise RegistrationNotFound(NO_REGISTRATION(ref=ref))
     return row
 
 

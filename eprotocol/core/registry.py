@@ -45,6 +45,7 @@ from eprotocol.core.errors import (
     InvalidInput,
     InvalidReference,
     NotFound,
+    Phrase,
     RefusedFile,
     RegistrationNotFound,
     SigningUnavailable,
@@ -66,7 +67,7 @@ from eprotocol.core.models import (
     Row,
 )
 from eprotocol.core.numbering import take_numbers
-from eprotocol.core.organisation import DepartmentTree, load_user
+from eprotocol.core.organisation import NO_DEPARTMENT, DepartmentTree, load_user
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, already_stored
 from eprotocol.core.queries import registration_row
@@ -96,6 +97,24 @@ from eprotocol.core.types import (
 _CHUNK = 1024 * 1024
 _MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 MAX_PAGE = 500
+
+NOT_A_HEADING = Phrase("not-a-heading", "{code!r} is not a heading of the filing plan")
+ONE_MAIN = Phrase("one-main-document", "a registration has at most one main document")
+FORM_REUSED = Phrase(
+    "form-reused",
+    "this form (or Idempotency-Key) already registered {number}, with other contents: "
+    "a new document needs a new form (or key)",
+)
+ALREADY_CANCELLED = Phrase("already-cancelled", "registration {ref} is already cancelled")
+SELF_RELATED = Phrase("self-related", "a registration cannot be related to itself")
+NOT_CORRECTABLE = Phrase(
+    "cancelled-not-correctable", "registration {ref} is cancelled and cannot be corrected"
+)
+NO_CHANGE = Phrase("no-change", "the correction changes nothing")
+RELATED_LATER = Phrase(
+    "related-later", "{ref} was registered after this entry: relate it to this one instead"
+)
+NO_RELATED = Phrase("no-related", "related registration {ref} does not exist")
 
 #: A multi-row insert of registrations that returns each new id beside the row's natural key,
 #: so the rows need not come back in order (an ordered RETURNING runs row by row on SQLite).
@@ -299,9 +318,7 @@ class Registry:
             sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
         ).scalar()
         if years is None:
-            raise InvalidInput(
-                f"{code!r} is not a heading of the filing plan", field="classification_code"
-            )
+            raise InvalidInput(NOT_A_HEADING(code=code), field="classification_code")
         return int(years)
 
     def year_of(self, instant: datetime) -> int:
@@ -330,7 +347,7 @@ class Registry:
                 head += chunk[: intake.SNIFF_BYTES - len(head)]
         spool.flush()
         if size == 0:
-            raise RefusedFile(f"{filename} is empty", filename=filename)
+            raise RefusedFile(intake.EMPTY_FILE(file=filename), filename=filename)
         media_type = self._sniffer.media_type(head)
         intake.check_type(filename, role, media_type, self._policy)
         warnings: tuple[str, ...] = ()
@@ -338,7 +355,8 @@ class Registry:
         if media_type == PDF:
             report = self._pdf.inspect(Path(spool.name))
             if report.refusal is not None:
-                raise RefusedFile(f"{filename} {report.refusal}", filename=filename)
+                refusal = intake.PDF_REFUSED(file=filename, why=report.refusal)
+                raise RefusedFile(refusal, filename=filename)
             warnings, signatures = report.warnings, report.signatures
         return _SpooledFile(
             role, filename, media_type, spool, digest.hexdigest(), size, warnings, signatures
@@ -459,7 +477,7 @@ class Registry:
         if submission is not None:
             key = validation.required_text(submission, "submission", 100)
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
-            raise InvalidInput("a registration has at most one main document", field="files")
+            raise InvalidInput(ONE_MAIN(), field="files")
         book_id = self._book_id(clean.book)
         routes, related_ids, retention_years = self._look_up(clean, route, actor)
         retain_until = years_later(self._clock.now(), retention_years)
@@ -557,10 +575,7 @@ class Registry:
             None if issue is None else (issue.template, issue.fields),
         )
         if then != now:
-            raise Conflict(
-                f"this form (or Idempotency-Key) already registered {earlier.protocol_number}, "
-                "with other contents: a new document needs a new form (or key)"
-            )
+            raise Conflict(FORM_REUSED(number=earlier.protocol_number))
         return earlier
 
     def _made_from(self, registration_id: int) -> tuple[object, object] | None:
@@ -1008,7 +1023,7 @@ class Registry:
             chain = lock_chain(conn)
             row = registration_row(conn, ref)
             if row["status"] == Status.CANCELLED:
-                raise AlreadyCancelled(f"registration {ref} is already cancelled")
+                raise AlreadyCancelled(ALREADY_CANCELLED(ref=ref))
             now = self._clock.now()
             conn.execute(
                 sa.update(REGISTRATION)
@@ -1063,14 +1078,14 @@ class Registry:
             else None
         )
         if related and ref in related:
-            raise InvalidInput("a registration cannot be related to itself", field="related")
+            raise InvalidInput(SELF_RELATED(), field="related")
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
         actor = validation.actor(by)
         with self._db.write() as conn:
             chain = lock_chain(conn)
             row = registration_row(conn, ref)
             if row["status"] == Status.CANCELLED:
-                raise AlreadyCancelled(f"registration {ref} is cancelled and cannot be corrected")
+                raise AlreadyCancelled(NOT_CORRECTABLE(ref=ref))
             now = self._clock.now()
             diff = {
                 name: (_jsonable(row[name]), _jsonable(value))
@@ -1086,7 +1101,7 @@ class Registry:
             if related is not None and (change := self._relate(conn, row, related)):
                 diff["related"] = change
             if not diff:
-                raise InvalidInput("the correction changes nothing", field="changes")
+                raise InvalidInput(NO_CHANGE(), field="changes")
             conn.execute(
                 sa.insert(CORRECTION),
                 [
@@ -1130,10 +1145,7 @@ class Registry:
         for ref, other in zip(related, rows, strict=True):
             # What an entry relates to came before it; the later entry names the earlier one.
             if (other["registered_at"], other["id"]) >= (row["registered_at"], row["id"]):
-                raise InvalidInput(
-                    f"{ref} was registered after this entry: relate it to this one instead",
-                    field="related",
-                )
+                raise InvalidInput(RELATED_LATER(ref=ref), field="related")
         conn.execute(sa.delete(RELATION).where(RELATION.c.registration_id == row["id"]))
         if rows:
             conn.execute(
@@ -1160,9 +1172,7 @@ def _asked_routes(
         try:
             department_id = assignable(tree, user, target.department)
         except NotFound:
-            raise InvalidInput(
-                f"there is no department {target.department!r}", field="assignments"
-            ) from None
+            raise InvalidInput(NO_DEPARTMENT(code=target.department), field="assignments") from None
         earlier = routes.get(department_id)
         if earlier is None or earlier.purpose != Purpose.ACTION:
             routes[department_id] = _Route(department_id, target.department, purpose, user.username)
@@ -1176,9 +1186,7 @@ def _related_rows(conn: sa.Connection, refs: Sequence[ProtocolRef]) -> list[sa.R
         try:
             rows.append(registration_row(conn, ref))
         except (RegistrationNotFound, UnknownBook):
-            raise InvalidReference(
-                f"related registration {ref} does not exist", field="related"
-            ) from None
+            raise InvalidReference(NO_RELATED(ref=ref), field="related") from None
     return rows
 
 

@@ -27,6 +27,7 @@ from eprotocol.core.errors import (
     InvalidReference,
     InvalidTransition,
     NotFound,
+    Phrase,
     RegistrationNotFound,
     UnknownBook,
 )
@@ -46,6 +47,11 @@ from eprotocol.core.types import (
 )
 
 NOTE_MAX = 1000
+MAY_NOT_ASSIGN = Phrase("may-not-assign", "{who} may not assign work to {department}")
+NOT_IN_DEPARTMENT = Phrase("not-in-department", "{who} does not work in {department}")
+#: A workflow ``step`` (accept, complete, return, forward) of an assignment, and its ``verb``.
+MAY_NOT_STEP = Phrase("may-not-step", "{who} may not {step} assignment {id} of {department}")
+NOT_FROM_STATE = Phrase("not-from-state", "assignment {id} is {state}; it cannot be {verb}")
 _OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
 _reply = REGISTRATION.alias("reply")
@@ -87,7 +93,7 @@ def assignable(tree: DepartmentTree, actor: User, department: str) -> int:
     """
     department_id = tree.id_of(department)
     if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
-        raise Forbidden(f"{actor.username} may not assign work to {department}")
+        raise Forbidden(MAY_NOT_ASSIGN(who=actor.username, department=department))
     return department_id
 
 
@@ -215,10 +221,8 @@ class Routing:
             return None
         user = load_user(conn, validation.actor(assignee), tree)
         if user.department != tree.by_id[department_id]["code"] or not user.active:
-            raise InvalidInput(
-                f"{assignee} does not work in {tree.by_id[department_id]['code']}",
-                field="assignee",
-            )
+            code = tree.by_id[department_id]["code"]
+            raise InvalidInput(NOT_IN_DEPARTMENT(who=assignee, department=code), field="assignee")
         return user.username
 
     def _insert(
@@ -339,12 +343,14 @@ class Routing:
             path = tree.path(row["department_id"])
             if not allowed(actor, action, department_path=path, assignee=row["assignee"]):
                 raise Forbidden(
-                    f"{actor.username} may not {step} assignment {assignment_id} of {path[-1]}"
+                    MAY_NOT_STEP(
+                        who=actor.username, step=step, id=assignment_id, department=path[-1]
+                    )
                 )
             state = AssignmentState(row["state"])
             if state not in allowed_from:
                 raise InvalidTransition(
-                    f"assignment {assignment_id} is {state.value}; it cannot be {verb}"
+                    NOT_FROM_STATE(id=assignment_id, state=state.value, verb=verb, step=step)
                 )
             now = self._clock.now()
             # Callables get the acting user, the time and the row as read under the lock.

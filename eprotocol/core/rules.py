@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from eprotocol.core import validation
 from eprotocol.core.audit import events_about, lock_chain, to_event
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Forbidden, InvalidInput, NotFound
+from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Phrase
 from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
 from eprotocol.core.organisation import DepartmentTree, load_user
@@ -29,6 +29,7 @@ from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import Channel, Purpose
 
+NO_CONDITION = Phrase("no-condition", "a routing rule needs at least one condition")
 #: How long a process trusts its copy of the rules (rules change rarely; this process's own
 #: changes are seen at once, another process's within this many seconds).
 CACHE_SECONDS = 30.0
@@ -181,7 +182,7 @@ class RoutingRules:
         )
         via = None if channel is None else validation.choice(channel, Channel, "channel").value
         if not (sender or words or code or via):
-            raise InvalidInput("a routing rule needs at least one condition", field="conditions")
+            raise InvalidInput(NO_CONDITION(), field="conditions")
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise InvalidInput("priority must be a whole number", field="priority")
         with self._db.write() as conn:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from eprotocol.core.database import Database
-from eprotocol.core.errors import BlobCorrupt, BlobMissing
+from eprotocol.core.errors import BlobCorrupt, BlobMissing, Phrase
 from eprotocol.core.models import ASSIGNMENT, FILE_TEXT, OUTBOX, REGISTRATION
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import BlobStore, Clock, Progress
@@ -34,6 +34,10 @@ CHUNK = 50
 
 #: Outbox topics that change what the index holds about a registration.
 TOPICS = ("registration.created", "registration.corrected", "registration.cancelled")
+
+#: A search without words or filters, and one the index cannot read (``why`` it cannot).
+EMPTY_QUERY = Phrase("empty-query", "the search query is empty")
+UNREADABLE_QUERY = Phrase("unreadable-query", "the search query cannot be read: {why}")
 
 
 @dataclass(frozen=True, slots=True)

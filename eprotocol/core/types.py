@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, BinaryIO
 
-from eprotocol.core.errors import InvalidReference
+from eprotocol.core.errors import InvalidReference, Phrase
 
 
 class Direction(StrEnum):
@@ -87,6 +87,9 @@ class FileRole(StrEnum):
 
 
 _REF_RE = re.compile(r"^(?:(?P<book>[a-z0-9_-]{1,32}):)?(?P<number>[0-9]{1,9})/(?P<year>[0-9]{4})$")
+NOT_A_REFERENCE = Phrase(
+    "not-a-reference", "{text!r} is not a protocol reference like 123/2026 or general:123/2026"
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -115,10 +118,7 @@ class ProtocolRef:
         """Read ``123/2026`` or ``general:123/2026`` (number before year, as printed)."""
         match = _REF_RE.match(text.strip())
         if match is None or int(match["number"]) < 1:
-            raise InvalidReference(
-                f"{text!r} is not a protocol reference like 123/2026 or general:123/2026",
-                field="related",
-            )
+            raise InvalidReference(NOT_A_REFERENCE(text=text), field="related")
         return cls(match["book"] or default_book, int(match["year"]), int(match["number"]))
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from eprotocol.core.errors import InvalidInput
+from eprotocol.core.errors import InvalidInput, Phrase
 from eprotocol.core.types import Channel, Direction, FileRole, NewRegistration, ProtocolRef
 
 SUBJECT_MAX = 1000
@@ -26,6 +26,17 @@ ACTOR_MAX = 64
 REASON_MAX = 2000
 AUTHORISATION_MAX = 500
 RELATED_MAX = 50
+
+#: A field is named by ``named``: its code (``field``), or its ``label`` with the code after it.
+REQUIRED = Phrase("required", "{named} is required")
+EMPTY = Phrase("empty", "{named} must not be empty")
+TOO_LONG = Phrase("too-long", "{named} is {length} characters long; at most {max} are allowed")
+CONTROL_CHARACTERS = Phrase("control-characters", "{named} contains control characters")
+NOT_ONE_OF = Phrase("not-one-of", "{field} must be one of: {allowed} (got {value!r})")
+TOO_MANY_RECIPIENTS = Phrase("too-many-recipients", "at most {max} recipients are allowed")
+SENDER_DATE = Phrase("sender-date", "sender_date must be a date (YYYY-MM-DD)")
+TOO_MANY_RELATED = Phrase("too-many-related", "at most {max} related registrations")
+BACKWARDS = Phrase("backwards-period", "the first day comes after the last")
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -48,20 +59,19 @@ def required_text(
     label of its own that people read (a certificate template's, say).
     """
     named = field if label is None else f"{label} ({field})"
+    names = {"named": named, "field": field, "label": label}
     if value is None:
-        raise InvalidInput(f"{named} is required", field=field)
+        raise InvalidInput(REQUIRED(**names), field=field)
     if not isinstance(value, str):
         raise InvalidInput(f"{named} must be text", field=field)
     cleaned = unicodedata.normalize("NFC", value).strip()
     if not cleaned:
-        raise InvalidInput(f"{named} must not be empty", field=field)
+        raise InvalidInput(EMPTY(**names), field=field)
     if len(cleaned) > max_len:
-        raise InvalidInput(
-            f"{named} is {len(cleaned)} characters long; at most {max_len} are allowed", field=field
-        )
+        raise InvalidInput(TOO_LONG(**names, length=len(cleaned), max=max_len), field=field)
     allowed = "\n\t" if multiline else ""
     if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in cleaned):
-        raise InvalidInput(f"{named} contains control characters", field=field)
+        raise InvalidInput(CONTROL_CHARACTERS(**names), field=field)
     return cleaned
 
 
@@ -72,7 +82,7 @@ def choice(value: object, enum: type[_E], field: str) -> _E:
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise InvalidInput(
-            f"{field} must be one of: {allowed} (got {value!r})", field=field
+            NOT_ONE_OF(field=field, allowed=allowed, value=value), field=field
         ) from None
 
 
@@ -85,7 +95,7 @@ def _recipients(value: object) -> list[str]:
         raise InvalidInput("recipients must be a list of names", field="recipients")
     names = [required_text(v, "recipients", CORRESPONDENT_MAX) for v in value]
     if len(names) > RECIPIENTS_MAX:
-        raise InvalidInput(f"at most {RECIPIENTS_MAX} recipients are allowed", field="recipients")
+        raise InvalidInput(TOO_MANY_RECIPIENTS(max=RECIPIENTS_MAX), field="recipients")
     return names
 
 
@@ -99,7 +109,7 @@ def _date(value: object) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InvalidInput("sender_date must be a date (YYYY-MM-DD)", field="sender_date")
+    raise InvalidInput(SENDER_DATE(), field="sender_date")
 
 
 def _bool(value: object) -> bool:
@@ -179,14 +189,14 @@ def related_refs(value: object, *, default_book: str) -> tuple[ProtocolRef, ...]
         )
     )
     if len(related) > RELATED_MAX:
-        raise InvalidInput(f"at most {RELATED_MAX} related registrations", field="related")
+        raise InvalidInput(TOO_MANY_RELATED(max=RELATED_MAX), field="related")
     return related
 
 
 def period(start: date | None, end: date | None) -> None:
     """Refuse a period (of days, or of instants) that ends before it starts."""
     if start is not None and end is not None and start > end:
-        raise InvalidInput("the first day comes after the last", field="to")
+        raise InvalidInput(BACKWARDS(), field="to")
 
 
 def actor(value: object) -> str:

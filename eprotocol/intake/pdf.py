@@ -10,14 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from eprotocol.config import IntakePolicy
+from eprotocol.core import intake
 from eprotocol.core.certificates import checks_from_json
+from eprotocol.core.errors import PHRASES
 from eprotocol.core.intake import PdfReport
 from eprotocol.sandbox import FailureKind, SandboxFailure, SandboxPool
 
 _REFUSALS = {
-    FailureKind.TIMEOUT: "takes longer than {limit:g} s to read (malformed?)",
-    FailureKind.CRASH: "crashed the PDF reader (a decompression bomb?)",
-    FailureKind.MEMORY: "needs too much memory to open (a decompression bomb?)",
+    FailureKind.TIMEOUT: intake.PDF_SLOW,
+    FailureKind.CRASH: intake.PDF_CRASH,
+    FailureKind.MEMORY: intake.PDF_MEMORY,
 }
 
 
@@ -48,9 +50,10 @@ class SandboxedPdfInspector:
         try:
             report = self._pool.ask(request)
         except SandboxFailure as failure:
-            return PdfReport(refusal=_REFUSALS[failure.kind].format(limit=self._pool.timeout))
+            return PdfReport(refusal=_REFUSALS[failure.kind](limit=self._pool.timeout))
+        kind = report["refusal"]
         return PdfReport(
-            refusal=report["refusal"],
+            refusal=None if kind is None else PHRASES[kind](**report.get("values", {})),
             pages=report.get("pages", 0),
             warnings=tuple(report.get("warnings", ())),
             signatures=checks_from_json(report.get("signatures", ())),

@@ -14,6 +14,8 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import LimitReachedError
 from pypdf.generic import DictionaryObject
 
+from eprotocol.core import intake
+from eprotocol.core.errors import Phrase
 from eprotocol.sandbox import serve
 
 _RAW_MARKERS = {
@@ -66,39 +68,45 @@ def _structure_warnings(reader: PdfReader) -> set[str]:
     return found
 
 
+def _refused(phrase: Phrase, **values: str) -> dict[str, Any]:
+    """A refusal as the parent reads it: the kind of ``phrase`` and its values."""
+    return {"refusal": phrase.kind, "values": values}
+
+
 def inspect(data: bytes) -> dict[str, Any]:
-    """Report on one PDF: ``{"refusal": str | None, "pages": int, "warnings": [...]}``."""
+    """Report on one PDF: ``{"refusal": kind | None, "values": {...}, "pages", "warnings"}``.
+
+    A refusal is one of the ``PDF_*`` phrases of :mod:`eprotocol.core.intake`, by kind.
+    """
     if data.find(b"%PDF-", 0, 1024) < 0:
-        return {"refusal": "has no PDF header"}
+        return _refused(intake.PDF_NO_HEADER)
     eof = data.rfind(b"%%EOF")
     if eof < 0:
-        return {"refusal": "is truncated (no end-of-file marker)"}
+        return _refused(intake.PDF_TRUNCATED)
     if data[eof + 5 :].strip(b"\r\n\t\f \x00"):
-        return {"refusal": "has data after the end of the PDF (a file disguised as a PDF?)"}
+        return _refused(intake.PDF_AFTER_END)
     if b"PK\x05\x06" in data or b"PK\x03\x04" in data[:1024]:
-        return {"refusal": "also contains a ZIP archive (a polyglot file)"}
+        return _refused(intake.PDF_POLYGLOT)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            return {"refusal": "is encrypted and cannot be opened without a password"}
+            return _refused(intake.PDF_ENCRYPTED)
         pages = len(reader.pages)
         if pages == 0:
-            return {"refusal": "has no pages"}
+            return _refused(intake.PDF_NO_PAGES)
         for page in reader.pages:
             contents = page.get_contents()
             if contents is not None:
                 contents.get_data()  # decompresses every content stream
         warnings = _structure_warnings(reader)
     except LimitReachedError as exc:
-        return {
-            "refusal": f"exceeds a safety limit of the PDF reader ({exc}): a decompression bomb?"
-        }
+        return _refused(intake.PDF_LIMIT, detail=str(exc))
     except MemoryError:
-        return {"refusal": "needs too much memory to open (a decompression bomb?)"}
+        return _refused(intake.PDF_MEMORY)
     except RecursionError:
-        return {"refusal": "has a structure nested too deeply to read"}
+        return _refused(intake.PDF_NESTED)
     except Exception as exc:  # noqa: BLE001 - any parser failure means "not a readable PDF"
-        return {"refusal": f"cannot be read as a PDF ({type(exc).__name__}: {str(exc)[:200]})"}
+        return _refused(intake.PDF_UNREADABLE, detail=f"{type(exc).__name__}: {str(exc)[:200]}")
     warnings |= {text for marker, text in _RAW_MARKERS.items() if marker in data}
     return {"refusal": None, "pages": pages, "warnings": sorted(warnings)}
 

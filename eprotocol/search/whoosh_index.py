@@ -41,6 +41,8 @@ from whoosh.writing import IndexWriter
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
 from eprotocol.core.greek import WORD, fold
 from eprotocol.core.search import (
+    EMPTY_QUERY,
+    UNREADABLE_QUERY,
     IndexDocument,
     SearchFilters,
     SearchHit,
@@ -518,12 +520,12 @@ class WhooshIndex:
         """
         words = bool(plain_operators(query).strip())
         if not words and filters == SearchFilters():
-            raise InvalidInput("the search query is empty", field="q")
+            raise InvalidInput(EMPTY_QUERY(), field="q")
         self._follow()
         try:
             parsed = self._query(query) if words else None
         except Exception as exc:  # the parser's own errors, e.g. a 13th month in a date
-            raise InvalidInput(f"the search query cannot be read: {exc}", field="q") from exc
+            raise InvalidInput(UNREADABLE_QUERY(why=exc), field="q") from exc
         return self._read(lambda: self._search(parsed, visibility, filters, limit, offset))
 
     def check(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -10,13 +11,14 @@ import pytest
 
 from eprotocol.api.web import account, public
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
-from eprotocol.api.web.messages import in_page_language
+from eprotocol.api.web.messages import IN_GREEK, in_page_language
 from eprotocol.config import IntakePolicy
 from eprotocol.core import validation
 from eprotocol.core.accounts import check_password
 from eprotocol.core.certificates import load_templates
-from eprotocol.core.errors import EProtocolError, RefusedFile
-from eprotocol.core.intake import check_type, clean_filename, too_large
+from eprotocol.core.errors import PHRASES, EProtocolError, RefusedFile, Text
+from eprotocol.core.intake import PDF_REFUSED, check_type, clean_filename, too_large
+from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.types import (
     AssignmentState,
     Channel,
@@ -123,7 +125,7 @@ RESIDENCE = load_templates(None)["permanent-residence"]
             "Το όνομα αρχείου '../../etc/passwd' περιέχει διαδρομή φακέλων.",
         ),
         (
-            lambda: _raise(RefusedFile(f"αίτηση.pdf {pdf_worker.inspect(b'<html>')['refusal']}")),
+            lambda: _raise(RefusedFile(PDF_REFUSED(file="αίτηση.pdf", why=_worker(b"<html>")))),
             "Το αρχείο «αίτηση.pdf» δεν είναι PDF.",
         ),
         (
@@ -160,12 +162,12 @@ def test_references_to_the_default_book_read_as_the_pages_print_them() -> None:
     assert in_page_language(mistyped, "el", default_book="general") == (
         "'12/2026x': δεν είναι αριθμός πρωτοκόλλου όπως 123/2026."
     )
-    missing = "there is no registration general:999/2026"
+    missing = NO_REGISTRATION(ref=ProtocolRef("general", 2026, 999))
     assert in_page_language(missing, "el", default_book="general") == (
         "Δεν υπάρχει η καταχώριση 999/2026."
     )
     assert in_page_language(missing, "en", default_book="general") == missing
-    other = "there is no registration council:7/2026"
+    other = NO_REGISTRATION(ref=ProtocolRef("council", 2026, 7))
     assert in_page_language(other, "el", default_book="general") == (
         "Δεν υπάρχει η καταχώριση council:7/2026."
     )
@@ -179,3 +181,18 @@ def test_a_refusal_without_greek_is_shown_as_the_library_wrote_it() -> None:
 
 def _raise(error: EProtocolError) -> None:
     raise error
+
+
+def _worker(data: bytes) -> Text:
+    """Why the PDF reader refuses ``data``, as the parent of its worker reads it."""
+    report = pdf_worker.inspect(data)
+    return PHRASES[report["refusal"]](**report["values"])
+
+
+def test_every_phrase_of_the_library_is_said_in_greek() -> None:
+    """A refusal worded anywhere, and only those, have Greek (their modules imported here)."""
+    for module in ("eprotocol.api.app", "eprotocol.cli", "eprotocol.intake.pdf"):
+        importlib.import_module(module)
+    assert len(PHRASES) > 50
+    assert sorted(PHRASES.keys() - IN_GREEK.keys()) == []
+    assert sorted(IN_GREEK.keys() - PHRASES.keys()) == []

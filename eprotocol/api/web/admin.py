@@ -22,6 +22,7 @@ from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound
+from eprotocol.core.organisation import NO_DEPARTMENT
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import Purpose, Role, User
 
@@ -348,7 +349,7 @@ def _department_page(
     departments = archive.departments()
     department = next((d for d in departments if d.code == code), None)
     if department is None:
-        raise NotFound(f"there is no department {code!r}")
+        raise NotFound(NO_DEPARTMENT(code=code))
     return _admin_page(
         request,
         user,

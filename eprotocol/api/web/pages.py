@@ -33,7 +33,7 @@ from eprotocol.api.routes import (
 from eprotocol.api.web import charts
 from eprotocol.api.web.rendering import error_page, form_text, local_path, page, see_other
 from eprotocol.archive import Archive
-from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound
+from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound, Phrase
 from eprotocol.core.permissions import Action, holds
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchFilters
@@ -159,12 +159,17 @@ def register_form(
     )
 
 
+#: Dates typed on the pages' forms that are no dates.
+SENDER_DATE = Phrase("sender-date-typed", "the sender's date is not a date")
+DUE_DATE = Phrase("due-date-typed", "the due date is not a date")
+
+
 def _new_registration(form: FormMultiDict) -> NewRegistration:
     sender_date = form_text(form, "sender_date")
     try:
         when = date.fromisoformat(sender_date) if sender_date else None
     except ValueError:
-        raise InvalidInput("the sender's date is not a date", field="sender_date") from None
+        raise InvalidInput(SENDER_DATE(), field="sender_date") from None
     return NewRegistration(
         direction=form_text(form, "direction"),
         subject=form_text(form, "subject"),
@@ -293,7 +298,7 @@ def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: Us
     try:
         due_date = date.fromisoformat(due) if due else None
     except ValueError:
-        raise InvalidInput("the due date is not a date", field="due") from None
+        raise InvalidInput(DUE_DATE(), field="due") from None
     archive.assign(
         entry.book,
         entry.year,

@@ -22,10 +22,11 @@ from eprotocol.api.web.rendering import (
     session_cookie,
 )
 from eprotocol.core.certificates import CODE_PATTERN, Verification
-from eprotocol.core.errors import InvalidInput, Throttled, Unauthenticated
+from eprotocol.core.errors import InvalidInput, Phrase, Throttled, Unauthenticated
 
 #: Largest file a citizen may upload to verify (a certificate is a few hundred KB).
 VERIFY_UPLOAD_MAX = 20 * 1024 * 1024
+VERIFY_TOO_LARGE = Phrase("verify-too-large", "the file is larger than {mb} MB")
 
 
 @get("/login", sync_to_thread=False)
@@ -113,7 +114,7 @@ async def verify_upload(request: Request[Any, Any, State]) -> Template:
     finally:
         await upload.close()
     if len(content) > VERIFY_UPLOAD_MAX:
-        raise InvalidInput("the file is larger than 20 MB", field="file")
+        raise InvalidInput(VERIFY_TOO_LARGE(mb=VERIFY_UPLOAD_MAX // (1024 * 1024)), field="file")
     result = await sync_to_thread(request.app.state.archive.verify_pdf, content)
     return page(request, "verify.html", result=result, error=None, code="")
 

@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
-from eprotocol.api.problems import status_for, too_large
+from eprotocol.api.problems import TOO_LARGE, status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.api.web.messages import in_page_language
 from eprotocol.core.errors import EProtocolError, Unauthenticated
@@ -177,7 +177,7 @@ def error_page(
     elif isinstance(exc, HTTPException):  # Litestar's own: its detail is for developers
         status = exc.status_code
         too_much = status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-        message = too_large(request.app.state.max_upload_mb) if too_much else ""
+        message = TOO_LARGE(mb=request.app.state.max_upload_mb) if too_much else ""
     else:
         log.exception("unhandled error on a page", exc_info=exc)
         status, message = 500, ""
