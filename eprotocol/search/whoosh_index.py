@@ -36,7 +36,7 @@ from whoosh.query import And, DateRange, Every, NumericRange, Or, Query, Term
 from whoosh.searching import Searcher
 from whoosh.sorting import FieldFacet
 from whoosh.util.filelock import LockBase, try_for
-from whoosh.writing import IndexWriter
+from whoosh.writing import IndexWriter, SegmentWriter
 
 from eprotocol.core.errors import EProtocolError, IndexUnavailable, InvalidInput
 from eprotocol.core.greek import WORD, fold
@@ -375,30 +375,46 @@ class WhooshIndex:
             ) from exc
 
     @staticmethod
-    @contextmanager
-    def _locked(lock: LockBase, *, timeout: float | None = WRITE_LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold one of Whoosh's lock files (shared between processes); ``None``: wait on."""
+    def _acquire(lock: LockBase, timeout: float | None) -> None:
+        """Take one of Whoosh's lock files (shared between processes); ``None``: wait on."""
         if timeout is None:
             lock.acquire(blocking=True)
         elif not try_for(lock.acquire, timeout=timeout, delay=0.1):
             raise LockError(f"{lock.filename} is still held after {timeout:.0f} s")
+
+    @classmethod
+    @contextmanager
+    def _locked(
+        cls, lock: LockBase, *, timeout: float | None = WRITE_LOCK_TIMEOUT
+    ) -> Iterator[None]:
+        """Hold one of Whoosh's lock files while the block runs (see :meth:`_acquire`)."""
+        cls._acquire(lock, timeout)
         try:
             yield
         finally:
             lock.release()
 
-    def _live_writer(self) -> IndexWriter:
-        """A writer of the live index, holding its lock (after another process's, if held).
+    def _live_writer(self) -> tuple[LockBase, IndexWriter]:
+        """A writer of the live index and its lock, held (after another process's, if held).
 
-        A rebuild may name another index live while the lock is awaited, and remove the
-        old one's files: the writer is then taken again, of the new one (as it is of an
-        empty one if the files are gone otherwise, see :meth:`_follow`).
+        The lock is taken here, not by Whoosh's writer: one that fails after taking it
+        (making its temporary files in a directory made read-only, say) leaves it to the
+        garbage collector, and every later update waited for it in vain. A rebuild may
+        name another index live while the lock is awaited, and remove the old one's
+        files: the writer is then taken again, of the new one (as it is of an empty one
+        if the files are gone otherwise, see :meth:`_follow`).
         """
         while True:
             self._follow()
             name = self._name
+            lock = self._ix.lock("WRITELOCK")
             try:
-                writer = self._ix.writer(timeout=WRITE_LOCK_TIMEOUT)
+                self._acquire(lock, WRITE_LOCK_TIMEOUT)
+                try:
+                    writer = SegmentWriter(self._ix, _lk=False)
+                except BaseException:
+                    lock.release()
+                    raise
             except LockError:
                 raise
             except Exception:
@@ -407,8 +423,9 @@ class WhooshIndex:
                     raise
                 continue
             if self._live_name() == name:
-                return writer
+                return lock, writer
             writer.cancel()
+            lock.release()
 
     def _searcher(self) -> Searcher:
         """The calling thread's searcher, on the latest committed state of the index in use.
@@ -435,9 +452,14 @@ class WhooshIndex:
         """
         # Another process may hold Whoosh's own lock for a moment: wait for it.
         try:
-            with self._write_lock, self._live_writer() as writer:
-                for doc in load():
-                    _add(writer, doc)
+            with self._write_lock:
+                lock, writer = self._live_writer()
+                try:
+                    with writer:  # committed at the end; cancelled if loading fails
+                        for doc in load():
+                            _add(writer, doc)
+                finally:
+                    lock.release()
         except (OSError, LockError) as exc:
             raise IndexUnavailable(
                 f"the search index at {self._directory} cannot be written: {exc}"

@@ -3,6 +3,7 @@ rebuilding an index it cannot read."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -501,3 +502,26 @@ def test_the_search_index_status_is_reported_for_monitoring(tmp_path: Path) -> N
         assert archive.search_index_status() == "ready"
     with Archive(replace(config, index_dir=None)) as archive:
         assert archive.search_index_status() is None
+
+
+def test_an_index_written_again_after_its_directory_was_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed update leaves no lock behind (Whoosh's writer left it to the collector)."""
+    monkeypatch.setattr("eprotocol.search.whoosh_index.WRITE_LOCK_TIMEOUT", 1.0)
+    config = indexed_archive(tmp_path)
+    index_dir = tmp_path / "index"
+    with Archive(config) as archive:
+        archive.register(NewRegistration(direction="incoming", subject="Αίτηση 3"), by="admin")
+        gc.disable()  # as long as the collector happens not to run
+        try:
+            subprocess.run(["chattr", "+i", str(index_dir)], check=True)
+            try:
+                with pytest.raises(IndexUnavailable, match="Operation not permitted"):
+                    archive.index_pending()
+            finally:
+                subprocess.run(["chattr", "-i", str(index_dir)], check=True)
+            assert archive.index_pending() == 1  # not a wait for a lock nobody holds
+        finally:
+            gc.enable()
+        assert archive.search("Αίτηση", by="admin").total == 4
