@@ -338,10 +338,15 @@ class WhooshIndex:
     def _clear(self) -> None:
         """Replace the index with an empty one, marked as waiting for its rebuild."""
         with self._write_lock:
-            self._directory.mkdir(parents=True, exist_ok=True)
-            (self._directory / _INCOMPLETE).touch()
-            name = _new_name()
-            whoosh_index.create_in(self._directory, schema(), indexname=name)
+            try:
+                self._directory.mkdir(parents=True, exist_ok=True)
+                (self._directory / _INCOMPLETE).touch()
+                name = _new_name()
+                whoosh_index.create_in(self._directory, schema(), indexname=name)
+            except OSError as exc:
+                raise IndexUnavailable(
+                    f"the search index at {self._directory} cannot be made: {exc.strerror}"
+                ) from exc
             self._make_live(name)
             self._remove_all_but(name)
 

@@ -525,3 +525,23 @@ def test_an_index_written_again_after_its_directory_was_read_only(
         finally:
             gc.enable()
         assert archive.search("Αίτηση", by="admin").total == 4
+
+
+def test_an_index_that_cannot_be_made_again_is_named_unavailable(tmp_path: Path) -> None:
+    """Lost, in a directory that cannot be written: one clear error, not an OSError."""
+    config = indexed_archive(tmp_path)
+    index_dir = tmp_path / "index"
+    with Archive(config) as archive:
+        for path in index_dir.iterdir():
+            path.unlink()
+        subprocess.run(["chattr", "+i", str(index_dir)], check=True)
+        try:
+            with pytest.raises(IndexUnavailable, match="cannot be made: Operation not permitted"):
+                archive.search("Αίτηση", by="admin")
+            with pytest.raises(IndexUnavailable, match="cannot be made"):
+                archive.index_pending()
+        finally:
+            subprocess.run(["chattr", "-i", str(index_dir)], check=True)
+        assert archive.search("Αίτηση", by="admin").complete is False  # made now, and empty
+        drain(archive)
+        assert archive.search("Αίτηση", by="admin").total == 3
