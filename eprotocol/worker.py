@@ -173,11 +173,11 @@ class Worker:
             count = self._archive.rebuild_index(stop_when_told, if_stale=True)
         except _Stopped:
             log.info("search index rebuild stopped; it starts again with the jobs")
-        except EProtocolError as exc:
-            log.error("search index rebuild failed, will retry: %s", exc.message)
-            self._retry_rebuild_at = self._clock.now() + self._retry_after
-        except Exception:  # a bug must not be silent in a thread of its own
-            log.exception("search index rebuild failed unexpectedly")
+        except Exception as exc:
+            if isinstance(exc, EProtocolError):
+                log.error("search index rebuild failed, will retry: %s", exc.message)
+            else:  # a bug must not be silent in a thread of its own
+                log.exception("search index rebuild failed unexpectedly")
             self._retry_rebuild_at = self._clock.now() + self._retry_after
         else:
             if count:
