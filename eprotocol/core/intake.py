@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from eprotocol.config import PDF, IntakePolicy
-from eprotocol.core.errors import Phrase, RefusedFile
+from eprotocol.core.errors import Phrase, RefusedFile, Text
 from eprotocol.core.types import FileRole, SignatureCheck
 
 FILENAME_MAX = 255
@@ -59,6 +59,7 @@ PDF_CRASH = Phrase("pdf-crash", "crashed the PDF reader (a decompression bomb?)"
 PDF_NESTED = Phrase("pdf-nested", "has a structure nested too deeply to read")
 PDF_SLOW = Phrase("pdf-slow", "takes longer than {limit:g} s to read (malformed?)")
 PDF_UNREADABLE = Phrase("pdf-unreadable", "cannot be read as a PDF ({detail})")
+PDF_NOT_OPENED = Phrase("pdf-not-opened", "could not be opened for checking ({detail})")
 
 #: Human names of common media types, for refusal messages read by staff.
 _KIND = {
@@ -79,7 +80,7 @@ class PdfReport:
     The file itself is never changed by the checks.
     """
 
-    refusal: str | None
+    refusal: Text | None
     pages: int = 0
     warnings: tuple[str, ...] = ()
     #: The digital signatures in the file and how they validated.

@@ -135,7 +135,7 @@ def _handle(request: dict[str, Any]) -> dict[str, Any]:
         with open(request["path"], "rb") as source:  # noqa: PTH123 - plain open keeps start-up lean
             data = source.read()
     except OSError as exc:
-        return {"refusal": f"could not be read for checking ({exc.strerror})"}
+        return _refused(intake.PDF_NOT_OPENED, detail=str(exc.strerror))
     report = inspect(data)
     if report["refusal"] is None or request.get("signatures_if_refused"):
         report["signatures"] = _signatures(data, request.get("trust", ""), request.get("ours", ""))

@@ -22,6 +22,7 @@ from eprotocol import (
     storage_config_from_url,
 )
 from eprotocol.config import StorageConfig
+from eprotocol.intake.pdf import SandboxedPdfInspector
 from tests import pdfs
 from tests.integration.test_registry import table_counts
 from tests.support import SeaweedServer
@@ -224,3 +225,14 @@ def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
             assert retention is not None and retention.retain_until_date is not None
             kept_until.append(retention.retain_until_date.year - entry.registered_at.year)
     assert kept_until == [2, 20, 20]  # extended for Φ.2, never shortened for Φ.3
+
+
+def test_a_pdf_the_checking_process_cannot_open_is_refused_saying_so(tmp_path: Path) -> None:
+    """A spooled file gone before its check is a refusal of its own kind, not a crash."""
+    inspector = SandboxedPdfInspector(IntakePolicy(pdf_workers=1))
+    try:
+        report = inspector.inspect(tmp_path / "gone.pdf")
+    finally:
+        inspector.close()
+    assert report.refusal == "could not be opened for checking (No such file or directory)"
+    assert report.refusal.kind == "pdf-not-opened"

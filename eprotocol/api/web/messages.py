@@ -83,11 +83,6 @@ def _kind(media_type: str) -> str:
     )
 
 
-def _why(why: object) -> str:
-    """Why the PDF reader refused a file, as the end of a Greek sentence."""
-    return _say(why) if isinstance(why, Text) else str(why)
-
-
 _SENDER_DATE = "Η ημερομηνία εγγράφου αποστολέα δεν είναι ημερομηνία."
 _UNSAFE = "δεν ανοίγει με ασφάλεια (πιθανή «βόμβα» συμπίεσης)"
 
@@ -161,7 +156,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     ),
     "file-too-large": lambda v: f"Το αρχείο «{v['file']}» ξεπερνά τα {v['mb']:g} MB.",
     "empty-file": lambda v: f"Το αρχείο «{v['file']}» είναι κενό.",
-    "pdf-refused": lambda v: f"Το αρχείο «{v['file']}» {_why(v['why'])}.",
+    "pdf-refused": lambda v: f"Το αρχείο «{v['file']}» {_say(v['why'])}.",
     # ...why, as the end of that sentence (intake/pdf_worker.py, intake/pdf.py)
     "pdf-no-header": lambda v: "δεν είναι PDF",
     "pdf-truncated": lambda v: "είναι κομμένο (λείπει το τέλος του)",
@@ -175,6 +170,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "pdf-nested": lambda v: "δεν διαβάζεται (βαθιά εμφωλευμένη δομή)",
     "pdf-slow": lambda v: "αργεί υπερβολικά να διαβαστεί",
     "pdf-unreadable": lambda v: "δεν διαβάζεται ως PDF",
+    "pdf-not-opened": lambda v: "δεν άνοιξε για έλεγχο· δοκιμάστε ξανά",
     # Certificates (core/certificates.py): their labels are Greek already
     "not-a-valid-number": lambda v: (
         f"{v['label']}: το {v['text']!r} δεν είναι έγκυρος {v['kind']}."
