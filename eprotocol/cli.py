@@ -46,7 +46,7 @@ from eprotocol.core.types import (
     Role,
     RouteTo,
 )
-from eprotocol.env import settings_from_env
+from eprotocol.env import ADMIN_PASSWORD_SETTING, ORGANISATION_SETTING, settings_from_env
 from eprotocol.private_files import create_private_file
 from eprotocol.worker import Worker
 
@@ -229,14 +229,14 @@ def init(
             "--organisation",
             help="Name of the organisation printed on every stamp, e.g. 'Δήμος Χανίων' "
             "(needed for a new archive; an existing one keeps its own).",
-            envvar="EPROTOCOL_ORGANISATION",
+            envvar=ORGANISATION_SETTING,
         ),
     ] = None,
     admin_password: Annotated[
         str | None,
         typer.Option(
             help="Set the password of the user 'admin' (10 characters or more).",
-            envvar="EPROTOCOL_ADMIN_PASSWORD",
+            envvar=ADMIN_PASSWORD_SETTING,
         ),
     ] = None,
 ) -> None:

@@ -35,6 +35,9 @@ DEFAULTS = {
     "EPROTOCOL_SIGNING_P12": "var/signing.p12",
     "EPROTOCOL_SIGNING_PASSWORD_FILE": "var/signing-password",
 }
+#: Read by ``eprotocol init`` only (:mod:`eprotocol.cli`).
+ORGANISATION_SETTING = "EPROTOCOL_ORGANISATION"
+ADMIN_PASSWORD_SETTING = "EPROTOCOL_ADMIN_PASSWORD"  # noqa: S105 - a variable name
 #: Every setting there is: a mistyped one must not leave its default silently in force.
 SETTINGS = frozenset(
     {
@@ -45,9 +48,8 @@ SETTINGS = frozenset(
         "EPROTOCOL_SIGNING_PASSWORD",
         "EPROTOCOL_TRUST_ROOTS",
         "EPROTOCOL_TIMESTAMP_URL",
-        # Read by `eprotocol init` (cli.py).
-        "EPROTOCOL_ORGANISATION",
-        "EPROTOCOL_ADMIN_PASSWORD",
+        ORGANISATION_SETTING,
+        ADMIN_PASSWORD_SETTING,
     }
 )
 #: Names the test suite uses for its own settings.

@@ -291,6 +291,26 @@ def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run) -> None:
     assert again.returncode == 0 and "WARNING" not in again.stderr
 
 
+def test_init_takes_its_name_and_password_from_the_environment(
+    run: Run, tmp_path: Path, database_url: str
+) -> None:
+    """EPROTOCOL_ORGANISATION and EPROTOCOL_ADMIN_PASSWORD, as README's settings table says."""
+    init = run(
+        "init",
+        EPROTOCOL_ORGANISATION="Δήμος Χανίων",
+        EPROTOCOL_ADMIN_PASSWORD="ένας καλός κωδικός",
+    )
+    assert init.returncode == 0, init.stderr
+    assert "no name yet" not in init.stderr
+    config = ArchiveConfig(
+        database_url=database_url,
+        storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
+    )
+    with Archive(config) as archive:
+        assert archive.organisation_name() == "Δήμος Χανίων"
+        assert archive.authenticate("admin", "ένας καλός κωδικός").username == "admin"
+
+
 def test_certificates_verification_and_daily_register_from_the_command_line(
     run: Run, tmp_path: Path
 ) -> None:
