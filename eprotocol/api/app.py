@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from litestar import Litestar, get
-from litestar.datastructures import MutableScopeHeaders, State
+from litestar.datastructures import Headers, MutableScopeHeaders, State
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -123,7 +123,7 @@ def drain_before_refusing(limit: int) -> Callable[[ASGIApp], ASGIApp]:
 
             async def send_after_draining(message: Message) -> None:
                 if message["type"] == "http.response.start" and message["status"] == 413:
-                    declared = MutableScopeHeaders(scope).get("content-length", "")
+                    declared = Headers.from_scope(scope).get("content-length", "")
                     if not (declared.isdigit() and int(declared) > limit):
                         drained = 0
                         while pending and drained <= limit:
