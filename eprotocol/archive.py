@@ -40,7 +40,6 @@ from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
 from eprotocol.core.errors import (
     Conflict,
-    Forbidden,
     IndexUnavailable,
     InvalidInput,
     InvalidTransfer,
@@ -59,7 +58,7 @@ from eprotocol.core.organisation import (
     UNNAMED_ORGANISATION,
     Organisation,
 )
-from eprotocol.core.permissions import Action, allowed, holds, may_read
+from eprotocol.core.permissions import Action, allowed, holds, may_read, refusal
 from eprotocol.core.ports import (
     BlobStore,
     Clock,
@@ -576,7 +575,7 @@ class Archive:
     def _reader(self, by: str) -> None:
         user = self._organisation.user(validation.actor(by))
         if not holds(user, Action.READ):
-            raise Forbidden(f"{user.username} may not read the protocol book")
+            raise refusal(user, Action.READ)
 
     def user(self, username: str) -> User:
         """One user."""
@@ -925,7 +924,7 @@ class Archive:
         values = kind.clean(fields)
         user = self._organisation.user(validation.actor(by))
         if not allowed(user, Action.ISSUE_CERTIFICATE):
-            raise Forbidden(f"{user.username} may not issue certificates")
+            raise refusal(user, Action.ISSUE_CERTIFICATE)
         paragraphs = kind.paragraphs(values)
         renderer = self._renderer
 
@@ -1061,7 +1060,7 @@ class Archive:
     def _administrator(self, by: str) -> str:
         user = self._organisation.user(validation.actor(by))
         if not holds(user, Action.MANAGE):
-            raise Forbidden(f"{user.username} may not export or import protocol books")
+            raise refusal(user, Action.MANAGE)
         return user.username
 
     def export(

@@ -29,8 +29,8 @@ from eprotocol.api import schemas
 from eprotocol.api.auth import user_of
 from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.archive import Archive
-from eprotocol.core.errors import Forbidden, InvalidInput, RegistrationNotFound
-from eprotocol.core.permissions import Action, allowed, holds
+from eprotocol.core.errors import Forbidden, InvalidInput, Phrase, RegistrationNotFound
+from eprotocol.core.permissions import Action, allowed, holds, refusal
 from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.search import SearchFilters, SearchResult
 from eprotocol.core.types import (
@@ -45,6 +45,9 @@ from eprotocol.core.types import (
     Status,
     User,
 )
+
+MAY_NOT_READ_ENTRY = Phrase("may-not-read-registration", "{who} may not read registration {ref}")
+MAY_NOT_READ_WORK = Phrase("may-not-read-work", "{who} may not read the work of {department}")
 
 Year = Annotated[int, Parameter(ge=1900, le=9999)]
 #: The header a client sends to make a retried creation safe (see ``Archive.register``).
@@ -79,7 +82,7 @@ def archive_of(state: State) -> Archive:
 def require(user: User, action: Action) -> None:
     """Raise ``Forbidden`` unless ``user`` may do ``action`` somewhere (over any scope)."""
     if not holds(user, action):
-        raise Forbidden(f"{user.username} may not {action.value.replace('_', ' ')}")
+        raise refusal(user, action)
 
 
 def readable(
@@ -91,7 +94,7 @@ def readable(
         return entry
     if entry.confidential:
         raise RegistrationNotFound(NO_REGISTRATION(ref=f"{number}/{year}"))
-    raise Forbidden(f"{user.username} may not read registration {number}/{year}")
+    raise Forbidden(MAY_NOT_READ_ENTRY(who=user.username, ref=f"{number}/{year}"))
 
 
 @dataclass
@@ -409,7 +412,7 @@ def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxI
     """Open assignments of the department and the departments below it."""
     archive = archive_of(state)
     if not allowed(user, Action.READ, department_path=archive.department_path(code)):
-        raise Forbidden(f"{user.username} may not read the work of {code}")
+        raise Forbidden(MAY_NOT_READ_WORK(who=user.username, department=code))
     return schemas.inbox_out(archive.inbox(department=code))
 
 

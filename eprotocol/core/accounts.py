@@ -25,7 +25,7 @@ from eprotocol.core.database import Database
 from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Phrase, Unauthenticated
 from eprotocol.core.models import API_TOKEN, USER
 from eprotocol.core.organisation import DepartmentTree, load_user, user_of
-from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.permissions import Action, allowed, refusal
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import ApiToken, User
 
@@ -34,6 +34,9 @@ MIN_PASSWORD = 10
 #: Longest password accepted (hashing is deliberately slow; unbounded input would be a DoS).
 MAX_PASSWORD = 256
 PASSWORD_LENGTH = Phrase("password-length", "a password has {min} to {max} characters")
+MAY_NOT_CREDENTIALS = Phrase(
+    "may-not-credentials", "{who} may not manage the credentials of {username}"
+)
 #: API tokens start with this, so they are recognisable in configuration files and logs.
 TOKEN_PREFIX = "ept_"  # noqa: S105 - a prefix, not a secret
 
@@ -82,7 +85,7 @@ class Accounts:
     def _may_manage(self, conn: sa.Connection, by: str, username: str) -> None:
         actor = load_user(conn, validation.actor(by))
         if actor.username != username and not allowed(actor, Action.MANAGE):
-            raise Forbidden(f"{actor.username} may not manage the credentials of {username}")
+            raise Forbidden(MAY_NOT_CREDENTIALS(who=actor.username, username=username))
 
     def set_password(self, username: str, password: str, *, by: str) -> None:
         """Set ``username``'s password (users set their own; admins anybody's)."""
@@ -188,7 +191,7 @@ class Accounts:
             if username is None:
                 actor = load_user(conn, validation.actor(by))
                 if not allowed(actor, Action.MANAGE):
-                    raise Forbidden(f"{actor.username} may not see other users' API tokens")
+                    raise refusal(actor, Action.MANAGE)
             else:
                 self._may_manage(conn, by, username)
                 query = query.where(USER.c.username == username)

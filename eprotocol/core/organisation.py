@@ -14,7 +14,7 @@ from eprotocol.core.audit import ChainWriter, lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Phrase
 from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
-from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.permissions import Action, allowed, refusal
 from eprotocol.core.ports import Clock
 from eprotocol.core.queries import organisation_name
 from eprotocol.core.types import Department, Role, User
@@ -191,7 +191,7 @@ class Organisation:
     def _admin(self, conn: sa.Connection, by: str) -> User:
         user = load_user(conn, validation.actor(by))
         if not allowed(user, Action.MANAGE):
-            raise Forbidden(f"{user.username} may not manage departments and users")
+            raise refusal(user, Action.MANAGE)
         return user
 
     def _record_changes(

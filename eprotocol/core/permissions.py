@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
+from eprotocol.core.errors import Forbidden, Phrase
 from eprotocol.core.types import Registration, Role, User
 
 
@@ -71,6 +72,29 @@ PERMISSIONS: dict[Role, dict[Action, Scope]] = {
         Action.ISSUE_CERTIFICATE: Scope.ANY,
     },
 }
+
+
+#: What each action lets a user do, in the words of a refusal ("clerk may not ...").
+DOING = {
+    Action.REGISTER: "register documents",
+    Action.READ: "read the protocol book",
+    Action.READ_CONFIDENTIAL: "read confidential registrations",
+    Action.CANCEL: "cancel registrations",
+    Action.CORRECT: "correct registrations",
+    Action.ASSIGN: "assign registrations",
+    Action.FORWARD: "forward assignments",
+    Action.WORK: "work on assignments",
+    Action.MANAGE: "administer departments, users, routing rules, the filing plan and transfers",
+    Action.READ_AUDIT: "read the audit trail",
+    Action.ISSUE_CERTIFICATE: "issue certificates",
+    Action.READ_DAILY_REGISTER: "read the daily registers",
+}
+MAY_NOT = Phrase("may-not", "{who} may not {doing}")
+
+
+def refusal(user: User, action: Action) -> Forbidden:
+    """The error that says ``user`` may not do ``action`` (its kind and values kept)."""
+    return Forbidden(MAY_NOT(who=user.username, action=action.value, doing=DOING[action]))
 
 
 def holds(user: User, action: Action) -> bool:

@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from eprotocol.core import validation
 from eprotocol.core.audit import events_about, lock_chain, to_event
 from eprotocol.core.database import Database
-from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Phrase
+from eprotocol.core.errors import InvalidInput, NotFound, Phrase
 from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
 from eprotocol.core.organisation import DepartmentTree, load_user
-from eprotocol.core.permissions import Action, allowed
+from eprotocol.core.permissions import Action, allowed, refusal
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import Channel, Purpose
 
@@ -190,7 +190,7 @@ class RoutingRules:
             tree = DepartmentTree(conn)
             actor = load_user(conn, validation.actor(by), tree)
             if not allowed(actor, Action.MANAGE):
-                raise Forbidden(f"{actor.username} may not manage routing rules")
+                raise refusal(actor, Action.MANAGE)
             values = {
                 "priority": priority,
                 "name": name,
@@ -227,7 +227,7 @@ class RoutingRules:
             chain = lock_chain(conn)
             actor = load_user(conn, validation.actor(by))
             if not allowed(actor, Action.MANAGE):
-                raise Forbidden(f"{actor.username} may not manage routing rules")
+                raise refusal(actor, Action.MANAGE)
             rule = next((r for r in _load(conn) if r.id == rule_id), None)
             if rule is None:
                 raise NotFound(f"there is no routing rule {rule_id}")

@@ -299,6 +299,10 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     refused = page.goto(f"{base}/admin")
     assert refused is not None and refused.status == 403
     expect(page.locator("h1")).to_have_text("Δεν επιτρέπεται")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Ο χρήστης maria δεν μπορεί να διαχειριστεί υπηρεσίες, χρήστες, κανόνες χρέωσης, "
+        "το σχέδιο αρχειοθέτησης και τις μεταφορές βιβλίων."
+    )
     inspect(page, "forbidden")
     page.goto(base)
     work = page.locator("section[aria-labelledby=dept] tbody tr")

@@ -18,6 +18,7 @@ from eprotocol.core.accounts import check_password
 from eprotocol.core.certificates import load_templates
 from eprotocol.core.errors import PHRASES, EProtocolError, RefusedFile, Text
 from eprotocol.core.intake import PDF_REFUSED, check_type, clean_filename, too_large
+from eprotocol.core.permissions import DOING, Action, refusal
 from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.types import (
     AssignmentState,
@@ -28,6 +29,7 @@ from eprotocol.core.types import (
     Purpose,
     Role,
     Status,
+    User,
 )
 from eprotocol.intake import pdf_worker
 
@@ -187,6 +189,15 @@ def _worker(data: bytes) -> Text:
     """Why the PDF reader refuses ``data``, as the parent of its worker reads it."""
     report = pdf_worker.inspect(data)
     return PHRASES[report["refusal"]](**report["values"])
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_whatever_a_user_may_not_do_is_said_in_greek(action: Action) -> None:
+    clerk = User("clerk", "Ελένη", None, None, frozenset({Role.CLERK}), active=True)
+    message = refusal(clerk, action).message
+    assert message == f"clerk may not {DOING[action]}"
+    greek = in_page_language(message, "el")
+    assert greek.startswith("Ο χρήστης clerk δεν μπορεί να ") and greek.endswith(".")
 
 
 def test_every_phrase_of_the_library_is_said_in_greek() -> None:

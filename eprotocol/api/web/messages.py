@@ -66,6 +66,25 @@ _STEPS = {
     "forward": ("διαβιβάσει", "διαβιβαστεί"),
 }
 
+#: What each action of ``core/permissions.py`` lets a user do, after «δεν μπορεί να».
+_DOING = {
+    "register": "πρωτοκολλήσει έγγραφα",
+    "read": "δει το βιβλίο πρωτοκόλλου",
+    "read_confidential": "δει εμπιστευτικές καταχωρίσεις",
+    "cancel": "ακυρώσει καταχωρίσεις",
+    "correct": "διορθώσει καταχωρίσεις",
+    "assign": "χρεώσει έγγραφα",
+    "forward": "διαβιβάσει χρεώσεις",
+    "work": "χειριστεί χρεώσεις",
+    "manage": (
+        "διαχειριστεί υπηρεσίες, χρήστες, κανόνες χρέωσης, το σχέδιο αρχειοθέτησης "
+        "και τις μεταφορές βιβλίων"
+    ),
+    "read_audit": "δει το ημερολόγιο ελέγχου",
+    "issue_certificate": "εκδώσει βεβαιώσεις",
+    "read_daily_register": "δει τα ημερήσια βιβλία πρωτοκόλλου",
+}
+
 Values = Mapping[str, Any]
 
 
@@ -123,6 +142,18 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "form-reused": lambda v: (
         f"Αυτή η φόρμα έχει ήδη καταχωριστεί ως {v['number']}, με άλλο περιεχόμενο· "
         "για νέο έγγραφο ανοίξτε νέα φόρμα."
+    ),
+    # Permissions (core/permissions.py, core/accounts.py, api/routes.py)
+    "may-not": lambda v: f"Ο χρήστης {v['who']} δεν μπορεί να {_DOING[v['action']]}.",
+    "may-not-read-registration": lambda v: (
+        f"Ο χρήστης {v['who']} δεν μπορεί να δει την καταχώριση {v['ref']}."
+    ),
+    "may-not-read-work": lambda v: (
+        f"Ο χρήστης {v['who']} δεν μπορεί να δει τις χρεώσεις του τμήματος {v['department']}."
+    ),
+    "may-not-credentials": lambda v: (
+        f"Ο χρήστης {v['who']} δεν μπορεί να αλλάξει τα στοιχεία σύνδεσης του χρήστη "
+        f"{v['username']}."
     ),
     # Routing (core/routing.py)
     "no-department": lambda v: f"Δεν υπάρχει τμήμα {v['code']!r}.",
