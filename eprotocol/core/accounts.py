@@ -34,6 +34,7 @@ MIN_PASSWORD = 10
 #: Longest password accepted (hashing is deliberately slow; unbounded input would be a DoS).
 MAX_PASSWORD = 256
 PASSWORD_LENGTH = Phrase("password-length", "a password has {min} to {max} characters")
+NO_TOKEN = Phrase("no-token", "there is no API token {id}")
 MAY_NOT_CREDENTIALS = Phrase(
     "may-not-credentials", "{who} may not manage the credentials of {username}"
 )
@@ -211,7 +212,7 @@ class Accounts:
                 .first()
             )
             if row is None:
-                raise NotFound(f"there is no API token {token_id}")
+                raise NotFound(NO_TOKEN(id=token_id))
             self._may_manage(conn, by, row["username"])
             if row["revoked_at"] is not None:
                 return _token(row)

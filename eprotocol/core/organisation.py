@@ -42,6 +42,12 @@ DEPARTMENT_CODE = Phrase(
     "department-code", "a department code has letters, digits, '.', '-' or '_'"
 )
 DEPARTMENT_EXISTS = Phrase("department-exists", "department {code!r} already exists")
+LOOK_ALIKE = Phrase(
+    "department-look-alike",
+    "department {code!r} would be taken for {other!r}: codes may not differ only in case "
+    "or in Greek and Latin letters that look alike",
+)
+NO_USER = Phrase("no-user", "there is no user {username!r}")
 USERNAME = Phrase("username", "a username has lower-case Latin letters, digits, '.', '-' or '_'")
 USER_EXISTS = Phrase("user-exists", "user {username!r} already exists")
 SELF_DEACTIVATION = Phrase(
@@ -98,7 +104,7 @@ def _check_placed(roles: Iterable[str], department_id: int | None) -> None:
 def _user_row(conn: sa.Connection, username: str) -> sa.RowMapping:
     row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no user {username!r}")
+        raise NotFound(NO_USER(username=username))
     return row
 
 
@@ -282,10 +288,7 @@ class Organisation:
                 raise Conflict(DEPARTMENT_EXISTS(code=code))
             for other in tree.by_code:
                 if _looks(other) == _looks(code):
-                    raise Conflict(
-                        f"department {code!r} would be taken for {other!r}: codes may not "
-                        "differ only in case or in Greek and Latin letters that look alike"
-                    )
+                    raise Conflict(LOOK_ALIKE(code=code, other=other))
             parent_id = None if parent is None else tree.id_of(parent)
             now = self._clock.now()
             new_id = conn.execute(

@@ -51,6 +51,9 @@ MAY_NOT_ASSIGN = Phrase("may-not-assign", "{who} may not assign work to {departm
 NOT_IN_DEPARTMENT = Phrase("not-in-department", "{who} does not work in {department}")
 #: A workflow ``step`` (accept, complete, return, forward) of an assignment, and its ``verb``.
 MAY_NOT_STEP = Phrase("may-not-step", "{who} may not {step} assignment {id} of {department}")
+NO_ASSIGNMENT = Phrase("no-assignment", "there is no assignment {id}")
+ASSIGN_CANCELLED = Phrase("assign-cancelled", "registration {ref} is cancelled")
+NO_REPLY = Phrase("no-reply", "the reply {ref} does not exist")
 NOT_FROM_STATE = Phrase("not-from-state", "assignment {id} is {state}; it cannot be {verb}")
 _OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
@@ -164,7 +167,7 @@ class Routing:
             row = conn.execute(_ASSIGNMENTS.where(ASSIGNMENT.c.id == assignment_id)).mappings()
             found = row.first()
             if found is None:
-                raise NotFound(f"there is no assignment {assignment_id}")
+                raise NotFound(NO_ASSIGNMENT(id=assignment_id))
             return self._value(found, DepartmentTree(conn))
 
     def inbox(
@@ -296,7 +299,7 @@ class Routing:
             actor = load_user(conn, validation.actor(by), tree)
             registration = registration_row(conn, ref)
             if registration["status"] == Status.CANCELLED:
-                raise AlreadyCancelled(f"registration {ref} is cancelled")
+                raise AlreadyCancelled(ASSIGN_CANCELLED(ref=ref))
             department_id = assignable(tree, actor, department)
             new_id = self._insert(
                 conn,
@@ -339,7 +342,7 @@ class Routing:
                 .first()
             )
             if row is None:
-                raise NotFound(f"there is no assignment {assignment_id}")
+                raise NotFound(NO_ASSIGNMENT(id=assignment_id))
             path = tree.path(row["department_id"])
             if not allowed(actor, action, department_path=path, assignee=row["assignee"]):
                 raise Forbidden(
@@ -398,9 +401,7 @@ class Routing:
                 try:
                     reply_id = registration_row(conn, reply)["id"]
                 except (RegistrationNotFound, UnknownBook):
-                    raise InvalidReference(
-                        f"the reply {reply} does not exist", field="reply"
-                    ) from None
+                    raise InvalidReference(NO_REPLY(ref=reply), field="reply") from None
         return self._step(
             assignment_id,
             by=by,

@@ -30,6 +30,7 @@ from eprotocol.core.ports import Clock
 from eprotocol.core.types import Channel, Purpose
 
 NO_CONDITION = Phrase("no-condition", "a routing rule needs at least one condition")
+NO_RULE = Phrase("no-rule", "there is no routing rule {id}")
 #: How long a process trusts its copy of the rules (rules change rarely; this process's own
 #: changes are seen at once, another process's within this many seconds).
 CACHE_SECONDS = 30.0
@@ -230,7 +231,7 @@ class RoutingRules:
                 raise refusal(actor, Action.MANAGE)
             rule = next((r for r in _load(conn) if r.id == rule_id), None)
             if rule is None:
-                raise NotFound(f"there is no routing rule {rule_id}")
+                raise NotFound(NO_RULE(id=rule_id))
             conn.execute(sa.delete(ROUTING_RULE).where(ROUTING_RULE.c.id == rule_id))
             chain.append(
                 actor=actor.username,

@@ -535,7 +535,9 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     add_department(admin, "KEP", "Τμήμα ΚΕΠ")
     # Typed again on a Greek keyboard: refused, and the form keeps what was typed.
     add_department(admin, "ΚΕΡ", "Κέντρο Εξυπηρέτησης Πολιτών Σούδας", "soudas@chania.gr")
-    expect(admin.locator("#departments [role=alert]")).to_contain_text("would be taken for 'KEP'")
+    expect(admin.locator("#departments [role=alert]")).to_contain_text(
+        "Ο κωδικός 'ΚΕΡ' μοιάζει με τον κωδικό του τμήματος 'KEP'"
+    )
     expect(admin.locator("#d-name")).to_have_value("Κέντρο Εξυπηρέτησης Πολιτών Σούδας")
     expect(admin.locator("#d-email")).to_have_value("soudas@chania.gr")
     inspect(admin, "admin-refused")
@@ -772,7 +774,9 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
     page.get_by_role("button", name="Παραλαβή").click()
     page.get_by_label("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(f"999999/{site.year}")
     page.get_by_role("button", name="Ολοκλήρωση").click()  # a reply that does not exist
-    expect(page.get_by_role("alert")).to_contain_text(f"999999/{site.year}")
+    expect(page.get_by_role("alert")).to_have_text(
+        f"Δεν υπάρχει η καταχώριση 999999/{site.year} που δόθηκε ως απάντηση."
+    )
     page.get_by_role("link", name="Πίσω στη σελίδα της φόρμας").click()
     expect(page.locator(".timeline .state")).to_have_text("σε εξέλιξη")
     page.get_by_label("Αρ. πρωτ. απάντησης (προαιρετικό)").fill(reply)

@@ -151,6 +151,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "may-not-read-work": lambda v: (
         f"Ο χρήστης {v['who']} δεν μπορεί να δει τις χρεώσεις του τμήματος {v['department']}."
     ),
+    "no-token": lambda v: f"Δεν υπάρχει το κλειδί API {v['id']}.",
     "may-not-credentials": lambda v: (
         f"Ο χρήστης {v['who']} δεν μπορεί να αλλάξει τα στοιχεία σύνδεσης του χρήστη "
         f"{v['username']}."
@@ -165,6 +166,10 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
         f"Ο χρήστης {v['who']} δεν μπορεί να {_STEPS[v['step']][0]} τη χρέωση {v['id']} "
         f"του τμήματος {v['department']}."
     ),
+    "no-assignment": lambda v: f"Δεν υπάρχει η χρέωση {v['id']}.",
+    "assign-cancelled": lambda v: f"Η καταχώριση {v['ref']} έχει ακυρωθεί και δεν χρεώνεται.",
+    "no-reply": lambda v: f"Δεν υπάρχει η καταχώριση {v['ref']} που δόθηκε ως απάντηση.",
+    "no-rule": lambda v: f"Δεν υπάρχει ο κανόνας χρέωσης {v['id']}.",
     "not-from-state": lambda v: (
         f"Η χρέωση {v['id']} είναι «{GREEK.get(v['state'], v['state'])}»· "
         f"δεν μπορεί να {_STEPS[v['step']][1]}."
@@ -228,6 +233,12 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "last-administrator": lambda v: (
         f"Ο χρήστης {v['username']} είναι ο τελευταίος ενεργός διαχειριστής· "
         "ορίστε πρώτα άλλον διαχειριστή."
+    ),
+    "no-user": lambda v: f"Δεν υπάρχει ο χρήστης {v['username']!r}.",
+    "department-look-alike": lambda v: (
+        f"Ο κωδικός {v['code']!r} μοιάζει με τον κωδικό του τμήματος {v['other']!r}· "
+        "οι κωδικοί δεν διαφέρουν μόνο σε πεζά-κεφαλαία ή σε ελληνικά και λατινικά "
+        "γράμματα που μοιάζουν."
     ),
     "placed-below-itself": lambda v: (
         f"Το τμήμα {v['code']} δεν μπορεί να υπαχθεί στο {v['parent']}, "
