@@ -390,13 +390,26 @@ def init_archive(root: Path, env: dict[str, str], *init_args: str) -> None:
     )
 
 
+def with_own_tmp(root: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a temporary directory under ``root``, for a process the test may kill.
+
+    What a killed process leaves (a spooled upload, a file being extracted) then goes
+    with the test's directory instead of piling up in the machine's ``/tmp``, as a
+    deployment's ``PrivateTmp=yes`` (docs/deploy/) makes it go at a restart.
+    """
+    tmp = root / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return env | {"TMPDIR": str(tmp)}
+
+
 def launch_server(
     root: Path, env: dict[str, str], *, workers: int | None = 1, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``eprotocol serve`` on the archive of ``root`` and wait until it answers ``/health``.
 
     The server runs in a session of its own, so that :func:`kill_server` reaches
-    every process it started; its log goes to ``root/server.log``.
+    every process it started; its log goes to ``root/server.log``, its temporary
+    files to ``root/tmp``.
     """
     port = port or free_port()
     with (root / "server.log").open("a") as log:
@@ -411,7 +424,7 @@ def launch_server(
                 *(["--workers", str(workers)] if workers is not None else []),
             ],
             cwd=root,
-            env=env,
+            env=with_own_tmp(root, env),
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,

@@ -17,7 +17,7 @@ import httpx
 
 from eprotocol import Archive, Registration
 from tests.pdfs import make_pdf
-from tests.support import all_registrations
+from tests.support import all_registrations, with_own_tmp
 
 PASSWORD = "αξιόπιστος-κωδικός-1"
 #: A word every streamed subject has, for counting them in the search index.
@@ -134,7 +134,7 @@ def launch_worker(root: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "eprotocol.cli", "worker"],
             cwd=root,
-            env=env,
+            env=with_own_tmp(root, env),
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
