@@ -158,7 +158,8 @@ class Worker:
         """Start rebuilding the index in a thread, unless one runs or failed a moment ago."""
         if self.rebuilding or self._clock.now() < self._retry_rebuild_at:
             return
-        # A daemon: one waiting for another process's rebuild cannot be told to stop.
+        # A daemon, so that one slow to notice the stop (a long database read) does not
+        # keep the process alive past stop_rebuilding's wait.
         self._rebuilding = threading.Thread(
             target=self._rebuild, name="eprotocol-reindex", daemon=True
         )
@@ -212,9 +213,11 @@ class Worker:
         self.stop_rebuilding()
 
     def stop_rebuilding(self, timeout: float = 10.0) -> None:
-        """Stop a rebuild running in the background, at its next chunk; wait ``timeout`` s.
+        """Stop a rebuild in the background; wait up to ``timeout`` s for it to end.
 
-        What it had built is left for the next rebuild to delete; the old index stays live.
+        It stops at its next chunk, or within a fraction of a second if it is waiting for
+        another process's rebuild. What it had built is left for the next rebuild to
+        delete; the old index stays live.
         """
         self._stop.set()
         if self._rebuilding is not None:

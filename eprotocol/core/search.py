@@ -165,12 +165,19 @@ class SearchIndex(Protocol):
         """The index needs a rebuild: emptied (new, unreadable) or made by an older version."""
         ...
 
-    def replace(self, load: Callable[[], Iterable[IndexDocument]], *, if_stale: bool) -> bool:
+    def replace(
+        self,
+        load: Callable[[], Iterable[IndexDocument]],
+        *,
+        if_stale: bool,
+        waiting: Callable[[], None] | None = None,
+    ) -> bool:
         """Build a new index of what ``load`` yields and make it the one searched.
 
         Searches use the old one meanwhile. One rebuild at a time: with ``if_stale``,
         one that finds the index no longer stale once its turn comes does nothing and
-        returns ``False``.
+        returns ``False``. While another rebuild has the turn, ``waiting`` is called
+        every fraction of a second; what it raises ends the wait.
         """
         ...
 
@@ -372,7 +379,11 @@ class Indexer:
         with self._db.read() as conn:
             upto = conn.execute(sa.select(sa.func.max(OUTBOX.c.id))).scalar() or 0
             total = conn.execute(sa.select(sa.func.count()).select_from(REGISTRATION)).scalar_one()
-        if not self._index.replace(lambda: self._all_documents(progress, total), if_stale=if_stale):
+        if not self._index.replace(
+            lambda: self._all_documents(progress, total),
+            if_stale=if_stale,
+            waiting=None if progress is None else lambda: progress(0, total),
+        ):
             return 0
         with self._db.read() as conn:
             later = conn.execute(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
+from time import sleep
 from typing import TypeVar
 
 from whoosh import index as whoosh_index
@@ -90,6 +91,8 @@ _LIVE = "LIVE"
 _DEFAULT_NAME = "MAIN"
 #: The lock file held by the one process rebuilding the index.
 _REBUILD_LOCK = "REBUILD-LOCK"
+#: How often a rebuild waiting for another's tries the lock again.
+_LOCK_POLL_SECONDS = 0.2
 _MARKERS = frozenset({_INCOMPLETE, _LIVE, _REBUILD_LOCK})
 #: The fields whose words are analysed by :mod:`eprotocol.search.analysis`.
 _ANALYSED = ("subject", "correspondents", "text", "text_sound")
@@ -350,16 +353,23 @@ class WhooshIndex:
             self._make_live(name)
             self._remove_all_but(name)
 
-    def replace(self, load: Callable[[], Iterable[IndexDocument]], *, if_stale: bool) -> bool:
+    def replace(
+        self,
+        load: Callable[[], Iterable[IndexDocument]],
+        *,
+        if_stale: bool,
+        waiting: Callable[[], None] | None = None,
+    ) -> bool:
         """Build a new index of the documents ``load`` yields, then make it the live one.
 
         Until then searches and updates use the old one: a rebuild after an upgrade
-        never leaves searches empty. One rebuild at a time: another waits for it, and
-        with ``if_stale`` then does nothing (returning ``False``) unless the index still
+        never leaves searches empty. One rebuild at a time: another waits for it,
+        calling ``waiting`` now and then (what it raises ends the wait), and with
+        ``if_stale`` then does nothing (returning ``False``) unless the index still
         needs a rebuild.
         """
         try:
-            with self._locked(self._storage.lock(_REBUILD_LOCK), timeout=None):
+            with self._locked(self._storage.lock(_REBUILD_LOCK), timeout=None, waiting=waiting):
                 if if_stale and not self.stale:
                     return False
                 name = _new_name()
@@ -380,20 +390,35 @@ class WhooshIndex:
             ) from exc
 
     @staticmethod
-    def _acquire(lock: LockBase, timeout: float | None) -> None:
-        """Take one of Whoosh's lock files (shared between processes); ``None``: wait on."""
-        if timeout is None:
-            lock.acquire(blocking=True)
-        elif not try_for(lock.acquire, timeout=timeout, delay=0.1):
-            raise LockError(f"{lock.filename} is still held after {timeout:.0f} s")
+    def _acquire(
+        lock: LockBase, timeout: float | None, waiting: Callable[[], None] | None = None
+    ) -> None:
+        """Take one of Whoosh's lock files (shared between processes).
+
+        With no ``timeout``, wait on, calling ``waiting`` between tries: polled, not
+        blocked in the kernel, so that a worker told to stop is not held until the
+        other process lets go.
+        """
+        if timeout is not None:
+            if not try_for(lock.acquire, timeout=timeout, delay=0.1):
+                raise LockError(f"{lock.filename} is still held after {timeout:.0f} s")
+            return
+        while not lock.acquire():
+            if waiting is not None:
+                waiting()
+            sleep(_LOCK_POLL_SECONDS)
 
     @classmethod
     @contextmanager
     def _locked(
-        cls, lock: LockBase, *, timeout: float | None = WRITE_LOCK_TIMEOUT
+        cls,
+        lock: LockBase,
+        *,
+        timeout: float | None = WRITE_LOCK_TIMEOUT,
+        waiting: Callable[[], None] | None = None,
     ) -> Iterator[None]:
         """Hold one of Whoosh's lock files while the block runs (see :meth:`_acquire`)."""
-        cls._acquire(lock, timeout)
+        cls._acquire(lock, timeout, waiting)
         try:
             yield
         finally:

@@ -461,6 +461,25 @@ def test_a_rebuild_in_the_background_ends_when_the_jobs_stop(
     assert archive.search("Αίτηση", by="admin").total == 3
 
 
+def test_a_rebuild_waiting_for_another_process_s_ends_when_the_jobs_stop(
+    outdated_archive: Archive, tmp_path: Path
+) -> None:
+    """Without waiting for the other to finish: a service stop must not hang on it."""
+    archive = outdated_archive
+    another = FileStorage(str(tmp_path / "index")).lock("REBUILD-LOCK")
+    assert another.acquire()
+    worker = Worker(archive, archive.clock, archive.timezone)
+    try:
+        worker.run_round()
+        assert worker.rebuilding
+        worker.stop_rebuilding(timeout=5)
+        assert not worker.rebuilding  # while the other still holds the lock
+    finally:
+        another.release()
+    _rebuilt(worker)
+    assert archive.search_index_stale
+
+
 def test_a_failed_rebuild_in_the_background_is_tried_again_later(
     outdated_archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
