@@ -39,9 +39,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-## Benchmarks (not part of the test suite); results go to BENCHMARKS.md.
+## Benchmarks (not part of the test suite; some take minutes): each prints its figures
+## beside its same-run baseline, for BENCHMARKS.md. `make bench BENCH=intake` runs one.
+BENCH ?= numbering intake digest search certificates api statistics_page soak
 bench: $(STAMP)
-	$(BIN)/python bench/numbering.py
+	@for name in $(BENCH); do echo "== bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
