@@ -38,6 +38,16 @@ def run(database_url: str, tmp_path: Path) -> Run:
     return run
 
 
+def commands_archive(tmp_path: Path, database_url: str) -> Archive:
+    """The archive the commands made in ``tmp_path``, opened through the library."""
+    return Archive(
+        ArchiveConfig(
+            database_url=database_url,
+            storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
+        )
+    )
+
+
 def test_operator_session(run: Run, tmp_path: Path, database_url: str) -> None:
     year = datetime.now(ZoneInfo("Europe/Athens")).year
     (tmp_path / "αίτηση.pdf").write_bytes(PDF)
@@ -75,11 +85,8 @@ def test_operator_session(run: Run, tmp_path: Path, database_url: str) -> None:
     assert json.loads(second.stdout)["number"] == 2
     note = ("--direction", "internal", "--subject", "Σημείωμα", "--confidential")
     assert run("register", *note, "--related", f"1/{year}").returncode == 0
-    config = ArchiveConfig(
-        database_url=database_url,
-        storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
-    )
-    with Archive(config) as archive:  # the command line has no corrections; the library does
+    # The command line has no corrections; the library does.
+    with commands_archive(tmp_path, database_url) as archive:
         archive.correct(
             "general", year, 2, {"recipients": ["Μαρία Παπαδάκη", "Γιώργος Σηφάκης"],
             "sender_date": "2026-02-27"}, reason="Ελλιπές", by="clerk",
@@ -302,11 +309,7 @@ def test_init_takes_its_name_and_password_from_the_environment(
     )
     assert init.returncode == 0, init.stderr
     assert "no name yet" not in init.stderr
-    config = ArchiveConfig(
-        database_url=database_url,
-        storage=storage_config_from_url(f"file://{tmp_path / 'var' / 'blobs'}"),
-    )
-    with Archive(config) as archive:
+    with commands_archive(tmp_path, database_url) as archive:
         assert archive.organisation_name() == "Δήμος Χανίων"
         assert archive.authenticate("admin", "ένας καλός κωδικός").username == "admin"
 
