@@ -243,17 +243,22 @@ def init(
     """Create (or upgrade) the database schema and the storage, and the default book.
 
     Without a configured signing key (EPROTOCOL_SIGNING_P12) it also makes a
-    self-signed development key, and says so: nobody else trusts that key.
+    self-signed development key in the organisation's name, and says so: nobody
+    else trusts that key. An organisation without a name gets it once named.
     """
     with _archive(initialised=False) as archive:
         archive.initialise(organisation=organisation)
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
         recorded = archive.organisation_name()
-    if recorded == UNNAMED_ORGANISATION:
+    unnamed = recorded == UNNAMED_ORGANISATION
+    if unnamed:
+        # The development key's certificate carries the name for its ten years: not made
+        # until there is a name to put in it.
         typer.echo(
             f"WARNING: the organisation has no name yet: stamps and certificates would read "
-            f"{recorded!r}. Give it one with `eprotocol organisation rename 'Δήμος …'`.",
+            f"{recorded!r}. Give it one with `eprotocol organisation rename 'Δήμος …'`, then "
+            "run `eprotocol init` again for the development signing key.",
             err=True,
         )
     elif organisation is not None and recorded != organisation.strip():
@@ -265,7 +270,7 @@ def init(
         )
     settings = settings_from_env()
     development = settings.development_key
-    if development is not None and not development.p12.exists():
+    if development is not None and not unnamed and not development.p12.exists():
         from eprotocol.pdf.signing import create_development_identity  # pyHanko: slow to load
 
         password = secrets.token_urlsafe(24)

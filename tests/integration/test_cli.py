@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from eprotocol import Archive, ArchiveConfig, storage_config_from_url
 from tests.pdfs import make_pdf
@@ -286,16 +287,28 @@ def test_a_script_run_again_registers_each_keyed_document_once(run: Run, tmp_pat
     assert "there is no registration" in run("show", f"{year}/2").stderr
 
 
-def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run) -> None:
-    """`eprotocol init --admin-password P`: the archive is made, and told it has no name yet."""
+def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run, tmp_path: Path) -> None:
+    """`eprotocol init --admin-password P`: the archive is made, and told it has no name yet.
+
+    Its development signing key waits for the name, which its certificate carries.
+    """
     init = run("init", "--admin-password", "ένας καλός κωδικός")
     assert init.returncode == 0, init.stderr
     assert "the organisation has no name yet" in init.stderr
     assert "(χωρίς όνομα φορέα)" in init.stderr and "organisation rename" in init.stderr
+    key = tmp_path / "var" / "signing.p12"
+    assert "DEVELOPMENT" not in init.stderr and not key.exists()
     renamed = run("organisation", "rename", "Δήμος Χανίων")
     assert renamed.stdout.strip() == "'(χωρίς όνομα φορέα)' is now 'Δήμος Χανίων'"
     again = run("init")  # an upgrade needs no name: the archive keeps its own
-    assert again.returncode == 0 and "WARNING" not in again.stderr
+    assert again.returncode == 0 and "no name yet" not in again.stderr
+    assert "DEVELOPMENT signing key" in again.stderr
+    password = (tmp_path / "var" / "signing-password").read_bytes().strip()
+    _, certificate, _ = pkcs12.load_key_and_certificates(key.read_bytes(), password)
+    assert certificate is not None
+    subject = certificate.subject.rfc4514_string()
+    assert subject == "C=GR,O=Δήμος Χανίων,CN=Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ)"
+    assert "WARNING" not in run("init").stderr
 
 
 def test_init_takes_its_name_and_password_from_the_environment(
