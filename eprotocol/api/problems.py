@@ -51,9 +51,7 @@ def to_problem(exc: errors.EProtocolError) -> ProblemDetailsException:
     status = status_for(exc)
     extra = {"field": exc.field} if isinstance(exc, errors.InvalidInput) and exc.field else None
     headers = None
-    if status == 503:
-        headers = {"Retry-After": "5"}
-    elif isinstance(exc, errors.Throttled):
+    if isinstance(exc, errors.Unavailable | errors.Throttled):
         headers = {"Retry-After": str(exc.retry_after)}
     elif status == 401:
         headers = {"WWW-Authenticate": "Bearer"}

@@ -119,9 +119,16 @@ class ImmutableField(InvalidInput):
 
 
 class Unavailable(EProtocolError):
-    """A backing service (database, storage, index, mail) cannot be reached right now."""
+    """A backing service (database, storage, index, mail) cannot be reached right now.
+
+    ``retry_after`` is how many seconds from now a retry makes sense.
+    """
 
     code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DatabaseUnavailable(Unavailable):

@@ -18,6 +18,7 @@ from eprotocol import (
     LocalStorageConfig,
     RegistrationNotFound,
     SchemaOutOfDate,
+    SigningUnavailable,
     StorageUnavailable,
     UnknownBook,
     storage_config_from_url,
@@ -103,3 +104,5 @@ def test_problem_carries_type_detail_and_field() -> None:
     assert problem.detail == "subject must not be empty"
     assert problem.extra == {"field": "subject"}
     assert to_problem(StorageUnavailable("down")).headers == {"Retry-After": "5"}
+    paused = SigningUnavailable("the timestamp server does not answer", retry_after=60)
+    assert to_problem(paused).headers == {"Retry-After": "60"}
