@@ -125,6 +125,9 @@ class SigningConfig:
     trust_roots: Path | None = None
     #: Seconds to wait for the timestamp server.
     timeout: float = 10.0
+    #: Seconds after the timestamp server failed during which signing is refused at once
+    #: instead of waiting for it again (see ``pdf/signing.py``).
+    timestamp_pause: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,14 @@ class DocumentRenderer(Protocol):
         ...
 
 
+#: The timestamp server failed: nothing is signed until it answers (``pdf/signing.py``).
+TIMESTAMP_SERVER_DOWN = Phrase(
+    "timestamp-server-down",
+    "the timestamp server {url} does not answer; documents are signed again once it does "
+    "(next try in {seconds} s)",
+)
+
+
 class Signer(Protocol):
     """Signs PDFs with the organisation's key and validates signatures (pyHanko)."""
 
@@ -142,6 +150,14 @@ class Signer(Protocol):
     @property
     def trust_roots_pem(self) -> bytes:
         """Every certificate signatures are checked against (ours first), PEM-encoded."""
+        ...
+
+    def check_available(self) -> None:
+        """Raise ``SigningUnavailable`` while signing is known to fail (no timestamp server).
+
+        Asked before a number is taken: a signature is made while the protocol book
+        waits for it, and one that cannot be made should not hold the book.
+        """
         ...
 
     def sign(self, pdf: bytes) -> bytes:

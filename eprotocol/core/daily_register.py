@@ -276,6 +276,10 @@ class DailyRegisters:
                 f"the daily register of {day.isoformat()} can be made once the day is over",
                 field="date",
             )
+        with self._db.read() as conn:
+            if self._stored(conn, day) is None:
+                # It is signed under the audit chain's lock, which every registration takes.
+                self._signer.check_available()
         with self._db.write() as conn:
             chain = lock_chain(conn)
             content = self._content(conn, day)

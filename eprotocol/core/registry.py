@@ -483,8 +483,8 @@ class Registry:
         retain_until = years_later(self._clock.now(), retention_years)
         if seal:
             issue, files = self._seal_main(clean.values, files)
-        elif issue is not None:
-            self._sealing()
+        if issue is not None:
+            self._sealing()[0].check_available()
         staged = self._stage(files, retain_until) if files else []
         if key is not None and (earlier := self._submitted(actor, key)) is not None:
             return self._resubmitted(earlier, clean.values, staged, issue)

@@ -7,10 +7,15 @@ what the sandboxed intake worker runs on incoming PDFs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
-from collections.abc import Iterable
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,15 +33,18 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import EmbeddedPdfSignature, validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
 from eprotocol.config import SigningConfig, is_web_address
+from eprotocol.core.certificates import TIMESTAMP_SERVER_DOWN
 from eprotocol.core.errors import InvalidInput, SigningUnavailable
 from eprotocol.core.types import SignatureCheck
 from eprotocol.private_files import create_private_file
 
+log = logging.getLogger(__name__)
 _FIELD = "eprotocol-seal"
 # pyHanko logs a full traceback for every modification it finds after a signature;
 # for us that is an expected finding, reported in the SignatureCheck.
@@ -138,6 +146,66 @@ def _read(path: Path, what: str) -> bytes:
         raise SigningUnavailable(f"{what} {path} cannot be read: {exc.strerror}") from exc
 
 
+class _TimestampServer:
+    """The RFC 3161 server signatures take their time from, and whether it failed lately.
+
+    A signature is made while the protocol book waits (the document carries its
+    number), so a server that does not answer would hold every registration for
+    its timeout, again for each document to sign. After a failure it is not asked
+    for ``pause`` seconds: signing is refused at once. Then :meth:`check` — called
+    before a number is taken — asks it for a timestamp of its own, and only once
+    it answers do signatures wait for it again.
+    """
+
+    def __init__(self, url: str, *, timeout: float, pause: float) -> None:
+        self.stamper = HTTPTimeStamper(url, timeout=max(1, math.ceil(timeout)))
+        self._url = url
+        self._pause = pause
+        self._lock = threading.Lock()
+        self._failed_at: float | None = None  # time.monotonic() of the last failure
+
+    @contextmanager
+    def asked(self) -> Iterator[None]:
+        """Refuse while paused, else run the block, noting a failure of the server in it."""
+        with self._lock:
+            if self._failed_at is not None:
+                self._refuse_until(self._failed_at + self._pause)
+        with self._noting_failure():
+            yield
+
+    def check(self) -> None:
+        """Refuse while paused; after a pause, ask the server before anything waits for it."""
+        with self._lock:
+            if self._failed_at is None:
+                return
+            self._refuse_until(self._failed_at + self._pause)
+            self._failed_at = time.monotonic()  # the others are refused while this one asks
+        with self._noting_failure():
+            asyncio.run(self.stamper.async_timestamp(hashlib.sha256(b"").digest(), "sha256"))
+        with self._lock:
+            self._failed_at = None
+
+    @contextmanager
+    def _noting_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except TimestampRequestError as exc:
+            with self._lock:
+                self._failed_at = time.monotonic()
+            log.warning("the timestamp server %s does not answer: %s", self._url, exc)
+            raise self._down(self._pause) from exc
+
+    def _refuse_until(self, until: float) -> None:
+        if (left := until - time.monotonic()) > 0:
+            raise self._down(left)
+
+    def _down(self, seconds: float) -> SigningUnavailable:
+        wait = math.ceil(seconds)
+        return SigningUnavailable(
+            TIMESTAMP_SERVER_DOWN(url=self._url, seconds=wait), retry_after=wait
+        )
+
+
 class PadesSigner:
     """A :class:`~eprotocol.core.certificates.Signer` holding the organisation's key."""
 
@@ -157,8 +225,10 @@ class PadesSigner:
             ) from exc
         self._signer = signer
         self._cert: asn1_x509.Certificate = signer.signing_cert
-        self._timestamper = (
-            HTTPTimeStamper(config.timestamp_url, timeout=int(config.timeout))
+        self._timestamps = (
+            _TimestampServer(
+                config.timestamp_url, timeout=config.timeout, pause=config.timestamp_pause
+            )
             if config.timestamp_url
             else None
         )
@@ -194,14 +264,25 @@ class PadesSigner:
         """Every certificate incoming signatures are checked against, PEM-encoded."""
         return b"".join(pem.armor("CERTIFICATE", _der(c)) for c in self._roots)
 
+    def check_available(self) -> None:
+        """Raise ``SigningUnavailable`` while the timestamp server is known not to answer."""
+        if self._timestamps is not None:
+            self._timestamps.check()
+
     def sign(self, pdf: bytes) -> bytes:
         """Append a PAdES signature (B-B, or B-T with a timestamp server) to ``pdf``."""
+        timestamps = self._timestamps
         out = io.BytesIO()
         try:
-            writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-            signers.sign_pdf(
-                writer, self._meta, signer=self._signer, timestamper=self._timestamper, output=out
-            )
+            with timestamps.asked() if timestamps else nullcontext():
+                writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+                signers.sign_pdf(
+                    writer,
+                    self._meta,
+                    signer=self._signer,
+                    timestamper=timestamps.stamper if timestamps else None,
+                    output=out,
+                )
         except (SigningError, OSError) as exc:
             raise SigningUnavailable(f"signing failed: {type(exc).__name__}: {exc}") from exc
         except PdfError as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import io
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +38,7 @@ from pypdf import PdfReader, PdfWriter
 from eprotocol import (
     Archive,
     ArchiveConfig,
+    Direction,
     FileInput,
     FileRole,
     NewRegistration,
@@ -254,6 +257,7 @@ class _BrokenSigner:
         self.certificate_pem = real.certificate_pem
         self.trust_roots_pem = real.trust_roots_pem
         self.check = real.check
+        self.check_available = real.check_available
 
     def sign(self, pdf: bytes) -> bytes:
         raise SigningUnavailable("the timestamp server does not answer")
@@ -466,8 +470,19 @@ def test_a_server_without_the_signing_key_still_verifies_codes(
             public.verify_pdf(pdf)
 
 
+@dataclasses.dataclass
+class Authority:
+    """A timestamp server under the test's control: its address, its time, what it was asked."""
+
+    url: str
+    stamped_at: datetime
+    #: While it is cleared, requests get no answer.
+    answering: threading.Event
+    requests: int = 0
+
+
 @pytest.fixture
-def timestamp_server() -> Iterator[tuple[str, datetime]]:
+def timestamp_server() -> Iterator[Authority]:
     """A real RFC 3161 timestamp authority over HTTP on 127.0.0.1 (pyHanko's test TSA)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")])
@@ -496,8 +511,12 @@ def timestamp_server() -> Iterator[tuple[str, datetime]]:
         fixed_dt=stamped_at,
     )
 
-    class Authority(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            authority.requests += 1
+            if not authority.answering.is_set():
+                time.sleep(3)  # no answer: the client gives up first
+                return
             request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
             body = stamper.request_tsa_response(request).dump()
             self.send_response(200)
@@ -509,11 +528,15 @@ def timestamp_server() -> Iterator[tuple[str, datetime]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Authority)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    authority = Authority(
+        f"http://127.0.0.1:{server.server_address[1]}/", stamped_at, threading.Event()
+    )
+    authority.answering.set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", stamped_at
+        yield authority
     finally:
         server.shutdown()
         server.server_close()
@@ -523,10 +546,10 @@ def test_with_a_timestamp_server_signatures_carry_its_time(
     config: ArchiveConfig,
     signing: SigningConfig,
     clock: FixedClock,
-    timestamp_server: tuple[str, datetime],
+    timestamp_server: Authority,
 ) -> None:
-    url, stamped_at = timestamp_server
-    timestamped = dataclasses.replace(signing, timestamp_url=url)
+    stamped_at = timestamp_server.stamped_at
+    timestamped = dataclasses.replace(signing, timestamp_url=timestamp_server.url)
     with Archive(dataclasses.replace(config, signing=timestamped), clock=clock) as archive:
         archive.initialise(organisation=ORGANISATION)
         archive.add_user("kep", "Υπάλληλος ΚΕΠ", roles=[Role.ISSUER], by="admin")
@@ -539,6 +562,70 @@ def test_with_a_timestamp_server_signatures_carry_its_time(
         assert status.timestamp_validity.timestamp == stamped_at
         assert archive.verify_pdf(pdf).signatures[0].signed_at == stamped_at
         assert entry.verification_code is not None
+
+
+def _book_goes_on_while_it_asks(
+    archive: Archive, tsa: Authority, signing: Callable[[], object]
+) -> Registration:
+    """Run ``signing`` while the server is silent; register meanwhile, which must not wait."""
+    asked = tsa.requests
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        asking = pool.submit(signing)
+        while tsa.requests == asked:
+            time.sleep(0.01)
+        started = time.monotonic()
+        entry = archive.register(
+            NewRegistration(direction=Direction.INCOMING, subject="Αίτηση"), [], by="admin"
+        )
+        assert time.monotonic() - started < 0.5 and not asking.done()
+        with pytest.raises(SigningUnavailable, match="does not answer"):
+            asking.result()
+    return entry
+
+
+def test_a_timestamp_server_that_does_not_answer_holds_the_book_once(
+    config: ArchiveConfig,
+    signing: SigningConfig,
+    clock: FixedClock,
+    timestamp_server: Authority,
+) -> None:
+    """Refused at once while it is known down; asked again only outside the book's lock."""
+    tsa = timestamp_server
+    timestamped = dataclasses.replace(signing, timestamp_url=tsa.url, timeout=1, timestamp_pause=2)
+    with Archive(dataclasses.replace(config, signing=timestamped), clock=clock) as archive:
+        archive.initialise(organisation=ORGANISATION)
+        archive.add_user("kep", "Υπάλληλος ΚΕΠ", roles=[Role.ISSUER], by="admin")
+        tsa.answering.clear()
+        with pytest.raises(SigningUnavailable, match="does not answer") as down:
+            _main_pdf(archive)  # waits the 1-s timeout, holding the book
+        assert tsa.requests == 1
+        assert tsa.url in down.value.message
+        started = time.monotonic()
+        with pytest.raises(SigningUnavailable, match=r"next try in [12] s"):
+            _main_pdf(archive)  # not waited for again
+        assert time.monotonic() - started < 0.5 and tsa.requests == 1
+
+        time.sleep(2)  # the pause is over, the server still silent: a certificate asks it
+        entry = _book_goes_on_while_it_asks(archive, tsa, lambda: _main_pdf(archive))
+        assert entry.number == 1  # and no number went to a certificate not issued
+
+        time.sleep(2)
+        tsa.answering.set()
+        issued, _ = _main_pdf(archive)
+        assert issued.number == 2 and tsa.requests > 2  # asked again, and answered
+
+        tsa.answering.clear()  # down again, when yesterday's daily register is to be signed
+        with pytest.raises(SigningUnavailable):
+            _main_pdf(archive)
+        clock.set(clock.now() + timedelta(days=1))
+        asked = tsa.requests
+        with pytest.raises(SigningUnavailable, match="next try"):
+            archive.produce_daily_register(by="admin")
+        assert tsa.requests == asked
+        time.sleep(2)
+        _book_goes_on_while_it_asks(  # signed under the audit chain's lock: asked before it
+            archive, tsa, lambda: archive.produce_daily_register(by="admin")
+        )
 
 
 @pytest.mark.parametrize(

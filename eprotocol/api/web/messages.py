@@ -214,6 +214,11 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "not-a-printed-date": lambda v: (
         f"{v['label']}: το {v['text']!r} δεν είναι ημερομηνία (ΗΗ/ΜΜ/ΕΕΕΕ)."
     ),
+    "timestamp-server-down": lambda v: (
+        f"Η υπηρεσία χρονοσήμανσης ({v['url']}) δεν απαντά· έγγραφα υπογράφονται ξανά μόλις "
+        f"απαντήσει (νέα δοκιμή σε {v['seconds']} δευτερόλεπτα). Οι άλλες πρωτοκολλήσεις "
+        "συνεχίζονται κανονικά."
+    ),
     # Administration (core/organisation.py, core/accounts.py, core/rules.py)
     "user-exists": lambda v: f"Υπάρχει ήδη χρήστης {v['username']!r}.",
     "department-exists": lambda v: f"Υπάρχει ήδη τμήμα {v['code']!r}.",
