@@ -105,6 +105,7 @@ from eprotocol.core.types import (
     RegistrationFilter,
     Role,
     RouteTo,
+    SigningIdentity,
     StoredFile,
     User,
 )
@@ -360,6 +361,14 @@ class Archive:
         by code does not.
         """
         return self._signer is not None
+
+    def signing_identity(self) -> SigningIdentity | None:
+        """Whose name the archive signs in and until when (``None`` without a signing key)."""
+        if self._signer is None:
+            return None
+        until = self._signer.valid_until
+        left = (until - self._clock.now()) // timedelta(days=1)
+        return SigningIdentity(self._signer.signer_name, until.astimezone(self._tz), int(left))
 
     @property
     def has_mailer(self) -> bool:

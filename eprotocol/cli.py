@@ -251,6 +251,7 @@ def init(
         if admin_password is not None:
             archive.set_password("admin", admin_password, by="admin")
         recorded = archive.organisation_name()
+        _warn_if_signing_certificate_expires(archive)
     unnamed = recorded == UNNAMED_ORGANISATION
     if unnamed:
         # The development key's certificate carries the name for its ten years: not made
@@ -289,6 +290,13 @@ def init(
         )
     _warn_if_citizens_cannot_verify(settings.archive.public_url)
     typer.echo("archive ready")
+
+
+def _warn_if_signing_certificate_expires(archive: Archive) -> None:
+    """Say so when the signing certificate expires within a month, or has."""
+    identity = archive.signing_identity()
+    if identity is not None and (notice := identity.notice()) is not None:
+        typer.echo(f"WARNING: {notice}.", err=True)
 
 
 def _warn_if_citizens_cannot_verify(public_url: str) -> None:
@@ -1035,6 +1043,7 @@ def serve(
         archive = stack.enter_context(_archive())
         settings = settings_from_env()
         _warn_if_citizens_cannot_verify(settings.archive.public_url)
+        _warn_if_signing_certificate_expires(archive)
         if not (workers > 1 and settings.background_jobs):
             stack.close()  # the server's process opens the archive it serves
         else:

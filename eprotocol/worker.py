@@ -132,6 +132,9 @@ class Worker:
             self._registers_retry_at = now + self._retry_after
             return 0
         self._registers_done = now.date()
+        identity = self._archive.signing_identity()
+        if identity is not None and (notice := identity.notice()) is not None:
+            log.warning(notice)
         return len(days)
 
     def index_pending(self) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eprotocol.core import validation
-from eprotocol.core.errors import InvalidInput, NotFound, Phrase
+from eprotocol.core.errors import InvalidInput, NotFound, Phrase, SigningUnavailable
 from eprotocol.core.types import SignatureCheck
 
 # -- verification codes -----------------------------------------------------
@@ -134,6 +134,14 @@ TIMESTAMP_SERVER_DOWN = Phrase(
 )
 
 
+#: The organisation's certificate has expired: nothing can be signed with it.
+CERTIFICATE_EXPIRED = Phrase(
+    "signing-certificate-expired",
+    "the signing certificate of {name!r} expired on {until:%Y-%m-%d %H:%M}; documents are "
+    "signed again once the renewed one is installed (EPROTOCOL_SIGNING_P12)",
+)
+
+
 class Signer(Protocol):
     """Signs PDFs with the organisation's key and validates signatures (pyHanko)."""
 
@@ -145,6 +153,11 @@ class Signer(Protocol):
     @property
     def certificate_pem(self) -> bytes:
         """The organisation's signing certificate (public), PEM-encoded."""
+        ...
+
+    @property
+    def valid_until(self) -> datetime:
+        """When the organisation's certificate expires: what it signs later is not valid."""
         ...
 
     @property
@@ -167,6 +180,18 @@ class Signer(Protocol):
     def check(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
         """Validate every signature embedded in ``pdf`` (``InvalidInput`` if unreadable)."""
         ...
+
+
+def ready_to_sign(signer: Signer, now: datetime) -> None:
+    """Raise ``SigningUnavailable`` if ``signer`` cannot sign now; asked before a number is taken.
+
+    Its certificate has expired (a signature made with it would not validate), or
+    its timestamp server is known not to answer.
+    """
+    if now >= signer.valid_until:
+        until = signer.valid_until.astimezone(now.tzinfo)
+        raise SigningUnavailable(CERTIFICATE_EXPIRED(name=signer.signer_name, until=until))
+    signer.check_available()
 
 
 # -- verification results ---------------------------------------------------

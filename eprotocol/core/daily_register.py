@@ -23,7 +23,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from eprotocol.core.audit import lock_chain
-from eprotocol.core.certificates import DailyRegisterSheet, DocumentRenderer, RegisterLine, Signer
+from eprotocol.core.certificates import (
+    DailyRegisterSheet,
+    DocumentRenderer,
+    RegisterLine,
+    Signer,
+    ready_to_sign,
+)
 from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound
 from eprotocol.core.labels import CONFIDENTIAL, FIELD_LABELS, GREEK, printed_value
@@ -279,7 +285,7 @@ class DailyRegisters:
         with self._db.read() as conn:
             if self._stored(conn, day) is None:
                 # It is signed under the audit chain's lock, which every registration takes.
-                self._signer.check_available()
+                ready_to_sign(self._signer, self._clock.now().astimezone(self._tz))
         with self._db.write() as conn:
             chain = lock_chain(conn)
             content = self._content(conn, day)

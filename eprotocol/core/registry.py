@@ -36,6 +36,7 @@ from eprotocol.core.certificates import (
     checks_from_json,
     describe,
     new_verification_code,
+    ready_to_sign,
 )
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
@@ -484,7 +485,7 @@ class Registry:
         if seal:
             issue, files = self._seal_main(clean.values, files)
         if issue is not None:
-            self._sealing()[0].check_available()
+            ready_to_sign(self._sealing()[0], self._clock.now().astimezone(self._tz))
         staged = self._stage(files, retain_until) if files else []
         if key is not None and (earlier := self._submitted(actor, key)) is not None:
             return self._resubmitted(earlier, clean.values, staged, issue)

@@ -279,6 +279,47 @@ class SignatureCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class SigningIdentity:
+    """Who signs what the archive issues, and how long its certificate has left."""
+
+    name: str
+    valid_until: datetime
+    #: Whole days until it expires (negative once it has); renew it before it is 0.
+    days_left: int
+
+    @property
+    def expired(self) -> bool:
+        """Nothing can be signed: certificates and sealed documents are refused."""
+        return self.days_left < 0
+
+    @property
+    def renew_soon(self) -> bool:
+        """It expires within :data:`RENEWAL_NOTICE_DAYS`: time to install the renewed one."""
+        return self.days_left < RENEWAL_NOTICE_DAYS
+
+    def notice(self) -> str | None:
+        """What the logs and the command line tell administrators about it, if anything."""
+        until = f"{self.valid_until:%d/%m/%Y %H:%M}"
+        if self.expired:
+            return (
+                f"the signing certificate of {self.name!r} expired on {until}: certificates, "
+                "sealed documents and daily registers are refused until the renewed one is "
+                "installed (EPROTOCOL_SIGNING_P12)"
+            )
+        if self.renew_soon:
+            return (
+                f"the signing certificate of {self.name!r} expires on {until}, in "
+                f"{self.days_left} days: install the renewed one (EPROTOCOL_SIGNING_P12) before "
+                "then, or certificates and sealed documents will be refused"
+            )
+        return None
+
+
+#: How many days before the signing certificate expires the administrators are told.
+RENEWAL_NOTICE_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """A file as recorded in the archive."""
 

@@ -260,6 +260,12 @@ class PadesSigner:
         return bytes(pem.armor("CERTIFICATE", _der(self._cert)))
 
     @property
+    def valid_until(self) -> datetime:
+        """When the organisation's certificate expires."""
+        until: datetime = self._cert["tbs_certificate"]["validity"]["not_after"].native
+        return until
+
+    @property
     def trust_roots_pem(self) -> bytes:
         """Every certificate incoming signatures are checked against, PEM-encoded."""
         return b"".join(pem.armor("CERTIFICATE", _der(c)) for c in self._roots)
@@ -308,11 +314,14 @@ def _fit(text: str, limit: int = _NAME_ATTRIBUTE_BYTES) -> str:
     return encoded[: limit - len("…".encode())].decode(errors="ignore").rstrip() + "…"
 
 
-def create_development_identity(path: Path, password: bytes, organisation: str) -> str:
+def create_development_identity(
+    path: Path, password: bytes, organisation: str, *, valid_days: int = 3650
+) -> str:
     """Write a self-signed ECDSA P-256 key and certificate (PKCS#12) for development.
 
-    Returns the certificate's SHA-256 fingerprint. Nobody outside this archive
-    trusts such a certificate: production must load the organisation's real one.
+    The certificate is valid from yesterday for ``valid_days`` days. Returns its
+    SHA-256 fingerprint. Nobody outside this archive trusts such a certificate:
+    production must load the organisation's real one.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     marker = " (ΔΟΚΙΜΑΣΤΙΚΟ)"  # "test": shown wherever the signer's name is shown
@@ -332,7 +341,7 @@ def create_development_identity(path: Path, password: bytes, organisation: str) 
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
+        .not_valid_after(now + timedelta(days=valid_days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

@@ -258,6 +258,7 @@ class _BrokenSigner:
         self.trust_roots_pem = real.trust_roots_pem
         self.check = real.check
         self.check_available = real.check_available
+        self.valid_until = real.valid_until
 
     def sign(self, pdf: bytes) -> bytes:
         raise SigningUnavailable("the timestamp server does not answer")
@@ -277,6 +278,39 @@ def test_a_failed_signature_records_nothing_and_uses_no_number(
         assert entry.number == 1
         with archive._db.read() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(SEAL)).scalar() == 0
+
+
+def test_an_expired_signing_certificate_signs_nothing_and_uses_no_number(
+    issuing: Archive, clock: FixedClock
+) -> None:
+    """Administrators are told a month ahead; once it has expired, nothing is signed with it."""
+    identity = issuing.signing_identity()
+    assert identity is not None and not identity.renew_soon and identity.notice() is None
+    until = identity.valid_until
+    clock.set(until - timedelta(days=20, hours=1))
+    soon = issuing.signing_identity()
+    assert soon is not None and (soon.days_left, soon.renew_soon, soon.expired) == (20, True, False)
+    assert f"expires on {until:%d/%m/%Y %H:%M}, in 20 days" in (soon.notice() or "")
+    issued, _ = _main_pdf(issuing)  # still signed meanwhile
+
+    clock.set(until + timedelta(minutes=1))
+    expired = issuing.signing_identity()
+    assert expired is not None and expired.expired
+    assert f"expired on {until:%d/%m/%Y %H:%M}" in (expired.notice() or "")
+    refusal = f"signing certificate of 'Δήμος Χανίων \\(ΔΟΚΙΜΑΣΤΙΚΟ\\)' expired on {until:%Y-%m-%d}"
+    with pytest.raises(SigningUnavailable, match=refusal):
+        _main_pdf(issuing)
+    with pytest.raises(SigningUnavailable, match=refusal):
+        issuing.register(
+            NewRegistration(direction="outgoing", subject="Απάντηση", recipients=("Α. Β.",)),
+            [FileInput("apantisi.pdf", greek_pdf(), FileRole.MAIN)],
+            by="admin",
+            seal=True,
+        )
+    with pytest.raises(SigningUnavailable, match=refusal):
+        issuing.produce_daily_register(by="admin")
+    entry = issuing.register(NewRegistration(direction="incoming", subject="Αίτηση"), by="admin")
+    assert (entry.year, entry.number) == (issued.year, issued.number + 1)
 
 
 def test_a_certificate_form_sent_twice_issues_once(issuing: Archive) -> None:

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from eprotocol import Archive, ArchiveConfig, storage_config_from_url
+from eprotocol.pdf.signing import create_development_identity
 from tests.pdfs import make_pdf
 from tests.support import free_port, run_cli
 
@@ -309,6 +310,25 @@ def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run, tmp_path: P
     subject = certificate.subject.rfc4514_string()
     assert subject == "C=GR,O=Δήμος Χανίων,CN=Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ)"
     assert "WARNING" not in run("init").stderr
+
+
+def test_init_warns_of_a_signing_certificate_that_expires_within_a_month(
+    run: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "signing-password").write_text("a-password\n")
+    key = tmp_path / "var" / "signing.p12"
+    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=45)
+    init = run("init", "--organisation", "Δήμος Χανίων")
+    assert init.returncode == 0 and "WARNING" not in init.stderr
+    key.unlink()
+    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=20)
+    again = run("init")
+    assert again.returncode == 0
+    assert "WARNING: the signing certificate of 'Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ)' expires on " in (
+        again.stderr
+    )
+    assert "in 19 days: install the renewed one (EPROTOCOL_SIGNING_P12)" in again.stderr
 
 
 def test_init_takes_its_name_and_password_from_the_environment(

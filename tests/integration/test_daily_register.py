@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +222,34 @@ def test_the_worker_makes_the_missing_registers_after_ten_past_midnight(
     assert worker.produce_daily_registers() == 2
     assert archive.daily_register(DAY1).entries == 3 and archive.daily_register(DAY2).entries == 3
     assert worker.produce_daily_registers() == 0  # once a day
+
+
+def test_the_worker_tells_of_a_signing_certificate_to_renew_then_expired(
+    books: tuple[Archive, FixedClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    """In the log once a day, from a month ahead: a server can run for months unwatched."""
+    archive, clock = books
+    caplog.set_level(logging.WARNING, logger="eprotocol.worker")
+    identity = archive.signing_identity()
+    assert identity is not None
+    tz = archive.timezone
+
+    def noon(instant: datetime) -> datetime:
+        return datetime.combine(instant.astimezone(tz).date(), clock_time(12), tzinfo=tz)
+
+    worker = Worker(archive, clock, tz)
+    clock.set(noon(identity.valid_until - timedelta(days=40)))
+    assert worker.produce_daily_registers() == 7  # the last week's, empty
+    assert "signing certificate" not in caplog.text
+    clock.set(noon(identity.valid_until - timedelta(days=10)))
+    assert worker.produce_daily_registers() == 7
+    (warning,) = [r for r in caplog.records if "signing certificate" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert "days: install the renewed one (EPROTOCOL_SIGNING_P12)" in warning.getMessage()
+    clock.set(noon(identity.valid_until + timedelta(days=1)))
+    assert worker.produce_daily_registers() == 0
+    assert "daily register failed, will retry: the signing certificate of" in caplog.text
+    assert f"expired on {identity.valid_until:%Y-%m-%d %H:%M}" in caplog.text
 
 
 def test_the_background_jobs_give_way_to_requests(books: tuple[Archive, FixedClock]) -> None:

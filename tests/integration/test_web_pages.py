@@ -1016,6 +1016,42 @@ def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path:
         next(servers, None)
 
 
+def test_administrators_are_told_before_the_signing_certificate_expires(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A month ahead: on every page of theirs, at the server's start; staff are not bothered."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "signing-password").write_text("a-password\n")
+    key = tmp_path / "var" / "signing.p12"  # where `init` would make one, kept by it
+    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=10)
+    servers = serve(tmp_path, env, "--admin-password", PASSWORD)
+    base = next(servers)
+    try:
+        started = (tmp_path / "server.log").read_text()
+        assert "WARNING: the signing certificate of 'Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ)' expires on " in (
+            started
+        )
+        assert "in 9 days: install the renewed one" in started
+        page = browser.new_context(locale="el-GR").new_page()
+        log_in(page, base, "admin")
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("Το πιστοποιητικό υπογραφής λήγει στις")
+        alert.get_by_role("link", name="Υπογραφή εγγράφων").click()
+        expect(page.locator("#signing")).to_contain_text(
+            "Υπογράφει: Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ) · το πιστοποιητικό ισχύει έως"
+        )
+        inspect(page, "admin-signing-expires")
+        add_department(page, "KEP", "ΚΕΠ")
+        add_user(page, "eleni", "Ελένη Σταυράκη", "KEP")
+        log_out(page)
+        log_in(page, base, "eleni")
+        expect(page.get_by_text("Το πιστοποιητικό υπογραφής")).to_have_count(0)
+        page.context.close()
+    finally:
+        next(servers, None)
+
+
 def test_files_larger_than_the_server_takes_are_not_sent(
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:

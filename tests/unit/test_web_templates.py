@@ -22,6 +22,7 @@ from eprotocol.core.types import (
     Registration,
     Role,
     SignatureCheck,
+    SigningIdentity,
     Status,
     StoredFile,
     User,
@@ -64,6 +65,7 @@ def _render(name: str, **context: object) -> str:
         "organisation": "Δήμος Χανίων",
         "tz": ZoneInfo("Europe/Athens"),
         "csrf_input": '<input type="hidden" name="_csrf_token" value="t">',
+        "signing_alert": None,
     }
     return template_engine().get_template(name).render(**(base | context))
 
@@ -97,6 +99,20 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
 def test_english_pages_translate_texts_and_codes() -> None:
     html = _render("inbox.html", lang="en", today=TODAY, mine=[], department=[], recent=())
     assert "Assigned to me" in html and "Χρεωμένα σε εμένα" not in html
+
+
+def test_an_expired_signing_certificate_is_an_alert_on_the_administrators_pages() -> None:
+    until = datetime(2027, 1, 31, 22, 0, tzinfo=UTC)
+    expired = SigningIdentity("Δήμος Χανίων", until, days_left=-2)
+    page: dict[str, object] = {"today": TODAY, "mine": [], "department": [], "recent": ()}
+    page["signing_alert"] = expired
+    html = _render("inbox.html", **page)
+    assert (
+        '<p class="notice error" role="alert">Το πιστοποιητικό υπογραφής έληξε στις 01/02/2027 '
+        "00:00: βεβαιώσεις, σφραγισμένα έγγραφα και ημερήσια βιβλία δεν υπογράφονται"
+    ) in html
+    english = _render("inbox.html", lang="en", **page)
+    assert "The signing certificate expired on 01/02/2027 00:00: certificates, sealed" in english
 
 
 def test_month_columns_stack_and_scale_to_the_busiest_month() -> None:

@@ -95,6 +95,7 @@ def _overview(
         users=archive.users(),
         rules=archive.routing_rules(),
         templates=archive.certificate_templates(),
+        signing=archive.signing_identity(),
         classifications=archive.classifications(),
         roles=list(Role),
         purposes=list(Purpose),

@@ -352,6 +352,16 @@ ENGLISH: dict[str, str] = {
     "Κανένας χρήστης.": "No users.",
     "Αφαίρεση": "Remove",
     "Αφαίρεση κανόνα": "Remove rule",
+    # signing
+    "Υπογραφή εγγράφων": "Document signing",
+    "Δεν έχει οριστεί κλειδί υπογραφής: βεβαιώσεις, σφραγισμένα έγγραφα και ημερήσια βιβλία δεν υπογράφονται.": "No signing key is configured: certificates, sealed documents and daily registers are not signed.",
+    "Υπογράφει": "Signed by",
+    "το πιστοποιητικό ισχύει έως": "the certificate is valid until",
+    "Όταν πλησιάζει η λήξη του, οι διαχειριστές ειδοποιούνται σε κάθε σελίδα.": "When it nears its expiry, administrators are told on every page.",
+    "Το πιστοποιητικό υπογραφής έληξε στις": "The signing certificate expired on",
+    "βεβαιώσεις, σφραγισμένα έγγραφα και ημερήσια βιβλία δεν υπογράφονται μέχρι να εγκατασταθεί το ανανεωμένο.": "certificates, sealed documents and daily registers are not signed until the renewed one is installed.",
+    "Το πιστοποιητικό υπογραφής λήγει στις": "The signing certificate expires on",
+    "εγκαταστήστε εγκαίρως το ανανεωμένο, αλλιώς βεβαιώσεις και σφραγισμένα έγγραφα δεν θα εκδίδονται.": "install the renewed one in time, or certificates and sealed documents will not be issued.",
     # one's own account
     "Ο λογαριασμός μου": "My account",
     "Αλλαγή κωδικού": "Change password",

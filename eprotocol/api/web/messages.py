@@ -214,6 +214,10 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "not-a-printed-date": lambda v: (
         f"{v['label']}: το {v['text']!r} δεν είναι ημερομηνία (ΗΗ/ΜΜ/ΕΕΕΕ)."
     ),
+    "signing-certificate-expired": lambda v: (
+        f"Το πιστοποιητικό υπογραφής ({v['name']}) έληξε στις {v['until']:%d/%m/%Y %H:%M}· "
+        "έγγραφα υπογράφονται ξανά μόλις εγκατασταθεί το ανανεωμένο."
+    ),
     "timestamp-server-down": lambda v: (
         f"Η υπηρεσία χρονοσήμανσης ({v['url']}) δεν απαντά· έγγραφα υπογράφονται ξανά μόλις "
         f"απαντήσει (νέα δοκιμή σε {v['seconds']} δευτερόλεπτα). Οι άλλες πρωτοκολλήσεις "

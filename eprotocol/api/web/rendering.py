@@ -26,7 +26,7 @@ from eprotocol.api.web.messages import in_page_language
 from eprotocol.core.errors import EProtocolError, Unauthenticated
 from eprotocol.core.labels import printed_value
 from eprotocol.core.permissions import Action, holds
-from eprotocol.core.types import User
+from eprotocol.core.types import SigningIdentity, User
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def page(
             "tz": request.app.state.archive.timezone,
             "default_book": request.app.state.archive.config.default_book,
             "max_upload_mb": request.app.state.max_upload_mb,
+            "signing_alert": _signing_alert(request.app.state, user),
             "status_code": status,
             **context,
         },
@@ -118,6 +119,14 @@ def page(
         headers=_HEADERS,
         cookies=cookies,
     )
+
+
+def _signing_alert(state: State, user: User | None) -> SigningIdentity | None:
+    """For administrators, the signing identity when its certificate expires soon or has."""
+    if user is None or not holds(user, Action.MANAGE):
+        return None
+    identity: SigningIdentity | None = state.archive.signing_identity()
+    return identity if identity is not None and identity.renew_soon else None
 
 
 def organisation(state: State) -> str:
