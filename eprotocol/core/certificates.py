@@ -177,8 +177,13 @@ class Signer(Protocol):
         """``pdf`` with a PAdES signature (and a timestamp when configured) appended."""
         ...
 
-    def check(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
-        """Validate every signature embedded in ``pdf`` (``InvalidInput`` if unreadable)."""
+    def check_issued(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
+        """Validate the signatures of ``pdf``, a file this archive issued, byte for byte.
+
+        Its signer's certificate counts as ours and trusted, whichever it was: the
+        current one, or one used before the organisation's certificate was renewed.
+        ``InvalidInput`` if it cannot be read.
+        """
         ...
 
 
@@ -441,6 +446,7 @@ def describe(checks: Iterable[SignatureCheck]) -> list[dict[str, Any]]:
             "signed_at": c.signed_at.isoformat() if c.signed_at else None,
             "problem": c.problem,
             "signed_bytes": c.signed_bytes,
+            "certificate_sha256": c.certificate_sha256,
         }
         for c in checks
     ]
@@ -461,6 +467,7 @@ def checks_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[SignatureCheck
             signed_at=datetime.fromisoformat(i["signed_at"]) if i.get("signed_at") else None,
             problem=i.get("problem"),
             signed_bytes=i.get("signed_bytes"),
+            certificate_sha256=i.get("certificate_sha256"),
         )
         for i in items
     )

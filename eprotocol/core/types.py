@@ -265,6 +265,8 @@ class SignatureCheck:
     problem: str | None = None
     #: How many leading bytes of the file the signature covers (its signed revision).
     signed_bytes: int | None = None
+    #: SHA-256 of the signer's certificate (DER): tells one key from another of the same name.
+    certificate_sha256: str | None = None
 
     @property
     def standing(self) -> str:

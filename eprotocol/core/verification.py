@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,7 +98,8 @@ class Verifier:
         ``SigningUnavailable`` without the signing identity: only its certificate
         tells our signature from anyone else's.
         """
-        if self._signer is None:
+        signer = self._signer
+        if signer is None:
             raise SigningUnavailable(
                 "no signing key is configured (EPROTOCOL_SIGNING_P12): a file cannot be checked"
             )
@@ -105,7 +107,7 @@ class Verifier:
         document = self._lookup(SEAL.c.sha256 == sha256)
         identical = document.status is not VerificationStatus.UNKNOWN
         if identical:
-            checks = self._signer.check(content)  # our own bytes: safe to parse here
+            checks = signer.check_issued(content)  # our own bytes: safe to parse here
         else:
             with tempfile.NamedTemporaryFile(prefix="eprotocol-verify-", dir=self._spool_dir) as f:
                 f.write(content)
@@ -120,10 +122,9 @@ class Verifier:
                     reasons=("Το αρχείο δεν είναι αναγνώσιμο PDF.",),
                 )
             checks = report.signatures
-        ours = [c for c in checks if c.ours]
         reasons: list[str] = []
         if not identical:
-            document = self._origin(content, ours)
+            document, checks = self._origin(content, checks, signer)
             reasons.append(
                 "Το αρχείο δεν είναι πανομοιότυπο με κανένα έγγραφο που εκδόθηκε"
                 + (
@@ -132,6 +133,7 @@ class Verifier:
                     else "."
                 )
             )
+        ours = [c for c in checks if c.ours]
         reasons += _signature_reasons(ours, any_signature=bool(checks))
         if document.status is VerificationStatus.CANCELLED:
             reasons.append(f"Το έγγραφο {document.protocol_number} έχει ακυρωθεί.")
@@ -144,19 +146,29 @@ class Verifier:
             reasons=tuple(reasons),
         )
 
-    def _origin(self, content: bytes, ours: list[SignatureCheck]) -> Verification:
+    def _origin(
+        self, content: bytes, checks: tuple[SignatureCheck, ...], signer: Signer
+    ) -> tuple[Verification, tuple[SignatureCheck, ...]]:
         """The issued document a modified file was made from, when its signed part is intact.
 
         An update appended after signing leaves the signed revision as the
-        file's first bytes; if those are a document we issued, say which.
+        file's first bytes; if those are a document we issued, say which. The
+        certificate that signed that document is ours even if it is not today's
+        (it was renewed since): ``checks`` come back with its signatures marked so.
         """
-        for check in ours:
+        for check in checks:
             if check.intact and check.signed_bytes:
                 signed_part = content[: check.signed_bytes]
                 found = self._lookup(SEAL.c.sha256 == hashlib.sha256(signed_part).hexdigest())
                 if found.status is not VerificationStatus.UNKNOWN:
-                    return found
-        return _UNKNOWN
+                    issued_by = {c.certificate_sha256 for c in signer.check_issued(signed_part)}
+                    return found, tuple(
+                        replace(c, ours=True)
+                        if c.certificate_sha256 is not None and c.certificate_sha256 in issued_by
+                        else c
+                        for c in checks
+                    )
+        return _UNKNOWN, checks
 
 
 def _signature_reasons(ours: list[SignatureCheck], *, any_signature: bool) -> list[str]:

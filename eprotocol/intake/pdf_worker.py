@@ -123,7 +123,7 @@ def _signatures(data: bytes, trust_pem: str, ours_pem: str) -> list[dict[str, An
     ours = load_trust_roots([ours_pem.encode()]) if ours_pem else []
     try:
         checks = check_signatures(
-            data, load_trust_roots([trust_pem.encode()]), bytes(ours[0].dump()) if ours else None
+            data, load_trust_roots([trust_pem.encode()]), {bytes(c.dump()) for c in ours}
         )
     except InvalidInput:
         return []

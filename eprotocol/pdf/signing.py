@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +79,7 @@ def _signed_bytes(sig: EmbeddedPdfSignature) -> int | None:
 
 
 def _check(
-    status: PdfSignatureStatus, field: str, ours: bytes | None, signed_bytes: int | None
+    status: PdfSignatureStatus, field: str, ours: Collection[bytes], signed_bytes: int | None
 ) -> SignatureCheck:
     cert = status.signing_cert
     level = status.modification_level
@@ -92,22 +92,30 @@ def _check(
         intact=bool(status.intact),
         valid=bool(status.valid),
         trusted=bool(status.trusted),
-        ours=cert is not None and ours is not None and _der(cert) == ours,
+        ours=cert is not None and _der(cert) in ours,
         covers_whole_file=status.coverage is not None and status.coverage.name == "ENTIRE_FILE",
         modification=level.name.lower() if level is not None else "other",
         signed_at=signed_at.astimezone(UTC) if signed_at is not None else None,
         problem=None if status.bottom_line else status.summary(),
         signed_bytes=signed_bytes,
+        certificate_sha256=hashlib.sha256(_der(cert)).hexdigest() if cert is not None else None,
     )
 
 
 def check_signatures(
-    data: bytes, trust_roots: list[asn1_x509.Certificate], ours: bytes | None = None
+    data: bytes,
+    trust_roots: list[asn1_x509.Certificate],
+    ours: Collection[bytes] = (),
+    *,
+    issued: bool = False,
 ) -> tuple[SignatureCheck, ...]:
     """Validate every signature in ``data`` against ``trust_roots`` (no network fetching).
 
-    ``ours`` is the DER of the organisation's certificate, to tell our own
-    signatures apart. Raises ``InvalidInput`` when the file cannot be read as a PDF.
+    ``ours`` holds the DER of the organisation's certificate, to tell our own
+    signatures apart. ``issued`` says that ``data`` is a file the archive issued
+    (its bytes are on record): its signature's own certificate is then trusted and
+    ours — the one in use when it was signed, which a renewal may have replaced
+    since. Raises ``InvalidInput`` when the file cannot be read as a PDF.
     """
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
@@ -116,8 +124,12 @@ def check_signatures(
         raise InvalidInput(f"the file cannot be read as a PDF ({exc})", field="file") from exc
     checks = []
     for sig in embedded:
-        context = ValidationContext(trust_roots=trust_roots, allow_fetching=False)
+        roots, own = trust_roots, ours
         try:
+            if issued:
+                signer = sig.signer_cert
+                roots, own = [*trust_roots, signer], {*ours, _der(signer)}
+            context = ValidationContext(trust_roots=roots, allow_fetching=False)
             status = validate_pdf_signature(sig, context)
         except Exception as exc:  # noqa: BLE001 - any failure means "this signature does not hold"
             checks.append(
@@ -134,7 +146,7 @@ def check_signatures(
                 )
             )
             continue
-        checks.append(_check(status, sig.field_name or "", ours, _signed_bytes(sig)))
+        checks.append(_check(status, sig.field_name or "", own, _signed_bytes(sig)))
     return tuple(checks)
 
 
@@ -295,9 +307,9 @@ class PadesSigner:
             raise InvalidInput(f"the document cannot be signed: {exc}", field="files") from exc
         return out.getvalue()
 
-    def check(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
-        """Validate every signature in ``pdf`` against our certificate and the trust roots."""
-        return check_signatures(pdf, self._roots, _der(self._cert))
+    def check_issued(self, pdf: bytes) -> tuple[SignatureCheck, ...]:
+        """Validate the signatures of a file this archive issued (see :func:`check_signatures`)."""
+        return check_signatures(pdf, self._roots, {_der(self._cert)}, issued=True)
 
 
 #: The upper bound of a common or organisation name, which cryptography counts in UTF-8

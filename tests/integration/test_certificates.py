@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import hashlib
@@ -27,9 +28,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import NameObject
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -184,6 +187,47 @@ def _append_update(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+def _signed_over_ours(pdf: bytes, p12: bytes, password: bytes) -> bytes:
+    """``pdf`` with another key's signature over the very bytes our signature covers.
+
+    Its ``/ByteRange`` is ours, so it holds as well as ours does: only the
+    certificate tells the two apart.
+    """
+    (ours,) = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+    signer = signers.SimpleSigner.load_pkcs12_data(p12, (), passphrase=password)
+    cms = asyncio.run(signer.async_sign(ours.compute_digest("sha256"), "sha256")).dump()
+    start, first, second, rest = (int(v) for v in ours.byte_range)
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    name, number = NameObject, generic.NumberObject
+    byte_range = generic.ArrayObject(number(v) for v in (start, first, second, rest))  # type: ignore[no-untyped-call]
+    contents = generic.ByteStringObject(cms.ljust((second - first - 2) // 2, b"\0"))
+    signature = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+        {
+            name("/Type"): name("/Sig"),
+            name("/Filter"): name("/Adobe.PPKLite"),
+            name("/SubFilter"): name("/ETSI.CAdES.detached"),
+            name("/ByteRange"): byte_range,
+            name("/Contents"): contents,
+        }
+    )
+    field = generic.DictionaryObject(  # type: ignore[no-untyped-call]
+        {
+            name("/FT"): name("/Sig"),
+            name("/T"): generic.TextStringObject("another"),
+            name("/V"): writer.add_object(signature),
+            name("/Type"): name("/Annot"),
+            name("/Subtype"): name("/Widget"),
+            name("/Rect"): generic.ArrayObject([number(0)] * 4),  # type: ignore[no-untyped-call]
+        }
+    )
+    form = writer.root["/AcroForm"]
+    form["/Fields"].append(writer.add_object(field))
+    writer.update_container(form)
+    out = io.BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
 def _flip_one_byte(pdf: bytes) -> bytes:
     changed = bytearray(pdf)
     spot = pdf.index(b"stream") + 40
@@ -243,6 +287,52 @@ def test_an_update_appended_after_signing_is_traced_to_the_issued_document(
     assert ours.intact and not ours.covers_whole_file
 
 
+def test_documents_signed_before_the_certificate_was_renewed_stay_authentic(
+    config: ArchiveConfig, signing: SigningConfig, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A citizen's certificate of last year is checked after the organisation's key changed."""
+    with Archive(dataclasses.replace(config, signing=signing), clock=clock) as before:
+        before.initialise(organisation=ORGANISATION)
+        before.add_user("kep", "Υπάλληλος ΚΕΠ", roles=[Role.ISSUER], by="admin")
+        entry, pdf = _main_pdf(before)
+    renewed = tmp_path / "renewed.p12"
+    create_development_identity(renewed, b"new-password", ORGANISATION)
+    new_key = SigningConfig(p12_path=renewed, password=b"new-password")
+    with Archive(dataclasses.replace(config, signing=new_key), clock=clock) as after:
+        result = after.verify_pdf(pdf)
+        assert result.authentic and not result.reasons, result.reasons
+        (signature,) = result.signatures
+        assert signature.ours and signature.trusted
+        assert result.document.protocol_number == entry.protocol_number
+        appended = after.verify_pdf(_append_update(pdf))
+        assert not appended.authentic
+        assert appended.document.protocol_number == entry.protocol_number  # traced to it
+        assert appended.reasons == (
+            f"Το αρχείο δεν είναι πανομοιότυπο με κανένα έγγραφο που εκδόθηκε (προέρχεται από "
+            f"το {entry.protocol_number}, αλλά έχει αλλοιωθεί).",
+            "Προστέθηκαν αλλαγές στο αρχείο μετά την ψηφιακή υπογραφή.",
+        )
+        assert [c.ours for c in appended.signatures] == [True]
+        foreign = tmp_path / "foreign.p12"  # anyone can make a key in the same name
+        create_development_identity(foreign, b"x", ORGANISATION)
+        signed_again = io.BytesIO()
+        signers.sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf)),
+            signers.PdfSignatureMetadata(field_name="another"),
+            signer=signers.SimpleSigner.load_pkcs12_data(foreign.read_bytes(), (), passphrase=b"x"),
+            output=signed_again,
+        )
+        countersigned = after.verify_pdf(signed_again.getvalue())
+        assert not countersigned.authentic
+        assert [c.ours for c in countersigned.signatures] == [True, False]
+        forged = after.verify_pdf(_signed_over_ours(pdf, foreign.read_bytes(), b"x"))
+        assert not forged.authentic
+        assert [(c.field, c.intact, c.ours) for c in forged.signatures] == [
+            ("eprotocol-seal", True, True),
+            ("another", True, False),  # it covers our document as well, but is not ours
+        ]
+
+
 def test_garbage_is_reported_not_raised(issuing: Archive) -> None:
     result = issuing.verify_pdf(b"not a pdf at all")
     assert not result.authentic and result.reasons
@@ -256,7 +346,7 @@ class _BrokenSigner:
         self.signer_name = real.signer_name
         self.certificate_pem = real.certificate_pem
         self.trust_roots_pem = real.trust_roots_pem
-        self.check = real.check
+        self.check_issued = real.check_issued
         self.check_available = real.check_available
         self.valid_until = real.valid_until
 
@@ -682,7 +772,7 @@ def test_a_development_key_names_a_greek_organisation_of_any_length(
     create_development_identity(identity, b"pw", organisation)
     loaded = PadesSigner(SigningConfig(identity, b"pw"))
     assert loaded.signer_name == signer
-    (check,) = loaded.check(loaded.sign(greek_pdf("Δοκιμή")))
+    (check,) = loaded.check_issued(loaded.sign(greek_pdf("Δοκιμή")))
     assert check.signer == signer and check.intact and check.valid
 
 
