@@ -42,14 +42,18 @@ def health() -> HealthStatus:
 
 @dataclass(frozen=True, slots=True)
 class ReadyStatus:
-    """Answer of the readiness probe, with how the search index is.
+    """Answer of the readiness probe, with how the search index and the signing key are.
 
     ``search_index``: ``ready``; ``rebuilding`` (searches may miss entries until it
     is rebuilt); ``unavailable`` (searches fail); ``null`` without an index.
+    ``signing_certificate_days_left``: whole days until the organisation's signing
+    certificate expires, negative once it has (nothing is signed then); ``null``
+    without a signing key. Neither takes the server out of service.
     """
 
     status: str
     search_index: str | None
+    signing_certificate_days_left: int | None
 
 
 @get("/ready", sync_to_thread=True, tags=["health"])
@@ -61,7 +65,12 @@ def ready(state: State) -> ReadyStatus:
     """
     archive: Archive = state.archive
     archive.check()
-    return ReadyStatus(status="ready", search_index=archive.search_index_status())
+    signing = archive.signing_identity()
+    return ReadyStatus(
+        status="ready",
+        search_index=archive.search_index_status(),
+        signing_certificate_days_left=signing.days_left if signing is not None else None,
+    )
 
 
 #: Sent with every response: no sniffing, no framing, no referrers; API answers load nothing.

@@ -47,6 +47,7 @@ def test_health_ready_and_openapi(server: str) -> None:
     status, _, readiness = _get(server + "/ready")
     assert (status, readiness["status"]) == (200, "ready")
     assert readiness["search_index"] in {"ready", "rebuilding"}  # (the worker's first round)
+    assert readiness["signing_certificate_days_left"] in {3648, 3649}  # init's development key
     status, _, schema = _get(server + "/schema/openapi.json")
     assert status == 200
     assert {"/health", "/ready"} <= set(schema["paths"])
