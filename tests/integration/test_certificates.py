@@ -701,7 +701,7 @@ def _book_goes_on_while_it_asks(
         entry = archive.register(
             NewRegistration(direction=Direction.INCOMING, subject="Αίτηση"), [], by="admin"
         )
-        assert time.monotonic() - started < 0.5 and not asking.done()
+        assert time.monotonic() - started < 1 and not asking.done()
         with pytest.raises(SigningUnavailable, match="does not answer"):
             asking.result()
     return entry
@@ -715,19 +715,19 @@ def test_a_timestamp_server_that_does_not_answer_holds_the_book_once(
 ) -> None:
     """Refused at once while it is known down; asked again only outside the book's lock."""
     tsa = timestamp_server
-    timestamped = dataclasses.replace(signing, timestamp_url=tsa.url, timeout=1, timestamp_pause=2)
+    timestamped = dataclasses.replace(signing, timestamp_url=tsa.url, timeout=2, timestamp_pause=2)
     with Archive(dataclasses.replace(config, signing=timestamped), clock=clock) as archive:
         archive.initialise(organisation=ORGANISATION)
         archive.add_user("kep", "Υπάλληλος ΚΕΠ", roles=[Role.ISSUER], by="admin")
         tsa.answering.clear()
         with pytest.raises(SigningUnavailable, match="does not answer") as down:
-            _main_pdf(archive)  # waits the 1-s timeout, holding the book
+            _main_pdf(archive)  # waits the 2-s timeout, holding the book
         assert tsa.requests == 1
         assert tsa.url in down.value.message
         started = time.monotonic()
         with pytest.raises(SigningUnavailable, match=r"next try in [12] s"):
             _main_pdf(archive)  # not waited for again
-        assert time.monotonic() - started < 0.5 and tsa.requests == 1
+        assert time.monotonic() - started < 1 and tsa.requests == 1
 
         time.sleep(2)  # the pause is over, the server still silent: a certificate asks it
         entry = _book_goes_on_while_it_asks(archive, tsa, lambda: _main_pdf(archive))
