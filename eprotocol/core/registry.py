@@ -484,11 +484,13 @@ class Registry:
         retain_until = years_later(self._clock.now(), retention_years)
         if seal:
             issue, files = self._seal_main(clean.values, files)
-        if issue is not None:
-            ready_to_sign(self._sealing()[0], self._clock.now().astimezone(self._tz))
+        elif issue is not None:
+            self._sealing()
         staged = self._stage(files, retain_until) if files else []
         if key is not None and (earlier := self._submitted(actor, key)) is not None:
             return self._resubmitted(earlier, clean.values, staged, issue)
+        if issue is not None:  # a form sent again gets what it got, even if signing cannot now
+            ready_to_sign(self._sealing()[0], self._clock.now().astimezone(self._tz))
         pending = _Pending(
             clean.book,
             book_id,

@@ -735,12 +735,16 @@ def test_a_timestamp_server_that_does_not_answer_holds_the_book_once(
 
         time.sleep(2)
         tsa.answering.set()
-        issued, _ = _main_pdf(archive)
+        issued = archive.issue_certificate("permanent-residence", CITIZEN, by="kep", submission="k")
         assert issued.number == 2 and tsa.requests > 2  # asked again, and answered
 
         tsa.answering.clear()  # down again, when yesterday's daily register is to be signed
         with pytest.raises(SigningUnavailable):
             _main_pdf(archive)
+        sent_again = archive.issue_certificate(
+            "permanent-residence", CITIZEN, by="kep", submission="k"
+        )
+        assert sent_again == issued  # a double click gets the certificate it had
         clock.set(clock.now() + timedelta(days=1))
         asked = tsa.requests
         with pytest.raises(SigningUnavailable, match="next try"):
