@@ -368,7 +368,7 @@ class Archive:
             return None
         until = self._signer.valid_until
         left = (until - self._clock.now()) // timedelta(days=1)
-        return SigningIdentity(self._signer.signer_name, until.astimezone(self._tz), int(left))
+        return SigningIdentity(self._signer.signer_name, until.astimezone(self._tz), left)
 
     @property
     def has_mailer(self) -> bool:
