@@ -37,8 +37,7 @@ import httpx
 from bench.intake import documents
 from bench.processes import descendants
 from eprotocol import Role
-from tests.reliability.harness import clean_env
-from tests.support import login, open_archive, start_server, stop_server
+from tests.support import clean_env, login, open_archive, start_server, stop_server
 
 PASSWORD = secrets.token_urlsafe(16)  # the throw-away server's passwords
 STAFF = "kep.staff"

@@ -36,7 +36,7 @@ from playwright.sync_api import Browser, sync_playwright
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, Registration
 from eprotocol.config import SigningConfig
 from eprotocol.env import settings_from_env
-from eprotocol.pdf.signing import PadesSigner
+from eprotocol.pdf.signing import PadesSigner, create_development_identity
 
 
 class FixedClock:
@@ -388,6 +388,25 @@ def init_archive(root: Path, env: dict[str, str], *init_args: str) -> None:
         capture_output=True,
         timeout=120,
     )
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """The test process's environment without its ``EPROTOCOL_*``, plus ``variables``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    return env | variables
+
+
+def place_signing_key(root: Path, *, valid_days: int) -> Path:
+    """A development signing key valid for ``valid_days``, where ``init`` looks in ``root``.
+
+    ``init`` keeps it instead of making one, and the server signs with it.
+    """
+    (root / "var").mkdir(exist_ok=True)
+    (root / "var" / "signing-password").write_text("a-password\n")
+    key = root / "var" / "signing.p12"
+    key.unlink(missing_ok=True)
+    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=valid_days)
+    return key
 
 
 def with_own_tmp(root: Path, env: dict[str, str]) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.pdfs import greek_pdf
-from tests.support import PgServer, open_archive, run_cli, serve
+from tests.support import PgServer, clean_env, open_archive, run_cli, serve
 
 PASSWORD = "σωστός-κωδικός-1"
 USERS = {
@@ -52,7 +51,7 @@ class Api:
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One server per database for the module's tests, with departments and users."""
     tmp_path = tmp_path_factory.mktemp("api")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     env["EPROTOCOL_MAX_UPLOAD_MB"] = "50"
     env["EPROTOCOL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'eprotocol.db'}"
     env["EPROTOCOL_STORAGE_URL"] = f"file://{tmp_path / 'blobs'}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.pdfs import make_pdf
-from tests.support import run_cli, serve
+from tests.support import clean_env, run_cli, serve
 
 PASSWORD = "backup-admin-password"
 
@@ -32,7 +31,7 @@ def _register(client: httpx.Client, subject: str, pages: int) -> str:
 def test_a_backup_taken_while_the_server_runs_restores_elsewhere(tmp_path: Path) -> None:
     live, restored = tmp_path / "live", tmp_path / "restored"
     live.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     servers = serve(live, env, "--admin-password", PASSWORD)
     base = next(servers)
     try:

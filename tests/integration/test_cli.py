@@ -15,9 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from eprotocol import Archive, ArchiveConfig, storage_config_from_url
-from eprotocol.pdf.signing import create_development_identity
 from tests.pdfs import make_pdf
-from tests.support import free_port, run_cli
+from tests.support import free_port, place_signing_key, run_cli
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 CANCEL_REASONS = ("--reason", "Λάθος", "--authorisation", "Απόφαση 1")
@@ -315,14 +314,10 @@ def test_init_as_design_md_gives_it_and_a_name_given_later(run: Run, tmp_path: P
 def test_init_warns_of_a_signing_certificate_that_expires_within_a_month(
     run: Run, tmp_path: Path
 ) -> None:
-    (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "signing-password").write_text("a-password\n")
-    key = tmp_path / "var" / "signing.p12"
-    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=45)
+    place_signing_key(tmp_path, valid_days=45)
     init = run("init", "--organisation", "Δήμος Χανίων")
     assert init.returncode == 0 and "WARNING" not in init.stderr
-    key.unlink()
-    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=20)
+    place_signing_key(tmp_path, valid_days=20)
     again = run("init")
     assert again.returncode == 0
     assert "WARNING: the signing certificate of 'Δήμος Χανίων (ΔΟΚΙΜΑΣΤΙΚΟ)' expires on " in (

@@ -32,7 +32,7 @@ from playwright.sync_api import expect
 
 from eprotocol.env import SETTINGS
 from tests.pdfs import make_pdf
-from tests.support import chromium, free_port, serve
+from tests.support import chromium, clean_env, free_port, serve
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy"
 NGINX = Path(shutil.which("nginx") or "/usr/sbin/nginx")
@@ -138,7 +138,7 @@ def _listening(port: int, proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
     root = tmp_path_factory.mktemp("deployed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     env |= {"EPROTOCOL_PUBLIC_URL": f"https://{HOST}", "EPROTOCOL_MAX_UPLOAD_MB": "5"}
     servers = serve(root, env, "--admin-password", PASSWORD)
     upstream = int(next(servers).rsplit(":", 1)[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -31,17 +30,13 @@ from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
 from eprotocol.search.analysis import GreekFilter
 from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.worker import Worker
-from tests.support import FixedClock, PgServer, free_port, run_cli
+from tests.support import FixedClock, PgServer, clean_env, free_port, run_cli
 
 ALL = Visibility(all_confidential=True)
 
 
 def cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(*args, env=env, cwd=cwd)
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
 
 
 def found(index_dir: Path, query: str) -> int:

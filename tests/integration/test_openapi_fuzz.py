@@ -8,7 +8,6 @@ response schemas).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.support import serve
+from tests.support import clean_env, serve
 
 PASSWORD = "fuzz-password-1"
 
@@ -34,7 +33,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path: Path = tmp_path_factory.mktemp("fuzz")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     env["EPROTOCOL_MAX_UPLOAD_MB"] = "2"
     servers = serve(tmp_path, env, "--admin-password", PASSWORD)
     base = next(servers)

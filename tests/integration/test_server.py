@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from tests.pdfs import greek_pdf
 from tests.support import (
+    clean_env,
     init_archive,
     launch_server,
     open_archive,
@@ -38,7 +38,7 @@ def _get(url: str) -> tuple[int, str, Any]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     yield from serve(tmp_path, env)
 
 
@@ -67,7 +67,7 @@ def test_unknown_path_is_a_problem(server: str) -> None:
 
 
 def test_storage_outage_makes_ready_a_503_problem(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     servers = serve(tmp_path, env)
     base = next(servers)
     try:
@@ -85,7 +85,7 @@ def test_storage_outage_makes_ready_a_503_problem(tmp_path: Path) -> None:
 
 def test_sigterm_lets_in_flight_registrations_finish(tmp_path: Path) -> None:
     """Stopping the server under load: every registration is either answered or absent."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     password = "graceful-password-1"
     proc, base = start_server(tmp_path, env, "--admin-password", password)
     try:
@@ -145,7 +145,7 @@ def test_sigterm_lets_in_flight_registrations_finish(tmp_path: Path) -> None:
 
 
 def test_several_server_processes_share_one_set_of_background_jobs(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     password = "workers-password-1"
     proc, base = start_server(tmp_path, env, "--admin-password", password, workers=2)
     try:
@@ -174,7 +174,7 @@ def test_several_server_processes_share_one_set_of_background_jobs(tmp_path: Pat
 
 
 def test_a_verification_server_without_the_signing_key_answers_codes(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     init_archive(tmp_path, env)
     issued = run_cli(
         "certificate", "issue", "--template", "generic", "--json",

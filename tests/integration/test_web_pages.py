@@ -33,7 +33,16 @@ from playwright.sync_api import Error as PlaywrightError
 from eprotocol.config import SigningConfig
 from eprotocol.pdf.signing import PadesSigner, create_development_identity
 from tests.pdfs import greek_pdf, make_pdf
-from tests.support import CHROMIUM, MailSink, chromium, login, run_cli, serve
+from tests.support import (
+    CHROMIUM,
+    MailSink,
+    chromium,
+    clean_env,
+    login,
+    place_signing_key,
+    run_cli,
+    serve,
+)
 
 ARTEFACTS = Path(os.environ.get("EPROTOCOL_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
 PASSWORD = "correct horse battery staple"
@@ -65,7 +74,7 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("web")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     servers = serve(root, env, "--admin-password", PASSWORD)
     base = next(servers)
     try:
@@ -636,7 +645,7 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.locator("#files").set_input_files(str(pdf))
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     number = page.get_by_test_id("protocol-number").inner_text()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     shown = run_cli("show", f"{site.year}/{number.split('/')[0]}", "--json", env=env, cwd=site.root)
     assert shown.returncode == 0, shown.stderr
     routed = [
@@ -664,7 +673,7 @@ def _sent_twice(page: Page, site: Site, form: str) -> str:
     assert landed[0] == landed[1], landed  # both at the one registration's page
     page.goto(landed[0])
     number = page.get_by_test_id("protocol-number").inner_text()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     following = f"{site.year}/{int(number.split('/')[0]) + 1}"
     assert "there is no registration" in run_cli("show", following, env=env, cwd=site.root).stderr
     return number
@@ -715,7 +724,7 @@ def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser
     admin = administration(browser, site)
     add_department(admin, "AGORES", "Τμήμα Λαϊκών Αγορών")
     add_rule(admin, "Λαϊκές αγορές", "λαϊκή", "AGORES", automatic=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     registered = run_cli(
         "register", "--direction", "incoming", "--subject", "Θέση στη λαϊκή αγορά Σούδας",
         env=env, cwd=site.root,
@@ -737,7 +746,7 @@ def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser
 
 def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Browser) -> None:
     """«Καταχώριση απάντησης»: outgoing, related to the entry, addressed to its sender."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     sender = "Σύλλογος Κατοίκων Χαλέπας"
     added = run_cli("department", "add", "FOTISMOS", "Ηλεκτροφωτισμός", env=env, cwd=site.root)
     assert added.returncode == 0, added.stderr
@@ -792,7 +801,7 @@ def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Br
 
 def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: Browser) -> None:
     """The reply went out without «Σχετικά»: the protocol office relates it afterwards."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     numbers = []
     for direction, subject in (("incoming", "Αίτημα για κλάδεμα"), ("outgoing", "Απάντηση")):
         done = run_cli(
@@ -838,7 +847,7 @@ def test_a_forgotten_relation_is_added_later_from_the_page(site: Site, browser: 
 
 def test_dates_alone_list_a_day_s_registrations(site: Site, browser: Browser) -> None:
     """The protocol office's question at the end of the day: what came in today?"""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     subject = "Αίτηση για άδεια χρήσης κοινόχρηστου χώρου στη Σούδα"
     registered = run_cli(
         "register", "--direction", "incoming", "--subject", subject, env=env, cwd=site.root
@@ -939,7 +948,7 @@ def test_a_digest_s_links_open_the_registrations(site: Site, browser: Browser) -
     sink = MailSink().start()
     try:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")},
+            **clean_env(),
             "EPROTOCOL_PUBLIC_URL": site.base,
             "EPROTOCOL_SMTP_URL": f"smtp://127.0.0.1:{sink.port}",
         }
@@ -969,7 +978,7 @@ def test_a_digest_s_links_open_the_registrations(site: Site, browser: Browser) -
 
 def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path: Path) -> None:
     """A lost index, or one never built, finds nothing: staff are told why, not just «0»."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
+    env = clean_env()
     env["EPROTOCOL_BACKGROUND_JOBS"] = "0"  # no worker here to rebuild it
     servers = serve(tmp_path, env, "--admin-password", PASSWORD)
     base = next(servers)
@@ -1020,11 +1029,8 @@ def test_administrators_are_told_before_the_signing_certificate_expires(
     browser: Browser, tmp_path: Path
 ) -> None:
     """A month ahead: on every page of theirs, at the server's start; staff are not bothered."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "signing-password").write_text("a-password\n")
-    key = tmp_path / "var" / "signing.p12"  # where `init` would make one, kept by it
-    create_development_identity(key, b"a-password", "Δήμος Χανίων", valid_days=10)
+    env = clean_env()
+    place_signing_key(tmp_path, valid_days=10)
     servers = serve(tmp_path, env, "--admin-password", PASSWORD)
     base = next(servers)
     try:

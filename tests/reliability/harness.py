@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -22,12 +21,6 @@ from tests.support import all_registrations, with_own_tmp
 PASSWORD = "αξιόπιστος-κωδικός-1"
 #: A word every streamed subject has, for counting them in the search index.
 SUBJECT_WORD = "κλάδεμα"
-
-
-def clean_env(**variables: str) -> dict[str, str]:
-    """The test process's environment without its ``EPROTOCOL_*``, plus ``variables``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EPROTOCOL_")}
-    return env | variables
 
 
 @dataclass(frozen=True)

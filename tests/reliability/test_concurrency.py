@@ -9,7 +9,6 @@ from tests.reliability.harness import (
     PASSWORD,
     Stream,
     check_book,
-    clean_env,
     download_all,
     launch_worker,
     wait_until_indexed,
@@ -17,6 +16,7 @@ from tests.reliability.harness import (
 from tests.support import (
     PgServer,
     SeaweedServer,
+    clean_env,
     init_archive,
     launch_server,
     login,

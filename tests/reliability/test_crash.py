@@ -16,11 +16,11 @@ from tests.reliability.harness import (
     Ack,
     Stream,
     check_book,
-    clean_env,
     wait_until_indexed,
 )
 from tests.support import (
     PgServer,
+    clean_env,
     init_archive,
     kill_server,
     launch_server,

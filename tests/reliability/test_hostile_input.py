@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import pdfs
-from tests.reliability.harness import PASSWORD, clean_env
-from tests.support import init_archive, launch_server, login, open_archive, stop_server
+from tests.reliability.harness import PASSWORD
+from tests.support import clean_env, init_archive, launch_server, login, open_archive, stop_server
 
 GOOD = pdfs.make_pdf(1, text="Citizen request")
 #: Rows that a registration adds to; a refused request must change none of them.

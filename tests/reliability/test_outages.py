@@ -21,7 +21,6 @@ from tests.reliability.harness import (
     Ack,
     Stream,
     check_book,
-    clean_env,
     wait_until_indexed,
 )
 from tests.support import (
@@ -29,6 +28,7 @@ from tests.support import (
     MailSink,
     PgServer,
     SeaweedServer,
+    clean_env,
     init_archive,
     launch_server,
     login,
