@@ -24,8 +24,8 @@ from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Forbidden, InvalidInput, NotFound, Phrase, Unauthenticated
 from eprotocol.core.models import API_TOKEN, USER
-from eprotocol.core.organisation import DepartmentTree, load_user, user_of
-from eprotocol.core.permissions import Action, allowed, refusal
+from eprotocol.core.organisation import DepartmentTree, administrator, load_user, user_of
+from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import ApiToken, User
 
@@ -190,9 +190,7 @@ class Accounts:
         )
         with self._db.read() as conn:
             if username is None:
-                actor = load_user(conn, validation.actor(by))
-                if not allowed(actor, Action.MANAGE):
-                    raise refusal(actor, Action.MANAGE)
+                administrator(conn, by)
             else:
                 self._may_manage(conn, by, username)
                 query = query.where(USER.c.username == username)

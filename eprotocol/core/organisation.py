@@ -174,6 +174,14 @@ def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = 
     return user_of(row, tree or DepartmentTree(conn))
 
 
+def administrator(conn: sa.Connection, by: str, tree: DepartmentTree | None = None) -> User:
+    """The user ``by``, if allowed to administer the organisation; ``Forbidden`` if not."""
+    user = load_user(conn, validation.actor(by), tree)
+    if not allowed(user, Action.MANAGE):
+        raise refusal(user, Action.MANAGE)
+    return user
+
+
 def user_of(row: sa.RowMapping, tree: DepartmentTree) -> User:
     """The public value of a user's row (``tree`` names their department)."""
     department = row["department_id"]
@@ -193,12 +201,6 @@ class Organisation:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
-
-    def _admin(self, conn: sa.Connection, by: str) -> User:
-        user = load_user(conn, validation.actor(by))
-        if not allowed(user, Action.MANAGE):
-            raise refusal(user, Action.MANAGE)
-        return user
 
     def _record_changes(
         self,
@@ -250,7 +252,7 @@ class Organisation:
         name = validation.required_text(name, "organisation", 200)
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             old = organisation_name(conn)
             if not old:
                 raise NotFound("the archive is not initialised (eprotocol init)")
@@ -282,7 +284,7 @@ class Organisation:
         email = _email(digest_email, "digest_email")
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             tree = DepartmentTree(conn)
             if code in tree.by_code:
                 raise Conflict(DEPARTMENT_EXISTS(code=code))
@@ -330,7 +332,7 @@ class Organisation:
         mail = _email(email, "email")
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             tree = DepartmentTree(conn)
             department_id = None if department is None else tree.id_of(department)
             _check_placed(role_set, department_id)
@@ -379,7 +381,7 @@ class Organisation:
             wanted["roles"] = _roles(roles)
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             tree = DepartmentTree(conn)
             row = _user_row(conn, username)
             if "department" in changes:
@@ -407,7 +409,7 @@ class Organisation:
         """
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             row = _user_row(conn, username)
             if row["active"] == active:
                 return load_user(conn, row["username"])
@@ -441,7 +443,7 @@ class Organisation:
             wanted["digest_email"] = _email(changes["digest_email"], "digest_email")
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = self._admin(conn, by)
+            actor = administrator(conn, by)
             tree = DepartmentTree(conn)
             department_id = tree.id_of(code)
             if "parent" in changes:

@@ -24,8 +24,7 @@ from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound, Phrase
 from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
-from eprotocol.core.organisation import DepartmentTree, load_user
-from eprotocol.core.permissions import Action, allowed, refusal
+from eprotocol.core.organisation import DepartmentTree, administrator
 from eprotocol.core.ports import Clock
 from eprotocol.core.types import Channel, Purpose
 
@@ -189,9 +188,7 @@ class RoutingRules:
         with self._db.write() as conn:
             chain = lock_chain(conn)
             tree = DepartmentTree(conn)
-            actor = load_user(conn, validation.actor(by), tree)
-            if not allowed(actor, Action.MANAGE):
-                raise refusal(actor, Action.MANAGE)
+            actor = administrator(conn, by, tree)
             values = {
                 "priority": priority,
                 "name": name,
@@ -226,9 +223,7 @@ class RoutingRules:
         """
         with self._db.write() as conn:
             chain = lock_chain(conn)
-            actor = load_user(conn, validation.actor(by))
-            if not allowed(actor, Action.MANAGE):
-                raise refusal(actor, Action.MANAGE)
+            actor = administrator(conn, by)
             rule = next((r for r in _load(conn) if r.id == rule_id), None)
             if rule is None:
                 raise NotFound(NO_RULE(id=rule_id))
