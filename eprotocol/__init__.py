@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         Unavailable,
         UnknownBook,
     )
+    from eprotocol.core.filing_plan import read_plan_csv
     from eprotocol.core.fsck import BlobProblem, FsckReport
     from eprotocol.core.routing import InboxEntry
     from eprotocol.core.rules import RoutingRule, Suggestion
@@ -176,6 +177,7 @@ __all__ = [
     "User",
     "Verification",
     "VerificationStatus",
+    "read_plan_csv",
     "storage_config_from_url",
 ]
 
@@ -187,6 +189,7 @@ _MODULES = (
     "eprotocol.core.daily_register",
     "eprotocol.core.digest",
     "eprotocol.core.errors",
+    "eprotocol.core.filing_plan",
     "eprotocol.core.fsck",
     "eprotocol.core.routing",
     "eprotocol.core.rules",

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from eprotocol import migrate
 from eprotocol.bags import BagReader, BagWriter
 from eprotocol.config import ArchiveConfig, is_web_address
-from eprotocol.core import validation
+from eprotocol.core import filing_plan, validation
 from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, events_about, lock_chain, to_event, verify_chain
 from eprotocol.core.certificates import (
@@ -49,9 +49,10 @@ from eprotocol.core.errors import (
     SigningUnavailable,
     Unavailable,
 )
+from eprotocol.core.filing_plan import FilingPlan
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
-from eprotocol.core.models import BOOK, CLASSIFICATION, ORGANISATION
+from eprotocol.core.models import BOOK, ORGANISATION
 from eprotocol.core.organisation import (
     ADMIN_USERNAME,
     NO_DEPARTMENT,
@@ -192,6 +193,7 @@ class Archive:
         self._organisation = Organisation(self._db, self._clock)
         self._accounts = Accounts(self._db, self._clock)
         self._rules = RoutingRules(self._db, self._clock)
+        self._plan = FilingPlan(self._db, self._clock)
         if search_index is None and config.index_dir is not None:
             search_index = WhooshIndex(config.index_dir, local_now=self._local_now)
         self._index = search_index
@@ -292,30 +294,24 @@ class Archive:
     def add_classification(
         self, code: str, title: str, *, retention_years: int, disposal: Disposal | str, by: str
     ) -> Classification:
-        """Add a heading to the filing plan; its files are kept ``retention_years`` years."""
-        code = validation.required_text(code, "code", validation.CLASSIFICATION_MAX)
-        title = validation.required_text(title, "title", 300)
-        kind = validation.choice(disposal, Disposal, "disposal")
-        if isinstance(retention_years, bool) or not 1 <= retention_years <= 200:
-            raise InvalidInput("retention_years must be from 1 to 200", field="retention_years")
-        actor = validation.actor(by)
-        with self._db.write() as conn:
-            chain = lock_chain(conn)
-            exists = conn.execute(
-                sa.select(CLASSIFICATION.c.code).where(CLASSIFICATION.c.code == code)
-            ).first()
-            if exists is not None:
-                raise Conflict(f"the filing plan already has a heading {code!r}")
-            row = {"code": code, "title": title, "retention_years": retention_years}
-            conn.execute(sa.insert(CLASSIFICATION), {**row, "disposal": kind.value})
-            chain.append(
-                actor=actor,
-                action="classification.created",
-                target=code,
-                details={**row, "disposal": kind.value},
-                at=self._clock.now(),
-            )
-        return Classification(code, title, retention_years, kind)
+        """Add a heading to the filing plan; its files are kept ``retention_years`` years.
+
+        Administrators only; a heading of that code already there with other values is
+        a ``Conflict`` (a heading is not changed once its files are filed under it).
+        """
+        wanted = filing_plan.heading(code, title, retention_years, disposal)
+        self._plan.add([wanted], by=by)
+        return wanted
+
+    def add_classifications(
+        self, headings: Iterable[Classification], *, by: str
+    ) -> tuple[Classification, ...]:
+        """Add many headings to the filing plan at once, all or none; those really added.
+
+        Headings already in the plan as given are skipped, so a plan's file loads again
+        after lines are added to it (see :func:`eprotocol.core.filing_plan.read_plan_csv`).
+        """
+        return self._plan.add(headings, by=by)
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.
@@ -562,12 +558,7 @@ class Archive:
 
     def classifications(self) -> tuple[Classification, ...]:
         """The headings of the filing plan, by code."""
-        with self._db.read() as conn:
-            rows = conn.execute(sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code))
-            return tuple(
-                Classification(r.code, r.title, r.retention_years, Disposal(r.disposal))
-                for r in rows
-            )
+        return self._plan.headings()
 
     def statistics(self, year: int, *, by: str) -> YearStatistics:
         """The figures of ``year`` (registrations, routing, certificates, overdue work today)."""

@@ -30,13 +30,16 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
+from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, read_plan_csv
 from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
 from eprotocol.core.organisation import ADMIN_USERNAME, UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
     Channel,
+    Classification,
     Direction,
+    Disposal,
     FileInput,
     FileRole,
     NewRegistration,
@@ -634,6 +637,70 @@ def user_password(
     with _archive() as archive:
         archive.set_password(username, password, by=by)
     typer.echo(f"password of {username} set")
+
+
+classification_app = typer.Typer(
+    help="The filing plan (σχέδιο αρχειοθέτησης): headings and retention.", no_args_is_help=True
+)
+app.add_typer(classification_app, name="classification")
+
+
+def _headings(headings: Iterable[Classification]) -> str:
+    return "\n".join(
+        f"{h.code}\t{h.title}\t{h.retention_years}\t{h.disposal.value}" for h in headings
+    )
+
+
+@classification_app.command("add")
+def classification_add(
+    code: Annotated[str, typer.Argument(help="Code of the heading, e.g. Φ.600.")],
+    title: Annotated[str, typer.Argument(help="Title, e.g. 'Άδειες κατάληψης κοινοχρήστων'.")],
+    retention_years: Annotated[int, typer.Option(help="Years its documents are kept (1-200).")],
+    disposal: Annotated[
+        Disposal, typer.Option(help="What happens at the end: destroy, transfer or review.")
+    ] = DEFAULT_DISPOSAL,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a heading to the filing plan (it is not changed afterwards)."""
+    with _archive() as archive:
+        heading = archive.add_classification(
+            code, title, retention_years=retention_years, disposal=disposal, by=by
+        )
+    _emit(as_json, heading, f"heading {heading.code} added")
+
+
+@classification_app.command("list")
+def classification_list(as_json: JsonOption = False) -> None:
+    """List the filing plan: code, title, years kept and what happens then."""
+    with _archive() as archive:
+        headings = archive.classifications()
+    _emit(as_json, headings, _headings(headings))
+
+
+@classification_app.command("import")
+def classification_import(
+    plan: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with the columns code, title, retention_years and disposal.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Load a filing plan from a spreadsheet saved as CSV: every heading, or none.
+
+    Headings already in the plan as given are skipped, so the file can be loaded again
+    after lines are added to it.
+    """
+    with _archive() as archive:
+        headings = read_plan_csv(plan.read_bytes())
+        added = archive.add_classifications(headings, by=by)
+    skipped = len(headings) - len(added)
+    _emit(as_json, added, f"{len(added)} heading(s) added, {skipped} already in the plan")
 
 
 token_app = typer.Typer(help="API tokens for other applications.", no_args_is_help=True)

@@ -467,6 +467,16 @@ def audited_search(
     return result
 
 
+@get("/classifications", sync_to_thread=True, summary="The filing plan")
+def classifications(user: User, state: State) -> list[schemas.ClassificationOut]:
+    """The headings of the filing plan, by code: what ``classification_code`` may name.
+
+    Any logged-in user (asking for ``user`` is what makes the caller log in); the plan is
+    managed with ``eprotocol classification`` or on the administration page.
+    """
+    return [schemas.classification_out(c) for c in archive_of(state).classifications()]
+
+
 @get("/audit", sync_to_thread=True, summary="The audit trail")
 def audit(
     user: User,
@@ -505,6 +515,7 @@ def api_router() -> Router:
                 forward,
                 department_inbox,
                 search,
+                classifications,
                 audit,
                 audit_verify,
             ],

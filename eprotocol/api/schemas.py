@@ -16,6 +16,7 @@ from eprotocol.core.types import (
     Assignment,
     AuditEvent,
     ChainReport,
+    Classification,
     Page,
     Registration,
     SignatureCheck,
@@ -217,6 +218,26 @@ class TemplateOut:
     code: str
     title: str
     fields: list[TemplateFieldOut]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationOut:
+    """A heading of the filing plan: a registration's ``classification_code`` names one.
+
+    Its documents are kept ``retention_years`` years; then ``disposal`` says what
+    happens to them: ``destroy``, ``transfer`` (to the General State Archives) or
+    ``review``.
+    """
+
+    code: str
+    title: str
+    retention_years: int
+    disposal: str
+
+
+def classification_out(c: Classification) -> ClassificationOut:
+    """The JSON shape of a heading of the filing plan."""
+    return ClassificationOut(c.code, c.title, c.retention_years, c.disposal.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ from eprotocol.core.types import (
     AssignmentState,
     Channel,
     Direction,
+    Disposal,
     ProtocolRef,
     Purpose,
     Role,
     Status,
 )
 
-#: Greek name of every direction, channel, purpose, assignment state, role and status.
+#: Greek name of every direction, channel, purpose, assignment state, role, status and disposal.
 #: (``Channel.INTERNAL`` is the string ``internal`` too, and reads as the direction does.)
 GREEK: dict[str, str] = {
     Direction.INCOMING: "Εισερχόμενο",
@@ -42,6 +43,9 @@ GREEK: dict[str, str] = {
     Role.ISSUER: "έκδοση βεβαιώσεων",
     Status.ACTIVE: "ενεργό",
     Status.CANCELLED: "ακυρωμένο",
+    Disposal.DESTROY: "καταστροφή",
+    Disposal.TRANSFER: "παράδοση στα ΓΑΚ",
+    Disposal.REVIEW: "επανεξέταση",
 }
 
 #: What printed lists and emails show for the subject of a confidential entry.

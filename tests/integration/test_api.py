@@ -681,6 +681,7 @@ MATRIX = [
         {"admin", "clerk", "kep.head", "kep.staff", "auditor"},
     ),
     Endpoint("search", "GET", lambda api: "/api/v1/search?q=αίτηση", READERS),
+    Endpoint("filing plan", "GET", lambda api: "/api/v1/classifications", set(EVERYONE)),
     Endpoint("audit", "GET", lambda api: "/api/v1/audit", {"admin", "auditor"}),
     Endpoint("audit verify", "GET", lambda api: "/api/v1/audit/verify", {"admin", "auditor"}),
     Endpoint(
@@ -712,6 +713,24 @@ MATRIX = [
     Endpoint("health", "GET", lambda api: "/health", set(EVERYONE), public=True),
     Endpoint("ready", "GET", lambda api: "/ready", set(EVERYONE), public=True),
 ]
+
+
+def test_other_applications_read_the_filing_plan_they_file_under(api: Api) -> None:
+    """`GET /api/v1/classifications`: the headings a registration's classification_code names."""
+    with open_archive(api.root, api.env) as archive:
+        archive.add_classification(
+            "Φ.600", "Οδοποιία", retention_years=10, disposal="transfer", by="admin"
+        )
+    with api.client("kep.staff") as client:
+        plan = client.get("/api/v1/classifications").json()
+    assert {
+        "code": "Φ.600",
+        "title": "Οδοποιία",
+        "retention_years": 10,
+        "disposal": "transfer",
+    } in plan
+    filed = register(api, "clerk", classification_code="Φ.600")
+    assert filed.status_code == 201 and filed.json()["classification_code"] == "Φ.600"
 
 
 @pytest.mark.parametrize("endpoint", MATRIX, ids=[e.name for e in MATRIX])

@@ -517,3 +517,45 @@ def test_register_routes_and_cancel_as_design_md_gives_them(run: Run) -> None:
     cancelled = run("cancel", f"{entry['year']}/1", "--reason", "Διπλή καταχώριση", "--json")
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)["cancellation"]["authorisation"] == "(δεν δηλώθηκε)"
+
+
+def test_the_filing_plan_is_loaded_from_a_spreadsheet(run: Run, tmp_path: Path) -> None:
+    """`classification import` takes a plan as a Greek spreadsheet saves it, whole or not at all."""
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    plan = tmp_path / "σχέδιο.csv"
+    lines = [
+        "code;title;retention_years;disposal",
+        "Φ.600;Οδοποιία;10;transfer",
+        "Φ.12;Βεβαιώσεις;5;",
+    ]
+    plan.write_bytes("\r\n".join(["\ufeff" + lines[0], *lines[1:]]).encode())
+
+    loaded = run("classification", "import", str(plan))
+    assert (loaded.returncode, loaded.stdout) == (0, "2 heading(s) added, 0 already in the plan\n")
+
+    plan.write_bytes("\n".join([*lines, "Φ.20;Προσλήψεις;50;review", "Φ.21;Άδειες;δέκα;"]).encode())
+    refused = run("classification", "import", str(plan))
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "eprotocol: line 5: retention_years must be a whole number from 1 to 200 (got 'δέκα')\n",
+    )
+    plan.write_bytes("\n".join([*lines, "Φ.20;Προσλήψεις;50;review"]).encode())
+    again = run("classification", "import", str(plan))
+    assert again.stdout == "1 heading(s) added, 2 already in the plan\n"
+
+    one = run("classification", "add", "Φ.30", "Συμβάσεις", "--retention-years", "20")
+    assert one.stdout == "heading Φ.30 added\n"
+    taken = run("classification", "add", "Φ.30", "Άλλο", "--retention-years", "20")
+    assert taken.returncode == 1 and "already has a heading 'Φ.30'" in taken.stderr
+    assert run("classification", "list").stdout.splitlines() == [
+        "Φ.12\tΒεβαιώσεις\t5\treview",
+        "Φ.20\tΠροσλήψεις\t50\treview",
+        "Φ.30\tΣυμβάσεις\t20\treview",
+        "Φ.600\tΟδοποιία\t10\ttransfer",
+    ]
+    assert json.loads(run("classification", "list", "--json").stdout)[3] == {
+        "code": "Φ.600",
+        "title": "Οδοποιία",
+        "retention_years": 10,
+        "disposal": "transfer",
+    }

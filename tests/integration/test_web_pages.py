@@ -1025,6 +1025,49 @@ def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path:
         next(servers, None)
 
 
+def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
+    site: Site, browser: Browser
+) -> None:
+    """A spreadsheet with a mistake adds nothing and says which line; the plan is then used."""
+    admin = administration(browser, site)
+    plan = admin.locator("#plan")
+    lines = ["code;title;retention_years;disposal", "Φ.600;Οδοποιία;10;transfer"]
+
+    def load(rows: list[str]) -> None:
+        if not admin.locator("#c-plan").is_visible():  # open already after a refusal
+            admin.get_by_text("Φόρτωση από αρχείο CSV").click()
+        admin.locator("#c-plan").set_input_files(
+            {"name": "σχέδιο.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}
+        )
+        admin.get_by_role("button", name="Φόρτωση", exact=True).click()
+
+    load([*lines, "Φ.601;Πεζοδρόμια;δέκα;destroy"])
+    expect(plan.get_by_role("alert")).to_have_text(
+        "Γραμμή 3: Διατήρηση (έτη): ακέραιος αριθμός από 1 έως 200."
+    )
+    expect(plan.locator("tbody")).not_to_contain_text("Οδοποιία")  # nothing of the file
+    load(lines)
+    expect(plan.locator("tbody tr").filter(has_text="Φ.600")).to_have_text(
+        re.compile(r"Φ\.600\s*Οδοποιία\s*10\s*παράδοση στα ΓΑΚ")
+    )
+
+    admin.get_by_text("Νέα θέση").click()
+    admin.locator("#c-code").fill("Φ.600")
+    admin.locator("#c-title").fill("Οδοποιία και πεζοδρόμια")
+    admin.locator("#c-years").fill("15")
+    admin.get_by_role("button", name="Προσθήκη θέσης").click()
+    expect(plan.get_by_role("alert")).to_contain_text("έχει ήδη τη θέση 'Φ.600' («Οδοποιία»")
+    expect(admin.locator("#c-title")).to_have_value("Οδοποιία και πεζοδρόμια")
+    inspect(admin, "admin-filing-plan")
+    admin.locator("#c-code").fill("Φ.610")
+    admin.locator("#c-disposal").select_option("destroy")
+    admin.get_by_role("button", name="Προσθήκη θέσης").click()
+    expect(plan.locator("tbody tr").filter(has_text="Φ.610")).to_contain_text("καταστροφή")
+
+    admin.goto(f"{site.base}/register")
+    expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
+
+
 def test_administrators_are_told_before_the_signing_certificate_expires(
     browser: Browser, tmp_path: Path
 ) -> None:

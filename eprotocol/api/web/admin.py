@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.datastructures import FormMultiDict, State
+from litestar.datastructures import FormMultiDict, State, UploadFile
 from litestar.response import Template
 
 from eprotocol.api.problems import status_for
@@ -22,9 +22,11 @@ from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound
+from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.organisation import NO_DEPARTMENT
 from eprotocol.core.permissions import Action
-from eprotocol.core.types import Purpose, Role, User
+from eprotocol.core.types import Disposal, Purpose, Role, User
+from eprotocol.core.validation import REQUIRED
 
 _T = TypeVar("_T")
 
@@ -99,6 +101,8 @@ def _overview(
         classifications=archive.classifications(),
         roles=list(Role),
         purposes=list(Purpose),
+        disposals=list(Disposal),
+        default_disposal=DEFAULT_DISPOSAL,
     )
 
 
@@ -199,6 +203,42 @@ async def add_rule(request: Request[Any, Any, State], user: User, state: State) 
 
     again = partial(_overview, request, user, state)
     return await _submit(request, "new-rule", add, again, "/admin#rules")
+
+
+@post("/admin/classifications")
+async def add_classification(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Response[Any]:
+    """Add a heading to the filing plan."""
+
+    def add(form: FormMultiDict) -> None:
+        wanted = heading(
+            form_text(form, "code"),
+            form_text(form, "title"),
+            form_text(form, "retention_years"),
+            form_text(form, "disposal") or DEFAULT_DISPOSAL,
+        )
+        archive_of(state).add_classifications([wanted], by=user.username)
+
+    again = partial(_overview, request, user, state)
+    return await _submit(request, "new-heading", add, again, "/admin#plan")
+
+
+@post("/admin/classifications/import")
+async def import_classifications(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Response[Any]:
+    """Load headings of the filing plan from a CSV file: all of them, or none."""
+
+    def load(form: FormMultiDict) -> None:
+        upload = form.get("plan")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput(REQUIRED(named="file", field="file", label=None), field="file")
+        headings = read_plan_csv(upload.file.read())
+        archive_of(state).add_classifications(headings, by=user.username)
+
+    again = partial(_overview, request, user, state)
+    return await _submit(request, "plan-file", load, again, "/admin#plan")
 
 
 @post("/admin/rules/{rule_id:int}/remove", sync_to_thread=True)
@@ -394,6 +434,8 @@ HANDLERS = [
     add_user,
     add_rule,
     remove_rule,
+    add_classification,
+    import_classifications,
     user_details,
     change_user,
     create_token,

@@ -54,6 +54,7 @@ ENGLISH: dict[str, str] = {
     "completed": "completed",
     "returned": "returned",
     "forwarded": "forwarded",
+    "transfer": "transfer to the General State Archives",
     "clerk": "protocol office",
     "head": "head of department",
     "issuer": "certificate issuer",
@@ -135,6 +136,24 @@ ENGLISH: dict[str, str] = {
     "Δεν υπάρχουν ακόμη καταχωρίσεις.": "No registrations yet.",
     "Δεν υπάρχουν ανοιχτές χρεώσεις σε εσάς.": "Nothing is assigned to you.",
     "Διατήρηση (έτη)": "Retention (years)",
+    "Κάθε καταχώριση μπορεί να αρχειοθετηθεί σε μια θέση· τα αρχεία της φυλάσσονται όσα έτη ορίζει η θέση. Μια θέση δεν αλλάζει αφού προστεθεί.": (
+        "Each registration can be filed under one heading; its files are kept for the years "
+        "the heading sets. A heading does not change once added."
+    ),
+    "Μετά τη διατήρηση": "At the end",
+    "Νέα θέση": "New heading",
+    "Προσθήκη θέσης": "Add heading",
+    "Φόρτωση από αρχείο CSV": "Load from a CSV file",
+    "Ένα υπολογιστικό φύλλο αποθηκευμένο ως «CSV UTF-8», με πρώτη γραμμή τα ονόματα των στηλών:": (
+        "A spreadsheet saved as “CSV UTF-8”, its first line naming the columns:"
+    ),
+    "ή": "or",
+    "κενό: επανεξέταση": "empty: review",
+    "Προστίθενται όλες οι θέσεις ή καμία· όσες υπάρχουν ήδη ίδιες παραλείπονται.": (
+        "Every heading is added, or none; those already there as given are skipped."
+    ),
+    "Αρχείο CSV": "CSV file",
+    "Φόρτωση": "Load",
     "Διαχείριση": "Administration",
     "Διορθώσεις": "Corrections",
     "Διόρθωση": "Correct",

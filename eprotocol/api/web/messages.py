@@ -36,6 +36,10 @@ _FIELDS = {
     "purpose": "Σκοπός",
     "book": "Βιβλίο",
     "q": "Αναζήτηση",
+    "title": "Τίτλος",
+    "retention_years": "Διατήρηση (έτη)",
+    "disposal": "Μετά τη διατήρηση",
+    "file": "Αρχείο",
 }
 
 #: What files of a type not accepted are, by media type (``core/intake.py``).
@@ -249,6 +253,23 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
         "οι κωδικοί δεν επιτρέπεται να διαφέρουν μόνο σε πεζά-κεφαλαία ή σε ελληνικά και "
         "λατινικά γράμματα που μοιάζουν."
     ),
+    # The filing plan (core/filing_plan.py)
+    "heading-exists": lambda v: (
+        f"Το σχέδιο αρχειοθέτησης έχει ήδη τη θέση {v['code']!r} («{v['title']}», "
+        f"{v['years']} έτη, {GREEK.get(v['disposal'], v['disposal'])})· μια θέση δεν αλλάζει."
+    ),
+    "heading-twice": lambda v: f"Η θέση {v['code']!r} δίνεται δύο φορές, με άλλα στοιχεία.",
+    "retention-years": lambda v: f"Διατήρηση (έτη): ακέραιος αριθμός από 1 έως {v['max']}.",
+    "plan-encoding": lambda v: (
+        "Το αρχείο δεν είναι κείμενο UTF-8· αποθηκεύστε το υπολογιστικό φύλλο ως «CSV UTF-8»."
+    ),
+    "plan-columns": lambda v: (
+        "Η πρώτη γραμμή ονομάζει τις στήλες code, title, retention_years και, αν θέλετε, "
+        f"disposal (βρέθηκαν: {v['found']})."
+    ),
+    "plan-empty": lambda v: "Το αρχείο δεν έχει καμία θέση.",
+    "plan-extra-values": lambda v: "Περισσότερες τιμές από όσες στήλες ονομάζει η πρώτη γραμμή.",
+    "plan-line": lambda v: f"Γραμμή {v['line']}: {_in_greek(v['problem'])}",
     "placed-below-itself": lambda v: (
         f"Το τμήμα {v['code']} δεν μπορεί να υπαχθεί στο {v['parent']}, "
         "που είναι το ίδιο ή κάτω από αυτό."
@@ -258,6 +279,11 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
 
 def _say(text: Text) -> str:
     return IN_GREEK[text.kind](text.values)
+
+
+def _in_greek(message: str) -> str:
+    """A refusal quoted inside another, in Greek if it has its own phrase."""
+    return _say(message) if isinstance(message, Text) and message.kind in IN_GREEK else message
 
 
 def in_page_language(message: str, lang: str, *, default_book: str | None = None) -> str:

@@ -1,0 +1,188 @@
+"""The filing plan (σχέδιο αρχειοθέτησης): its headings and how long their files are kept.
+
+A municipality keeps its plan as a table of headings (code, title, years of retention,
+what happens at the end); :func:`read_plan_csv` reads that table as a spreadsheet saves
+it, and :meth:`FilingPlan.add` adds the headings in one transaction. A heading, once
+added, is not changed: the files filed under it were stored with its retention.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from eprotocol.core import validation
+from eprotocol.core.audit import lock_chain
+from eprotocol.core.database import Database
+from eprotocol.core.errors import Conflict, InvalidInput, Phrase
+from eprotocol.core.models import CLASSIFICATION
+from eprotocol.core.organisation import administrator
+from eprotocol.core.ports import Clock
+from eprotocol.core.types import Classification, Disposal
+
+#: The longest retention a heading may have; what is kept for ever goes to the General
+#: State Archives at its end (``transfer``).
+MAX_YEARS = 200
+
+HEADING_EXISTS = Phrase(
+    "heading-exists",
+    "the filing plan already has a heading {code!r} ({title}, {years} years, {disposal}); "
+    "a heading is not changed",
+)
+HEADING_TWICE = Phrase("heading-twice", "the heading {code!r} is given twice, differently")
+RETENTION_YEARS = Phrase(
+    "retention-years", "retention_years must be a whole number from 1 to {max} (got {value!r})"
+)
+PLAN_ENCODING = Phrase(
+    "plan-encoding", "the file is not UTF-8 text: save the spreadsheet as «CSV UTF-8»"
+)
+PLAN_COLUMNS = Phrase(
+    "plan-columns",
+    "the first line must name the columns code, title, retention_years and, if wanted, "
+    "disposal (found: {found})",
+)
+PLAN_EMPTY = Phrase("plan-empty", "the file holds no heading")
+EXTRA_VALUES = Phrase("plan-extra-values", "more values than the first line names columns")
+PLAN_LINE = Phrase("plan-line", "line {line}: {problem}")
+
+#: The columns of a plan's CSV file: the first three are required.
+COLUMNS = ("code", "title", "retention_years", "disposal")
+#: What happens to documents at the end of their retention when the plan does not say:
+#: they are looked at again, never destroyed by default.
+DEFAULT_DISPOSAL = Disposal.REVIEW
+
+
+def heading(
+    code: object, title: object, retention_years: object, disposal: object = DEFAULT_DISPOSAL
+) -> Classification:
+    """A checked heading of the filing plan; ``InvalidInput`` naming the field if it is not one.
+
+    ``retention_years`` may be given as text (from a form or a file) or as a number.
+    """
+    code = validation.required_text(code, "code", validation.CLASSIFICATION_MAX)
+    title = validation.required_text(title, "title", 300)
+    years = retention_years
+    if isinstance(years, str) or years is None:
+        years = validation.required_text(years, "retention_years", 10)
+        years = int(years) if years.isdecimal() else None
+    if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS:
+        problem = RETENTION_YEARS(max=MAX_YEARS, value=retention_years)
+        raise InvalidInput(problem, field="retention_years")
+    return Classification(code, title, years, validation.choice(disposal, Disposal, "disposal"))
+
+
+def read_plan_csv(data: bytes) -> list[Classification]:
+    """The headings of a filing plan saved as CSV, checked; ``InvalidInput`` naming the line.
+
+    The first line names the columns (:data:`COLUMNS`, in any order; ``disposal``
+    may be left out or empty for :data:`DEFAULT_DISPOSAL`). Commas, semicolons (as a
+    Greek spreadsheet saves it) or tabs separate them; the text is UTF-8, with or
+    without the byte-order mark spreadsheets write.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(PLAN_ENCODING(), field="file") from None
+    first_line = text.partition("\n")[0]
+    delimiter = max(",;\t", key=first_line.count)
+    rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    found = [(name or "").strip() for name in rows.fieldnames or ()]
+    if not set(COLUMNS[:3]) <= set(found) or not set(found) <= set(COLUMNS):
+        raise InvalidInput(PLAN_COLUMNS(found=", ".join(found) or "—"), field="file")
+    rows.fieldnames = found
+    headings = []
+    for row in rows:
+        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+            continue  # a blank line between groups of headings
+        try:
+            if None in row:  # csv's key for the values beyond the named columns
+                raise InvalidInput(EXTRA_VALUES(), field="file")
+            headings.append(
+                heading(
+                    row["code"],
+                    row["title"],
+                    row["retention_years"],
+                    (row.get("disposal") or "").strip() or DEFAULT_DISPOSAL,
+                )
+            )
+        except InvalidInput as exc:
+            where = PLAN_LINE(line=rows.line_num, problem=exc.message)
+            raise InvalidInput(where, field="file") from exc
+    if not headings:
+        raise InvalidInput(PLAN_EMPTY(), field="file")
+    return headings
+
+
+def _one_each(headings: Iterable[Classification]) -> dict[str, Classification]:
+    """The headings by code: one given twice counts once, a code given twice differently is not."""
+    by_code: dict[str, Classification] = {}
+    for h in headings:
+        if by_code.setdefault(h.code, h) != h:
+            raise InvalidInput(HEADING_TWICE(code=h.code), field="code")
+    return by_code
+
+
+def _heading_of(row: sa.Row[Any]) -> Classification:
+    return Classification(row.code, row.title, row.retention_years, Disposal(row.disposal))
+
+
+class FilingPlan:
+    """Reading the filing plan and adding headings to it (adding: administrators only)."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def headings(self) -> tuple[Classification, ...]:
+        """Every heading, by code."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code))
+            return tuple(_heading_of(r) for r in rows)
+
+    def add(self, headings: Iterable[Classification], *, by: str) -> tuple[Classification, ...]:
+        """Add ``headings`` (each checked by :func:`heading`) all together or none; the added.
+
+        A heading the plan already has as given is left as it is, so a plan's file can
+        be loaded again after lines were added to it; one it has with another title,
+        retention or disposal is refused (``Conflict``), and nothing is added.
+        """
+        wanted = _one_each(
+            heading(h.code, h.title, h.retention_years, h.disposal) for h in headings
+        )
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            user = administrator(conn, by)
+            rows = conn.execute(
+                sa.select(CLASSIFICATION).where(CLASSIFICATION.c.code.in_(list(wanted)))
+            ).all()
+            for have in map(_heading_of, rows):
+                if have != wanted.pop(have.code):
+                    raise Conflict(
+                        HEADING_EXISTS(
+                            code=have.code,
+                            title=have.title,
+                            years=have.retention_years,
+                            disposal=have.disposal.value,
+                        )
+                    )
+            now = self._clock.now()
+            for h in wanted.values():
+                row_values = {
+                    "code": h.code,
+                    "title": h.title,
+                    "retention_years": h.retention_years,
+                    "disposal": h.disposal.value,
+                }
+                conn.execute(sa.insert(CLASSIFICATION), row_values)
+                chain.append(
+                    actor=user.username,
+                    action="classification.created",
+                    target=h.code,
+                    details=row_values,
+                    at=now,
+                )
+        return tuple(wanted.values())
