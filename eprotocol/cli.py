@@ -544,7 +544,13 @@ def user_add(
             email=email,
             by=by,
         )
-    _emit(as_json, user, f"user {user.username} added ({', '.join(sorted(user.roles))})")
+    roles = ", ".join(sorted(user.roles))
+    _emit(
+        as_json,
+        user,
+        f"user {user.username} added ({roles}); they can log in once given a password: "
+        f"eprotocol user password {user.username}",
+    )
 
 
 @user_app.command("list")

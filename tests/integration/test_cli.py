@@ -427,7 +427,11 @@ def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
     assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
     assert run("department", "add", "KEP", "Τμήμα ΚΕΠ").returncode == 0
     assert run("department", "add", "TECH", "Τεχνικές Υπηρεσίες").returncode == 0
-    assert run("user", "add", "maria", "Μαρία Κ.", "--department", "KEP").returncode == 0
+    added = run("user", "add", "maria", "Μαρία Κ.", "--department", "KEP")
+    assert added.stdout == (
+        "user maria added (staff); they can log in once given a password: "
+        "eprotocol user password maria\n"
+    )
     (token,) = [run("token", "create", "--user", "maria", "--name", "Σαρωτής").stdout.strip()]
     assert run("register", "--direction", "incoming", "--subject", "Αίτηση").returncode == 0
     year = datetime.now(ZoneInfo("Europe/Athens")).year
