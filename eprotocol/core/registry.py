@@ -726,7 +726,11 @@ class Registry:
                 "fields": p.issue.fields,
             },
         )
-        return [_StagedFile(FileRole.MAIN, p.issue.filename, PDF, blob), *p.staged], code
+        # Its signature, validated as an upload's is, for the entry's page to show.
+        made = _StagedFile(
+            FileRole.MAIN, p.issue.filename, PDF, blob, (), signer.check_issued(signed)
+        )
+        return [made, *p.staged], code
 
     def _route(
         self, conn: sa.Connection, batch: Sequence[_Pending], rows: Sequence[dict[str, Any]]

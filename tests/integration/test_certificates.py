@@ -145,6 +145,12 @@ def test_a_certificate_is_a_signed_greek_pdf_whose_qr_leads_to_its_verification(
     assert status.bottom_line, status.summary()
 
     assert _qr_texts(pdf, tmp_path) == [f"http://127.0.0.1:8000/verify/{code}"]
+    # The entry's file says it is signed, as an upload's signatures are reported.
+    (check,) = entry.files[0].signatures
+    assert check.ours and check.trusted and check.covers_whole_file
+    assert (
+        check.standing == "ok" and check.signer == our_root(signing).subject.native["common_name"]
+    )
 
 
 def test_verification_by_code_tells_public_facts_and_follows_cancellation(
@@ -498,6 +504,9 @@ def test_an_outgoing_pdf_is_stamped_and_signed_when_sealed(
     assert _qr_texts(stored, tmp_path) == [f"http://127.0.0.1:8000/verify/{code}"]
     assert issuing.verify_pdf(stored).authentic
     assert issuing.verify_code(code).title == "Απάντηση για άδεια"
+    assert [
+        c.standing for c in issuing.get(entry.book, entry.year, entry.number).files[0].signatures
+    ] == ["ok"]
 
     with pytest.raises(InvalidInput):
         issuing.register(
