@@ -7,6 +7,7 @@ operations of :mod:`eprotocol.core.registry`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -58,6 +59,7 @@ from eprotocol.core.organisation import (
     NO_DEPARTMENT,
     UNNAMED_ORGANISATION,
     Organisation,
+    administrator,
 )
 from eprotocol.core.permissions import Action, allowed, holds, may_read, refusal
 from eprotocol.core.ports import (
@@ -87,6 +89,9 @@ from eprotocol.core.search import (
 from eprotocol.core.statistics import YearStatistics, totals_by_year, year_statistics
 from eprotocol.core.transfer import FORMAT, Transfer, TransferReport
 from eprotocol.core.types import (
+    BOOK_CODE,
+    BOOK_CODE_RULE,
+    BOOK_EXISTS,
     ApiToken,
     Assignment,
     AssignmentState,
@@ -100,6 +105,7 @@ from eprotocol.core.types import (
     FileInput,
     NewRegistration,
     Page,
+    ProtocolBook,
     ProtocolRef,
     Purpose,
     Registration,
@@ -118,8 +124,6 @@ from eprotocol.pdf.render import ReportlabRenderer
 from eprotocol.search.extract import SandboxedTextExtractor
 from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.storage import open_blob_store
-
-_BOOK_CODE_MAX = 32
 
 
 class Archive:
@@ -274,22 +278,37 @@ class Archive:
                     at=now,
                 )
 
-    def create_book(self, code: str, name: str, *, by: str) -> None:
-        """Add a protocol book (an independent numbering series such as ``confidential``)."""
-        code = validation.required_text(code, "code", _BOOK_CODE_MAX)
-        if not code.replace("-", "").replace("_", "").isalnum() or not code.isascii():
-            raise InvalidInput("a book code uses only a-z, 0-9, - and _", field="code")
+    def create_book(self, code: str, name: str, *, by: str) -> ProtocolBook:
+        """Add a protocol book (an independent numbering series such as ``confidential``).
+
+        Administrators only. Its code, lower-case Latin letters, digits, ``-`` and ``_``,
+        names it in references (``confidential:12/2026``) and in ``--book``.
+        """
+        code = validation.required_text(code, "code", 32)
+        if not re.fullmatch(BOOK_CODE, code):
+            raise InvalidInput(BOOK_CODE_RULE(code=code), field="code")
         name = validation.required_text(name, "name", 200)
-        actor = validation.actor(by)
         with self._db.write() as conn:
             chain = lock_chain(conn)
+            actor = administrator(conn, by)
             if conn.execute(sa.select(BOOK.c.id).where(BOOK.c.code == code)).first() is not None:
-                raise Conflict(f"protocol book {code!r} already exists")
+                raise Conflict(BOOK_EXISTS(code=code))
             now = self._clock.now()
             conn.execute(sa.insert(BOOK), {"code": code, "name": name, "created_at": now})
             chain.append(
-                actor=actor, action="book.created", target=code, details={"name": name}, at=now
+                actor=actor.username,
+                action="book.created",
+                target=code,
+                details={"name": name},
+                at=now,
             )
+        return ProtocolBook(code, name)
+
+    def books(self) -> tuple[ProtocolBook, ...]:
+        """The protocol books, by code."""
+        with self._db.read() as conn:
+            rows = conn.execute(sa.select(BOOK.c.code, BOOK.c.name).order_by(BOOK.c.code))
+            return tuple(ProtocolBook(code, name) for code, name in rows)
 
     def add_classification(
         self, code: str, title: str, *, retention_years: int, disposal: Disposal | str, by: str

@@ -645,6 +645,34 @@ def user_password(
     typer.echo(f"password of {username} set")
 
 
+book_app = typer.Typer(
+    help="Protocol books: numbering series of their own (the default is general).",
+    no_args_is_help=True,
+)
+app.add_typer(book_app, name="book")
+
+
+@book_app.command("add")
+def book_add(
+    code: Annotated[str, typer.Argument(help="Code, e.g. confidential (a-z, 0-9, - and _).")],
+    name: Annotated[str, typer.Argument(help="Name, e.g. 'Εμπιστευτικό πρωτόκολλο'.")],
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Add a protocol book, numbered from 1 each year independently of the others."""
+    with _archive() as archive:
+        book = archive.create_book(code, name, by=by)
+    _emit(as_json, book, f"protocol book {book.code} added: register in it with --book {book.code}")
+
+
+@book_app.command("list")
+def book_list(as_json: JsonOption = False) -> None:
+    """List the protocol books: code and name."""
+    with _archive() as archive:
+        books = archive.books()
+    _emit(as_json, books, "\n".join(f"{b.code}\t{b.name}" for b in books))
+
+
 classification_app = typer.Typer(
     help="The filing plan (σχέδιο αρχειοθέτησης): headings and retention.", no_args_is_help=True
 )

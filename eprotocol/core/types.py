@@ -86,7 +86,13 @@ class FileRole(StrEnum):
     ATTACHMENT = "attachment"
 
 
-_REF_RE = re.compile(r"^(?:(?P<book>[a-z0-9_-]{1,32}):)?(?P<number>[0-9]{1,9})/(?P<year>[0-9]{4})$")
+#: What a protocol book's code may be: what references like ``confidential:12/2026`` can name.
+BOOK_CODE = r"[a-z0-9_-]{1,32}"
+_REF_RE = re.compile(rf"^(?:(?P<book>{BOOK_CODE}):)?(?P<number>[0-9]{{1,9}})/(?P<year>[0-9]{{4}})$")
+BOOK_CODE_RULE = Phrase(
+    "book-code", "{code!r}: a book code uses only lower-case a-z, 0-9, - and _ (at most 32)"
+)
+BOOK_EXISTS = Phrase("book-exists", "protocol book {code!r} already exists")
 NOT_A_REFERENCE = Phrase(
     "not-a-reference", "{text!r} is not a protocol reference like 123/2026 or general:123/2026"
 )
@@ -182,6 +188,14 @@ class Assignment:
         """Whether it is still open after its due date."""
         open_states = {AssignmentState.PENDING, AssignmentState.ACCEPTED}
         return self.due is not None and self.due < today and self.state in open_states
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolBook:
+    """A protocol book: a numbering series of its own (``general``, ``confidential``...)."""
+
+    code: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -563,3 +563,26 @@ def test_the_filing_plan_is_loaded_from_a_spreadsheet(run: Run, tmp_path: Path) 
         "retention_years": 10,
         "disposal": "transfer",
     }
+
+
+def test_a_protocol_book_of_its_own_is_added_and_registered_in(run: Run) -> None:
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    added = run("book", "add", "confidential", "Εμπιστευτικό πρωτόκολλο")
+    assert (
+        added.stdout
+        == "protocol book confidential added: register in it with --book confidential\n"
+    )
+    refused = run("book", "add", "Conf", "Εμπιστευτικό")
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "eprotocol: 'Conf': a book code uses only lower-case a-z, 0-9, - and _ (at most 32)\n",
+    )
+    assert run("book", "list").stdout.splitlines() == [
+        "confidential\tΕμπιστευτικό πρωτόκολλο",
+        "general\tΓενικό πρωτόκολλο",
+    ]
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    secret = run(
+        "register", "--direction", "incoming", "--subject", "Αναφορά", "--book", "confidential"
+    )
+    assert secret.stdout == f"1/{year}\n"

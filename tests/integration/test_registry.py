@@ -19,10 +19,13 @@ from eprotocol import (
     Direction,
     FileInput,
     FileRole,
+    Forbidden,
     ImmutableField,
     InvalidInput,
     InvalidReference,
     NewRegistration,
+    ProtocolBook,
+    ProtocolRef,
     RegistrationFilter,
     RegistrationNotFound,
     Status,
@@ -539,6 +542,25 @@ def test_books_number_independently(archive: Archive) -> None:
     assert archive.get("confidential", YEAR, 1).confidential is True
     with pytest.raises(RegistrationNotFound):
         archive.get("general", YEAR, 2)
+
+
+def test_books_are_added_by_administrators_with_codes_references_can_name(org: Archive) -> None:
+    with pytest.raises(Forbidden, match="clerk may not"):
+        org.create_book("confidential", "Εμπιστευτικό πρωτόκολλο", by="clerk")
+    # "Conf" could never be named: references are read as lower-case book codes.
+    for bad in ("Conf", "εμπιστευτικό", "a:b", "x" * 33):
+        with pytest.raises(InvalidInput) as caught:
+            org.create_book(bad, "Εμπιστευτικό πρωτόκολλο", by="admin")
+        assert caught.value.field == "code"
+    assert [b.code for b in org.books()] == ["general"]
+
+    added = org.create_book("confidential", "Εμπιστευτικό πρωτόκολλο", by="admin")
+    assert added == ProtocolBook("confidential", "Εμπιστευτικό πρωτόκολλο")
+    assert org.books()[0] == added
+    with pytest.raises(Conflict, match="'confidential' already exists"):
+        org.create_book("confidential", "Άλλο", by="admin")
+    secret = org.register(incoming(book="confidential"), by="clerk")
+    assert ProtocolRef.parse(f"confidential:{secret.protocol_number}").book == "confidential"
 
 
 def test_initialise_is_idempotent(archive: Archive, config: ArchiveConfig) -> None:

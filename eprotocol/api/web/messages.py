@@ -124,6 +124,11 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "sender-date-typed": lambda v: _SENDER_DATE,
     "due-date-typed": lambda v: "Η προθεσμία δεν είναι ημερομηνία.",
     "not-a-reference": lambda v: f"{v['text']!r}: δεν είναι αριθμός πρωτοκόλλου όπως 123/2026.",
+    "book-code": lambda v: (
+        f"{v['code']!r}: ο κωδικός βιβλίου γράφεται με πεζά λατινικά γράμματα, ψηφία, «-» ή «_» "
+        "(έως 32)."
+    ),
+    "book-exists": lambda v: f"Υπάρχει ήδη βιβλίο πρωτοκόλλου {v['code']!r}.",
     "not-a-heading": lambda v: f"Ο κωδικός {v['code']!r} δεν υπάρχει στο σχέδιο αρχειοθέτησης.",
     "backwards-period": lambda v: "Η πρώτη ημέρα είναι μετά την τελευταία.",
     "empty-query": lambda v: "Η αναζήτηση είναι κενή.",
