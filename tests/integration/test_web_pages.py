@@ -557,6 +557,7 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
 
     eleni = browser.new_context(locale="el-GR").new_page()
     log_in(eleni, site.base, "eleni.p")
+    expect(eleni.locator("#dept")).to_contain_text("Του τμήματός μου · Τμήμα ΚΕΠ (KEP)")
 
     # A transfer to Souda: with no role ticked it is refused and the typed values stay.
     admin.goto(f"{site.base}/admin")
@@ -633,6 +634,9 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.locator("#subject").fill("Αίτηση για επίδομα θέρμανσης")
     page.locator("#subject").press("Tab")
     expect(page.locator("#suggestions input[name=inform][value=KOINONIKI]")).to_be_checked()
+    expect(page.locator("#suggestions")).to_contain_text(
+        "Τμήμα Κοινωνικής Πολιτικής (KOINONIKI) — κοινοποίηση"
+    )
     page.get_by_text("Χρέωση σε άλλο τμήμα").click()
     page.get_by_label("ANAPLASI · Τμήμα Αναπλάσεων").check()
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
@@ -645,6 +649,11 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     page.locator("#files").set_input_files(str(pdf))
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     number = page.get_by_test_id("protocol-number").inner_text()
+    # Staff read the departments and people by name (the codes beside them).
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("Τμήμα Αναπλάσεων (ANAPLASI) — προς ενέργεια")
+    expect(timeline).to_contain_text("από Διαχειριστής")
+    expect(page.locator("dd").filter(has_text=re.compile(r"· Διαχειριστής$"))).to_be_visible()
     env = clean_env()
     shown = run_cli("show", f"{site.year}/{number.split('/')[0]}", "--json", env=env, cwd=site.root)
     assert shown.returncode == 0, shown.stderr

@@ -84,13 +84,21 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
         mine=_overdue_first(mine, today),
         department=_overdue_first(department, today),
         recent=recent,
-        away=_deactivated(archive),
+        **_names(archive),
     )
 
 
-def _deactivated(archive: Archive) -> frozenset[str]:
-    """Users who have left: their open work is marked, for their head to forward."""
-    return frozenset(u.username for u in archive.users(active=False))
+def _names(archive: Archive) -> dict[str, Any]:
+    """What the pages name departments and people by (the ``department`` and ``person`` filters).
+
+    ``away`` are the users who have left: their open work is marked, for their head to forward.
+    """
+    users = archive.users()
+    return {
+        "department_names": {d.code: d.name for d in archive.departments()},
+        "people": {u.username: u.full_name for u in users},
+        "away": frozenset(u.username for u in users if not u.active),
+    }
 
 
 def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
@@ -202,7 +210,10 @@ async def routing_suggestions(
         )
     except InvalidInput:
         suggestions = ()  # the form is not complete yet: nothing to suggest
-    return page(request, "_suggestions.html", user=user, suggestions=suggestions)
+    names = {d.code: d.name for d in await sync_to_thread(archive_of(state).departments)}
+    return page(
+        request, "_suggestions.html", user=user, suggestions=suggestions, department_names=names
+    )
 
 
 @post("/register")
@@ -378,7 +389,7 @@ class RegistrationPages(Controller):
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
-            away=_deactivated(archive),
+            **_names(archive),
             rule_names=archive.rule_names(
                 [*(a.created_by for a in entry.assignments), *(e.actor for e in trail)]
             ),

@@ -235,6 +235,17 @@ def _when(context: jinja2.runtime.Context, value: datetime | date | None) -> str
     return value.strftime("%d/%m/%Y")
 
 
+def _department(context: jinja2.runtime.Context, code: str) -> str:
+    """A department as staff know it: its name, its code beside it (from ``department_names``)."""
+    name = (context.get("department_names") or {}).get(code)
+    return f"{name} ({code})" if name else code
+
+
+def _person(context: jinja2.runtime.Context, username: str) -> str:
+    """A member of staff by their full name (from ``people``), or their user name."""
+    return str((context.get("people") or {}).get(username, username))
+
+
 def template_engine() -> JinjaTemplateEngine:
     """Jinja2 over this package's templates, autoescaped, with the pages' helpers."""
     environment = jinja2.Environment(
@@ -250,4 +261,6 @@ def template_engine() -> JinjaTemplateEngine:
     environment.filters["when"] = jinja2.pass_context(_when)
     environment.filters["printed_value"] = jinja2.pass_context(_printed_value)
     environment.filters["refusal"] = jinja2.pass_context(_refusal)
+    environment.filters["department"] = jinja2.pass_context(_department)
+    environment.filters["person"] = jinja2.pass_context(_person)
     return JinjaTemplateEngine.from_environment(environment)
