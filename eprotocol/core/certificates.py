@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from eprotocol.core import validation
 from eprotocol.core.errors import InvalidInput, NotFound, Phrase, SigningUnavailable
-from eprotocol.core.types import SignatureCheck
+from eprotocol.core.types import CERTIFICATE_EXPIRED, SignatureCheck
 
 # -- verification codes -----------------------------------------------------
 
@@ -133,13 +133,6 @@ TIMESTAMP_SERVER_DOWN = Phrase(
     "(next try in {seconds} s)",
 )
 
-
-#: The organisation's certificate has expired: nothing can be signed with it.
-CERTIFICATE_EXPIRED = Phrase(
-    "signing-certificate-expired",
-    "the signing certificate of {name!r} expired on {until:%Y-%m-%d %H:%M}; documents are "
-    "signed again once the renewed one is installed (EPROTOCOL_SIGNING_P12)",
-)
 
 
 class Signer(Protocol):

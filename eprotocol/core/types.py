@@ -314,22 +314,29 @@ class SigningIdentity:
         return self.days_left < RENEWAL_NOTICE_DAYS
 
     def notice(self) -> str | None:
-        """What the logs and the command line tell administrators about it, if anything."""
-        until = f"{self.valid_until:%d/%m/%Y %H:%M}"
+        """What the logs and the command line tell administrators about it, if anything.
+
+        Once it has expired, the words of the refusal of whatever is to be signed.
+        """
         if self.expired:
-            return (
-                f"the signing certificate of {self.name!r} expired on {until}: certificates, "
-                "sealed documents and daily registers are refused until the renewed one is "
-                "installed (EPROTOCOL_SIGNING_P12)"
-            )
+            return CERTIFICATE_EXPIRED(name=self.name, until=self.valid_until)
         if self.renew_soon:
             return (
-                f"the signing certificate of {self.name!r} expires on {until}, in "
+                f"the signing certificate of {self.name!r} expires on "
+                f"{self.valid_until:%d/%m/%Y %H:%M}, in "
                 f"{self.days_left} days: install the renewed one (EPROTOCOL_SIGNING_P12) before "
                 "then, or certificates and sealed documents will be refused"
             )
         return None
 
+
+#: The organisation's certificate has expired: nothing can be signed with it.
+CERTIFICATE_EXPIRED = Phrase(
+    "signing-certificate-expired",
+    "the signing certificate of {name!r} expired on {until:%d/%m/%Y %H:%M}: certificates, "
+    "sealed documents and daily registers are refused until the renewed one is installed "
+    "(EPROTOCOL_SIGNING_P12)",
+)
 
 #: How many days before the signing certificate expires the administrators are told.
 RENEWAL_NOTICE_DAYS = 30

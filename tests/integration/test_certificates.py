@@ -392,8 +392,8 @@ def test_an_expired_signing_certificate_signs_nothing_and_uses_no_number(
     clock.set(until + timedelta(minutes=1))
     expired = issuing.signing_identity()
     assert expired is not None and expired.expired
-    assert f"expired on {until:%d/%m/%Y %H:%M}" in (expired.notice() or "")
-    refusal = f"signing certificate of 'Δήμος Χανίων \\(ΔΟΚΙΜΑΣΤΙΚΟ\\)' expired on {until:%Y-%m-%d}"
+    refusal = f"signing certificate of 'Δήμος Χανίων \\(ΔΟΚΙΜΑΣΤΙΚΟ\\)' expired on {until:%d/%m/%Y}"
+    assert re.search(refusal, expired.notice() or "")
     with pytest.raises(SigningUnavailable, match=refusal):
         _main_pdf(issuing)
     with pytest.raises(SigningUnavailable, match=refusal):

@@ -249,7 +249,7 @@ def test_the_worker_tells_of_a_signing_certificate_to_renew_then_expired(
     clock.set(noon(identity.valid_until + timedelta(days=1)))
     assert worker.produce_daily_registers() == 0
     assert "daily register failed, will retry: the signing certificate of" in caplog.text
-    assert f"expired on {identity.valid_until:%Y-%m-%d %H:%M}" in caplog.text
+    assert f"expired on {identity.valid_until:%d/%m/%Y %H:%M}" in caplog.text
 
 
 def test_the_background_jobs_give_way_to_requests(books: tuple[Archive, FixedClock]) -> None:
