@@ -134,7 +134,6 @@ TIMESTAMP_SERVER_DOWN = Phrase(
 )
 
 
-
 class Signer(Protocol):
     """Signs PDFs with the organisation's key and validates signatures (pyHanko)."""
 
