@@ -1088,6 +1088,8 @@ class Registry:
             raise InvalidInput(SELF_RELATED(), field="related")
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
         actor = validation.actor(by)
+        if "classification_code" in new_values:
+            self._keep_files_for(ref, new_values["classification_code"])
         with self._db.write() as conn:
             chain = lock_chain(conn)
             row = registration_row(conn, ref)
@@ -1136,6 +1138,25 @@ class Registry:
             )
             emit(conn, "registration.corrected", {"registration_id": row["id"]}, at=now)
         return self.get(ref)
+
+    def _keep_files_for(self, ref: ProtocolRef, code: str | None) -> None:
+        """Lock the entry's files as long as heading ``code`` keeps them, before filing it there.
+
+        ``InvalidInput`` if ``code`` is not a heading. Done before the correction's
+        transaction, outside its locks: a correction that then fails leaves the files
+        locked longer, never shorter, than their heading says.
+        """
+        with self._db.read() as conn:
+            years = self._retention_years(conn, code)
+            row = registration_row(conn, ref)
+            keys = list(
+                conn.execute(
+                    sa.select(FILE.c.storage_key).where(FILE.c.registration_id == row["id"])
+                ).scalars()
+            )
+        until = years_later(row["registered_at"], years)
+        for key in keys:
+            self._store.extend_retention(key, until)
 
     def _relate(
         self, conn: sa.Connection, row: sa.RowMapping, related: Sequence[ProtocolRef]

@@ -13,12 +13,16 @@ from minio.versioningconfig import VersioningConfig
 from eprotocol import (
     Archive,
     ArchiveConfig,
+    Classification,
+    Disposal,
     FileInput,
     FileRole,
     IntakePolicy,
+    InvalidInput,
     LocalStorageConfig,
     NewRegistration,
     RefusedFile,
+    Registration,
     storage_config_from_url,
 )
 from eprotocol.config import StorageConfig
@@ -225,6 +229,62 @@ def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
             assert retention is not None and retention.retain_until_date is not None
             kept_until.append(retention.retain_until_date.year - entry.registered_at.year)
     assert kept_until == [2, 20, 20]  # extended for Φ.2, never shortened for Φ.3
+
+
+def test_a_registration_filed_again_under_a_longer_heading_keeps_its_files_longer(
+    seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    """A correction of the heading moves the files' locks to the new heading's retention."""
+    bucket = seaweed.make_bucket(f"refile-{uuid.uuid4().hex[:8]}", object_lock=True)
+    config = ArchiveConfig(
+        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
+        storage=storage_config_from_url(seaweed.storage_url(bucket)),
+    )
+    client = seaweed.client()
+
+    def kept_for(entry: Registration) -> list[int]:
+        years = []
+        for f in entry.files:
+            retention = client.get_object_retention(bucket, f.storage_key)
+            assert retention is not None and retention.retain_until_date is not None
+            years.append(retention.retain_until_date.year - entry.registered_at.year)
+        return years
+
+    with Archive(config) as archive:
+        archive.initialise(organisation="Δήμος Χανίων")
+        archive.add_classifications(
+            [
+                Classification("Φ.1", "Αιτήσεις", 2, Disposal.DESTROY),
+                Classification("Φ.2", "Άδειες", 20, Disposal.TRANSFER),
+            ],
+            by="admin",
+        )
+        entry = archive.register(
+            NewRegistration(direction="incoming", subject="Αίτηση", classification_code="Φ.1"),
+            [FileInput("αίτηση.pdf", GOOD, FileRole.MAIN), FileInput("σημείωμα.txt", b"ok")],
+            by="c",
+        )
+        assert kept_for(entry) == [2, 2]
+        with pytest.raises(InvalidInput, match=r"'Φ\.9' is not a heading"):
+            archive.correct(
+                entry.book,
+                entry.year,
+                entry.number,
+                {"classification_code": "Φ.9"},
+                reason="x",
+                by="c",
+            )
+        moved = archive.correct(
+            entry.book, entry.year, entry.number, {"classification_code": "Φ.2"}, reason="x", by="c"
+        )
+        assert moved.classification_code == "Φ.2"
+        assert kept_for(moved) == [20, 20]
+        # Filed back under the shorter heading, the files stay locked as long as they were.
+        back = archive.correct(
+            entry.book, entry.year, entry.number, {"classification_code": "Φ.1"}, reason="x", by="c"
+        )
+        assert kept_for(back) == [20, 20]
+        assert [c.new_value for c in back.corrections] == ["Φ.2", "Φ.1"]
 
 
 def test_a_pdf_the_checking_process_cannot_open_is_refused_saying_so(tmp_path: Path) -> None:
