@@ -33,6 +33,7 @@ HEADING_EXISTS = Phrase(
     "the filing plan already has a heading {code!r} ({title}, {years} years, {disposal}); "
     "a heading is not changed",
 )
+NOT_A_HEADING = Phrase("not-a-heading", "{code!r} is not a heading of the filing plan")
 HEADING_TWICE = Phrase("heading-twice", "the heading {code!r} is given twice, differently")
 RETENTION_YEARS = Phrase(
     "retention-years", "retention_years must be a whole number from 1 to {max} (got {value!r})"
@@ -124,6 +125,16 @@ def _one_each(headings: Iterable[Classification]) -> dict[str, Classification]:
         if by_code.setdefault(h.code, h) != h:
             raise InvalidInput(HEADING_TWICE(code=h.code), field="code")
     return by_code
+
+
+def retention_years(conn: sa.Connection, code: str) -> int:
+    """How many years the heading ``code`` keeps its documents; ``InvalidInput`` if none."""
+    years = conn.execute(
+        sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
+    ).scalar()
+    if years is None:
+        raise InvalidInput(NOT_A_HEADING(code=code), field="classification_code")
+    return int(years)
 
 
 def _heading_of(row: sa.Row[Any]) -> Classification:

@@ -52,12 +52,12 @@ from eprotocol.core.errors import (
     SigningUnavailable,
     UnknownBook,
 )
+from eprotocol.core.filing_plan import retention_years
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import (
     ASSIGNMENT,
     BOOK,
     CANCELLATION,
-    CLASSIFICATION,
     CORRECTION,
     FILE,
     FILE_TEXT,
@@ -99,7 +99,6 @@ _CHUNK = 1024 * 1024
 _MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 MAX_PAGE = 500
 
-NOT_A_HEADING = Phrase("not-a-heading", "{code!r} is not a heading of the filing plan")
 ONE_MAIN = Phrase("one-main-document", "a registration has at most one main document")
 FORM_REUSED = Phrase(
     "form-reused",
@@ -313,14 +312,7 @@ class Registry:
 
     def _retention_years(self, conn: sa.Connection, code: str | None) -> int:
         """Retention of a registration's files: its classification's, or the default."""
-        if code is None:
-            return self._default_retention
-        years = conn.execute(
-            sa.select(CLASSIFICATION.c.retention_years).where(CLASSIFICATION.c.code == code)
-        ).scalar()
-        if years is None:
-            raise InvalidInput(NOT_A_HEADING(code=code), field="classification_code")
-        return int(years)
+        return self._default_retention if code is None else retention_years(conn, code)
 
     def year_of(self, instant: datetime) -> int:
         """The protocol year of an instant: its calendar year in the archive's time zone."""
@@ -480,8 +472,8 @@ class Registry:
         if sum(1 for f in files if f.role == FileRole.MAIN) > (0 if issue else 1):
             raise InvalidInput(ONE_MAIN(), field="files")
         book_id = self._book_id(clean.book)
-        routes, related_ids, retention_years = self._look_up(clean, route, actor)
-        retain_until = years_later(self._clock.now(), retention_years)
+        routes, related_ids, years = self._look_up(clean, route, actor)
+        retain_until = years_later(self._clock.now(), years)
         if seal:
             issue, files = self._seal_main(clean.values, files)
         elif issue is not None:

@@ -22,6 +22,7 @@ from eprotocol.core import validation
 from eprotocol.core.audit import events_about, lock_chain, to_event
 from eprotocol.core.database import Database
 from eprotocol.core.errors import InvalidInput, NotFound, Phrase
+from eprotocol.core.filing_plan import retention_years
 from eprotocol.core.greek import WORD, fold, terms
 from eprotocol.core.models import DEPARTMENT, ROUTING_RULE
 from eprotocol.core.organisation import DepartmentTree, administrator
@@ -189,6 +190,8 @@ class RoutingRules:
             chain = lock_chain(conn)
             tree = DepartmentTree(conn)
             actor = administrator(conn, by, tree)
+            if code is not None:
+                retention_years(conn, code)  # a rule on a heading the plan lacks never applies
             values = {
                 "priority": priority,
                 "name": name,

@@ -240,6 +240,10 @@ def test_only_admins_add_rules_and_rules_need_a_condition(ruled: Archive) -> Non
         ruled.add_routing_rule("x", department="TECH", subject_words=["α"], by="clerk")
     with pytest.raises(InvalidInput):
         ruled.add_routing_rule("x", department="TECH", by="admin")
+    # A heading the filing plan lacks would never match: refused, not kept as a dead rule.
+    with pytest.raises(InvalidInput, match=r"'Φ\.999' is not a heading") as caught:
+        ruled.add_routing_rule("x", department="TECH", classification_code="Φ.999", by="admin")
+    assert caught.value.field == "classification_code"
 
 
 def test_history_suggests_where_similar_registrations_went(

@@ -1073,6 +1073,16 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     admin.get_by_role("button", name="Προσθήκη θέσης").click()
     expect(plan.locator("tbody tr").filter(has_text="Φ.610")).to_contain_text("καταστροφή")
 
+    # A routing rule on the new heading, for a department the form names in full.
+    add_department(admin, "ARCHIVE", "Τμήμα Αρχείου")
+    admin.get_by_text("Νέος κανόνας").click()
+    admin.locator("#r-name").fill("Οδοποιία στο αρχείο")
+    admin.locator("#r-class").select_option(label="Φ.610 · Οδοποιία και πεζοδρόμια")
+    admin.locator("#r-dept").select_option(label="ARCHIVE · Τμήμα Αρχείου")
+    admin.get_by_role("button", name="Προσθήκη κανόνα").click()
+    rule = admin.locator("#rules tbody tr").filter(has_text="Οδοποιία στο αρχείο")
+    expect(rule).to_contain_text("Φ.610")
+
     admin.goto(f"{site.base}/register")
     expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
 
