@@ -103,6 +103,7 @@ from eprotocol.core.types import (
     Direction,
     Disposal,
     FileInput,
+    FileRole,
     NewRegistration,
     Page,
     ProtocolBook,
@@ -124,6 +125,9 @@ from eprotocol.pdf.render import ReportlabRenderer
 from eprotocol.search.extract import SandboxedTextExtractor
 from eprotocol.search.whoosh_index import WhooshIndex
 from eprotocol.storage import open_blob_store
+
+#: How many other entries holding the same main document are named (see ``same_main_document``).
+SAME_DOCUMENT_SHOWN = 10
 
 
 class Archive:
@@ -621,6 +625,21 @@ class Archive:
             return entry.referenced_by
         shown = {e.ref for e in self.readable_by(user, hidden)}
         return tuple(sorted({*entry.referenced_by, *shown}))
+
+    def same_main_document(self, entry: Registration, user: User) -> tuple[Registration, ...]:
+        """Other entries, that ``user`` may read, whose main document is ``entry``'s byte for byte.
+
+        The same document registered twice (it came by email and at the counter, say) is
+        a mistake the protocol office cancels; the pages point it out. Oldest first, at
+        most :data:`SAME_DOCUMENT_SHOWN`.
+        """
+        main = next((f for f in entry.files if f.role is FileRole.MAIN), None)
+        if main is None:
+            return ()
+        others = self._registry.with_main_document(
+            main.sha256, other_than=entry.id, limit=SAME_DOCUMENT_SHOWN
+        )
+        return self.readable_by(user, others)
 
     def department_path(self, code: str) -> tuple[str, ...]:
         """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""

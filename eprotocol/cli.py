@@ -390,7 +390,15 @@ def register(
             ],
             submission=key,
         )
+        same = archive.same_main_document(entry, archive.user(by))
     _emit(as_json, entry, entry.protocol_number)
+    if same:
+        also = _refs((e.ref for e in same), entry.book)
+        typer.echo(
+            f"warning: the same main document is registered as {also} too; "
+            "if twice by mistake, cancel the later one",
+            err=True,
+        )
 
 
 @app.command()

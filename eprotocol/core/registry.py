@@ -816,6 +816,30 @@ class Registry:
             ).mappings()
             return self._views(conn, list(rows))
 
+    def with_main_document(self, sha256: str, *, other_than: int, limit: int) -> list[Registration]:
+        """Up to ``limit`` other entries whose main document has these bytes, oldest first."""
+        with self._db.read() as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(FILE.c.registration_id)
+                    .where(
+                        FILE.c.sha256 == sha256,
+                        FILE.c.role == FileRole.MAIN.value,
+                        FILE.c.registration_id != other_than,
+                    )
+                    .order_by(FILE.c.registration_id)
+                    .limit(limit)
+                ).scalars()
+            )
+            if not ids:
+                return []
+            rows = conn.execute(
+                sa.select(REGISTRATION)
+                .where(REGISTRATION.c.id.in_(ids))
+                .order_by(REGISTRATION.c.id)
+            ).mappings()
+            return self._views(conn, list(rows))
+
     def page(
         self, filters: RegistrationFilter, *, limit: int = 50, cursor: str | None = None
     ) -> Page:

@@ -586,3 +586,19 @@ def test_a_protocol_book_of_its_own_is_added_and_registered_in(run: Run) -> None
         "register", "--direction", "incoming", "--subject", "Αναφορά", "--book", "confidential"
     )
     assert secret.stdout == f"1/{year}\n"
+
+
+def test_a_document_registered_twice_is_warned_about(run: Run, tmp_path: Path) -> None:
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    scan = tmp_path / "σάρωση.pdf"
+    scan.write_bytes(make_pdf(1, text="Scan 0042"))
+    args = ("register", str(scan), "--direction", "incoming", "--subject", "Αίτηση")
+    year = datetime.now(ZoneInfo("Europe/Athens")).year
+    first = run(*args)
+    assert (first.stdout, first.stderr) == (f"1/{year}\n", "")
+    again = run(*args)
+    assert (again.returncode, again.stdout) == (0, f"2/{year}\n")
+    assert again.stderr == (
+        f"warning: the same main document is registered as 1/{year} too; "
+        "if twice by mistake, cancel the later one\n"
+    )

@@ -568,3 +568,36 @@ def test_initialise_is_idempotent(archive: Archive, config: ArchiveConfig) -> No
     before = table_counts(config)
     archive.initialise(organisation="Δήμος Χανίων")
     assert table_counts(config) == before
+
+
+def test_the_same_main_document_registered_again_is_pointed_out(org: Archive) -> None:
+    """By email and at the counter: the later entry names the earlier, to whoever may read it."""
+    application = make_pdf(1, text="Application 7731")
+    main = FileInput("αίτηση.pdf", application, FileRole.MAIN)
+    by_email = org.register(incoming(channel="email"), [main], by="clerk")
+    unrelated = org.register(incoming(), [FileInput("άλλη.pdf", PDF, FileRole.MAIN)], by="clerk")
+    # The same bytes as an attachment of another entry are not the same document.
+    org.register(
+        incoming(),
+        [FileInput("κύρια.pdf", make_pdf(3), FileRole.MAIN), FileInput("συν.pdf", application)],
+        by="clerk",
+    )
+    at_counter = org.register(incoming(channel="counter"), [main], by="clerk")
+    secret = org.register(incoming(confidential=True), [main], by="clerk")
+    clerk, maria = org.user("clerk"), org.user("maria")
+
+    assert [e.number for e in org.same_main_document(at_counter, clerk)] == [
+        by_email.number,
+        secret.number,
+    ]
+    assert [e.number for e in org.same_main_document(at_counter, maria)] == [by_email.number]
+    assert [e.number for e in org.same_main_document(by_email, clerk)] == [
+        at_counter.number,
+        secret.number,
+    ]
+    assert org.same_main_document(unrelated, clerk) == ()
+    org.cancel(
+        "general", YEAR, at_counter.number, reason="Διπλή καταχώριση", authorisation="-", by="clerk"
+    )
+    (cancelled, _) = org.same_main_document(by_email, clerk)
+    assert cancelled.status is Status.CANCELLED

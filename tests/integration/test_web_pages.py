@@ -1087,6 +1087,42 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
 
 
+def test_a_document_registered_twice_is_pointed_out_on_its_page(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    scan = tmp_path / "σάρωση.pdf"
+    scan.write_bytes(greek_pdf("Αίτηση που ήρθε και με email και στο γκισέ"))
+    numbers = []
+    for channel in ("email", "counter"):
+        registered = run_cli(
+            "register",
+            str(scan),
+            "--direction",
+            "incoming",
+            "--subject",
+            "Αίτηση",
+            "--channel",
+            channel,
+            env=clean_env(),
+            cwd=site.root,
+        )
+        assert registered.returncode == 0, registered.stderr
+        numbers.append(registered.stdout.strip())
+    page = administration(browser, site)
+    first, second = (n.split("/")[0] for n in numbers)
+    page.goto(f"{site.base}/registrations/general/{site.year}/{second}")
+    notice = page.get_by_test_id("same-document")
+    expect(notice).to_have_text(
+        f"Το ίδιο κύριο έγγραφο, πανομοιότυπο, έχει καταχωριστεί και ως {numbers[0]}. "
+        "Αν πρόκειται για διπλή καταχώριση, ακυρώστε τη νεότερη."
+    )
+    inspect(page, "registration-same-document")
+    notice.get_by_role("link", name=numbers[0]).click()
+    expect(page.get_by_test_id("same-document")).to_contain_text(numbers[1])
+    assert page.url.endswith(f"/registrations/general/{site.year}/{first}")
+    page.context.close()
+
+
 def test_administrators_are_told_before_the_signing_certificate_expires(
     browser: Browser, tmp_path: Path
 ) -> None:

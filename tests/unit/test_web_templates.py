@@ -211,6 +211,7 @@ def _render_registration(entry: Registration) -> str:
         open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
         url="/registrations/general/2026/7",
         away=frozenset(),
+        same_document=(),
     )
 
 

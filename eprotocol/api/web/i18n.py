@@ -141,6 +141,12 @@ ENGLISH: dict[str, str] = {
         "the heading sets. A heading does not change once added."
     ),
     "Μετά τη διατήρηση": "At the end",
+    "Το ίδιο κύριο έγγραφο, πανομοιότυπο, έχει καταχωριστεί και ως": (
+        "The same main document, byte for byte, was also registered as"
+    ),
+    "Αν πρόκειται για διπλή καταχώριση, ακυρώστε τη νεότερη.": (
+        "If it was registered twice by mistake, cancel the later one."
+    ),
     "Νέα θέση": "New heading",
     "Προσθήκη θέσης": "Add heading",
     "Φόρτωση από αρχείο CSV": "Load from a CSV file",

@@ -385,6 +385,7 @@ class RegistrationPages(Controller):
             registered=registered,
             may_register=holds(user, Action.REGISTER),
             trail=trail,
+            same_document=archive.same_main_document(entry, user),
             departments=archive.departments(),
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
