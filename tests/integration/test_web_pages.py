@@ -334,7 +334,7 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     expect(hit).to_contain_text(f"1/{year}")
     expect(hit.locator("mark").first).to_be_visible()
     expect(hit).to_contain_text("<script>window.__xss = 1</script>")
-    expect(page.locator(".facets")).to_contain_text("TECH")
+    expect(page.locator(".facets")).to_contain_text("Διεύθυνση Τεχνικών Υπηρεσιών (TECH)")
     inspect(page, "search")
     mistyped = page.goto(f"{base}/search?q=date:[20261301 to 20261231]")
     assert mistyped is not None and mistyped.status == 422

@@ -555,6 +555,7 @@ def search(
         user=user,
         q=q,
         result=result,
+        department_names={d.code: d.name for d in archive_of(state).departments()},
         error=error,
         active=active,
         offset=offset,
