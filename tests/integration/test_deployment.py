@@ -246,7 +246,7 @@ def test_staff_log_in_and_register_a_scan_through_the_proxy(
         page = context.new_page()
         page.goto(f"{proxied.https}/login")
         page.get_by_label("Όνομα χρήστη").fill("admin")
-        page.get_by_label("Κωδικός").fill(PASSWORD)
+        page.get_by_label("Κωδικός πρόσβασης").fill(PASSWORD)
         page.get_by_role("button", name="Σύνδεση").click()
         expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
         assert page.url.startswith(f"{proxied.https}/")

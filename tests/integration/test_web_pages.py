@@ -144,7 +144,7 @@ def inspect(page: Page, name: str) -> None:
 def log_in(page: Page, base: str, username: str, password: str = PASSWORD) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("Όνομα χρήστη").fill(username)
-    page.get_by_label("Κωδικός").fill(password)
+    page.get_by_label("Κωδικός πρόσβασης").fill(password)
     page.get_by_role("button", name="Σύνδεση").click()
     expect(page.get_by_role("button", name="Αποσύνδεση")).to_be_visible()
 
@@ -241,7 +241,7 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     expect(page).to_have_url(re.compile(r"/login\?next=/search$"))
     inspect(page, "login")
     page.get_by_label("Όνομα χρήστη").fill("admin")
-    page.get_by_label("Κωδικός").fill("wrong password")
+    page.get_by_label("Κωδικός πρόσβασης").fill("wrong password")
     page.get_by_role("button", name="Σύνδεση").click()
     expect(page.get_by_role("alert")).to_have_text("Λάθος όνομα χρήστη ή κωδικός.")
     log_in(page, base, "admin")
@@ -497,7 +497,7 @@ def test_a_login_goes_back_only_to_this_site(site: Site, browser: Browser) -> No
     page = context.new_page()
     page.goto(f"{site.base}/login?next=//evil.example/steal")
     page.get_by_label("Όνομα χρήστη").fill("admin")
-    page.get_by_label("Κωδικός").fill(PASSWORD)
+    page.get_by_label("Κωδικός πρόσβασης").fill(PASSWORD)
     page.get_by_role("button", name="Σύνδεση").click()
     expect(page).to_have_url(f"{site.base}/")
     context.close()
@@ -921,7 +921,7 @@ def test_staff_change_their_own_password_and_admins_reset_a_forgotten_one(
     elsewhere.context.close()
     log_out(nikos)
     nikos.get_by_label("Όνομα χρήστη").fill("nikos.m")
-    nikos.get_by_label("Κωδικός").fill(PASSWORD)  # the one the administrator saw: no more
+    nikos.get_by_label("Κωδικός πρόσβασης").fill(PASSWORD)  # the one the administrator saw: no more
     nikos.get_by_role("button", name="Σύνδεση").click()
     expect(nikos.get_by_role("alert")).to_have_text("Λάθος όνομα χρήστη ή κωδικός.")
     log_in(nikos, site.base, "nikos.m", own)
@@ -1085,6 +1085,13 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
 
     admin.goto(f"{site.base}/register")
     expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
+    # In English the plan's code is a code (the Greek word also means a password).
+    admin.goto(f"{site.base}/admin?lang=en")
+    expect(admin.locator("#plan thead")).to_have_text(
+        re.compile(r"Code\s*Title\s*Retention \(years\)\s*At the end")
+    )
+    expect(admin.locator("#departments thead")).to_contain_text("Code")
+    admin.context.close()
 
 
 def test_a_document_registered_twice_is_pointed_out_on_its_page(

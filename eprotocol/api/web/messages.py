@@ -30,7 +30,7 @@ _FIELDS = {
     "digest_email": "Email ημερήσιας σύνοψης",
     "code": "Κωδικός",
     "files": "Αρχεία",
-    "password": "Κωδικός",
+    "password": "Κωδικός πρόσβασης",
     "department": "Τμήμα",
     "assignee": "Υπάλληλος",
     "purpose": "Σκοπός",
