@@ -626,12 +626,15 @@ class Archive:
         shown = {e.ref for e in self.readable_by(user, hidden)}
         return tuple(sorted({*entry.referenced_by, *shown}))
 
-    def same_main_document(self, entry: Registration, user: User) -> tuple[Registration, ...]:
+    def same_main_document(
+        self, entry: Registration, user: User | None
+    ) -> tuple[Registration, ...]:
         """Other entries, that ``user`` may read, whose main document is ``entry``'s byte for byte.
 
         The same document registered twice (it came by email and at the counter, say) is
         a mistake the protocol office cancels; the pages point it out. Oldest first, at
-        most :data:`SAME_DOCUMENT_SHOWN`.
+        most :data:`SAME_DOCUMENT_SHOWN`. ``user`` None: all of them, for the operator
+        at the command line, who reads the whole database anyway.
         """
         main = next((f for f in entry.files if f.role is FileRole.MAIN), None)
         if main is None:
@@ -639,7 +642,7 @@ class Archive:
         others = self._registry.with_main_document(
             main.sha256, other_than=entry.id, limit=SAME_DOCUMENT_SHOWN
         )
-        return self.readable_by(user, others)
+        return tuple(others) if user is None else self.readable_by(user, others)
 
     def department_path(self, code: str) -> tuple[str, ...]:
         """Codes from the top of the tree down to department ``code`` (``NotFound`` if none)."""

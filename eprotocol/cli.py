@@ -390,8 +390,20 @@ def register(
             ],
             submission=key,
         )
-        same = archive.same_main_document(entry, archive.user(by))
-    _emit(as_json, entry, entry.protocol_number)
+        _emit(as_json, entry, entry.protocol_number)
+        _warn_if_registered_twice(archive, entry)
+
+
+def _warn_if_registered_twice(archive: Archive, entry: Registration) -> None:
+    """Say on stderr which other entries have the same main document (the operator sees all).
+
+    Only a warning: the registration is done, so a failure to look is said, not an exit 1.
+    """
+    try:
+        same = archive.same_main_document(entry, None)
+    except EProtocolError as exc:
+        typer.echo(f"warning: could not look for the same document elsewhere: {exc}", err=True)
+        return
     if same:
         also = _refs((e.ref for e in same), entry.book)
         typer.echo(

@@ -591,6 +591,7 @@ def test_the_same_main_document_registered_again_is_pointed_out(org: Archive) ->
         secret.number,
     ]
     assert [e.number for e in org.same_main_document(at_counter, maria)] == [by_email.number]
+    assert org.same_main_document(at_counter, None) == org.same_main_document(at_counter, clerk)
     assert [e.number for e in org.same_main_document(by_email, clerk)] == [
         at_counter.number,
         secret.number,
