@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -249,6 +249,8 @@ class SeaweedServer:
     base: Path
     s3_port: int
     proc: subprocess.Popen[bytes] | None = None
+    #: The ports of the running server: its unix sockets in /tmp are named after them.
+    _ports: list[int] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -310,6 +312,7 @@ class SeaweedServer:
             "-s3.port.lance=0",
         ]
         log = (self.base / "server.out").open("wb")
+        self._ports = [self.s3_port, *ports.values(), *grpc.values()]
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while True:
@@ -335,6 +338,12 @@ class SeaweedServer:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        # It makes a unix socket per port in /tmp (seaweedfs-s3-8333.sock...), whatever
+        # TMPDIR says, and a killed server leaves them there.
+        for port in self._ports:
+            for left in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108 - where weed puts them
+                if left.is_socket():
+                    left.unlink(missing_ok=True)
 
     def restart(self) -> None:
         self.kill()
