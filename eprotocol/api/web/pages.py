@@ -88,6 +88,11 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
     )
 
 
+def _department_names(archive: Archive) -> dict[str, str]:
+    """Each department's name by its code, for the pages' ``department`` filter."""
+    return {d.code: d.name for d in archive.departments()}
+
+
 def _names(archive: Archive) -> dict[str, Any]:
     """What the pages name departments and people by (the ``department`` and ``person`` filters).
 
@@ -95,7 +100,7 @@ def _names(archive: Archive) -> dict[str, Any]:
     """
     users = archive.users()
     return {
-        "department_names": {d.code: d.name for d in archive.departments()},
+        "department_names": _department_names(archive),
         "people": {u.username: u.full_name for u in users},
         "away": frozenset(u.username for u in users if not u.active),
     }
@@ -210,7 +215,7 @@ async def routing_suggestions(
         )
     except InvalidInput:
         suggestions = ()  # the form is not complete yet: nothing to suggest
-    names = {d.code: d.name for d in await sync_to_thread(archive_of(state).departments)}
+    names = await sync_to_thread(_department_names, archive_of(state))
     return page(
         request, "_suggestions.html", user=user, suggestions=suggestions, department_names=names
     )
@@ -555,7 +560,7 @@ def search(
         user=user,
         q=q,
         result=result,
-        department_names={d.code: d.name for d in archive_of(state).departments()},
+        department_names=_department_names(archive_of(state)),
         error=error,
         active=active,
         offset=offset,
