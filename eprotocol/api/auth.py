@@ -88,7 +88,9 @@ def issue_token(user: User, secret_key: str, now: float) -> str:
     """A login token for ``user``, valid for :data:`TOKEN_LIFETIME` from ``now`` (epoch seconds)."""
     claims = {
         "sub": user.username,
-        "iat": int(now),
+        # To the microsecond (RFC 7519 allows it): a password change ends the logins made
+        # before it, even in the same second, and not the one made just after it.
+        "iat": round(now, 6),
         "exp": int(now + TOKEN_LIFETIME.total_seconds()),
     }
     return jwt.encode(claims, secret_key, algorithm=_ALGORITHM)
@@ -119,7 +121,7 @@ def user_for_credential(credential: str, state: State) -> User:
         raise Unauthenticated("the login has expired; log in again") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("the token is not valid") from None
-    issued_at = datetime.fromtimestamp(int(claims["iat"]), UTC)
+    issued_at = datetime.fromtimestamp(float(claims["iat"]), UTC)
     return archive.user_for_login(str(claims["sub"]), issued_at)
 
 

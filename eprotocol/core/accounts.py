@@ -144,8 +144,7 @@ class Accounts:
             if not row["active"]:
                 raise Unauthenticated("the user is deactivated")
             changed = row["credentials_changed_at"]
-            # Logins record whole seconds: one made in the second of the change still holds.
-            if changed is not None and issued_at < changed.replace(microsecond=0):
+            if changed is not None and issued_at < changed:
                 raise Unauthenticated("the password has changed since this login; log in again")
             return user_of(row, DepartmentTree(conn))
 
