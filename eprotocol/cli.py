@@ -37,7 +37,6 @@ from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
     Channel,
-    Classification,
     Direction,
     Disposal,
     FileInput,
@@ -699,12 +698,6 @@ classification_app = typer.Typer(
 app.add_typer(classification_app, name="classification")
 
 
-def _headings(headings: Iterable[Classification]) -> str:
-    return "\n".join(
-        f"{h.code}\t{h.title}\t{h.retention_years}\t{h.disposal.value}" for h in headings
-    )
-
-
 @classification_app.command("add")
 def classification_add(
     code: Annotated[str, typer.Argument(help="Code of the heading, e.g. Φ.600.")],
@@ -729,7 +722,8 @@ def classification_list(as_json: JsonOption = False) -> None:
     """List the filing plan: code, title, years kept and what happens then."""
     with _archive() as archive:
         headings = archive.classifications()
-    _emit(as_json, headings, _headings(headings))
+    lines = [f"{h.code}\t{h.title}\t{h.retention_years}\t{h.disposal.value}" for h in headings]
+    _emit(as_json, headings, "\n".join(lines))
 
 
 @classification_app.command("import")

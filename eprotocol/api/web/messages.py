@@ -274,7 +274,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     ),
     "plan-empty": lambda v: "Το αρχείο δεν έχει καμία θέση.",
     "plan-extra-values": lambda v: "Περισσότερες τιμές από όσες στήλες ονομάζει η πρώτη γραμμή.",
-    "plan-line": lambda v: f"Γραμμή {v['line']}: {_in_greek(v['problem'])}",
+    "plan-line": lambda v: f"Γραμμή {v['line']}: {in_page_language(v['problem'], 'el')}",
     "placed-below-itself": lambda v: (
         f"Το τμήμα {v['code']} δεν μπορεί να υπαχθεί στο {v['parent']}, "
         "που είναι το ίδιο ή κάτω από αυτό."
@@ -284,11 +284,6 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
 
 def _say(text: Text) -> str:
     return IN_GREEK[text.kind](text.values)
-
-
-def _in_greek(message: str) -> str:
-    """A refusal quoted inside another, in Greek if it has its own phrase."""
-    return _say(message) if isinstance(message, Text) and message.kind in IN_GREEK else message
 
 
 def in_page_language(message: str, lang: str, *, default_book: str | None = None) -> str:
