@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -200,16 +200,34 @@ def test_identical_files_are_stored_once(
     assert [v.object_name for v in versions] == [first.files[0].storage_key]
 
 
-def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
+def locked_archive(
     seaweed: SeaweedServer, tmp_path: Path
-) -> None:
-    """Bytes registered again under a longer retention get the later lock date."""
-    bucket = seaweed.make_bucket(f"retain-{uuid.uuid4().hex[:8]}", object_lock=True)
+) -> tuple[ArchiveConfig, Callable[[Registration], list[int]]]:
+    """An archive on a new S3 Object Lock bucket, and how many years each file of an entry
+    is locked for (counted from the year it was registered)."""
+    bucket = seaweed.make_bucket(f"locked-{uuid.uuid4().hex[:8]}", object_lock=True)
     config = ArchiveConfig(
         database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
         storage=storage_config_from_url(seaweed.storage_url(bucket)),
     )
     client = seaweed.client()
+
+    def years_locked(entry: Registration) -> list[int]:
+        years = []
+        for f in entry.files:
+            retention = client.get_object_retention(bucket, f.storage_key)
+            assert retention is not None and retention.retain_until_date is not None
+            years.append(retention.retain_until_date.year - entry.registered_at.year)
+        return years
+
+    return config, years_locked
+
+
+def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
+    seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    """Bytes registered again under a longer retention get the later lock date."""
+    config, years_locked = locked_archive(seaweed, tmp_path)
     with Archive(config) as archive:
         archive.initialise(organisation="Δήμος Χανίων")
         for code, years in (("Φ.1", 2), ("Φ.2", 20), ("Φ.3", 5)):
@@ -225,9 +243,7 @@ def test_a_shared_file_stays_locked_as_long_as_its_longest_lived_registration(
                 [FileInput("αίτηση.pdf", GOOD, FileRole.MAIN)],
                 by="c",
             )
-            retention = client.get_object_retention(bucket, entry.files[0].storage_key)
-            assert retention is not None and retention.retain_until_date is not None
-            kept_until.append(retention.retain_until_date.year - entry.registered_at.year)
+            kept_until.append(years_locked(entry)[0])
     assert kept_until == [2, 20, 20]  # extended for Φ.2, never shortened for Φ.3
 
 
@@ -235,21 +251,7 @@ def test_a_registration_filed_again_under_a_longer_heading_keeps_its_files_longe
     seaweed: SeaweedServer, tmp_path: Path
 ) -> None:
     """A correction of the heading moves the files' locks to the new heading's retention."""
-    bucket = seaweed.make_bucket(f"refile-{uuid.uuid4().hex[:8]}", object_lock=True)
-    config = ArchiveConfig(
-        database_url=f"sqlite:///{tmp_path / 'eprotocol.db'}",
-        storage=storage_config_from_url(seaweed.storage_url(bucket)),
-    )
-    client = seaweed.client()
-
-    def kept_for(entry: Registration) -> list[int]:
-        years = []
-        for f in entry.files:
-            retention = client.get_object_retention(bucket, f.storage_key)
-            assert retention is not None and retention.retain_until_date is not None
-            years.append(retention.retain_until_date.year - entry.registered_at.year)
-        return years
-
+    config, kept_for = locked_archive(seaweed, tmp_path)
     with Archive(config) as archive:
         archive.initialise(organisation="Δήμος Χανίων")
         archive.add_classifications(
