@@ -404,8 +404,14 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
 
     # Statistics: charts, yearly totals, CSV.
     page.goto(f"{base}/statistics")
-    expect(page.locator(".headline")).to_contain_text(f"1 υποθέσεις το {year}")
+    expect(page.locator(".headline")).to_contain_text(f"1 υπόθεση το {year}")
     expect(page.locator("svg.chart").first).to_be_visible()
+    by_department = page.get_by_role("region", name="Χρεώσεις ανά τμήμα")
+    expect(by_department.locator("li")).to_have_text(["Διεύθυνση Τεχνικών Υπηρεσιών (TECH)1"])
+    expect(page.get_by_role("region", name="Καταχωρίσεις ανά θέμα αρχειοθέτησης")).to_contain_text(
+        "Χωρίς θέμα αρχειοθέτησης"
+    )
+    expect(page.locator("#times-h + .table-wrap")).to_contain_text("Διεύθυνση Τεχνικών Υπηρεσιών")
     inspect(page, "statistics")
     with page.expect_download() as csv_info:
         page.get_by_role("link", name="Λήψη CSV").click()
@@ -725,6 +731,10 @@ def test_a_certificate_form_sent_twice_issues_once(site: Site, browser: Browser)
     page.get_by_label("Τι βεβαιώνεται").fill("είναι δημότης του Δήμου Χανίων.")
     _sent_twice(page, site, "form[action='/certificates']")
     expect(page.get_by_test_id("verification-code")).not_to_be_empty()
+    page.goto(f"{site.base}/statistics")
+    by_kind = page.get_by_role("region", name="Βεβαιώσεις ανά είδος").locator("li")
+    expect(by_kind.filter(has_text="Βεβαίωση")).to_have_count(1)  # the template's title
+    expect(by_kind.filter(has_text="generic")).to_have_count(0)  # not its code
     page.context.close()
 
 
@@ -1034,7 +1044,7 @@ def test_a_search_says_so_while_the_index_is_rebuilt(browser: Browser, tmp_path:
 
 
 def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
-    site: Site, browser: Browser
+    site: Site, browser: Browser, tmp_path: Path
 ) -> None:
     """A spreadsheet with a mistake adds nothing and says which line; the plan is then used."""
     admin = administration(browser, site)
@@ -1084,6 +1094,16 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
 
     admin.goto(f"{site.base}/register")
     expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
+    pdf = tmp_path / "αίτηση.pdf"
+    pdf.write_bytes(greek_pdf("Αποκατάσταση πεζοδρομίου"))
+    admin.locator("#files").set_input_files(str(pdf))
+    admin.locator("#subject").fill("Αποκατάσταση πεζοδρομίου")
+    admin.locator("#classification_code").select_option("Φ.610")
+    admin.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    expect(admin.get_by_test_id("protocol-number")).to_be_visible()
+    admin.goto(f"{site.base}/statistics")
+    by_heading = admin.get_by_role("region", name="Καταχωρίσεις ανά θέμα αρχειοθέτησης")
+    expect(by_heading).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

@@ -659,6 +659,9 @@ def statistics(
         classification_chart=charts.bars(figures.by_classification),
         certificate_chart=charts.bars(figures.certificates),
         years=sorted(set(totals) | {this_year}, reverse=True),
+        department_names=_department_names(archive),
+        heading_titles={c.code: c.title for c in archive.classifications()},
+        certificate_titles={t.code: t.title for t in archive.certificate_templates()},
     )
 
 
