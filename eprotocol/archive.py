@@ -320,7 +320,8 @@ class Archive:
         """Add a heading to the filing plan; its files are kept ``retention_years`` years.
 
         Administrators only; a heading of that code already there with other values is
-        a ``Conflict`` (a heading is not changed once its files are filed under it).
+        a ``Conflict`` (its retention is not changed once files are filed under it; see
+        :meth:`retitle_classification` for its title).
         """
         wanted = filing_plan.heading(code, title, retention_years, disposal)
         self._plan.add([wanted], by=by)
@@ -335,6 +336,13 @@ class Archive:
         after lines are added to it (see :func:`eprotocol.core.filing_plan.read_plan_csv`).
         """
         return self._plan.add(headings, by=by)
+
+    def retitle_classification(self, code: str, title: str, *, by: str) -> Classification:
+        """Correct the title of a heading of the filing plan (administrators only).
+
+        Its retention and disposal are not changed; the audit trail keeps the old title.
+        """
+        return self._plan.retitle(code, title, by=by)
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.

@@ -30,7 +30,7 @@ import typer
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
 from eprotocol.core.errors import EProtocolError
-from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, read_plan_csv
+from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
 from eprotocol.core.organisation import ADMIN_USERNAME, UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
@@ -709,12 +709,25 @@ def classification_add(
     by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
-    """Add a heading to the filing plan (it is not changed afterwards)."""
+    """Add a heading to the filing plan (its retention is not changed afterwards)."""
     with _archive() as archive:
-        heading = archive.add_classification(
-            code, title, retention_years=retention_years, disposal=disposal, by=by
-        )
-    _emit(as_json, heading, f"heading {heading.code} added")
+        wanted = heading(code, title, retention_years, disposal)
+        added = archive.add_classifications([wanted], by=by)
+    news = "added" if added else "is already in the plan as given"
+    _emit(as_json, wanted, f"heading {wanted.code} {news}")
+
+
+@classification_app.command("retitle")
+def classification_retitle(
+    code: Annotated[str, typer.Argument(help="Code of the heading, e.g. Φ.600.")],
+    title: Annotated[str, typer.Argument(help="Its corrected title.")],
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """Correct the title of a heading (its retention and disposal stay as they are)."""
+    with _archive() as archive:
+        corrected = archive.retitle_classification(code, title, by=by)
+    _emit(as_json, corrected, f"heading {corrected.code} is now titled «{corrected.title}»")
 
 
 @classification_app.command("list")
@@ -747,7 +760,7 @@ def classification_import(
     with _archive() as archive:
         headings = read_plan_csv(plan.read_bytes())
         added = archive.add_classifications(headings, by=by)
-    skipped = len(headings) - len(added)
+    skipped = len({h.code for h in headings}) - len(added)  # a line given twice is one heading
     _emit(as_json, added, f"{len(added)} heading(s) added, {skipped} already in the plan")
 
 

@@ -2,8 +2,9 @@
 
 A municipality keeps its plan as a table of headings (code, title, years of retention,
 what happens at the end); :func:`read_plan_csv` reads that table as a spreadsheet saves
-it, and :meth:`FilingPlan.add` adds the headings in one transaction. A heading, once
-added, is not changed: the files filed under it were stored with its retention.
+it, and :meth:`FilingPlan.add` adds the headings in one transaction. A heading's
+retention and disposal, once added, are not changed: the files filed under it were
+stored with its retention. Its title may be corrected (:meth:`FilingPlan.retitle`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ MAX_YEARS = 200
 HEADING_EXISTS = Phrase(
     "heading-exists",
     "the filing plan already has a heading {code!r} ({title}, {years} years, {disposal}); "
-    "a heading is not changed",
+    "its retention and disposal are not changed (its title may be corrected)",
 )
 NOT_A_HEADING = Phrase("not-a-heading", "{code!r} is not a heading of the filing plan")
 HEADING_TWICE = Phrase("heading-twice", "the heading {code!r} is given twice, differently")
@@ -197,3 +198,36 @@ class FilingPlan:
                     at=now,
                 )
         return tuple(wanted.values())
+
+    def retitle(self, code: str, title: str, *, by: str) -> Classification:
+        """Correct the title of the heading ``code``; the heading as it is now.
+
+        Only the title: its retention and disposal stay as its files were stored.
+        The audit trail keeps the title it had. ``InvalidInput`` for a code not in the
+        plan or an empty title; the same title again changes nothing.
+        """
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            user = administrator(conn, by)
+            row = conn.execute(
+                sa.select(CLASSIFICATION).where(CLASSIFICATION.c.code == code)
+            ).one_or_none()
+            if row is None:
+                raise InvalidInput(NOT_A_HEADING(code=code), field="code")
+            have = _heading_of(row)
+            wanted = heading(code, title, have.retention_years, have.disposal)
+            if wanted == have:
+                return have
+            conn.execute(
+                sa.update(CLASSIFICATION)
+                .where(CLASSIFICATION.c.code == code)
+                .values(title=wanted.title)
+            )
+            chain.append(
+                actor=user.username,
+                action="classification.retitled",
+                target=code,
+                details={"title": wanted.title, "previous_title": have.title},
+                at=self._clock.now(),
+            )
+        return wanted

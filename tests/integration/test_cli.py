@@ -543,16 +543,26 @@ def test_the_filing_plan_is_loaded_from_a_spreadsheet(run: Run, tmp_path: Path) 
         1,
         "eprotocol: line 5: retention_years must be a whole number from 1 to 200 (got 'δέκα')\n",
     )
-    plan.write_bytes("\n".join([*lines, "Φ.20;Προσλήψεις;50;review"]).encode())
+    # A line copied twice in the file is one heading, not one "already in the plan".
+    plan.write_bytes("\n".join([*lines, *["Φ.20;Προσλήψεις;50;review"] * 2]).encode())
     again = run("classification", "import", str(plan))
     assert again.stdout == "1 heading(s) added, 2 already in the plan\n"
 
     one = run("classification", "add", "Φ.30", "Συμβάσεις", "--retention-years", "20")
     assert one.stdout == "heading Φ.30 added\n"
+    same = run("classification", "add", "Φ.30", "Συμβάσεις", "--retention-years", "20")
+    assert same.stdout == "heading Φ.30 is already in the plan as given\n"
     taken = run("classification", "add", "Φ.30", "Άλλο", "--retention-years", "20")
     assert taken.returncode == 1 and "already has a heading 'Φ.30'" in taken.stderr
+    fixed = run("classification", "retitle", "Φ.12", "Βεβαιώσεις μόνιμης κατοικίας")
+    assert fixed.stdout == "heading Φ.12 is now titled «Βεβαιώσεις μόνιμης κατοικίας»\n"
+    unknown = run("classification", "retitle", "Φ.13", "Άλλο")
+    assert (unknown.returncode, unknown.stderr) == (
+        1,
+        "eprotocol: 'Φ.13' is not a heading of the filing plan\n",
+    )
     assert run("classification", "list").stdout.splitlines() == [
-        "Φ.12\tΒεβαιώσεις\t5\treview",
+        "Φ.12\tΒεβαιώσεις μόνιμης κατοικίας\t5\treview",
         "Φ.20\tΠροσλήψεις\t50\treview",
         "Φ.30\tΣυμβάσεις\t20\treview",
         "Φ.600\tΟδοποιία\t10\ttransfer",

@@ -90,7 +90,7 @@ def test_a_plan_that_would_change_a_heading_adds_nothing(org: Archive) -> None:
     assert "already has a heading 'Φ.600' (Οδοποιία, 10 years, transfer)" in caught.value.message
     assert in_page_language(caught.value.message, "el") == (
         "Το σχέδιο αρχειοθέτησης έχει ήδη τη θέση 'Φ.600' («Οδοποιία», 10 έτη, "
-        "παράδοση στα ΓΑΚ)· μια θέση δεν αλλάζει."
+        "παράδοση στα ΓΑΚ)· η διατήρηση μιας θέσης δεν αλλάζει (ο τίτλος της διορθώνεται)."
     )
     assert org.classifications() == plan  # not even the new Φ.20
     assert last_event(org) == before
@@ -116,4 +116,45 @@ def test_only_administrators_change_the_plan(org: Archive) -> None:
     with pytest.raises(Forbidden):
         org.add_classifications(read_plan_csv(PLAN.encode()), by="nobody")
     assert org.classifications() == ()
+    assert last_event(org) == before
+
+
+def test_a_heading_s_title_is_corrected_and_its_retention_kept(org: Archive) -> None:
+    org.add_classification("Φ.600", "Οδοποϊα", retention_years=10, disposal="transfer", by="admin")
+    before = last_event(org)
+
+    corrected = org.retitle_classification("Φ.600", " Οδοποιία ", by="admin")
+
+    assert corrected == Classification("Φ.600", "Οδοποιία", 10, Disposal.TRANSFER)
+    assert org.classifications() == (corrected,)
+    events = org.audit_events(after=before, limit=10)
+    assert [(e.actor, e.action, e.target, e.details) for e in events] == [
+        (
+            "admin",
+            "classification.retitled",
+            "Φ.600",
+            {"title": "Οδοποιία", "previous_title": "Οδοποϊα"},
+        )
+    ]
+    # The same title again changes nothing and records nothing.
+    assert org.retitle_classification("Φ.600", "Οδοποιία", by="admin") == corrected
+    assert last_event(org) == events[-1].seq
+
+
+def test_a_title_correction_is_refused_without_a_heading_a_title_or_the_right(
+    org: Archive,
+) -> None:
+    org.add_classification("Φ.600", "Οδοποιία", retention_years=10, disposal="transfer", by="admin")
+    before, plan = last_event(org), org.classifications()
+
+    with pytest.raises(InvalidInput, match=r"'Φ\.601' is not a heading") as unknown:
+        org.retitle_classification("Φ.601", "Πεζοδρόμια", by="admin")
+    assert unknown.value.field == "code"
+    with pytest.raises(InvalidInput) as empty:
+        org.retitle_classification("Φ.600", "  ", by="admin")
+    assert empty.value.field == "title"
+    with pytest.raises(Forbidden, match="clerk may not"):
+        org.retitle_classification("Φ.600", "Πεζοδρόμια", by="clerk")
+
+    assert org.classifications() == plan
     assert last_event(org) == before

@@ -1082,6 +1082,20 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     admin.get_by_role("button", name="Προσθήκη θέσης").click()
     expect(plan.locator("tbody tr").filter(has_text="Φ.610")).to_contain_text("καταστροφή")
 
+    # A typo in a title is corrected; the retention stays (an empty title is refused, kept).
+    admin.get_by_text("Διόρθωση τίτλου θέσης").click()
+    admin.locator("#t-code").select_option("Φ.600")
+    admin.locator("#t-title").fill(" ")
+    admin.locator("#t-title").evaluate("input => input.required = false")  # as if sent by hand
+    admin.get_by_role("button", name="Διόρθωση τίτλου", exact=True).click()
+    expect(plan.get_by_role("alert")).to_contain_text("Τίτλος")
+    expect(admin.locator("#t-code")).to_have_value("Φ.600")
+    admin.locator("#t-title").fill("Οδοποιία και οδική ασφάλεια")
+    admin.get_by_role("button", name="Διόρθωση τίτλου", exact=True).click()
+    expect(plan.locator("tbody tr").filter(has_text="Φ.600")).to_have_text(
+        re.compile(r"Φ\.600\s*Οδοποιία και οδική ασφάλεια\s*10\s*παράδοση στα ΓΑΚ")
+    )
+
     # A routing rule on the new heading, for a department the form names in full.
     add_department(admin, "ARCHIVE", "Τμήμα Αρχείου")
     admin.get_by_text("Νέος κανόνας").click()

@@ -224,6 +224,21 @@ async def add_classification(
     return await _submit(request, "new-heading", add, again, "/admin#plan")
 
 
+@post("/admin/classifications/retitle")
+async def retitle_classification(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Response[Any]:
+    """Correct the title of a heading of the filing plan (its retention stays)."""
+
+    def retitle(form: FormMultiDict) -> None:
+        archive_of(state).retitle_classification(
+            form_text(form, "code"), form_text(form, "title"), by=user.username
+        )
+
+    again = partial(_overview, request, user, state)
+    return await _submit(request, "retitle-heading", retitle, again, "/admin#plan")
+
+
 @post("/admin/classifications/import")
 async def import_classifications(
     request: Request[Any, Any, State], user: User, state: State
@@ -435,6 +450,7 @@ HANDLERS = [
     add_rule,
     remove_rule,
     add_classification,
+    retitle_classification,
     import_classifications,
     user_details,
     change_user,

@@ -136,11 +136,16 @@ ENGLISH: dict[str, str] = {
     "Δεν υπάρχουν ακόμη καταχωρίσεις.": "No registrations yet.",
     "Δεν υπάρχουν ανοιχτές χρεώσεις σε εσάς.": "Nothing is assigned to you.",
     "Διατήρηση (έτη)": "Retention (years)",
-    "Κάθε καταχώριση μπορεί να αρχειοθετηθεί σε μια θέση· τα αρχεία της φυλάσσονται όσα έτη ορίζει η θέση. Μια θέση δεν αλλάζει αφού προστεθεί.": (
+    "Κάθε καταχώριση μπορεί να αρχειοθετηθεί σε μια θέση· τα αρχεία της φυλάσσονται όσα έτη ορίζει η θέση. Η διατήρηση μιας θέσης δεν αλλάζει αφού προστεθεί· ο τίτλος της διορθώνεται.": (
         "Each registration can be filed under one heading; its files are kept for the years "
-        "the heading sets. A heading does not change once added."
+        "the heading sets. A heading's retention does not change once added; its title can "
+        "be corrected."
     ),
     "Μετά τη διατήρηση": "At the end",
+    "Διόρθωση τίτλου θέσης": "Correct a heading's title",
+    "Διόρθωση τίτλου": "Correct the title",
+    "Νέος τίτλος": "New title",
+    "Θέση": "Heading",
     "Το ίδιο κύριο έγγραφο, πανομοιότυπο, έχει καταχωριστεί και ως": (
         "The same main document, byte for byte, was also registered as"
     ),

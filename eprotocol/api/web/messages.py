@@ -261,7 +261,8 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     # The filing plan (core/filing_plan.py)
     "heading-exists": lambda v: (
         f"Το σχέδιο αρχειοθέτησης έχει ήδη τη θέση {v['code']!r} («{v['title']}», "
-        f"{v['years']} έτη, {GREEK.get(v['disposal'], v['disposal'])})· μια θέση δεν αλλάζει."
+        f"{v['years']} έτη, {GREEK.get(v['disposal'], v['disposal'])})· "
+        "η διατήρηση μιας θέσης δεν αλλάζει (ο τίτλος της διορθώνεται)."
     ),
     "heading-twice": lambda v: f"Η θέση {v['code']!r} δίνεται δύο φορές, με άλλα στοιχεία.",
     "retention-years": lambda v: f"Διατήρηση (έτη): ακέραιος αριθμός από 1 έως {v['max']}.",
