@@ -1114,10 +1114,24 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     admin.locator("#subject").fill("Αποκατάσταση πεζοδρομίου")
     admin.locator("#classification_code").select_option("Φ.610")
     admin.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
-    expect(admin.get_by_test_id("protocol-number")).to_be_visible()
+    heading = admin.get_by_test_id("heading")
+    expect(heading).to_have_text(
+        "Φ.610 · Οδοποιία και πεζοδρόμια (διατήρηση 15 έτη, έπειτα καταστροφή)"
+    )
+    # Refiled from its page under another heading, with the reason kept among the corrections.
+    admin.locator("summary", has_text="Θέμα αρχειοθέτησης").click()
+    expect(admin.locator("#heading")).to_have_value("Φ.610")
+    admin.locator("#heading").select_option("Φ.600")
+    admin.locator("#heading-reason").fill("Αφορά οδική ασφάλεια")
+    admin.get_by_role("button", name="Αποθήκευση θέματος").click()
+    expect(heading).to_contain_text("Φ.600 · Οδοποιία και οδική ασφάλεια (διατήρηση 10 έτη")
+    expect(admin.get_by_role("region", name="Διορθώσεις")).to_contain_text(
+        "«Φ.610» → «Φ.600» (Αφορά οδική ασφάλεια)"
+    )
+    inspect(admin, "registration-refiled")
     admin.goto(f"{site.base}/statistics")
     by_heading = admin.get_by_role("region", name="Καταχωρίσεις ανά θέμα αρχειοθέτησης")
-    expect(by_heading).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
+    expect(by_heading).to_contain_text("Φ.600 · Οδοποιία και οδική ασφάλεια")
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

@@ -146,6 +146,15 @@ ENGLISH: dict[str, str] = {
     "Διόρθωση τίτλου": "Correct the title",
     "Νέος τίτλος": "New title",
     "Θέση": "Heading",
+    "Θέση του σχεδίου αρχειοθέτησης": "Heading of the filing plan",
+    "Τα αρχεία της καταχώρισης φυλάσσονται τουλάχιστον όσα έτη ορίζει η νέα θέση.": (
+        "The registration's files are kept at least as many years as the new heading sets."
+    ),
+    "Αποθήκευση θέματος": "Save the heading",
+    "χωρίς θέμα": "no heading",
+    "διατήρηση": "kept",
+    "έτη": "years",
+    "έπειτα": "then",
     "Το ίδιο κύριο έγγραφο, πανομοιότυπο, έχει καταχωριστεί και ως": (
         "The same main document, byte for byte, was also registered as"
     ),

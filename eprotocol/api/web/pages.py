@@ -40,6 +40,7 @@ from eprotocol.core.search import SearchFilters
 from eprotocol.core.types import (
     AssignmentState,
     Channel,
+    Classification,
     Direction,
     FileInput,
     FileRole,
@@ -91,6 +92,11 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
 def _department_names(archive: Archive) -> dict[str, str]:
     """Each department's name by its code, for the pages' ``department`` filter."""
     return {d.code: d.name for d in archive.departments()}
+
+
+def _headings(archive: Archive) -> dict[str, Classification]:
+    """The filing plan's headings by code, for pages that name a registration's heading."""
+    return {c.code: c for c in archive.classifications()}
 
 
 def _names(archive: Archive) -> dict[str, Any]:
@@ -343,9 +349,10 @@ def _cancel(archive: Archive, entry: Registration, form: FormMultiDict, user: Us
 def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
     require(user, Action.CORRECT)
     field = form_text(form, "field")
-    if field not in ("subject", "sender", "related"):
+    if field not in ("subject", "sender", "related", "classification_code"):
         raise InvalidInput(
-            "only the subject, the sender or the related entries can be corrected here",
+            "only the subject, the sender, the related entries or the filing heading can be "
+            "corrected here",
             field="field",
         )
     value = form_text(form, "value")
@@ -395,6 +402,7 @@ class RegistrationPages(Controller):
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
+            headings=_headings(archive),
             **_names(archive),
             rule_names=archive.rule_names(
                 [*(a.created_by for a in entry.assignments), *(e.actor for e in trail)]
@@ -660,7 +668,7 @@ def statistics(
         certificate_chart=charts.bars(figures.certificates),
         years=sorted(set(totals) | {this_year}, reverse=True),
         department_names=_department_names(archive),
-        heading_titles={c.code: c.title for c in archive.classifications()},
+        headings=_headings(archive),
         certificate_titles={t.code: t.title for t in archive.certificate_templates()},
     )
 
