@@ -62,7 +62,7 @@ if TYPE_CHECKING:
         Unavailable,
         UnknownBook,
     )
-    from eprotocol.core.filing_plan import read_plan_csv
+    from eprotocol.core.filing_plan import DueForDisposal, read_plan_csv
     from eprotocol.core.fsck import BlobProblem, FsckReport
     from eprotocol.core.routing import InboxEntry
     from eprotocol.core.rules import RoutingRule, Suggestion
@@ -124,6 +124,7 @@ __all__ = [
     "DigestReport",
     "Direction",
     "Disposal",
+    "DueForDisposal",
     "EProtocolError",
     "ExtractionPolicy",
     "FileInput",

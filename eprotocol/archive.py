@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -50,7 +50,7 @@ from eprotocol.core.errors import (
     SigningUnavailable,
     Unavailable,
 )
-from eprotocol.core.filing_plan import FilingPlan
+from eprotocol.core.filing_plan import DueForDisposal, FilingPlan
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, ORGANISATION
@@ -343,6 +343,19 @@ class Archive:
         Its retention and disposal are not changed; the audit trail keeps the old title.
         """
         return self._plan.retitle(code, title, by=by)
+
+    def due_for_disposal(self, on: date | None = None, *, by: str) -> list[DueForDisposal]:
+        """Registrations whose retention has ended by the end of ``on`` (today if not given).
+
+        The list the archive committee decides on (destruction, transfer to the General
+        State Archives, or another look), each with what its heading says; the archive
+        deletes nothing itself. Administrators only.
+        """
+        day = on if on is not None else self.today()
+        before = datetime.combine(day + timedelta(days=1), time(), self._tz)
+        return self._plan.due_for_disposal(
+            before, default_years=self.config.default_retention_years, by=by
+        )
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.

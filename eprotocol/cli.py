@@ -764,6 +764,44 @@ def classification_import(
     _emit(as_json, added, f"{len(added)} heading(s) added, {skipped} already in the plan")
 
 
+@app.command("disposal")
+def disposal(
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--on",
+            help="Retention ended by the end of this day (default today).",
+            formats=["%Y-%m-%d"],
+        ),
+    ] = None,
+    by: ByOption = "admin",
+    as_json: JsonOption = False,
+) -> None:
+    """List the registrations whose retention has ended, for the archive committee.
+
+    A line each, oldest first: number, date registered, heading, what the heading says
+    happens then (destroy, transfer, review), kept until, files, subject. Nothing is deleted.
+    """
+    with _archive() as archive:
+        due = archive.due_for_disposal(None if day is None else day.date(), by=by)
+        tz, book = archive.timezone, archive.config.default_book
+    lines = [
+        "\t".join(
+            (
+                d.ref.printed_in(book) + (" (cancelled)" if d.cancelled else ""),
+                f"{d.registered_at.astimezone(tz):%d/%m/%Y}",
+                d.heading.code if d.heading else "-",
+                d.disposal.value,
+                f"{d.kept_until.astimezone(tz):%d/%m/%Y}",
+                f"{d.files} file(s)",
+                d.subject,
+            )
+        )
+        for d in due
+    ]
+    _emit(as_json, due, "\n".join(lines) if due else "no registration's retention has ended")
+
+
 token_app = typer.Typer(help="API tokens for other applications.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -52,7 +52,7 @@ from eprotocol.core.errors import (
     SigningUnavailable,
     UnknownBook,
 )
-from eprotocol.core.filing_plan import retention_years
+from eprotocol.core.filing_plan import retention_years, years_later
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import (
     ASSIGNMENT,
@@ -222,14 +222,6 @@ def _chunks(content: bytes | BinaryIO) -> Iterator[bytes]:
         return
     while chunk := content.read(_CHUNK):
         yield chunk
-
-
-def years_later(instant: datetime, years: int) -> datetime:
-    """The same instant ``years`` later (28 February for 29 February): a retention date."""
-    try:
-        return instant.replace(year=instant.year + years)
-    except ValueError:  # 29 February in a year that has none
-        return instant.replace(year=instant.year + years, day=28)
 
 
 def _jsonable(value: Any) -> Any:

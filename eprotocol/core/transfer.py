@@ -33,6 +33,7 @@ from eprotocol.core.audit import Entry, lock_chain
 from eprotocol.core.certificates import describe
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, InvalidInput, InvalidTransfer, RegistrationNotFound
+from eprotocol.core.filing_plan import years_later
 from eprotocol.core.models import (
     ASSIGNMENT,
     BOOK,
@@ -50,7 +51,7 @@ from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.outbox import emit_all
 from eprotocol.core.ports import BlobStore, Clock, already_stored, blob_key
 from eprotocol.core.queries import registration_row
-from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry, years_later
+from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry
 from eprotocol.core.types import (
     AssignmentState,
     Disposal,

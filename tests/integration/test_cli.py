@@ -7,7 +7,7 @@ import os
 import pty
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -573,6 +573,26 @@ def test_the_filing_plan_is_loaded_from_a_spreadsheet(run: Run, tmp_path: Path) 
         "retention_years": 10,
         "disposal": "transfer",
     }
+
+
+def test_the_registrations_whose_retention_ended_are_listed(run: Run) -> None:
+    """`disposal --on` lists them for the archive committee, a line each; nothing is deleted."""
+    assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
+    assert (
+        run("classification", "add", "Φ.12", "Βεβαιώσεις", "--retention-years", "5").returncode == 0
+    )
+    number = run("register", "--direction", "incoming", "--subject", "Αίτηση").stdout.strip()
+    run("register", "--direction", "incoming", "--subject", "Βεβαίωση", "--classification", "Φ.12")
+
+    assert run("disposal").stdout == "no registration's retention has ended\n"
+    in_ten_years = (datetime.now(UTC) + timedelta(days=11 * 366)).date().isoformat()
+    lines = run("disposal", "--on", in_ten_years).stdout.splitlines()
+    assert [line.split("\t")[2:4] for line in lines] == [["-", "review"], ["Φ.12", "review"]]
+    assert lines[0].startswith(f"{number}\t") and lines[0].endswith("\t0 file(s)\tΑίτηση")
+    listed = json.loads(run("disposal", "--on", in_ten_years, "--json").stdout)
+    assert [d["heading"] and d["heading"]["code"] for d in listed] == [None, "Φ.12"]
+    refused = run("disposal", "--by", "nobody")
+    assert refused.returncode == 1 and "nobody" in refused.stderr
 
 
 def test_a_protocol_book_of_its_own_is_added_and_registered_in(run: Run) -> None:
