@@ -16,7 +16,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from eprotocol.api import schemas
-from eprotocol.api.auth import LoginThrottle, login
+from eprotocol.api.auth import (
+    CHECK_WINDOW_SECONDS,
+    CHECKS_PER_ADDRESS,
+    TOO_MANY_CHECKS,
+    TOO_MANY_LOGINS,
+    Throttle,
+    login,
+)
 from eprotocol.api.certificates import certificates_router, verify_code, verify_pdf
 from eprotocol.api.problems import PUBLIC, document_problems, problem_plugin
 from eprotocol.api.routes import api_router
@@ -159,8 +166,11 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         opened = archive if archive is not None else Archive(settings.archive)
         app.state.archive = opened
         app.state.secret_key = settings.secret_key
-        app.state.login_throttle_user = LoginThrottle(attempts=5)
-        app.state.login_throttle_address = LoginThrottle(attempts=50)
+        app.state.login_throttle_user = Throttle(TOO_MANY_LOGINS, attempts=5)
+        app.state.login_throttle_address = Throttle(TOO_MANY_LOGINS, attempts=50)
+        app.state.check_throttle = Throttle(
+            TOO_MANY_CHECKS, attempts=CHECKS_PER_ADDRESS, window_seconds=CHECK_WINDOW_SECONDS
+        )
         app.state.secure_cookies = secure_cookies
         app.state.max_upload_mb = max_upload_mb
         app.state.previewer = previewer = PagePreviewer()

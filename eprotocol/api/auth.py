@@ -1,4 +1,7 @@
-"""Who is calling: login tokens (signed, expiring), API tokens, and failed-login throttling.
+"""Who is calling: login tokens (signed, expiring), API tokens, and the throttles.
+
+Failed logins are throttled by user name and by address; public checks of uploaded
+files by address (each is parsed by the PDF workers staff's registrations use).
 
 Staff log in with user name and password and get a bearer token signed with
 the server's secret key (HS256, PyJWT) that expires after a working day.
@@ -13,6 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from litestar import Request, post
@@ -22,7 +26,7 @@ from eprotocol.api.problems import problem_responses
 from eprotocol.api.schemas import RequestBody
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
-from eprotocol.core.errors import Throttled, Unauthenticated
+from eprotocol.core.errors import Phrase, Throttled, Unauthenticated
 from eprotocol.core.types import User
 
 #: Lifetime of a login token.
@@ -30,42 +34,73 @@ TOKEN_LIFETIME = timedelta(hours=9)
 _ALGORITHM = "HS256"
 
 
-class LoginThrottle:
-    """Refuses logins for a key (a user name, an address) after too many failures in a window."""
+#: How many keys a throttle holds before it forgets those with no attempt left in the window.
+_SWEEP_AT = 1024
+#: Why a login is refused after too many failures.
+TOO_MANY_LOGINS = Phrase("too-many-logins", "too many failed logins; try again in {wait} seconds")
+#: Why a file is not checked (public verification) after too many from one address.
+TOO_MANY_CHECKS = Phrase(
+    "too-many-checks", "too many files checked from this address; try again in {wait} seconds"
+)
+#: Files one address may have checked by the public verification within the window. Each is
+#: parsed by the same sandboxed PDF workers the staff's registrations wait for, so a flood
+#: from outside must not hold them; a citizen checks one or two, a counter a few dozen.
+CHECKS_PER_ADDRESS = 60
+CHECK_WINDOW_SECONDS = 600.0
 
-    def __init__(self, *, attempts: int = 5, window_seconds: float = 300.0) -> None:
+
+class Throttle:
+    """Refuses a key (a user name, an address) counted too often within a sliding window.
+
+    Keys whose attempts have all left the window are forgotten once many are held, so
+    that a flood from many addresses does not grow it without bound.
+    """
+
+    def __init__(self, refusal: Phrase, *, attempts: int, window_seconds: float = 300.0) -> None:
+        self._refusal = refusal
         self._attempts = attempts
         self._window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
+        self._counted: dict[str, deque[float]] = {}
+        self._sweep_at = _SWEEP_AT
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and failures[0] <= now - self._window:
-            failures.popleft()
-        return failures
+        """The attempts of ``key`` still in the window (a key left with none is dropped)."""
+        counted = self._counted.get(key, deque())
+        while counted and counted[0] <= now - self._window:
+            counted.popleft()
+        if not counted:
+            self._counted.pop(key, None)
+        return counted
 
     def check(self, key: str) -> None:
-        """Raise ``Throttled`` if ``key`` has used up its attempts."""
+        """Raise ``Throttled`` (with the refusal) if ``key`` has used up its attempts."""
         now = time.monotonic()
         with self._lock:
-            failures = self._recent(key, now)
-            if len(failures) >= self._attempts:
-                wait = int(failures[0] + self._window - now) + 1
-                raise Throttled(
-                    f"too many failed logins; try again in {wait} seconds", retry_after=wait
-                )
+            counted = self._recent(key, now)
+            if len(counted) >= self._attempts:
+                wait = int(counted[0] + self._window - now) + 1
+                raise Throttled(self._refusal(wait=wait), retry_after=wait)
 
-    def failed(self, key: str) -> None:
-        """Count a failed login against ``key``."""
+    def count(self, key: str) -> None:
+        """Count an attempt (a failed login, a file checked) against ``key``."""
         now = time.monotonic()
         with self._lock:
-            self._recent(key, now).append(now)
+            self._counted.setdefault(key, self._recent(key, now)).append(now)
+            if len(self._counted) >= self._sweep_at:
+                for other in list(self._counted):
+                    self._recent(other, now)
+                self._sweep_at = max(_SWEEP_AT, 2 * len(self._counted))
 
-    def succeeded(self, key: str) -> None:
-        """Forget the failures of a user name that has now logged in."""
+    def forget(self, key: str) -> None:
+        """Forget the attempts of ``key`` (a user name that has now logged in)."""
         with self._lock:
-            self._failures.pop(key, None)
+            self._counted.pop(key, None)
+
+    def __len__(self) -> int:
+        """How many keys have attempts held (for tests and monitoring)."""
+        with self._lock:
+            return len(self._counted)
 
 
 class LoginRequest(RequestBody, frozen=True):
@@ -125,24 +160,41 @@ def user_for_credential(credential: str, state: State) -> User:
     return archive.user_for_login(str(claims["sub"]), issued_at)
 
 
+def _address(request: Request[Any, Any, State]) -> str:
+    """The caller's address (the proxy passes it on, see docs/deploy/nginx.conf)."""
+    return request.client.host if request.client else "?"
+
+
+def count_file_check(request: Request[Any, Any, State]) -> None:
+    """Count a public check of an uploaded file against the caller's address.
+
+    ``Throttled`` once the address has had :data:`CHECKS_PER_ADDRESS` files checked
+    within :data:`CHECK_WINDOW_SECONDS`; checks of a verification code are not counted.
+    """
+    throttle: Throttle = request.app.state.check_throttle
+    address = _address(request)
+    throttle.check(address)
+    throttle.count(address)
+
+
 def authenticate(request: Request[object, object, State], username: str, password: str) -> User:
     """Check a password under the failed-login throttles (``Throttled`` after too many).
 
     Failures count against the user name and against the caller's address.
     """
     state = request.app.state
-    address = request.client.host if request.client else "?"
-    by_user: LoginThrottle = state.login_throttle_user
-    by_address: LoginThrottle = state.login_throttle_address
+    address = _address(request)
+    by_user: Throttle = state.login_throttle_user
+    by_address: Throttle = state.login_throttle_address
     by_user.check(username)
     by_address.check(address)
     try:
         user: User = state.archive.authenticate(username, password)
     except Unauthenticated:
-        by_user.failed(username)
-        by_address.failed(address)
+        by_user.count(username)
+        by_address.count(address)
         raise
-    by_user.succeeded(username)
+    by_user.forget(username)
     return user
 
 

@@ -200,7 +200,7 @@ class Unauthenticated(EProtocolError):
 
 
 class Throttled(EProtocolError):
-    """Too many failed attempts; try again after ``retry_after`` seconds."""
+    """Too many attempts (failed logins, files checked); try again after ``retry_after`` seconds."""
 
     code = "too-many-attempts"
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from eprotocol.api.auth import CHECKS_PER_ADDRESS
 from tests.pdfs import greek_pdf
 from tests.support import PgServer, clean_env, open_archive, run_cli, serve
 
@@ -396,6 +397,30 @@ def test_failed_logins_are_throttled(api: Api) -> None:
         )
         assert answer.status_code == 429
         assert int(answer.headers["retry-after"]) > 0
+
+
+def test_public_file_checks_are_limited_per_address(api: Api) -> None:
+    """A flood of uploads from one address is refused before the PDF workers; others go on."""
+    upload = {"file": ("έγγραφο.pdf", greek_pdf("Έγγραφο"), "application/pdf")}
+    flood = {"X-Forwarded-For": "203.0.113.7"}  # as nginx passes the caller's address on
+    with httpx.Client(base_url=api.base) as anonymous:
+        for _ in range(CHECKS_PER_ADDRESS - 1):
+            assert anonymous.post("/api/v1/verify", files=upload, headers=flood).status_code == 200
+        page = anonymous.post("/verify", files=upload, headers=flood)  # the page counts as well
+        assert page.status_code == 200 and "Αυθεντικό" not in page.text
+
+        refused = anonymous.post("/api/v1/verify", files=upload, headers=flood)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 0 < int(refused.headers["retry-after"]) <= 600
+        refused_page = anonymous.post("/verify", files=upload, headers=flood)
+        assert refused_page.status_code == 429
+        assert "Πάρα πολλοί έλεγχοι αρχείων από αυτή τη διεύθυνση" in refused_page.text
+        # By code it is a look-up, not counted; another address checks files as before.
+        by_code = anonymous.get("/verify/2222-3333-4444-5555", headers=flood)
+        assert by_code.status_code == 200
+        other = {"X-Forwarded-For": "203.0.113.8"}
+        assert anonymous.post("/api/v1/verify", files=upload, headers=other).status_code == 200
 
 
 CITIZEN = {

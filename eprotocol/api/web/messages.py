@@ -258,6 +258,14 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
         "οι κωδικοί δεν επιτρέπεται να διαφέρουν μόνο σε πεζά-κεφαλαία ή σε ελληνικά και "
         "λατινικά γράμματα που μοιάζουν."
     ),
+    # The throttles (api/auth.py)
+    "too-many-logins": lambda v: (
+        f"Πολλές αποτυχημένες συνδέσεις· δοκιμάστε ξανά σε {v['wait']} δευτερόλεπτα."
+    ),
+    "too-many-checks": lambda v: (
+        f"Πάρα πολλοί έλεγχοι αρχείων από αυτή τη διεύθυνση· δοκιμάστε ξανά σε {v['wait']} "
+        "δευτερόλεπτα."
+    ),
     # The filing plan (core/filing_plan.py)
     "heading-exists": lambda v: (
         f"Το σχέδιο αρχειοθέτησης έχει ήδη τη θέση {v['code']!r} («{v['title']}», "

@@ -11,7 +11,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State, UploadFile
 from litestar.response import Redirect, Template
 
-from eprotocol.api.auth import authenticate
+from eprotocol.api.auth import authenticate, count_file_check
 from eprotocol.api.web.rendering import (
     SESSION_COOKIE,
     form_text,
@@ -109,6 +109,7 @@ async def verify_upload(request: Request[Any, Any, State]) -> Template:
             code="",
             can_check_files=request.app.state.archive.has_signer,
         )
+    count_file_check(request)
     try:
         content = await upload.read(VERIFY_UPLOAD_MAX + 1)
     finally:
