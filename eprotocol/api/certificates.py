@@ -32,7 +32,7 @@ from eprotocol.api import schemas
 from eprotocol.api.auth import count_file_check
 from eprotocol.api.problems import AUTHENTICATED, document_problems, problem_responses
 from eprotocol.api.routes import IdempotencyKey, acting_user, archive_of, require
-from eprotocol.api.web.public import verification_page
+from eprotocol.api.web.public import read_file_to_check, verification_page
 from eprotocol.core.certificates import CODE_PATTERN
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import User
@@ -95,11 +95,11 @@ async def verify_pdf(
 ) -> schemas.PdfVerificationOut:
     """Public: is the uploaded file one we issued, unchanged, validly signed and not cancelled.
 
-    One address may have 60 files checked in ten minutes; more get 429 with ``Retry-After``.
+    Files up to 20 MB. One address may have 60 files checked in ten minutes; more get 429
+    with ``Retry-After``.
     """
     count_file_check(request)
-    content = await data.file.read()
-    await data.file.close()
+    content = await read_file_to_check(data.file)
     result = await sync_to_thread(partial(archive_of(state).verify_pdf, content))
     return schemas.pdf_verification_out(result)
 

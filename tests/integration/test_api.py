@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from eprotocol.api.auth import CHECKS_PER_ADDRESS
+from eprotocol.api.web.public import VERIFY_UPLOAD_MAX
 from tests.pdfs import greek_pdf
 from tests.support import PgServer, clean_env, open_archive, run_cli, serve
 
@@ -421,6 +422,18 @@ def test_public_file_checks_are_limited_per_address(api: Api) -> None:
         assert by_code.status_code == 200
         other = {"X-Forwarded-For": "203.0.113.8"}
         assert anonymous.post("/api/v1/verify", files=upload, headers=other).status_code == 200
+
+
+def test_a_file_too_large_to_check_is_refused_saying_the_limit(api: Api) -> None:
+    too_large = {
+        "file": ("σάρωση.pdf", b"%PDF-1.7\n" + b"0" * VERIFY_UPLOAD_MAX, "application/pdf")
+    }
+    with httpx.Client(base_url=api.base, headers={"X-Forwarded-For": "203.0.113.9"}) as anonymous:
+        refused = anonymous.post("/api/v1/verify", files=too_large)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == "the file is larger than 20 MB"
+        page = anonymous.post("/verify", files=too_large)
+        assert page.status_code == 422 and "20 MB" in page.text
 
 
 CITIZEN = {

@@ -29,6 +29,17 @@ VERIFY_UPLOAD_MAX = 20 * 1024 * 1024
 VERIFY_TOO_LARGE = Phrase("verify-too-large", "the file is larger than {mb} MB")
 
 
+async def read_file_to_check(upload: UploadFile) -> bytes:
+    """The bytes of a file uploaded for verification; ``InvalidInput`` beyond the size limit."""
+    try:
+        content = await upload.read(VERIFY_UPLOAD_MAX + 1)
+    finally:
+        await upload.close()
+    if len(content) > VERIFY_UPLOAD_MAX:
+        raise InvalidInput(VERIFY_TOO_LARGE(mb=VERIFY_UPLOAD_MAX // (1024 * 1024)), field="file")
+    return content
+
+
 @get("/login", sync_to_thread=False)
 def login_form(request: Request[Any, Any, State], next: str | None = None) -> Template:  # noqa: A002
     """The staff login form."""
@@ -110,12 +121,7 @@ async def verify_upload(request: Request[Any, Any, State]) -> Template:
             can_check_files=request.app.state.archive.has_signer,
         )
     count_file_check(request)
-    try:
-        content = await upload.read(VERIFY_UPLOAD_MAX + 1)
-    finally:
-        await upload.close()
-    if len(content) > VERIFY_UPLOAD_MAX:
-        raise InvalidInput(VERIFY_TOO_LARGE(mb=VERIFY_UPLOAD_MAX // (1024 * 1024)), field="file")
+    content = await read_file_to_check(upload)
     result = await sync_to_thread(request.app.state.archive.verify_pdf, content)
     return page(request, "verify.html", result=result, error=None, code="")
 
