@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from eprotocol.core.daily_register import DailyRegister
     from eprotocol.core.digest import DigestReport
+    from eprotocol.core.disposal import DisposalGroup, DueForDisposal
     from eprotocol.core.errors import (
         AlreadyCancelled,
         BlobCorrupt,
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
         Unavailable,
         UnknownBook,
     )
-    from eprotocol.core.filing_plan import DueForDisposal, read_plan_csv
+    from eprotocol.core.filing_plan import read_plan_csv
     from eprotocol.core.fsck import BlobProblem, FsckReport
     from eprotocol.core.routing import InboxEntry
     from eprotocol.core.rules import RoutingRule, Suggestion
@@ -124,6 +125,7 @@ __all__ = [
     "DigestReport",
     "Direction",
     "Disposal",
+    "DisposalGroup",
     "DueForDisposal",
     "EProtocolError",
     "ExtractionPolicy",
@@ -191,6 +193,7 @@ _MODULES = (
     "eprotocol.core.certificates",
     "eprotocol.core.daily_register",
     "eprotocol.core.digest",
+    "eprotocol.core.disposal",
     "eprotocol.core.errors",
     "eprotocol.core.filing_plan",
     "eprotocol.core.fsck",

@@ -39,6 +39,7 @@ from eprotocol.core.certificates import (
 from eprotocol.core.daily_register import DailyRegister, DailyRegisters, registers_of_years
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
+from eprotocol.core.disposal import DisposalGroup, Disposals, DueForDisposal
 from eprotocol.core.errors import (
     Conflict,
     IndexUnavailable,
@@ -50,7 +51,7 @@ from eprotocol.core.errors import (
     SigningUnavailable,
     Unavailable,
 )
-from eprotocol.core.filing_plan import DueForDisposal, FilingPlan
+from eprotocol.core.filing_plan import FilingPlan
 from eprotocol.core.fsck import FsckReport, check_blobs, default_grace, find_orphans
 from eprotocol.core.intake import PdfInspector
 from eprotocol.core.models import BOOK, ORGANISATION
@@ -344,18 +345,26 @@ class Archive:
         """
         return self._plan.retitle(code, title, by=by)
 
-    def due_for_disposal(self, on: date | None = None, *, by: str) -> list[DueForDisposal]:
-        """Registrations whose retention has ended by the end of ``on`` (today if not given).
+    def disposal_summary(self, on: date | None = None, *, by: str) -> list[DisposalGroup]:
+        """By book, year and heading, what has reached the end of retention by the end of ``on``.
 
-        The list the archive committee decides on (destruction, transfer to the General
-        State Archives, or another look), each with what its heading says; the archive
-        deletes nothing itself. Administrators only.
+        What the archive committee decides on (destruction, transfer to the General State
+        Archives, another look), as each heading says; ``on`` is today if not given. The
+        archive deletes nothing itself. Administrators only.
         """
-        day = on if on is not None else self.today()
-        before = datetime.combine(day + timedelta(days=1), time(), self._tz)
-        return self._plan.due_for_disposal(
-            before, default_years=self.config.default_retention_years, by=by
-        )
+        return self._disposals().summary(self._end_of(on), by=by)
+
+    def due_for_disposal(self, on: date | None = None, *, by: str) -> Iterator[DueForDisposal]:
+        """The registrations of :meth:`disposal_summary`, oldest first, a page at a time."""
+        return self._disposals().registrations(self._end_of(on), by=by)
+
+    def _disposals(self) -> Disposals:
+        return Disposals(self._db, default_years=self.config.default_retention_years)
+
+    def _end_of(self, day: date | None) -> datetime:
+        """The first moment after ``day`` (today if not given) in the archive's time zone."""
+        day = day if day is not None else self.today()
+        return datetime.combine(day + timedelta(days=1), time(), self._tz)
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.

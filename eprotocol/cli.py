@@ -7,6 +7,7 @@ archive. Errors print one line on standard error and exit with status 1.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import enum
 import ipaddress
@@ -774,32 +775,73 @@ def disposal(
             formats=["%Y-%m-%d"],
         ),
     ] = None,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="Each registration, as CSV for a spreadsheet.")
+    ] = False,
     by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
-    """List the registrations whose retention has ended, for the archive committee.
+    """What has reached the end of retention, for the archive committee; nothing is deleted.
 
-    A line each, oldest first: number, date registered, heading, what the heading says
-    happens then (destroy, transfer, review), kept until, files, subject. Nothing is deleted.
+    A line per book, year and heading: how many registrations (and cancelled), their
+    files, what the heading says happens then (destroy, transfer, review) and when the
+    last retention ended. With --csv, each registration instead (UTF-8 with BOM).
     """
+    on = None if day is None else day.date()
     with _archive() as archive:
-        due = archive.due_for_disposal(None if day is None else day.date(), by=by)
         tz, book = archive.timezone, archive.config.default_book
+        if as_csv:
+            due = archive.due_for_disposal(on, by=by)  # refused before a line is written
+            out = csv.writer(sys.stdout, lineterminator="\n")
+            sys.stdout.write("\ufeff")
+            out.writerow(_DISPOSAL_COLUMNS)
+            for d in due:
+                out.writerow(
+                    (
+                        d.ref.printed_in(book),
+                        f"{d.registered_at.astimezone(tz):%d/%m/%Y}",
+                        d.heading.code if d.heading else "",
+                        d.heading.title if d.heading else "",
+                        d.disposal.value,
+                        f"{d.kept_until.astimezone(tz):%d/%m/%Y}",
+                        "cancelled" if d.cancelled else "",
+                        d.files,
+                        d.size,
+                        d.subject,
+                    )
+                )
+            return
+        groups = archive.disposal_summary(on, by=by)
     lines = [
         "\t".join(
             (
-                d.ref.printed_in(book) + (" (cancelled)" if d.cancelled else ""),
-                f"{d.registered_at.astimezone(tz):%d/%m/%Y}",
-                d.heading.code if d.heading else "-",
-                d.disposal.value,
-                f"{d.kept_until.astimezone(tz):%d/%m/%Y}",
-                f"{d.files} file(s)",
-                d.subject,
+                f"{g.year}" if g.book == book else f"{g.book} {g.year}",
+                f"{g.heading.code} {g.heading.title}" if g.heading else "-",
+                g.disposal.value,
+                f"{g.registrations} registration(s)"
+                + (f", {g.cancelled} cancelled" if g.cancelled else ""),
+                f"{g.files} file(s), {g.size / 1024 / 1024:.1f} MB",
+                f"ended by {g.ended.astimezone(tz):%d/%m/%Y}",
             )
         )
-        for d in due
+        for g in groups
     ]
-    _emit(as_json, due, "\n".join(lines) if due else "no registration's retention has ended")
+    _emit(as_json, groups, "\n".join(lines) if groups else "no registration's retention has ended")
+
+
+#: The columns of `eprotocol disposal --csv`.
+_DISPOSAL_COLUMNS = (
+    "protocol_number",
+    "registered",
+    "heading",
+    "heading_title",
+    "disposal",
+    "kept_until",
+    "cancelled",
+    "files",
+    "bytes",
+    "subject",
+)
 
 
 token_app = typer.Typer(help="API tokens for other applications.", no_args_is_help=True)

@@ -6,9 +6,7 @@ it, and :meth:`FilingPlan.add` adds the headings in one transaction. A heading's
 retention and disposal, once added, are not changed: the files filed under it were
 stored with its retention. Its title may be corrected (:meth:`FilingPlan.retitle`).
 
-At the end of their retention, registrations are listed for the archive committee
-(:meth:`FilingPlan.due_for_disposal`) with what their heading says happens then; the
-archive itself never deletes them.
+What the end of retention reaches is listed by :mod:`eprotocol.core.disposal`.
 """
 
 from __future__ import annotations
@@ -16,9 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import groupby
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,11 +23,10 @@ from eprotocol.core import validation
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, InvalidInput, Phrase
-from eprotocol.core.labels import CONFIDENTIAL
-from eprotocol.core.models import BOOK, CLASSIFICATION, FILE, REGISTRATION
+from eprotocol.core.models import CLASSIFICATION
 from eprotocol.core.organisation import administrator
 from eprotocol.core.ports import Clock
-from eprotocol.core.types import Classification, Disposal, ProtocolRef, Status
+from eprotocol.core.types import Classification, Disposal
 
 #: The longest retention a heading may have; what is kept for ever goes to the General
 #: State Archives at its end (``transfer``).
@@ -72,27 +67,6 @@ def years_later(instant: datetime, years: int) -> datetime:
         return instant.replace(year=instant.year + years)
     except ValueError:  # 29 February in a year that has none
         return instant.replace(year=instant.year + years, day=28)
-
-
-@dataclass(frozen=True, slots=True)
-class DueForDisposal:
-    """A registration whose retention has ended, for the archive committee to decide on.
-
-    ``heading`` is ``None`` for one filed under no heading (kept the archive's default
-    years, then reviewed). A confidential entry's subject reads as
-    :data:`~eprotocol.core.labels.CONFIDENTIAL`: the list is printed and passed around.
-    ``files`` and ``size`` (bytes) say what its files take.
-    """
-
-    ref: ProtocolRef
-    registered_at: datetime
-    subject: str
-    heading: Classification | None
-    disposal: Disposal
-    kept_until: datetime
-    cancelled: bool
-    files: int
-    size: int
 
 
 def heading(
@@ -175,61 +149,9 @@ def retention_years(conn: sa.Connection, code: str) -> int:
     return int(years)
 
 
-def _years(h: Classification) -> int:
-    return h.retention_years
-
-
-def _years_before(instant: datetime, years: int) -> datetime:
-    """``instant`` less ``years``, and a day: no retention ending before ``instant`` is missed."""
-    return years_later(instant, -years) + timedelta(days=1)
-
-
-def _retention_ended(
-    plan: dict[str, Classification], before: datetime, default_years: int
-) -> sa.Select[Any]:
-    """Registrations (with their files' count and size) whose retention may end before ``before``.
-
-    A day's slack (29 February): the caller checks each one's exact end.
-    """
-    by_years = groupby(sorted(plan.values(), key=_years), key=_years)
-    filed = [
-        sa.and_(
-            REGISTRATION.c.classification_code.in_([h.code for h in headings]),
-            REGISTRATION.c.registered_at < _years_before(before, years),
-        )
-        for years, headings in by_years
-    ]
-    unfiled = sa.and_(
-        REGISTRATION.c.classification_code.is_(None),
-        REGISTRATION.c.registered_at < _years_before(before, default_years),
-    )
-    files = (
-        sa.select(
-            FILE.c.registration_id,
-            sa.func.count().label("files"),
-            sa.func.sum(FILE.c.size).label("size"),
-        )
-        .group_by(FILE.c.registration_id)
-        .subquery()
-    )
-    return (
-        sa.select(
-            BOOK.c.code.label("book"),
-            REGISTRATION.c.year,
-            REGISTRATION.c.number,
-            REGISTRATION.c.registered_at,
-            REGISTRATION.c.subject,
-            REGISTRATION.c.confidential,
-            REGISTRATION.c.classification_code,
-            REGISTRATION.c.status,
-            files.c.files,
-            files.c.size,
-        )
-        .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-        .outerjoin(files, files.c.registration_id == REGISTRATION.c.id)
-        .where(sa.or_(unfiled, *filed))
-        .order_by(REGISTRATION.c.registered_at, REGISTRATION.c.id)
-    )
+def headings_by_code(conn: sa.Connection) -> dict[str, Classification]:
+    """The whole filing plan, by code."""
+    return {h.code: h for h in map(_heading_of, conn.execute(sa.select(CLASSIFICATION)))}
 
 
 def _heading_of(row: sa.Row[Any]) -> Classification:
@@ -292,39 +214,6 @@ class FilingPlan:
                     at=now,
                 )
         return tuple(wanted.values())
-
-    def due_for_disposal(
-        self, before: datetime, *, default_years: int, by: str
-    ) -> list[DueForDisposal]:
-        """Registrations whose retention ends before ``before``, oldest first (administrators).
-
-        Retention runs from the moment of registration for the years of the entry's
-        heading, or ``default_years`` without one — as the files' S3 retention locks do.
-        """
-        with self._db.read() as conn:
-            administrator(conn, by)
-            plan = {h.code: h for h in map(_heading_of, conn.execute(sa.select(CLASSIFICATION)))}
-            rows = conn.execute(_retention_ended(plan, before, default_years))
-            due = []
-            for r in rows:
-                filed_under = plan.get(r.classification_code) if r.classification_code else None
-                years = filed_under.retention_years if filed_under else default_years
-                kept_until = years_later(r.registered_at, years)
-                if kept_until < before:
-                    due.append(
-                        DueForDisposal(
-                            ref=ProtocolRef(r.book, r.year, r.number),
-                            registered_at=r.registered_at,
-                            subject=CONFIDENTIAL if r.confidential else r.subject,
-                            heading=filed_under,
-                            disposal=filed_under.disposal if filed_under else DEFAULT_DISPOSAL,
-                            kept_until=kept_until,
-                            cancelled=r.status == Status.CANCELLED,
-                            files=int(r.files or 0),
-                            size=int(r.size or 0),
-                        )
-                    )
-        return due
 
     def retitle(self, code: str, title: str, *, by: str) -> Classification:
         """Correct the title of the heading ``code``; the heading as it is now.

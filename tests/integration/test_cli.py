@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pty
@@ -576,23 +578,35 @@ def test_the_filing_plan_is_loaded_from_a_spreadsheet(run: Run, tmp_path: Path) 
 
 
 def test_the_registrations_whose_retention_ended_are_listed(run: Run) -> None:
-    """`disposal --on` lists them for the archive committee, a line each; nothing is deleted."""
+    """`disposal --on` sums them up for the archive committee, `--csv` lists them; none deleted."""
     assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
     assert (
         run("classification", "add", "Φ.12", "Βεβαιώσεις", "--retention-years", "5").returncode == 0
     )
     number = run("register", "--direction", "incoming", "--subject", "Αίτηση").stdout.strip()
     run("register", "--direction", "incoming", "--subject", "Βεβαίωση", "--classification", "Φ.12")
+    year = number.split("/")[1]
 
     assert run("disposal").stdout == "no registration's retention has ended\n"
-    in_ten_years = (datetime.now(UTC) + timedelta(days=11 * 366)).date().isoformat()
-    lines = run("disposal", "--on", in_ten_years).stdout.splitlines()
-    assert [line.split("\t")[2:4] for line in lines] == [["-", "review"], ["Φ.12", "review"]]
-    assert lines[0].startswith(f"{number}\t") and lines[0].endswith("\t0 file(s)\tΑίτηση")
-    listed = json.loads(run("disposal", "--on", in_ten_years, "--json").stdout)
-    assert [d["heading"] and d["heading"]["code"] for d in listed] == [None, "Φ.12"]
-    refused = run("disposal", "--by", "nobody")
-    assert refused.returncode == 1 and "nobody" in refused.stderr
+    in_eleven_years = (datetime.now(UTC) + timedelta(days=11 * 366)).date().isoformat()
+    summary = run("disposal", "--on", in_eleven_years).stdout.splitlines()
+    assert [line.split("\t")[:4] for line in summary] == [
+        [year, "-", "review", "1 registration(s)"],
+        [year, "Φ.12 Βεβαιώσεις", "review", "1 registration(s)"],
+    ]
+    as_json = json.loads(run("disposal", "--on", in_eleven_years, "--json").stdout)
+    assert [g["heading"] and g["heading"]["code"] for g in as_json] == [None, "Φ.12"]
+
+    listed = run("disposal", "--on", in_eleven_years, "--csv").stdout
+    rows = list(csv.reader(io.StringIO(listed.removeprefix("\ufeff"))))
+    assert rows[0][:5] == ["protocol_number", "registered", "heading", "heading_title", "disposal"]
+    assert [(r[0], r[2], r[-1]) for r in rows[1:]] == [
+        (number, "", "Αίτηση"),
+        (f"{int(number.split('/')[0]) + 1}/{year}", "Φ.12", "Βεβαίωση"),
+    ]
+    refused = run("disposal", "--csv", "--by", "nobody")
+    assert (refused.returncode, refused.stdout) == (1, "")  # not even the header
+    assert "nobody" in refused.stderr
 
 
 def test_a_protocol_book_of_its_own_is_added_and_registered_in(run: Run) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import pytest
 
 from eprotocol import (
@@ -11,16 +9,12 @@ from eprotocol import (
     Classification,
     Conflict,
     Disposal,
-    FileInput,
-    FileRole,
     Forbidden,
     InvalidInput,
     NewRegistration,
     read_plan_csv,
 )
 from eprotocol.api.web.messages import in_page_language
-from tests.pdfs import greek_pdf
-from tests.support import FixedClock
 
 PLAN = (
     "code;title;retention_years;disposal\n"
@@ -164,77 +158,3 @@ def test_a_title_correction_is_refused_without_a_heading_a_title_or_the_right(
 
     assert org.classifications() == plan
     assert last_event(org) == before
-
-
-def test_registrations_are_listed_for_disposal_when_their_heading_s_years_end(
-    archive: Archive, clock: FixedClock
-) -> None:
-    """Retention runs from the registration for its heading's years (10 without one)."""
-    archive.add_classifications(
-        read_plan_csv((PLAN + "Φ.20;Προσλήψεις;50;review\n").encode()), by="admin"
-    )
-    plan = {h.code: h for h in archive.classifications()}
-
-    def register(
-        at: datetime, subject: str, code: str | None, *, confidential: bool = False
-    ) -> str:
-        clock.set(at)
-        new = NewRegistration(
-            direction="incoming",
-            subject=subject,
-            classification_code=code,
-            confidential=confidential,
-        )
-        return archive.register(new, by="admin").protocol_number
-
-    leap_day = datetime(2016, 2, 29, 10, 0, tzinfo=UTC)  # 12:00 in Athens
-    clock.set(leap_day)
-    pdf = greek_pdf("Βεβαίωση μόνιμης κατοικίας")
-    certificate = archive.register(
-        NewRegistration(direction="outgoing", subject="Βεβαίωση", classification_code="Φ.12"),
-        [FileInput("βεβαίωση.pdf", pdf, FileRole.MAIN)],
-        by="admin",
-    ).protocol_number
-    road = register(leap_day, "Τομή οδοστρώματος", "Φ.600")
-    secret = register(
-        datetime(2016, 3, 1, 8, 0, tzinfo=UTC), "Πειθαρχική υπόθεση", None, confidential=True
-    )
-    register(datetime(2016, 5, 1, 8, 0, tzinfo=UTC), "Πρόσληψη", "Φ.20")
-    mistaken = register(datetime(2016, 6, 1, 8, 0, tzinfo=UTC), "Διπλή τομή", "Φ.600")
-    archive.cancel(
-        archive.config.default_book, 2016, 5, reason="Διπλή", authorisation="-", by="admin"
-    )
-    assert mistaken == "5/2016"
-    clock.set(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
-    register(clock.now(), "Αίτηση του 2026", None)
-
-    def due(on: date) -> list[str]:
-        return [d.ref.protocol_number for d in archive.due_for_disposal(on, by="admin")]
-
-    # Five years from 29 February 2016 end on 28 February 2021.
-    assert due(date(2021, 2, 27)) == []
-    assert due(date(2021, 2, 28)) == [certificate]
-    assert due(date(2026, 2, 27)) == [certificate]
-    assert due(date(2026, 2, 28)) == [certificate, road]
-    assert due(date(2026, 3, 1)) == [certificate, road, secret]
-    assert due(date(2026, 6, 1)) == [certificate, road, secret, mistaken]
-
-    listed = {
-        d.ref.protocol_number: d for d in archive.due_for_disposal(date(2026, 6, 1), by="admin")
-    }
-    first = listed[certificate]
-    assert (first.heading, first.disposal, first.files, first.size) == (
-        plan["Φ.12"],
-        Disposal.DESTROY,
-        1,
-        len(pdf),
-    )
-    assert first.kept_until == datetime(2021, 2, 28, 10, 0, tzinfo=UTC)
-    assert (listed[road].disposal, listed[road].files) == (Disposal.TRANSFER, 0)
-    # Without a heading: the default years, then another look; a confidential subject is hidden.
-    assert (listed[secret].heading, listed[secret].disposal) == (None, Disposal.REVIEW)
-    assert listed[secret].subject == "[εμπιστευτικό]"
-    assert listed[mistaken].cancelled and not listed[road].cancelled
-
-    with pytest.raises(Forbidden):
-        archive.due_for_disposal(date(2026, 6, 1), by="clerk")

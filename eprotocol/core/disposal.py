@@ -1,0 +1,259 @@
+"""The end of retention (εκκαθάριση αρχείου): what the archive committee decides on.
+
+A registration is kept, from the moment it was registered, for the years of its heading
+in the filing plan, or the archive's default years without one: the dates its files'
+S3 retention locks were given. Then its heading's disposal says what happens —
+destruction, transfer to the General State Archives, or another look. The committee
+decides by book, year and heading (:meth:`Disposals.summary`), with the registrations
+themselves as an annex (:meth:`Disposals.registrations`). The archive deletes nothing.
+
+A municipality registers some 120,000 entries a year, so neither is read whole into
+memory: the summary is counted by the database, and the registrations come a page at a
+time. Only entries registered within two days of a retention's end are checked one by
+one, for the 29th of February.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from eprotocol.core.database import Database
+from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, headings_by_code, years_later
+from eprotocol.core.labels import CONFIDENTIAL
+from eprotocol.core.models import BOOK, FILE, REGISTRATION
+from eprotocol.core.organisation import administrator
+from eprotocol.core.types import Classification, Disposal, ProtocolRef, Status
+
+#: Registrations listed per read transaction.
+PAGE = 1000
+#: How near to its retention's end a registration is checked one by one: years later is
+#: the 28th of February for the 29th, and the database does not know that rule.
+_NEAR = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class DueForDisposal:
+    """A registration whose retention has ended: one line of the committee's annex.
+
+    ``heading`` is ``None`` for one filed under no heading (kept the archive's default
+    years, then looked at again). A confidential entry's subject reads as
+    :data:`~eprotocol.core.labels.CONFIDENTIAL`: the list is printed and passed around.
+    ``files`` and ``size`` (bytes) say what its files take.
+    """
+
+    ref: ProtocolRef
+    registered_at: datetime
+    subject: str
+    heading: Classification | None
+    disposal: Disposal
+    kept_until: datetime
+    cancelled: bool
+    files: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisposalGroup:
+    """The registrations of one book's year under one heading whose retention has ended.
+
+    What the committee decides on, a line each: how many (``cancelled`` of them
+    cancelled), their files and bytes, and when the last of their retentions ended.
+    """
+
+    book: str
+    year: int
+    heading: Classification | None
+    disposal: Disposal
+    registrations: int
+    cancelled: int
+    files: int
+    size: int
+    ended: datetime
+
+
+_FILES = (
+    sa.select(
+        FILE.c.registration_id,
+        sa.func.count().label("files"),
+        sa.func.sum(FILE.c.size).label("size"),
+    )
+    .group_by(FILE.c.registration_id)
+    .subquery()
+)
+_CANCELLED = sa.case((REGISTRATION.c.status == Status.CANCELLED, 1), else_=0)
+_ENTRIES = (
+    sa.select(
+        REGISTRATION.c.id,
+        BOOK.c.code.label("book"),
+        REGISTRATION.c.year,
+        REGISTRATION.c.number,
+        REGISTRATION.c.registered_at,
+        REGISTRATION.c.subject,
+        REGISTRATION.c.confidential,
+        REGISTRATION.c.classification_code,
+        REGISTRATION.c.status,
+        sa.func.coalesce(_FILES.c.files, 0).label("files"),
+        sa.func.coalesce(_FILES.c.size, 0).label("size"),
+    )
+    .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+    .outerjoin(_FILES, _FILES.c.registration_id == REGISTRATION.c.id)
+)
+
+
+class Disposals:
+    """Lists what the end of retention has reached (administrators only)."""
+
+    def __init__(self, db: Database, *, default_years: int) -> None:
+        self._db = db
+        self._default_years = default_years
+
+    def summary(self, before: datetime, *, by: str) -> list[DisposalGroup]:
+        """By book, year and heading, the registrations whose retention ends before ``before``."""
+        tally: dict[tuple[str, int, str | None], _Tally] = defaultdict(_Tally)
+        with self._db.read() as conn:
+            administrator(conn, by)
+            plan = headings_by_code(conn)
+            surely, near = self._conditions(plan, before)
+            counted = conn.execute(
+                sa.select(
+                    BOOK.c.code.label("book"),
+                    REGISTRATION.c.year,
+                    REGISTRATION.c.classification_code,
+                    sa.func.count().label("registrations"),
+                    sa.func.sum(_CANCELLED).label("cancelled"),
+                    sa.func.sum(sa.func.coalesce(_FILES.c.files, 0)).label("files"),
+                    sa.func.sum(sa.func.coalesce(_FILES.c.size, 0)).label("size"),
+                    sa.func.max(REGISTRATION.c.registered_at).label("last"),
+                )
+                .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
+                .outerjoin(_FILES, _FILES.c.registration_id == REGISTRATION.c.id)
+                .where(surely)
+                .group_by(BOOK.c.code, REGISTRATION.c.year, REGISTRATION.c.classification_code)
+            )
+            for row in counted:
+                tally[row.book, row.year, row.classification_code].add(row)
+            for due in self._ended(conn.execute(_ENTRIES.where(near)), plan, before):
+                code = due.heading.code if due.heading else None
+                tally[due.ref.book, due.ref.year, code].add_one(due)
+        return [
+            self._group(book, year, plan.get(code) if code else None, t)
+            for (book, year, code), t in sorted(
+                tally.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or "")
+            )
+        ]
+
+    def registrations(self, before: datetime, *, by: str) -> Iterator[DueForDisposal]:
+        """The registrations whose retention ends before ``before``, oldest first.
+
+        ``Forbidden`` at once for a non-administrator; then a page at a time, each in a
+        read transaction of its own.
+        """
+        with self._db.read() as conn:
+            administrator(conn, by)
+            plan = headings_by_code(conn)
+        return self._pages(plan, before)
+
+    def _pages(self, plan: dict[str, Classification], before: datetime) -> Iterator[DueForDisposal]:
+        surely, near = self._conditions(plan, before)
+        query = _ENTRIES.where(sa.or_(surely, near)).order_by(
+            REGISTRATION.c.registered_at, REGISTRATION.c.id
+        )
+        after: tuple[datetime, int] | None = None
+        while True:
+            page = query if after is None else query.where(_after(*after))
+            with self._db.read() as conn:
+                rows = conn.execute(page.limit(PAGE)).all()
+            yield from self._ended(rows, plan, before)
+            if len(rows) < PAGE:
+                return
+            after = (rows[-1].registered_at, rows[-1].id)
+
+    def _conditions(
+        self, plan: dict[str, Classification], before: datetime
+    ) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+        """Registrations surely past their retention before ``before``, and those near it."""
+        codes: dict[int, list[str]] = defaultdict(list)
+        for h in plan.values():
+            codes[h.retention_years].append(h.code)
+        filed = [(REGISTRATION.c.classification_code.in_(c), years) for years, c in codes.items()]
+        unfiled = (REGISTRATION.c.classification_code.is_(None), self._default_years)
+        surely, near = [], []
+        for which, years in [*filed, unfiled]:
+            line = years_later(before, -years)
+            at = REGISTRATION.c.registered_at
+            surely.append(sa.and_(which, at < line - _NEAR))
+            near.append(sa.and_(which, at >= line - _NEAR, at < line + _NEAR))
+        return sa.or_(*surely), sa.or_(*near)
+
+    def _ended(
+        self, rows: Iterable[Any], plan: dict[str, Classification], before: datetime
+    ) -> Iterator[DueForDisposal]:
+        """Those of ``rows`` (entries) whose retention ends before ``before``."""
+        for r in rows:
+            heading = plan.get(r.classification_code) if r.classification_code else None
+            years = heading.retention_years if heading else self._default_years
+            kept_until = years_later(r.registered_at, years)
+            if kept_until < before:
+                yield DueForDisposal(
+                    ref=ProtocolRef(r.book, r.year, r.number),
+                    registered_at=r.registered_at,
+                    subject=CONFIDENTIAL if r.confidential else r.subject,
+                    heading=heading,
+                    disposal=heading.disposal if heading else DEFAULT_DISPOSAL,
+                    kept_until=kept_until,
+                    cancelled=r.status == Status.CANCELLED,
+                    files=int(r.files),
+                    size=int(r.size),
+                )
+
+    def _group(
+        self, book: str, year: int, heading: Classification | None, tally: _Tally
+    ) -> DisposalGroup:
+        years = heading.retention_years if heading else self._default_years
+        return DisposalGroup(
+            book=book,
+            year=year,
+            heading=heading,
+            disposal=heading.disposal if heading else DEFAULT_DISPOSAL,
+            registrations=tally.registrations,
+            cancelled=tally.cancelled,
+            files=tally.files,
+            size=tally.size,
+            ended=years_later(tally.last, years),
+        )
+
+
+def _after(at: datetime, row_id: int) -> sa.ColumnElement[bool]:
+    """Entries after the one registered at ``at`` with id ``row_id``, in listing order."""
+    return sa.or_(
+        REGISTRATION.c.registered_at > at,
+        sa.and_(REGISTRATION.c.registered_at == at, REGISTRATION.c.id > row_id),
+    )
+
+
+class _Tally:
+    """Counts of one group, from the database's sums and the entries checked one by one."""
+
+    def __init__(self) -> None:
+        self.registrations = self.cancelled = self.files = self.size = 0
+        self.last = datetime.min.replace(tzinfo=UTC)  # when the latest was registered
+
+    def add(self, row: sa.Row[Any]) -> None:
+        self.registrations += int(row.registrations)
+        self.cancelled += int(row.cancelled or 0)
+        self.files += int(row.files or 0)
+        self.size += int(row.size or 0)
+        self.last = max(self.last, row.last)
+
+    def add_one(self, due: DueForDisposal) -> None:
+        self.registrations += 1
+        self.cancelled += due.cancelled
+        self.files += due.files
+        self.size += due.size
+        self.last = max(self.last, due.registered_at)
