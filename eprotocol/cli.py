@@ -7,7 +7,6 @@ archive. Errors print one line on standard error and exit with status 1.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import enum
 import ipaddress
@@ -30,6 +29,7 @@ import typer
 
 from eprotocol.archive import Archive
 from eprotocol.core.certificates import VerificationStatus
+from eprotocol.core.disposal import csv_lines
 from eprotocol.core.errors import EProtocolError
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.labels import FIELD_LABELS, GREEK, printed_value
@@ -792,24 +792,8 @@ def disposal(
         tz, book = archive.timezone, archive.config.default_book
         if as_csv:
             due = archive.due_for_disposal(on, by=by)  # refused before a line is written
-            out = csv.writer(sys.stdout, lineterminator="\n")
-            sys.stdout.write("\ufeff")
-            out.writerow(_DISPOSAL_COLUMNS)
-            for d in due:
-                out.writerow(
-                    (
-                        d.ref.printed_in(book),
-                        f"{d.registered_at.astimezone(tz):%d/%m/%Y}",
-                        d.heading.code if d.heading else "",
-                        d.heading.title if d.heading else "",
-                        d.disposal.value,
-                        f"{d.kept_until.astimezone(tz):%d/%m/%Y}",
-                        "cancelled" if d.cancelled else "",
-                        d.files,
-                        d.size,
-                        d.subject,
-                    )
-                )
+            for line in csv_lines(due, tz=tz, book=book):
+                sys.stdout.write(line)
             return
         groups = archive.disposal_summary(on, by=by)
     lines = [
@@ -827,21 +811,6 @@ def disposal(
         for g in groups
     ]
     _emit(as_json, groups, "\n".join(lines) if groups else "no registration's retention has ended")
-
-
-#: The columns of `eprotocol disposal --csv`.
-_DISPOSAL_COLUMNS = (
-    "protocol_number",
-    "registered",
-    "heading",
-    "heading_title",
-    "disposal",
-    "kept_until",
-    "cancelled",
-    "files",
-    "bytes",
-    "subject",
-)
 
 
 token_app = typer.Typer(help="API tokens for other applications.", no_args_is_help=True)

@@ -15,10 +15,12 @@ one, for the 29th of February.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,6 +77,54 @@ class DisposalGroup:
     files: int
     size: int
     ended: datetime
+
+
+#: The columns of the registrations' list as a spreadsheet takes it (:func:`csv_lines`).
+CSV_COLUMNS = (
+    "protocol_number",
+    "registered",
+    "heading",
+    "heading_title",
+    "disposal",
+    "kept_until",
+    "cancelled",
+    "files",
+    "bytes",
+    "subject",
+)
+
+
+def csv_lines(due: Iterable[DueForDisposal], *, tz: tzinfo, book: str) -> Iterator[str]:
+    """``due`` as CSV lines (UTF-8 with the BOM spreadsheets look for), the columns first.
+
+    Dates are the archive's (``tz``), as 31/12/2026; numbers of ``book`` are printed as
+    123/2026, others with their book.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+
+    def line(values: Iterable[object]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(values)
+        return out.getvalue()
+
+    yield "\ufeff" + line(CSV_COLUMNS)
+    for d in due:
+        yield line(
+            (
+                d.ref.printed_in(book),
+                f"{d.registered_at.astimezone(tz):%d/%m/%Y}",
+                d.heading.code if d.heading else "",
+                d.heading.title if d.heading else "",
+                d.disposal.value,
+                f"{d.kept_until.astimezone(tz):%d/%m/%Y}",
+                "cancelled" if d.cancelled else "",
+                d.files,
+                d.size,
+                d.subject,
+            )
+        )
 
 
 _FILES = (

@@ -1132,6 +1132,31 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     admin.goto(f"{site.base}/statistics")
     by_heading = admin.get_by_role("region", name="Καταχωρίσεις ανά θέμα αρχειοθέτησης")
     expect(by_heading).to_contain_text("Φ.600 · Οδοποιία και οδική ασφάλεια")
+
+    # The end of retention, for the archive committee: nothing yet; in ten years, the entry.
+    admin.goto(f"{site.base}/admin")
+    admin.get_by_role("link", name=re.compile("Εκκαθάριση αρχείου")).click()
+    expect(admin.locator("tbody")).to_contain_text("Καμία καταχώριση δεν έφτασε ακόμη")
+    admin.locator("#on").fill(f"{site.year + 11}-01-01")
+    admin.get_by_role("button", name="Εμφάνιση").click()
+    row = admin.locator("tbody tr").filter(has_text="Φ.600")
+    expect(row.locator("td")).to_have_text(
+        [
+            str(site.year),
+            "Φ.600 · Οδοποιία και οδική ασφάλεια",
+            "παράδοση στα ΓΑΚ",
+            "1",
+            re.compile(r"^1 · \d+\.\d kB$"),  # one file
+            re.compile(rf"/{site.year + 10} "),
+        ]
+    )
+    inspect(admin, "admin-disposal")
+    with admin.expect_download() as listed:
+        admin.get_by_role("link", name="Λήψη καταλόγου καταχωρίσεων (CSV)").click()
+    rows = list(csv.reader(io.StringIO(Path(listed.value.path()).read_text("utf-8-sig"))))
+    assert [r[2:5] for r in rows if r[2] == "Φ.600"] == [
+        ["Φ.600", "Οδοποιία και οδική ασφάλεια", "transfer"]
+    ]
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

@@ -9,18 +9,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
 from litestar import Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import FormMultiDict, State, UploadFile
-from litestar.response import Template
+from litestar.response import Stream, Template
 
 from eprotocol.api.problems import status_for
 from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
+from eprotocol.core.disposal import csv_lines
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.organisation import NO_DEPARTMENT
@@ -239,6 +241,32 @@ async def retitle_classification(
     return await _submit(request, "retitle-heading", retitle, again, "/admin#plan")
 
 
+@get("/admin/disposal", sync_to_thread=True)
+def disposal(
+    request: Request[Any, Any, State], user: User, state: State, on: date | None = None
+) -> Template:
+    """What has reached the end of retention by ``on`` (today), by year and heading."""
+    archive = archive_of(state)
+    day = on if on is not None else archive.today()
+    groups = archive.disposal_summary(day, by=user.username)
+    return page(request, "admin_disposal.html", user=user, on=day, groups=groups)
+
+
+@get("/admin/disposal.csv", sync_to_thread=True)
+def disposal_csv(user: User, state: State, on: date) -> Stream:
+    """The registrations of the end of retention by ``on``, as CSV for the committee's annex."""
+    archive = archive_of(state)
+    due = archive.due_for_disposal(on, by=user.username)
+    lines = csv_lines(due, tz=archive.timezone, book=archive.config.default_book)
+    return Stream(
+        (line.encode() for line in lines),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="eprotocol-disposal-{on.isoformat()}.csv"'
+        },
+    )
+
+
 @post("/admin/classifications/import")
 async def import_classifications(
     request: Request[Any, Any, State], user: User, state: State
@@ -452,6 +480,8 @@ HANDLERS = [
     add_classification,
     retitle_classification,
     import_classifications,
+    disposal,
+    disposal_csv,
     user_details,
     change_user,
     create_token,

@@ -146,6 +146,22 @@ ENGLISH: dict[str, str] = {
     "Διόρθωση τίτλου": "Correct the title",
     "Νέος τίτλος": "New title",
     "Θέση": "Heading",
+    "Εκκαθάριση αρχείου": "Records disposal",
+    "Εκκαθάριση αρχείου: ό,τι έφτασε στο τέλος της διατήρησής του": (
+        "Records disposal: what has reached the end of its retention"
+    ),
+    "Οι καταχωρίσεις των οποίων έληξε η διατήρηση, ανά έτος και θέση του σχεδίου αρχειοθέτησης, για την απόφαση της επιτροπής εκκαθάρισης. Το ηλεκτρονικό πρωτόκολλο δεν διαγράφει τίποτα.": (
+        "The registrations whose retention has ended, by year and heading of the filing plan, "
+        "for the disposal committee to decide on. The electronic protocol deletes nothing."
+    ),
+    "Έληξε έως και": "Ended by",
+    "Λήψη καταλόγου καταχωρίσεων (CSV)": "Download the list of registrations (CSV)",
+    "Καταχωρίσεις": "Registrations",
+    "ακυρωμένες": "cancelled",
+    "Η τελευταία διατήρηση έληξε": "Last retention ended",
+    "Καμία καταχώριση δεν έφτασε ακόμη στο τέλος της διατήρησής της.": (
+        "No registration has reached the end of its retention yet."
+    ),
     "Θέση του σχεδίου αρχειοθέτησης": "Heading of the filing plan",
     "Τα αρχεία της καταχώρισης φυλάσσονται τουλάχιστον όσα έτη ορίζει η νέα θέση.": (
         "The registration's files are kept at least as many years as the new heading sets."
