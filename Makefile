@@ -41,7 +41,7 @@ pytest: $(STAMP)
 
 ## Benchmarks (not part of the test suite; some take minutes): each prints its figures
 ## beside its same-run baseline, for BENCHMARKS.md. `make bench BENCH=intake` runs one.
-BENCH ?= numbering intake digest search certificates api statistics_page soak
+BENCH ?= numbering intake digest search certificates api statistics_page disposal soak
 bench: $(STAMP)
 	@for name in $(BENCH); do echo "== bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
 

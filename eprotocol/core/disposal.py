@@ -137,23 +137,26 @@ _FILES = (
     .subquery()
 )
 _CANCELLED = sa.case((REGISTRATION.c.status == Status.CANCELLED, 1), else_=0)
-_ENTRIES = (
-    sa.select(
-        REGISTRATION.c.id,
-        BOOK.c.code.label("book"),
-        REGISTRATION.c.year,
-        REGISTRATION.c.number,
-        REGISTRATION.c.registered_at,
-        REGISTRATION.c.subject,
-        REGISTRATION.c.confidential,
-        REGISTRATION.c.classification_code,
-        REGISTRATION.c.status,
-        sa.func.coalesce(_FILES.c.files, 0).label("files"),
-        sa.func.coalesce(_FILES.c.size, 0).label("size"),
-    )
-    .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
-    .outerjoin(_FILES, _FILES.c.registration_id == REGISTRATION.c.id)
-)
+_ENTRIES = sa.select(
+    REGISTRATION.c.id,
+    BOOK.c.code.label("book"),
+    REGISTRATION.c.year,
+    REGISTRATION.c.number,
+    REGISTRATION.c.registered_at,
+    REGISTRATION.c.subject,
+    REGISTRATION.c.confidential,
+    REGISTRATION.c.classification_code,
+    REGISTRATION.c.status,
+    # Per entry, by its files' index: a page must not group every file of the archive.
+    sa.select(sa.func.count())
+    .where(FILE.c.registration_id == REGISTRATION.c.id)
+    .scalar_subquery()
+    .label("files"),
+    sa.select(sa.func.coalesce(sa.func.sum(FILE.c.size), 0))
+    .where(FILE.c.registration_id == REGISTRATION.c.id)
+    .scalar_subquery()
+    .label("size"),
+).join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
 
 
 class Disposals:
@@ -281,9 +284,9 @@ class Disposals:
 
 def _after(at: datetime, row_id: int) -> sa.ColumnElement[bool]:
     """Entries after the one registered at ``at`` with id ``row_id``, in listing order."""
-    return sa.or_(
-        REGISTRATION.c.registered_at > at,
-        sa.and_(REGISTRATION.c.registered_at == at, REGISTRATION.c.id > row_id),
+    return sa.and_(
+        REGISTRATION.c.registered_at >= at,  # the index's range; the pair breaks the ties
+        sa.tuple_(REGISTRATION.c.registered_at, REGISTRATION.c.id) > sa.tuple_(at, row_id),
     )
 
 
