@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.baselines import plain_read
 from bench.report import report
 from eprotocol import Archive, ArchiveConfig, Classification, Disposal, LocalStorageConfig
 from eprotocol.core.models import FILE, REGISTRATION
@@ -98,18 +99,11 @@ def fill(db_url: str, per_year: int, years: int) -> int:
 
 def raw_read(db_url: str) -> float:
     """Seconds to read the columns the summary needs, of every row, without grouping them."""
-    engine = sa.create_engine(db_url)
-    begin = time.perf_counter()
-    with engine.connect() as conn:
-        for query in (
-            "SELECT book_id, year, classification_code, status, registered_at FROM registration",
-            "SELECT registration_id, size FROM registration_file",
-        ):
-            for _ in conn.execute(sa.text(query)):
-                pass
-    elapsed = time.perf_counter() - begin
-    engine.dispose()
-    return elapsed
+    return plain_read(
+        db_url,
+        "SELECT book_id, year, classification_code, status, registered_at FROM registration",
+        "SELECT registration_id, size FROM registration_file",
+    )
 
 
 def main() -> None:

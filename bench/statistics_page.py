@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.baselines import plain_read
 from bench.report import report
 from eprotocol import Archive, ArchiveConfig, LocalStorageConfig
 from eprotocol.core.models import ASSIGNMENT, REGISTRATION
@@ -79,19 +80,13 @@ def fill(archive: Archive, db_url: str, registrations: int) -> None:
 
 def raw_read(db_url: str) -> float:
     """Seconds to read the same columns with plain SQL, without grouping them."""
-    engine = sa.create_engine(db_url)
-    begin = time.perf_counter()
-    with engine.connect() as conn:
-        for query in (
-            "SELECT registered_at, direction, classification_code, status FROM registration "
-            "WHERE year = :year",
-            "SELECT department_id, state, due, created_at, closed_at FROM assignment",
-        ):
-            for _ in conn.execute(sa.text(query), {"year": YEAR}):
-                pass
-    elapsed = time.perf_counter() - begin
-    engine.dispose()
-    return elapsed
+    return plain_read(
+        db_url,
+        "SELECT registered_at, direction, classification_code, status FROM registration "
+        "WHERE year = :year",
+        "SELECT department_id, state, due, created_at, closed_at FROM assignment",
+        year=YEAR,
+    )
 
 
 def main() -> None:
