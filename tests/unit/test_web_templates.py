@@ -269,3 +269,12 @@ def test_related_entries_of_another_book_are_shown_with_their_book() -> None:
     assert '<a href="/registrations/general/2026/3">3/2026</a>' in page
     assert '<a href="/registrations/confidential/2026/1">confidential:1/2026</a>' in page
     assert '<a href="/registrations/general/2026/9">9/2026</a>' in page
+
+
+def test_numbers_and_sizes_are_written_as_the_page_s_language_writes_them() -> None:
+    environment = template_engine().engine
+    numbers = environment.from_string(
+        "{{ 121884 | number }} | {{ 2.46 | number(1) }} | {{ 7372 | size }} | {{ 1363149 | size }}"
+    )
+    assert numbers.render(lang="el") == "121.884 | 2,5 | 7,2 KB | 1,3 MB"
+    assert numbers.render(lang="en") == "121,884 | 2.5 | 7.2 KB | 1.3 MB"

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.numbers import format_decimal
 from litestar import Request, Response
 from litestar.datastructures import Cookie, FormMultiDict, State
 from litestar.exceptions import HTTPException
@@ -207,9 +208,22 @@ def _can(user: User | None, action: str) -> bool:
     return user is not None and holds(user, Action(action))
 
 
-def _number(value: int) -> str:
-    """Greek thousands separator: 121.884."""
-    return f"{value:,}".replace(",", ".")
+#: The locale each language of the pages writes numbers in.
+_NUMBER_LOCALES = {"el": "el_GR", "en": "en_GB"}
+
+
+def _number(context: jinja2.runtime.Context, value: float, digits: int = 0) -> str:
+    """``value`` as the page's language writes it: 121.884 and 2,5 in Greek, 121,884 and 2.5."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    locale = _NUMBER_LOCALES.get(context.get("lang", ""), "el_GR")
+    return str(format_decimal(value, format=pattern, locale=locale))
+
+
+def _size(context: jinja2.runtime.Context, size: int) -> str:
+    """A size in bytes as people read it, in the page's language: 7,2 KB, 1,3 MB."""
+    if size >= 1024 * 1024:
+        return f"{_number(context, size / (1024 * 1024), 1)} MB"
+    return f"{_number(context, size / 1024, 1)} KB"
 
 
 def _printed_value(context: jinja2.runtime.Context, value: object, field: str, book: str) -> str:
@@ -257,7 +271,8 @@ def template_engine() -> JinjaTemplateEngine:
     )
     environment.globals["t"] = jinja2.pass_context(_t)
     environment.globals["can"] = _can
-    environment.filters["number"] = _number
+    environment.filters["number"] = jinja2.pass_context(_number)
+    environment.filters["size"] = jinja2.pass_context(_size)
     environment.filters["when"] = jinja2.pass_context(_when)
     environment.filters["printed_value"] = jinja2.pass_context(_printed_value)
     environment.filters["refusal"] = jinja2.pass_context(_refusal)
