@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
@@ -25,7 +25,7 @@ from eprotocol.config import DigestPolicy
 from eprotocol.core.database import Database
 from eprotocol.core.errors import MailUnavailable
 from eprotocol.core.labels import CONFIDENTIAL, GREEK
-from eprotocol.core.models import DIGEST_DELIVERY
+from eprotocol.core.models import DIGEST_DELIVERY, USER
 from eprotocol.core.organisation import DepartmentTree
 from eprotocol.core.ports import Mail, Mailer
 from eprotocol.core.queries import organisation_name
@@ -78,9 +78,12 @@ class DigestReport:
 class DigestComposer:
     """Turns a :class:`DepartmentDigest` into a Greek email (text and HTML)."""
 
-    def __init__(self, organisation: str, public_url: str) -> None:
+    def __init__(
+        self, organisation: str, public_url: str, people: Mapping[str, str] | None = None
+    ) -> None:
         self._organisation = organisation
         self._public_url = public_url.rstrip("/")
+        self._people = people or {}  # full names by user name, for whom work is assigned to
 
     def _link(self, entry: InboxEntry) -> str:
         ref = entry.assignment.registration
@@ -88,11 +91,12 @@ class DigestComposer:
 
     def _line(self, entry: InboxEntry) -> str:
         a = entry.assignment
+        to = f", υπάλληλος: {self._people.get(a.assignee, a.assignee)}" if a.assignee else ""
         due = f", προθεσμία {_greek_date(a.due)}" if a.due else ""
         # An email travels beyond the archive's permissions (lists, forwards): as in the
         # printed daily register, a confidential subject is only read behind the link.
         subject = CONFIDENTIAL if entry.confidential else entry.subject
-        return f"{a.registration.protocol_number} — {subject} ({GREEK[a.purpose]}{due})"
+        return f"{a.registration.protocol_number} — {subject} ({GREEK[a.purpose]}{to}{due})"
 
     def compose(self, digest: DepartmentDigest, *, message_id: str) -> Mail:
         """The email of one department's digest."""
@@ -181,6 +185,7 @@ class DigestSender:
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
             organisation = organisation_name(conn)
+            people = dict(conn.execute(sa.select(USER.c.username, USER.c.full_name)).all())
             done = dict(
                 conn.execute(
                     sa.select(DIGEST_DELIVERY.c.department_id, DIGEST_DELIVERY.c.state).where(
@@ -197,7 +202,7 @@ class DigestSender:
             )
         )
         overdue = self._by_department(self._routing.inbox(states=_OPEN, overdue_on=day, limit=None))
-        composer = DigestComposer(organisation, self._public_url)
+        composer = DigestComposer(organisation, self._public_url, people)
         for code in sorted(tree.by_code):
             department_id = tree.id_of(code)
             department = tree.department(department_id)

@@ -63,7 +63,7 @@ def routed(org: Archive, clock: FixedClock) -> Archive:
     )
     org.assign("general", 2026, 1, department="DIOIK.KEP", due=date(2026, 3, 20), by="clerk")
     org.assign("general", 2026, 2, department="DIOIK.KEP", purpose="information", by="clerk")
-    org.assign("general", 2026, 4, department="DIOIK.KEP", by="clerk")
+    org.assign("general", 2026, 4, department="DIOIK.KEP", assignee="maria", by="clerk")
     org.assign("general", 2026, 1, department="DIOIK", purpose="information", by="clerk")
     org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk")  # no digest address
     return org
@@ -94,6 +94,7 @@ def test_digest_content(
         assert new.count(f"* {number} ") == 1
     assert "* 3/2026 " not in new
     assert "(κοινοποίηση)" in new and "προθεσμία 20/03/2026" in new
+    assert "(προς ενέργεια, υπάλληλος: Μαρία Κ.)" in new  # by name, not her user name
     assert ": 1" in overdue.splitlines()[0]
     assert overdue.count("* 3/2026 ") == 1
     assert "https://eprotocol.chania.gr/registrations/general/2026/1" in text
