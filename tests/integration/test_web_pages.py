@@ -1280,3 +1280,21 @@ def test_a_malformed_address_gets_the_error_page_not_json(site: Site, browser: B
     expect(page.get_by_role("alert")).to_have_count(0)  # not Litestar's English for developers
     inspect(page, "malformed-address")
     page.context.close()
+
+
+def test_an_address_the_pages_never_make_is_refused_in_greek(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """A hand-typed address (a file the entry lacks) gets a refusal in the page's language."""
+    page = administration(browser, site)
+    page.goto(f"{site.base}/register")
+    pdf = tmp_path / "αίτηση.pdf"
+    pdf.write_bytes(greek_pdf("Αίτηση"))
+    page.locator("#files").set_input_files(str(pdf))
+    page.locator("#subject").fill("Αίτηση με ένα μόνο αρχείο")
+    page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    number = page.get_by_test_id("protocol-number").inner_text()
+    answer = page.goto(page.url.split("?")[0] + "/files/999999/pages/1")
+    assert answer is not None and answer.status == 404
+    expect(page.get_by_role("alert")).to_have_text(f"Η καταχώριση {number} δεν έχει αρχείο 999999.")
+    page.context.close()

@@ -23,7 +23,7 @@ from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
 from eprotocol.core.disposal import csv_lines
-from eprotocol.core.errors import Conflict, InvalidInput, NotFound
+from eprotocol.core.errors import Conflict, InvalidInput, NotFound, Phrase
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.organisation import NO_DEPARTMENT
 from eprotocol.core.permissions import Action
@@ -349,6 +349,9 @@ async def change_user(
     )
 
 
+NO_SUCH_USER_CHANGE = Phrase("no-such-user-change", "there is no such change of a user: {step!r}")
+
+
 @post("/admin/users/{username:str}/{step:str}")
 async def activation(
     request: Request[Any, Any, State], user: User, state: State, username: str, step: str
@@ -357,7 +360,7 @@ async def activation(
     archive = archive_of(state)
     steps = {"deactivate": archive.deactivate_user, "reactivate": archive.reactivate_user}
     if step not in steps:
-        raise NotFound(f"there is no such change of a user: {step!r}")
+        raise NotFound(NO_SUCH_USER_CHANGE(step=step))
     again = partial(_user_page, request, user, state, username)
     return await _submit(
         request,

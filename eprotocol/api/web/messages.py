@@ -123,6 +123,16 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "sender-date": lambda v: _SENDER_DATE,
     "sender-date-typed": lambda v: _SENDER_DATE,
     "due-date-typed": lambda v: "Η προθεσμία δεν είναι ημερομηνία.",
+    # requests to the pages that their forms do not send (api/web/pages.py, admin.py)
+    "no-such-file": lambda v: f"Η καταχώριση {v['ref']} δεν έχει αρχείο {v['file_id']}.",
+    "no-page-images": lambda v: "Εικόνες σελίδων έχουν μόνο τα αρχεία PDF.",
+    "not-corrected-here": lambda v: (
+        "Εδώ διορθώνονται μόνο το θέμα, ο αποστολέας, τα σχετικά και το θέμα αρχειοθέτησης."
+    ),
+    "no-such-change": lambda v: f"Μια καταχώριση δεν αλλάζει με {v['change']!r}.",
+    "no-such-step": lambda v: f"Δεν υπάρχει βήμα {v['step']!r}.",
+    "choose-template": lambda v: "Επιλέξτε πρότυπο βεβαίωσης.",
+    "no-such-user-change": lambda v: f"Δεν υπάρχει τέτοια αλλαγή χρήστη: {v['step']!r}.",
     "not-a-reference": lambda v: f"{v['text']!r}: δεν είναι αριθμός πρωτοκόλλου όπως 123/2026.",
     "book-code": lambda v: (
         f"{v['code']!r}: ο κωδικός βιβλίου γράφεται με πεζά λατινικά γράμματα, ψηφία, «-» ή «_» "

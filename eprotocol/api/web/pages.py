@@ -181,6 +181,15 @@ def register_form(
 #: Dates typed on the pages' forms that are no dates.
 SENDER_DATE = Phrase("sender-date-typed", "the sender's date is not a date")
 DUE_DATE = Phrase("due-date-typed", "the due date is not a date")
+NO_SUCH_FILE = Phrase("no-such-file", "registration {ref} has no file {file_id}")
+NO_PAGE_IMAGES = Phrase("no-page-images", "only PDF files have page images")
+NOT_CORRECTED_HERE = Phrase(
+    "not-corrected-here",
+    "only the subject, the sender, the related entries or the filing heading can be corrected here",
+)
+NO_SUCH_CHANGE = Phrase("no-such-change", "a registration cannot be changed by {change!r}")
+NO_SUCH_STEP = Phrase("no-such-step", "there is no step {step!r}")
+CHOOSE_TEMPLATE = Phrase("choose-template", "choose a certificate template")
 
 
 def _new_registration(form: FormMultiDict) -> NewRegistration:
@@ -294,7 +303,7 @@ def _entry(book: str, year: Year, number: Number, user: User, state: State) -> R
 def _file(entry: Registration, file_id: int) -> StoredFile:
     stored = next((f for f in entry.files if f.id == file_id), None)
     if stored is None:
-        raise NotFound(f"registration {entry.protocol_number} has no file {file_id}")
+        raise NotFound(NO_SUCH_FILE(ref=entry.protocol_number, file_id=file_id))
     return stored
 
 
@@ -305,7 +314,7 @@ def _sees_audit(user: User) -> bool:
 def _page_image(state: State, entry: Registration, stored: StoredFile, index: int) -> PageImage:
     """Page ``index`` of a stored PDF, drawn in the sandbox (``InvalidInput`` if not a PDF)."""
     if stored.media_type != "application/pdf":
-        raise InvalidInput("only PDF files have page images", field="file_id")
+        raise InvalidInput(NO_PAGE_IMAGES(), field="file_id")
     archive = archive_of(state)
     previewer: PagePreviewer = state.previewer
     return previewer.render(
@@ -350,11 +359,7 @@ def _correct(archive: Archive, entry: Registration, form: FormMultiDict, user: U
     require(user, Action.CORRECT)
     field = form_text(form, "field")
     if field not in ("subject", "sender", "related", "classification_code"):
-        raise InvalidInput(
-            "only the subject, the sender, the related entries or the filing heading can be "
-            "corrected here",
-            field="field",
-        )
+        raise InvalidInput(NOT_CORRECTED_HERE(), field="field")
     value = form_text(form, "value")
     archive.correct(
         entry.book,
@@ -485,7 +490,7 @@ class RegistrationPages(Controller):
         """Route (χρέωση), cancel or correct the registration, then show it again."""
         apply = _CHANGES.get(change)
         if apply is None:
-            raise InvalidInput(f"a registration cannot be changed by {change!r}", field="change")
+            raise InvalidInput(NO_SUCH_CHANGE(change=change), field="change")
         form = await request.form()
         url = _registration_url(entry.book, entry.year, entry.number)
         try:
@@ -524,7 +529,7 @@ def _step(archive: Archive, assignment_id: int, step: str, form: FormMultiDict, 
     elif step == "return":
         archive.return_assignment(assignment_id, reason=form_text(form, "reason"), by=user.username)
     else:
-        raise InvalidInput(f"there is no step {step!r}", field="step")
+        raise InvalidInput(NO_SUCH_STEP(step=step), field="step")
 
 
 # -- search --------------------------------------------------------------------------------
@@ -612,7 +617,7 @@ async def certificate_issue(
     templates = await sync_to_thread(archive.certificate_templates)
     chosen = next((t for t in templates if t.code == form_text(form, "template")), None)
     if chosen is None:
-        raise InvalidInput("choose a certificate template", field="template")
+        raise InvalidInput(CHOOSE_TEMPLATE(), field="template")
     values = {f.name: form_text(form, f.name) for f in chosen.fields}
     try:
         entry = await sync_to_thread(
