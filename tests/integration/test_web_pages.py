@@ -157,6 +157,15 @@ def administration(browser: Browser, site: Site) -> Page:
     return page
 
 
+def fill_registration_form(page: Page, site: Site, folder: Path, subject: str) -> None:
+    """Open the registration form and give it a one-page PDF and ``subject``; not sent yet."""
+    page.goto(f"{site.base}/register")
+    pdf = folder / "αίτηση.pdf"
+    pdf.write_bytes(greek_pdf(subject))
+    page.locator("#files").set_input_files(str(pdf))
+    page.locator("#subject").fill(subject)
+
+
 def add_department(page: Page, code: str, name: str, digest_email: str = "") -> None:
     """On the administration page: open the new-department form and send it."""
     page.get_by_text("Νέο τμήμα").click()
@@ -699,18 +708,12 @@ def test_a_registration_form_sent_twice_registers_once(
 ) -> None:
     """A double click, or a slow answer clicked again: the browser sends the same form twice."""
     page = administration(browser, site)
-    page.goto(f"{site.base}/register")
-    pdf = tmp_path / "αίτηση.pdf"
-    pdf.write_bytes(greek_pdf("Αίτηση που στάλθηκε δύο φορές"))
-    page.locator("#files").set_input_files(str(pdf))
-    page.locator("#subject").fill("Αίτηση που στάλθηκε δύο φορές")
+    fill_registration_form(page, site, tmp_path, "Αίτηση που στάλθηκε δύο φορές")
     _sent_twice(page, site, "form.register")
     expect(page.locator("main")).to_contain_text("Αίτηση που στάλθηκε δύο φορές")
 
     # While the answer is on its way, the button waits (and says so); back, it works again.
-    page.goto(f"{site.base}/register")
-    page.locator("#files").set_input_files(str(pdf))
-    page.locator("#subject").fill("Αίτηση με αργή απάντηση")
+    fill_registration_form(page, site, tmp_path, "Αίτηση με αργή απάντηση")
     form = page.locator("form.register")
     form.evaluate("form => form.addEventListener('submit', (event) => event.preventDefault())")
     button = page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού")
@@ -1106,12 +1109,8 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     rule = admin.locator("#rules tbody tr").filter(has_text="Οδοποιία στο αρχείο")
     expect(rule).to_contain_text("Φ.610")
 
-    admin.goto(f"{site.base}/register")
+    fill_registration_form(admin, site, tmp_path, "Αποκατάσταση πεζοδρομίου")
     expect(admin.locator("#classification_code")).to_contain_text("Φ.610 · Οδοποιία και πεζοδρόμια")
-    pdf = tmp_path / "αίτηση.pdf"
-    pdf.write_bytes(greek_pdf("Αποκατάσταση πεζοδρομίου"))
-    admin.locator("#files").set_input_files(str(pdf))
-    admin.locator("#subject").fill("Αποκατάσταση πεζοδρομίου")
     admin.locator("#classification_code").select_option("Φ.610")
     admin.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     heading = admin.get_by_test_id("heading")
@@ -1287,11 +1286,7 @@ def test_an_address_the_pages_never_make_is_refused_in_greek(
 ) -> None:
     """A hand-typed address (a file the entry lacks) gets a refusal in the page's language."""
     page = administration(browser, site)
-    page.goto(f"{site.base}/register")
-    pdf = tmp_path / "αίτηση.pdf"
-    pdf.write_bytes(greek_pdf("Αίτηση"))
-    page.locator("#files").set_input_files(str(pdf))
-    page.locator("#subject").fill("Αίτηση με ένα μόνο αρχείο")
+    fill_registration_form(page, site, tmp_path, "Αίτηση με ένα μόνο αρχείο")
     page.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
     number = page.get_by_test_id("protocol-number").inner_text()
     answer = page.goto(page.url.split("?")[0] + "/files/999999/pages/1")
