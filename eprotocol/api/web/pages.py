@@ -7,6 +7,7 @@ import dataclasses
 import io
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
@@ -41,6 +42,7 @@ from eprotocol.core.types import (
     AssignmentState,
     Channel,
     Classification,
+    Department,
     Direction,
     FileInput,
     FileRole,
@@ -85,13 +87,13 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
         mine=_overdue_first(mine, today),
         department=_overdue_first(department, today),
         recent=recent,
-        **_names(archive),
+        **_names(archive, archive.departments()),
     )
 
 
-def _department_names(archive: Archive) -> dict[str, str]:
+def _department_names(departments: Iterable[Department]) -> dict[str, str]:
     """Each department's name by its code, for the pages' ``department`` filter."""
-    return {d.code: d.name for d in archive.departments()}
+    return {d.code: d.name for d in departments}
 
 
 def _headings(archive: Archive) -> dict[str, Classification]:
@@ -99,14 +101,15 @@ def _headings(archive: Archive) -> dict[str, Classification]:
     return {c.code: c for c in archive.classifications()}
 
 
-def _names(archive: Archive) -> dict[str, Any]:
+def _names(archive: Archive, departments: Iterable[Department]) -> dict[str, Any]:
     """What the pages name departments and people by (the ``department`` and ``person`` filters).
 
+    ``departments`` are the archive's, which the page may have read for itself already.
     ``away`` are the users who have left: their open work is marked, for their head to forward.
     """
     users = archive.users()
     return {
-        "department_names": _department_names(archive),
+        "department_names": _department_names(departments),
         "people": {u.username: u.full_name for u in users},
         "away": frozenset(u.username for u in users if not u.active),
     }
@@ -230,7 +233,7 @@ async def routing_suggestions(
         )
     except InvalidInput:
         suggestions = ()  # the form is not complete yet: nothing to suggest
-    names = await sync_to_thread(_department_names, archive_of(state))
+    names = _department_names(await sync_to_thread(archive_of(state).departments))
     return page(
         request, "_suggestions.html", user=user, suggestions=suggestions, department_names=names
     )
@@ -393,6 +396,7 @@ class RegistrationPages(Controller):
         """The facts, files as page images, routing, corrections and audit trail."""
         archive = archive_of(state)
         entry = dataclasses.replace(entry, referenced_by=archive.referenced_by(entry, user))
+        departments = archive.departments()
         trail = archive.audit_trail(entry) if _sees_audit(user) else ()
         return page(
             request,
@@ -403,12 +407,12 @@ class RegistrationPages(Controller):
             may_register=holds(user, Action.REGISTER),
             trail=trail,
             same_document=archive.same_main_document(entry, user),
-            departments=archive.departments(),
+            departments=departments,
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
             headings=_headings(archive),
-            **_names(archive),
+            **_names(archive, departments),
             rule_names=archive.rule_names(
                 [*(a.created_by for a in entry.assignments), *(e.actor for e in trail)]
             ),
@@ -573,7 +577,7 @@ def search(
         user=user,
         q=q,
         result=result,
-        department_names=_department_names(archive_of(state)),
+        department_names=_department_names(archive_of(state).departments()),
         error=error,
         active=active,
         offset=offset,
@@ -672,7 +676,7 @@ def statistics(
         classification_chart=charts.bars(figures.by_classification),
         certificate_chart=charts.bars(figures.certificates),
         years=sorted(set(totals) | {this_year}, reverse=True),
-        department_names=_department_names(archive),
+        department_names=_department_names(archive.departments()),
         headings=_headings(archive),
         certificate_titles={t.code: t.title for t in archive.certificate_templates()},
     )
