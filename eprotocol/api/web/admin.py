@@ -139,6 +139,19 @@ async def _submit(
     return see_other(done)
 
 
+async def _submit_on_overview(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    form_id: str,
+    work: Callable[[FormMultiDict], object],
+    section: str,
+) -> Response[Any]:
+    """A form of the administration page: back to its ``section``, or the page with the refusal."""
+    again = partial(_overview, request, user, state)
+    return await _submit(request, form_id, work, again, f"/admin#{section}")
+
+
 @post("/admin/departments")
 async def add_department(
     request: Request[Any, Any, State], user: User, state: State
@@ -154,8 +167,7 @@ async def add_department(
             by=user.username,
         )
 
-    again = partial(_overview, request, user, state)
-    return await _submit(request, "new-department", add, again, "/admin#departments")
+    return await _submit_on_overview(request, user, state, "new-department", add, "departments")
 
 
 @post("/admin/users")
@@ -203,8 +215,7 @@ async def add_rule(request: Request[Any, Any, State], user: User, state: State) 
             by=user.username,
         )
 
-    again = partial(_overview, request, user, state)
-    return await _submit(request, "new-rule", add, again, "/admin#rules")
+    return await _submit_on_overview(request, user, state, "new-rule", add, "rules")
 
 
 @post("/admin/classifications")
@@ -222,8 +233,7 @@ async def add_classification(
         )
         archive_of(state).add_classifications([wanted], by=user.username)
 
-    again = partial(_overview, request, user, state)
-    return await _submit(request, "new-heading", add, again, "/admin#plan")
+    return await _submit_on_overview(request, user, state, "new-heading", add, "plan")
 
 
 @post("/admin/classifications/retitle")
@@ -237,8 +247,7 @@ async def retitle_classification(
             form_text(form, "code"), form_text(form, "title"), by=user.username
         )
 
-    again = partial(_overview, request, user, state)
-    return await _submit(request, "retitle-heading", retitle, again, "/admin#plan")
+    return await _submit_on_overview(request, user, state, "retitle-heading", retitle, "plan")
 
 
 @get("/admin/disposal", sync_to_thread=True)
@@ -280,8 +289,7 @@ async def import_classifications(
         headings = read_plan_csv(upload.file.read())
         archive_of(state).add_classifications(headings, by=user.username)
 
-    again = partial(_overview, request, user, state)
-    return await _submit(request, "plan-file", load, again, "/admin#plan")
+    return await _submit_on_overview(request, user, state, "plan-file", load, "plan")
 
 
 @post("/admin/rules/{rule_id:int}/remove", sync_to_thread=True)
