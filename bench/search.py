@@ -7,7 +7,8 @@ run (goal ratio >= 0.5). pypdf and pypdfium2 extraction of the same PDFs are tim
 (b) Queries: p50/p95 of 3-word queries with highlights on a corpus of ``--corpus``
 registrations (goal p95 < 100 ms), and the peak RSS of a separate process rebuilding that
 index (goal < 1 GB). Each registration is a citizen's request as a protocol office sees
-them: a subject naming the request, the citizen and an address, the citizen as sender, and
+them: a subject naming the request, the citizen and an address, the citizen as sender, the
+heading of the filing plan for that kind of request (15 headings, counted as a facet), and
 a text attachment of 80 words of Greek prose from the shared corpus plus that sentence.
 "Typed" queries are what staff look for — a word of the request, the surname, the street
 (the goal applies to these); "random" queries are three words drawn from the prose, which,
@@ -38,6 +39,7 @@ from whoosh import index as whoosh_index
 from bench.report import report
 from eprotocol import Archive, ArchiveConfig, FileInput, FileRole, LocalStorageConfig
 from eprotocol import NewRegistration as New
+from eprotocol.core.filing_plan import heading
 from eprotocol.search.whoosh_index import schema
 from tests.pdfs import greek_pdf
 
@@ -141,6 +143,11 @@ REQUESTS = [
     "Αναφορά για βλάβη στον δημοτικό φωτισμό",
     "Αίτηση για αποκομιδή ογκωδών αντικειμένων",
 ]
+#: A heading of the filing plan for each kind of request (the search's facet by heading).
+HEADINGS = {
+    request: heading(f"Φ.{100 + i}", request, retention_years=5)
+    for i, request in enumerate(REQUESTS)
+}
 
 
 def words() -> list[str]:
@@ -290,7 +297,12 @@ def citizen_request(rng: random.Random, prose: list[str]) -> tuple[New, list[Fil
     citizen = f"{rng.choice(FIRST_NAMES)} {surname}"
     subject = f"{request} — {citizen}, οδός {street} {rng.randint(1, 120)}"
     text = f"{subject}. {passage(rng, prose, 80)}"
-    entry = New(direction=rng.choice(["incoming", "outgoing"]), subject=subject, sender=citizen)
+    entry = New(
+        direction=rng.choice(["incoming", "outgoing"]),
+        subject=subject,
+        sender=citizen,
+        classification_code=HEADINGS[request].code,
+    )
     keyword = max(request.split(), key=len)
     return (
         entry,
@@ -317,6 +329,7 @@ def querying(corpus: int, queries: int, prose: list[str]) -> None:
         root = Path(tmp)
         with Archive(config_in(root)) as archive:
             archive.initialise(organisation="Δήμος Χανίων")
+            archive.add_classifications(HEADINGS.values(), by="admin")
             started = time.perf_counter()
             for start in range(0, corpus, 5000):
                 batch = [citizen_request(rng, prose) for _ in range(min(5000, corpus - start))]

@@ -45,6 +45,7 @@ from eprotocol.core.types import (
     Status,
     User,
 )
+from eprotocol.core.validation import CLASSIFICATION_MAX
 
 MAY_NOT_READ_ENTRY = Phrase("may-not-read-registration", "{who} may not read registration {ref}")
 MAY_NOT_READ_WORK = Phrase("may-not-read-work", "{who} may not read the work of {department}")
@@ -420,6 +421,7 @@ def search_filters(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
     department: Annotated[str | None, Parameter(max_length=32)] = None,
+    classification: Annotated[str | None, Parameter(max_length=CLASSIFICATION_MAX)] = None,
     date_from: Annotated[date | None, QueryParameter(name="from")] = None,
     date_to: Annotated[date | None, QueryParameter(name="to")] = None,
 ) -> SearchFilters:
@@ -428,6 +430,7 @@ def search_filters(
         year=year,
         direction=direction,
         department=department,
+        classification=classification,
         registered_from=date_from,
         registered_to=date_to,
     )

@@ -68,7 +68,7 @@ ALIASES = {
     "classification": ["ταξινόμηση", "ταξινομηση"],
     "date": ["ημερομηνία", "ημερομηνια"],
 }
-FACETS = ("year", "direction", "departments")
+FACETS = ("year", "direction", "departments", "classification")
 #: The order of a search without words (filters only): the newest registration first.
 _NEWEST_FIRST = [FieldFacet("date"), FieldFacet("number")]
 #: A date field's value in a query: one word, or a range in brackets.
@@ -127,7 +127,7 @@ def schema() -> Schema:
         reference=ID,
         text=TEXT(analyzer=GREEK, phrase=True),
         text_sound=TEXT(analyzer=PHONETIC, multitoken_query="or"),
-        classification=ID,
+        classification=ID(sortable=True),
         departments=KEYWORD(commas=True, sortable=True, stored=True),
         confidential=BOOLEAN,
     )
@@ -174,10 +174,15 @@ def plain_operators(query: str) -> str:
     return _LOOSE_START.sub("", _LOOSE_END.sub("", '"'.join(parts)))
 
 
-def _older_analysis(stored: Schema) -> bool:
-    """Whether an index of schema ``stored`` analysed its words as an older version did."""
+def _older_version(stored: Schema) -> bool:
+    """Whether an index of schema ``stored`` was made by an older version with the same fields.
+
+    Its words were analysed otherwise, or a facet's field has no column of values yet
+    (searches leave that facet out until the index is rebuilt).
+    """
     current = schema()
-    return any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
+    analysed = any(stored[name].analyzer != current[name].analyzer for name in _ANALYSED)
+    return analysed or not all(stored[name].column_type for name in FACETS)
 
 
 def _new_name() -> str:
@@ -253,8 +258,8 @@ class WhooshIndex:
             elif self._outdated:
                 # Not a warning: every command would print it until the worker rebuilds.
                 log.info(
-                    "search index at %s has older word analysis: searches use it until it "
-                    "is rebuilt",
+                    "search index at %s was made by an older version: searches use it "
+                    "until it is rebuilt",
                     directory,
                 )
         except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild it"
@@ -318,7 +323,7 @@ class WhooshIndex:
         self._ix, self._name = ix, name
         # Whoosh reads a schema from the index's files each time it is asked for it.
         self._schema = ix.schema
-        self._outdated = _older_analysis(self._schema)
+        self._outdated = _older_version(self._schema)
 
     def _make_live(self, name: str) -> None:
         """Name ``name`` the live index, atomically for every process."""
@@ -654,24 +659,37 @@ class WhooshIndex:
         return SearchResult(len(matched), hits, self._facets(searcher, matched), complete)
 
     def _facets(self, searcher: Searcher, docs: Iterable[int]) -> dict[str, dict[str, int]]:
-        """Counts by year, direction and department of ``docs``, read from the value columns.
+        """Counts by year, direction, department and heading of ``docs``, from the value columns.
 
         Several times cheaper than Whoosh's grouping collectors on large result sets.
         Opening a column costs time in proportion to the index, so each thread keeps
-        the columns of its current searcher.
+        the columns of its current searcher. Entries without a heading are not counted
+        under one; an index an older version made without a column of headings has no
+        such counts until it is rebuilt.
         """
         cached = getattr(self._local, "columns", None)
         if cached is None or cached[0] is not searcher:
-            cached = (searcher, {name: searcher.reader().column_reader(name) for name in FACETS})
+            reader = searcher.reader()
+            cached = (
+                searcher,
+                {
+                    name: reader.column_reader(name)
+                    for name in FACETS
+                    if searcher.schema[name].column_type
+                },
+            )
             self._local.columns = cached
         columns = cached[1]
         counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
+        headings = columns.get("classification")
         for doc in docs:
             counts["year"][str(columns["year"][doc])] += 1
             counts["direction"][columns["direction"][doc]] += 1
             departments = columns["departments"][doc]
             if departments:
                 counts["departments"].update(departments.split(","))
+            if headings is not None and (heading := headings[doc]):
+                counts["classification"][heading] += 1
         return {name: dict(values) for name, values in counts.items()}
 
 

@@ -196,6 +196,19 @@ def test_confidential_entries_are_hidden_from_outsiders(api: Api) -> None:
         assert client.get(missing).json()["type"] == client.get(path).json()["type"]
 
 
+def search_when_indexed(
+    client: httpx.Client, params: dict[str, str], *, at_least: int = 1
+) -> dict[str, Any]:
+    """The answer of ``GET /api/v1/search`` once it finds ``at_least`` entries (or 10 s have
+    passed): the embedded server indexes in the background."""
+    deadline = time.monotonic() + 10
+    while True:
+        found: dict[str, Any] = client.get("/api/v1/search", params=params).json()
+        if found.get("total", 0) >= at_least or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def test_assignment_workflow_inbox_and_search(api: Api) -> None:
     entry = register(api, "clerk", subject="Αίτηση για κλάδεμα δέντρων στην οδό Κυδωνίας").json()
     path = f"/api/v1/registrations/{entry['year']}/{entry['number']}"
@@ -223,12 +236,7 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
         assert (no_reply.status_code, no_reply.json()["field"]) == (422, "reply")
         done = client.post(f"/api/v1/assignments/{assignment}/complete", json={})
         assert done.json()["state"] == "completed"
-        deadline = time.monotonic() + 10
-        while True:  # the embedded server indexes in the background
-            found = client.get("/api/v1/search", params={"q": "κλαδέματα Κυδωνιας"}).json()
-            if found.get("total") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        found = search_when_indexed(client, {"q": "κλαδέματα Κυδωνιας"})
         assert [hit["protocol_number"] for hit in found.get("hits", [])] == [
             entry["protocol_number"]
         ], found
@@ -767,8 +775,25 @@ def test_other_applications_read_the_filing_plan_they_file_under(api: Api) -> No
         "retention_years": 10,
         "disposal": "transfer",
     } in plan
-    filed = register(api, "clerk", classification_code="Φ.600")
+    filed = register(
+        api, "clerk", subject="Λακκούβα στον δρόμο για τις Μουρνιές", classification_code="Φ.600"
+    )
     assert filed.status_code == 201 and filed.json()["classification_code"] == "Φ.600"
+    register(api, "clerk", subject="Αίτηση για πλατεία στις Μουρνιές")
+    with api.client("clerk") as client:
+        assert search_when_indexed(client, {"q": "Μουρνιές"}, at_least=2)["total"] == 2
+        found = client.get("/api/v1/search", params={"q": "Μουρνιές", "classification": "Φ.600"})
+        too_long = client.get(
+            "/api/v1/search", params={"q": "Μουρνιές", "classification": "Φ" * 65}
+        )
+    assert [hit["protocol_number"] for hit in found.json()["hits"]] == [
+        filed.json()["protocol_number"]
+    ]
+    assert found.json()["facets"]["classification"] == {"Φ.600": 1}
+    assert (too_long.status_code, too_long.headers["content-type"]) == (
+        400,
+        "application/problem+json",
+    )
 
 
 @pytest.mark.parametrize("endpoint", MATRIX, ids=[e.name for e in MATRIX])

@@ -27,8 +27,9 @@ from eprotocol import Archive, ArchiveConfig, LocalStorageConfig, NewRegistratio
 from eprotocol.core.errors import IndexUnavailable
 from eprotocol.core.models import OUTBOX
 from eprotocol.core.search import IndexDocument, SearchFilters, Visibility
+from eprotocol.search import whoosh_index as whoosh_adapter
 from eprotocol.search.analysis import GreekFilter
-from eprotocol.search.whoosh_index import WhooshIndex
+from eprotocol.search.whoosh_index import WhooshIndex, schema
 from eprotocol.worker import Worker
 from tests.support import FixedClock, PgServer, clean_env, free_port, run_cli
 
@@ -187,6 +188,47 @@ def test_an_index_made_with_older_word_analysis_is_searched_until_rebuilt(
     assert not WhooshIndex(tmp_path / "index").stale
     with Archive(config) as archive:
         assert archive.index_pending() == 0  # the current version's whole index is kept
+
+
+def test_an_index_made_before_headings_were_counted_is_searched_until_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version before kept no column of headings: an upgrade searches its index as it was
+    (without counts by heading) until the indexer has rebuilt it, instead of emptying it."""
+
+    def older_schema() -> Schema:
+        fields = schema()
+        fields.remove("classification")
+        fields.add("classification", ID)
+        return fields
+
+    with monkeypatch.context() as older:
+        older.setattr(whoosh_adapter, "schema", older_schema)
+        older.setattr(whoosh_adapter, "FACETS", ("year", "direction", "departments"))
+        config = indexed_archive(tmp_path)
+        with Archive(config) as archive:
+            archive.add_classification(
+                "Φ.600", "Οδοποιία", retention_years=10, disposal="transfer", by="admin"
+            )
+            archive.register(
+                NewRegistration(
+                    direction="incoming",
+                    subject="Αίτηση για τον δρόμο",
+                    classification_code="Φ.600",
+                ),
+                by="admin",
+            )
+            assert archive.index_pending() == 1
+    assert WhooshIndex(tmp_path / "index").stale
+    heading = SearchFilters(classification="Φ.600")
+    with Archive(config) as archive:
+        before = archive.search("Αίτηση", by="admin")
+        assert (before.total, before.facets["classification"]) == (4, {})
+        assert archive.search("Αίτηση", by="admin", filters=heading).total == 1
+        assert archive.index_pending() == 4  # the indexer's first round rebuilds it
+        after = archive.search("Αίτηση", by="admin")
+        assert (after.total, after.facets["classification"]) == (4, {"Φ.600": 1})
+    assert not WhooshIndex(tmp_path / "index").stale
 
 
 def test_a_rebuild_keeps_the_old_index_searched_and_loses_no_change_made_meanwhile(

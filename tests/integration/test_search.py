@@ -186,6 +186,33 @@ def test_field_filters_and_date_ranges(searchable: Archive, clock: FixedClock) -
         found("Χανιά ημερομηνία:31/02/2026")
 
 
+def test_headings_of_the_filing_plan_are_counted_and_filter_a_search(searchable: Archive) -> None:
+    """«Every road complaint about Chania this year»: the heading narrows the matches."""
+    searchable.add_classification(
+        "Φ.600", "Οδοποιία", retention_years=10, disposal="transfer", by="admin"
+    )
+    for subject in ("Λακκούβα στον δρόμο προς τα Χανιά", "Αίτηση για την οδό Χανίων"):
+        searchable.register(
+            NewRegistration(direction="incoming", subject=subject, classification_code="Φ.600"),
+            by="clerk",
+        )  # 7, 8
+    searchable.index_pending()
+
+    def heading_counts(**filters: object) -> dict[str, int]:
+        found = searchable.search("Χανιά", by="admin", filters=SearchFilters(**filters))  # type: ignore[arg-type]
+        return found.facets["classification"]
+
+    assert heading_counts() == {"Φ.600": 2}  # entries without a heading are not counted
+    filtered = searchable.search("Χανιά", by="admin", filters=SearchFilters(classification="Φ.600"))
+    assert set(numbers(filtered)) == {7, 8}
+    searchable.correct(
+        "general", 2026, 8, {"classification_code": None}, reason="Λάθος θέμα", by="admin"
+    )
+    searchable.index_pending()
+    assert heading_counts() == {"Φ.600": 1}  # a refiled entry is counted where it is now
+    assert heading_counts(classification="Φ.601") == {}
+
+
 def test_an_incoming_document_is_found_by_the_sender_s_own_number(searchable: Archive) -> None:
     """«They sent us their 4512/2026: where is it?» — the sender's number, typed as written."""
     for reference in ("4512/2026", "Α-17/Φ.600", "οικ. 3344"):

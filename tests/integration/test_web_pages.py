@@ -1128,6 +1128,16 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
         "«Φ.610» → «Φ.600» (Αφορά οδική ασφάλεια)"
     )
     inspect(admin, "registration-refiled")
+    # Search counts the matches by heading, named in full; choosing one narrows to it.
+    _wait_for_hits(admin, site.base, "πεζοδρομίου&classification=Φ.600")  # refiled in the index
+    admin.goto(f"{site.base}/search?q=πεζοδρομίου")
+    facet = admin.locator("[data-facet=classification] a")
+    expect(facet).to_have_text(["Φ.600 · Οδοποιία και οδική ασφάλεια"])
+    facet.click()
+    expect(admin).to_have_url(re.compile(r"classification=%CE%A6\.600"))
+    expect(facet).to_have_attribute("aria-current", "true")
+    expect(admin.locator(".hit-list li")).to_have_count(1)
+    inspect(admin, "search-by-heading")
     admin.goto(f"{site.base}/statistics")
     by_heading = admin.get_by_role("region", name="Καταχωρίσεις ανά θέμα αρχειοθέτησης")
     expect(by_heading).to_contain_text("Φ.600 · Οδοποιία και οδική ασφάλεια")

@@ -557,16 +557,18 @@ def search(
     Dates alone (no words) list what was registered in those days, newest first.
     """
     require(user, Action.READ)
+    archive = archive_of(state)
     result, error = None, None
     if q.strip() or filters != SearchFilters():
         try:
-            result = audited_search(archive_of(state), user, q, filters, limit=20, offset=offset)
+            result = audited_search(archive, user, q, filters, limit=20, offset=offset)
         except InvalidInput as exc:  # a query it cannot read: say why beside it, to mend it
             error = exc.message
     active = {
         "year": filters.year,
         "direction": filters.direction,
         "department": filters.department,
+        "classification": filters.classification,
         "from": filters.registered_from,
         "to": filters.registered_to,
     }
@@ -577,7 +579,8 @@ def search(
         user=user,
         q=q,
         result=result,
-        department_names=_department_names(archive_of(state).departments()),
+        department_names=_department_names(archive.departments()),
+        headings=_headings(archive) if result is not None else {},
         error=error,
         active=active,
         offset=offset,
