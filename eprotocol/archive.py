@@ -91,6 +91,7 @@ from eprotocol.core.statistics import YearStatistics, totals_by_year, year_stati
 from eprotocol.core.transfer import FORMAT, Transfer, TransferReport
 from eprotocol.core.types import (
     BOOK_CODE,
+    BOOK_CODE_MAX,
     BOOK_CODE_RULE,
     BOOK_EXISTS,
     ApiToken,
@@ -289,9 +290,9 @@ class Archive:
         Administrators only. Its code, lower-case Latin letters, digits, ``-`` and ``_``,
         names it in references (``confidential:12/2026``) and in ``--book``.
         """
-        code = validation.required_text(code, "code", 32)
+        code = validation.required_text(code, "code", BOOK_CODE_MAX)
         if not re.fullmatch(BOOK_CODE, code):
-            raise InvalidInput(BOOK_CODE_RULE(code=code), field="code")
+            raise InvalidInput(BOOK_CODE_RULE(code=code, max=BOOK_CODE_MAX), field="code")
         name = validation.required_text(name, "name", 200)
         with self._db.write() as conn:
             chain = lock_chain(conn)

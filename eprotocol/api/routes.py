@@ -34,6 +34,8 @@ from eprotocol.core.permissions import Action, allowed, holds, refusal
 from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.search import SearchFilters, SearchResult
 from eprotocol.core.types import (
+    BOOK_CODE_MAX,
+    DEPARTMENT_CODE_MAX,
     Direction,
     FileInput,
     FileRole,
@@ -64,7 +66,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
-Book = Annotated[str | None, QueryParameter(name="book", max_length=32)]
+Book = Annotated[str | None, QueryParameter(name="book", max_length=BOOK_CODE_MAX)]
 #: A database id: what a PostgreSQL ``integer`` column holds.
 RowId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
 
@@ -188,7 +190,7 @@ def list_registrations(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
     status: Status | None = None,
-    department: Annotated[str | None, Parameter(max_length=32)] = None,
+    department: Annotated[str | None, Parameter(max_length=DEPARTMENT_CODE_MAX)] = None,
     date_from: Annotated[date | None, QueryParameter(name="from")] = None,
     date_to: Annotated[date | None, QueryParameter(name="to")] = None,
     book: Book = None,
@@ -420,7 +422,7 @@ def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxI
 def search_filters(
     year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
     direction: Direction | None = None,
-    department: Annotated[str | None, Parameter(max_length=32)] = None,
+    department: Annotated[str | None, Parameter(max_length=DEPARTMENT_CODE_MAX)] = None,
     classification: Annotated[str | None, Parameter(max_length=CLASSIFICATION_MAX)] = None,
     date_from: Annotated[date | None, QueryParameter(name="from")] = None,
     date_to: Annotated[date | None, QueryParameter(name="to")] = None,

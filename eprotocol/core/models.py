@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from eprotocol.core.types import BOOK_CODE_MAX, DEPARTMENT_CODE_MAX
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timezone-aware timestamp stored in UTC on every database.
@@ -64,7 +66,7 @@ class BookRow(SQLModel, table=True):
     __tablename__ = "protocol_book"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True)
+    code: str = Field(max_length=BOOK_CODE_MAX, unique=True)
     name: str = Field(max_length=200)
     created_at: datetime = _timestamp()
 
@@ -242,7 +244,7 @@ class DepartmentRow(SQLModel, table=True):
     __tablename__ = "department"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=32, unique=True)
+    code: str = Field(max_length=DEPARTMENT_CODE_MAX, unique=True)
     name: str = Field(max_length=200)
     parent_id: int | None = Field(default=None, foreign_key="department.id")
     digest_email: str | None = Field(default=None, max_length=254)

@@ -17,9 +17,9 @@ from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
 from eprotocol.core.permissions import Action, allowed, refusal
 from eprotocol.core.ports import Clock
 from eprotocol.core.queries import organisation_name
-from eprotocol.core.types import Department, Role, User
+from eprotocol.core.types import DEPARTMENT_CODE_MAX, Department, Role, User
 
-_CODE_RE = re.compile(r"^[\w.-]{1,32}$")
+_CODE_RE = re.compile(rf"^[\w.-]{{1,{DEPARTMENT_CODE_MAX}}}$")
 #: Greek capitals drawn like Latin ones: typed on a Greek keyboard, ΤΕΧ looks like TEX.
 _LOOKALIKES = str.maketrans("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX")
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -277,7 +277,7 @@ class Organisation:
         by: str,
     ) -> Department:
         """Add a department under ``parent`` (or at the top)."""
-        code = validation.required_text(code, "code", 32)
+        code = validation.required_text(code, "code", DEPARTMENT_CODE_MAX)
         if not _CODE_RE.match(code):
             raise InvalidInput(DEPARTMENT_CODE(), field="code")
         name = validation.required_text(name, "name", 200)
@@ -385,7 +385,9 @@ class Organisation:
             tree = DepartmentTree(conn)
             row = _user_row(conn, username)
             if "department" in changes:
-                code = validation.text(changes["department"], "department", 32, required=False)
+                code = validation.text(
+                    changes["department"], "department", DEPARTMENT_CODE_MAX, required=False
+                )
                 wanted["department_id"] = None if code is None else tree.id_of(code)
             roles_after = wanted.get("roles", row["roles"])
             _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
@@ -447,7 +449,9 @@ class Organisation:
             tree = DepartmentTree(conn)
             department_id = tree.id_of(code)
             if "parent" in changes:
-                parent = validation.text(changes["parent"], "parent", 32, required=False)
+                parent = validation.text(
+                    changes["parent"], "parent", DEPARTMENT_CODE_MAX, required=False
+                )
                 parent_id = None if parent is None else tree.id_of(parent)
                 if parent_id is not None and department_id in tree.path_ids(parent_id):
                     raise InvalidInput(

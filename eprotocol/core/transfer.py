@@ -53,6 +53,8 @@ from eprotocol.core.ports import BlobStore, Clock, already_stored, blob_key
 from eprotocol.core.queries import registration_row
 from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry
 from eprotocol.core.types import (
+    BOOK_CODE_MAX,
+    DEPARTMENT_CODE_MAX,
     AssignmentState,
     Disposal,
     ProtocolRef,
@@ -404,7 +406,9 @@ class _Plan:
     def __init__(
         self, reference: Mapping[str, Any], retention: Mapping[str, int], default_years: int
     ) -> None:
-        self.books = _items(reference, "books", {"code": (32, True), "name": (200, True)})
+        self.books = _items(
+            reference, "books", {"code": (BOOK_CODE_MAX, True), "name": (200, True)}
+        )
         self.plan = _items(
             reference,
             "classifications",
@@ -419,9 +423,9 @@ class _Plan:
             reference,
             "departments",
             {
-                "code": (32, True),
+                "code": (DEPARTMENT_CODE_MAX, True),
                 "name": (200, True),
-                "parent": (32, False),
+                "parent": (DEPARTMENT_CODE_MAX, False),
                 "digest_email": (254, False),
             },
         )
@@ -749,7 +753,7 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
         raise InvalidInput("a cancelled registration, and only one, has a cancellation")
     return {
         **values,
-        "book": validation.required_text(record["book"], "book", 32),
+        "book": validation.required_text(record["book"], "book", BOOK_CODE_MAX),
         "year": year,
         "number": number,
         "registered_at": registered_at,
@@ -830,7 +834,9 @@ def _assignment(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": _whole(record["id"], "id"),
         "forwarded_from_id": _whole(record["forwarded_from_id"], "forwarded_from", required=False),
-        "department": validation.required_text(record["department"], "department", 32),
+        "department": validation.required_text(
+            record["department"], "department", DEPARTMENT_CODE_MAX
+        ),
         "assignee": validation.text(record["assignee"], "assignee", 64, required=False),
         "purpose": validation.choice(record["purpose"], Purpose, "purpose").value,
         "state": validation.choice(record["state"], AssignmentState, "state").value,

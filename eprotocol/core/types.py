@@ -86,11 +86,13 @@ class FileRole(StrEnum):
     ATTACHMENT = "attachment"
 
 
+#: The longest code of a protocol book, and of a department.
+BOOK_CODE_MAX = DEPARTMENT_CODE_MAX = 32
 #: What a protocol book's code may be: what references like ``confidential:12/2026`` can name.
-BOOK_CODE = r"[a-z0-9_-]{1,32}"
+BOOK_CODE = rf"[a-z0-9_-]{{1,{BOOK_CODE_MAX}}}"
 _REF_RE = re.compile(rf"^(?:(?P<book>{BOOK_CODE}):)?(?P<number>[0-9]{{1,9}})/(?P<year>[0-9]{{4}})$")
 BOOK_CODE_RULE = Phrase(
-    "book-code", "{code!r}: a book code uses only lower-case a-z, 0-9, - and _ (at most 32)"
+    "book-code", "{code!r}: a book code uses only lower-case a-z, 0-9, - and _ (at most {max})"
 )
 BOOK_EXISTS = Phrase("book-exists", "protocol book {code!r} already exists")
 NOT_A_REFERENCE = Phrase(

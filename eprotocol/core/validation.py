@@ -15,7 +15,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from eprotocol.core.errors import InvalidInput, Phrase
-from eprotocol.core.types import Channel, Direction, FileRole, NewRegistration, ProtocolRef
+from eprotocol.core.types import (
+    BOOK_CODE_MAX,
+    Channel,
+    Direction,
+    FileRole,
+    NewRegistration,
+    ProtocolRef,
+)
 
 SUBJECT_MAX = 1000
 CORRESPONDENT_MAX = 500
@@ -168,7 +175,7 @@ class CleanRegistration:
 def clean_registration(data: NewRegistration, *, default_book: str) -> CleanRegistration:
     """Apply every rule to ``data``; raise ``InvalidInput`` on the first that fails."""
     values = {name: rule(getattr(data, name)) for name, rule in CORRECTABLE.items()}
-    book = required_text(data.book or default_book, "book", 32)
+    book = required_text(data.book or default_book, "book", BOOK_CODE_MAX)
     related = related_refs(data.related, default_book=book)
     return CleanRegistration(book=book, related=related, values=values)
 

@@ -16,11 +16,13 @@ from eprotocol.config import IntakePolicy
 from eprotocol.core import validation
 from eprotocol.core.accounts import check_password
 from eprotocol.core.certificates import load_templates
-from eprotocol.core.errors import PHRASES, EProtocolError, RefusedFile, Text
+from eprotocol.core.errors import PHRASES, EProtocolError, InvalidInput, RefusedFile, Text
 from eprotocol.core.intake import PDF_REFUSED, check_type, clean_filename, too_large
 from eprotocol.core.permissions import DOING, Action, refusal
 from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.types import (
+    BOOK_CODE_MAX,
+    BOOK_CODE_RULE,
     AssignmentState,
     Channel,
     Direction,
@@ -145,6 +147,11 @@ RESIDENCE = load_templates(None)["permanent-residence"]
         (
             lambda: RESIDENCE.clean({**CITIZEN, "afm": "123456789"}),
             "ΑΦΜ: το '123456789' δεν είναι έγκυρος ΑΦΜ.",
+        ),
+        (
+            lambda: _raise(InvalidInput(BOOK_CODE_RULE(code="Conf", max=BOOK_CODE_MAX))),
+            "'Conf': ο κωδικός βιβλίου γράφεται με πεζά λατινικά γράμματα, ψηφία, «-» ή «_» "
+            "(έως 32).",
         ),
         (
             lambda: check_password("σύντομος"),

@@ -136,7 +136,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "not-a-reference": lambda v: f"{v['text']!r}: δεν είναι αριθμός πρωτοκόλλου όπως 123/2026.",
     "book-code": lambda v: (
         f"{v['code']!r}: ο κωδικός βιβλίου γράφεται με πεζά λατινικά γράμματα, ψηφία, «-» ή «_» "
-        "(έως 32)."
+        f"(έως {v['max']})."
     ),
     "book-exists": lambda v: f"Υπάρχει ήδη βιβλίο πρωτοκόλλου {v['code']!r}.",
     "not-a-heading": lambda v: f"Ο κωδικός {v['code']!r} δεν υπάρχει στο σχέδιο αρχειοθέτησης.",
