@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from eprotocol import migrate
 from eprotocol.bags import BagReader, BagWriter
 from eprotocol.config import ArchiveConfig, is_web_address
-from eprotocol.core import filing_plan, validation
+from eprotocol.core import days, filing_plan, validation
 from eprotocol.core.accounts import Accounts
 from eprotocol.core.audit import events, events_about, lock_chain, to_event, verify_chain
 from eprotocol.core.certificates import (
@@ -364,8 +364,7 @@ class Archive:
 
     def _end_of(self, day: date | None) -> datetime:
         """The first moment after ``day`` (today if not given) in the archive's time zone."""
-        day = day if day is not None else self.today()
-        return datetime.combine(day + timedelta(days=1), time(), self._tz)
+        return days.bounds(day if day is not None else self.today(), self._tz)[1]
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.

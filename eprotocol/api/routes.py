@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Request, Router, get, post
@@ -29,6 +28,7 @@ from eprotocol.api import schemas
 from eprotocol.api.auth import user_of
 from eprotocol.api.problems import AUTHENTICATED, document_problems
 from eprotocol.archive import Archive
+from eprotocol.core import days
 from eprotocol.core.errors import Forbidden, InvalidInput, Phrase, RegistrationNotFound
 from eprotocol.core.permissions import Action, allowed, holds, refusal
 from eprotocol.core.queries import NO_REGISTRATION
@@ -207,8 +207,8 @@ def list_registrations(
             year=year,
             direction=direction,
             status=status,
-            registered_from=None if date_from is None else _midnight(date_from, tz),
-            registered_to=None if date_to is None else _midnight(date_to + timedelta(days=1), tz),
+            registered_from=None if date_from is None else days.midnight(date_from, tz),
+            registered_to=None if date_to is None else days.bounds(date_to, tz)[1],
             department=department,
         ),
         limit=limit,
@@ -218,10 +218,6 @@ def list_registrations(
     return schemas.RegistrationPage(
         [schemas.registration_out(e) for e in visible], page.next_cursor
     )
-
-
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz)
 
 
 @get("/registrations/{year:int}/{number:int}", sync_to_thread=True, summary="One registration")

@@ -16,12 +16,13 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from eprotocol.core import days
 from eprotocol.core.audit import lock_chain
 from eprotocol.core.certificates import (
     DailyRegisterSheet,
@@ -155,8 +156,7 @@ class DailyRegisters:
         self._signer = signer
 
     def _bounds(self, day: date) -> tuple[datetime, datetime]:
-        start = datetime.combine(day, time(), self._tz)
-        end = datetime.combine(day + timedelta(days=1), time(), self._tz)
+        start, end = days.bounds(day, self._tz)
         return start.astimezone(UTC), end.astimezone(UTC)
 
     def _content(self, conn: sa.Connection, day: date) -> dict[str, Any]:
@@ -377,15 +377,15 @@ class DailyRegisters:
 
     def missing_days(self, until: date, *, back: int = 7) -> list[date]:
         """Finished days of the last ``back`` days before ``until`` with no stored register."""
-        days = [until - timedelta(days=n) for n in range(back, 0, -1)]
+        recent = [until - timedelta(days=n) for n in range(back, 0, -1)]
         with self._db.read() as conn:
             first = conn.execute(sa.select(sa.func.min(REGISTRATION.c.registered_at))).scalar()
             done = set(
                 conn.execute(
-                    sa.select(DAILY_REGISTER.c.day).where(DAILY_REGISTER.c.day.in_(days))
+                    sa.select(DAILY_REGISTER.c.day).where(DAILY_REGISTER.c.day.in_(recent))
                 ).scalars()
             )
         if first is None:
             return []
         start = first.astimezone(self._tz).date()
-        return [d for d in days if d >= start and d not in done]
+        return [d for d in recent if d >= start and d not in done]

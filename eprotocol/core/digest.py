@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import time as day_time
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from eprotocol.config import DigestPolicy
+from eprotocol.core import days
 from eprotocol.core.database import Database
 from eprotocol.core.errors import MailUnavailable
 from eprotocol.core.labels import CONFIDENTIAL, GREEK
@@ -165,9 +165,6 @@ class DigestSender:
         self._public_url = public_url
         self._sleep = sleep
 
-    def _midnight(self, day: date) -> datetime:
-        return datetime.combine(day, day_time(), tzinfo=self._tz)
-
     def _by_department(self, entries: tuple[InboxEntry, ...]) -> dict[str, list[InboxEntry]]:
         grouped: dict[str, list[InboxEntry]] = {}
         for entry in entries:
@@ -196,8 +193,8 @@ class DigestSender:
         assigned = self._by_department(
             self._routing.inbox(
                 states=list(AssignmentState),
-                created_from=self._midnight(since),
-                created_to=self._midnight(day),
+                created_from=days.midnight(since, self._tz),
+                created_to=days.midnight(day, self._tz),
                 limit=None,
             )
         )
