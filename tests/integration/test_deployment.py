@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,7 @@ def _site(directory: Path, *, upstream: int, https: int, http: int) -> Path:
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
         (f"/etc/ssl/certs/{HOST}.pem", str(pem)),
         (f"/etc/ssl/private/{HOST}.key", str(key)),
-        ("http://127.0.0.1:8000", f"http://127.0.0.1:{upstream}"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};"),
     ):
         assert site.count(documented) == 1, documented
         site = site.replace(documented, here)
@@ -233,6 +234,38 @@ def test_failed_logins_are_counted_by_the_caller_s_own_address(proxied: Proxied)
         assert _token(careless) == 429  # this address is throttled now, even for the right password
     with proxied.client(source="127.0.0.3") as other_office:
         assert _token(other_office) == 200
+
+
+def test_a_flood_of_public_file_checks_is_bounded_for_all_addresses_together(
+    proxied: Proxied,
+) -> None:
+    """Each address stays under eprotocol's own limit (60 per address); nginx bounds the sum,
+    in eprotocol's form: problem+json for the API, a page in Greek for the citizens' form."""
+    pdf = make_pdf(pages=1)
+
+    def check(source: str, path: str) -> httpx.Response:
+        with proxied.client(source=source) as client:
+            return client.post(path, files={"file": ("έγγραφο.pdf", pdf, "application/pdf")})
+
+    sources = [f"127.0.1.{i}" for i in range(1, 41)]
+    with ThreadPoolExecutor(max_workers=len(sources)) as pool:
+        answers = list(
+            pool.map(check, sources, ["/api/v1/verify", "/verify"] * (len(sources) // 2))
+        )
+    checked = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(checked) + len(refused) == len(answers), {a.status_code for a in answers}
+    assert 20 <= len(checked) < len(answers)  # 20 wait their turn; the rest are refused
+    for answer in refused:
+        assert answer.headers["retry-after"] == "10"
+        if answer.request.url.path == "/verify":
+            assert answer.headers["content-type"] == "text/html; charset=utf-8"
+            assert "Ελέγχονται πολλά έγγραφα αυτή τη στιγμή" in answer.text
+        else:
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["type"].endswith("/too-many-checks")
+    with proxied.client() as client:  # looking a code up is not a file check
+        assert client.get("/verify", params={"code": "7KQ3-M9XD-T4PA-2HWN"}).status_code == 303
 
 
 def test_staff_log_in_and_register_a_scan_through_the_proxy(
