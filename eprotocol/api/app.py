@@ -115,6 +115,23 @@ def security_headers(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def blank_query_values_as_absent(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: a query parameter without a value (``from=``) is taken as not given.
+
+    A page's form sends its empty fields so (the search's dates, say), and "from" is a
+    date or nothing: without this, words searched without dates were refused as a bad date.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["query_string"]:
+            given = [p for p in scope["query_string"].split(b"&") if p.partition(b"=")[2]]
+            scope = scope.copy()
+            scope["query_string"] = b"&".join(given)
+        await app(scope, receive, send)
+
+    return middleware
+
+
 def drain_before_refusing(limit: int) -> Callable[[ASGIApp], ASGIApp]:
     """ASGI middleware: before a ``413`` goes out, read and discard the rest of the body.
 
@@ -200,7 +217,11 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         template_config=template_config(),
         lifespan=[lifespan],
         plugins=[problem_plugin(max_upload_mb=max_upload_mb)],
-        middleware=[security_headers, drain_before_refusing(2 * settings.max_upload_bytes)],
+        middleware=[
+            security_headers,
+            blank_query_values_as_absent,
+            drain_before_refusing(2 * settings.max_upload_bytes),
+        ],
         request_max_body_size=settings.max_upload_bytes,
         openapi_config=OpenAPIConfig(
             title="eprotocol",

@@ -782,6 +782,8 @@ def test_other_applications_read_the_filing_plan_they_file_under(api: Api) -> No
     register(api, "clerk", subject="Αίτηση για πλατεία στις Μουρνιές")
     with api.client("clerk") as client:
         assert search_when_indexed(client, {"q": "Μουρνιές"}, at_least=2)["total"] == 2
+        blank = client.get("/api/v1/search", params={"q": "Μουρνιές", "from": "", "year": ""})
+        assert blank.json()["total"] == 2  # a parameter without a value is not given
         found = client.get("/api/v1/search", params={"q": "Μουρνιές", "classification": "Φ.600"})
         too_long = client.get(
             "/api/v1/search", params={"q": "Μουρνιές", "classification": "Φ" * 65}

@@ -339,6 +339,10 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
 
     # Search in Greek, in another form of the word: the match is marked, the markup is text.
     _wait_for_hits(page, base, "κλαδέματα")
+    page.goto(f"{base}/search")  # as staff search: words typed, no dates (sent empty)
+    page.locator("#q").fill("κλαδέματα")
+    page.get_by_role("button", name="Αναζήτηση").click()
+    expect(page).to_have_url(re.compile(r"from=&to="))
     hit = page.locator(".hit-list li").first
     expect(hit).to_contain_text(f"1/{year}")
     expect(hit.locator("mark").first).to_be_visible()
