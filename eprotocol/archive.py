@@ -346,18 +346,23 @@ class Archive:
         """
         return self._plan.retitle(code, title, by=by)
 
-    def disposal_summary(self, on: date | None = None, *, by: str) -> list[DisposalGroup]:
+    def disposal_summary(
+        self, on: date | None = None, *, since: date | None = None, by: str
+    ) -> list[DisposalGroup]:
         """By book, year and heading, what has reached the end of retention by the end of ``on``.
 
         What the archive committee decides on (destruction, transfer to the General State
-        Archives, another look), as each heading says; ``on`` is today if not given. The
-        archive deletes nothing itself. Administrators only.
+        Archives, another look), as each heading says; ``on`` is today if not given. With
+        ``since`` (the day after the committee's last list, say), only what has come due
+        from the start of that day. The archive deletes nothing itself. Administrators only.
         """
-        return self._disposals().summary(self._end_of(on), by=by)
+        return self._disposals().summary(self._end_of(on), since=self._start_of(since), by=by)
 
-    def due_for_disposal(self, on: date | None = None, *, by: str) -> Iterator[DueForDisposal]:
+    def due_for_disposal(
+        self, on: date | None = None, *, since: date | None = None, by: str
+    ) -> Iterator[DueForDisposal]:
         """The registrations of :meth:`disposal_summary`, oldest first, a page at a time."""
-        return self._disposals().registrations(self._end_of(on), by=by)
+        return self._disposals().registrations(self._end_of(on), since=self._start_of(since), by=by)
 
     def _disposals(self) -> Disposals:
         return Disposals(self._db, default_years=self.config.default_retention_years)
@@ -365,6 +370,10 @@ class Archive:
     def _end_of(self, day: date | None) -> datetime:
         """The first moment after ``day`` (today if not given) in the archive's time zone."""
         return days.bounds(day if day is not None else self.today(), self._tz)[1]
+
+    def _start_of(self, day: date | None) -> datetime | None:
+        """The first moment of ``day`` in the archive's time zone; ``None`` for no day."""
+        return None if day is None else days.midnight(day, self._tz)
 
     def check(self) -> None:
         """Raise an ``Unavailable`` error unless the database and the store answer.

@@ -775,6 +775,13 @@ def disposal(
             formats=["%Y-%m-%d"],
         ),
     ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Only what ended from this day on (the day after the committee's last list).",
+            formats=["%Y-%m-%d"],
+        ),
+    ] = None,
     as_csv: Annotated[
         bool, typer.Option("--csv", help="Each registration, as CSV for a spreadsheet.")
     ] = False,
@@ -788,14 +795,16 @@ def disposal(
     last retention ended. With --csv, each registration instead (UTF-8 with BOM).
     """
     on = None if day is None else day.date()
+    first = None if since is None else since.date()
     with _archive() as archive:
         tz, book = archive.timezone, archive.config.default_book
         if as_csv:
-            due = archive.due_for_disposal(on, by=by)  # refused before a line is written
+            # Refused before a line is written.
+            due = archive.due_for_disposal(on, since=first, by=by)
             for line in csv_lines(due, tz=tz, book=book):
                 sys.stdout.write(line)
             return
-        groups = archive.disposal_summary(on, by=by)
+        groups = archive.disposal_summary(on, since=first, by=by)
     lines = [
         "\t".join(
             (

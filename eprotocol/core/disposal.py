@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from eprotocol.core import validation
 from eprotocol.core.database import Database
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, headings_by_code, years_later
 from eprotocol.core.labels import CONFIDENTIAL
@@ -166,13 +167,20 @@ class Disposals:
         self._db = db
         self._default_years = default_years
 
-    def summary(self, before: datetime, *, by: str) -> list[DisposalGroup]:
-        """By book, year and heading, the registrations whose retention ends before ``before``."""
+    def summary(
+        self, before: datetime, *, since: datetime | None = None, by: str
+    ) -> list[DisposalGroup]:
+        """By book, year and heading, the registrations whose retention ends before ``before``.
+
+        With ``since``, only those whose retention ends at or after it: what has come due
+        since the committee's last list.
+        """
+        validation.period(since, before)
         tally: dict[tuple[str, int, str | None], _Tally] = defaultdict(_Tally)
         with self._db.read() as conn:
             administrator(conn, by)
             plan = headings_by_code(conn)
-            surely, near = self._conditions(plan, before)
+            surely, near = self._conditions(plan, before, since)
             counted = conn.execute(
                 sa.select(
                     BOOK.c.code.label("book"),
@@ -191,7 +199,7 @@ class Disposals:
             )
             for row in counted:
                 tally[row.book, row.year, row.classification_code].add(row)
-            for due in self._ended(conn.execute(_ENTRIES.where(near)), plan, before):
+            for due in self._ended(conn.execute(_ENTRIES.where(near)), plan, before, since):
                 code = due.heading.code if due.heading else None
                 tally[due.ref.book, due.ref.year, code].add_one(due)
         return [
@@ -201,19 +209,25 @@ class Disposals:
             )
         ]
 
-    def registrations(self, before: datetime, *, by: str) -> Iterator[DueForDisposal]:
+    def registrations(
+        self, before: datetime, *, since: datetime | None = None, by: str
+    ) -> Iterator[DueForDisposal]:
         """The registrations whose retention ends before ``before``, oldest first.
 
+        With ``since``, only those whose retention ends at or after it.
         ``Forbidden`` at once for a non-administrator; then a page at a time, each in a
         read transaction of its own.
         """
+        validation.period(since, before)
         with self._db.read() as conn:
             administrator(conn, by)
             plan = headings_by_code(conn)
-        return self._pages(plan, before)
+        return self._pages(plan, before, since)
 
-    def _pages(self, plan: dict[str, Classification], before: datetime) -> Iterator[DueForDisposal]:
-        surely, near = self._conditions(plan, before)
+    def _pages(
+        self, plan: dict[str, Classification], before: datetime, since: datetime | None
+    ) -> Iterator[DueForDisposal]:
+        surely, near = self._conditions(plan, before, since)
         query = _ENTRIES.where(sa.or_(surely, near)).order_by(
             REGISTRATION.c.registered_at, REGISTRATION.c.id
         )
@@ -222,37 +236,49 @@ class Disposals:
             page = query if after is None else query.where(_after(*after))
             with self._db.read() as conn:
                 rows = conn.execute(page.limit(PAGE)).all()
-            yield from self._ended(rows, plan, before)
+            yield from self._ended(rows, plan, before, since)
             if len(rows) < PAGE:
                 return
             after = (rows[-1].registered_at, rows[-1].id)
 
     def _conditions(
-        self, plan: dict[str, Classification], before: datetime
+        self, plan: dict[str, Classification], before: datetime, since: datetime | None
     ) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
-        """Registrations surely past their retention before ``before``, and those near it."""
+        """Registrations whose retention surely ends between ``since`` and ``before``; those near.
+
+        The second are those near either end, to be checked one by one; the two sets are
+        disjoint, so that none is counted twice.
+        """
         codes: dict[int, list[str]] = defaultdict(list)
         for h in plan.values():
             codes[h.retention_years].append(h.code)
         filed = [(REGISTRATION.c.classification_code.in_(c), years) for years, c in codes.items()]
         unfiled = (REGISTRATION.c.classification_code.is_(None), self._default_years)
+        at = REGISTRATION.c.registered_at
         surely, near = [], []
         for which, years in [*filed, unfiled]:
-            line = years_later(before, -years)
-            at = REGISTRATION.c.registered_at
-            surely.append(sa.and_(which, at < line - _NEAR))
-            near.append(sa.and_(which, at >= line - _NEAR, at < line + _NEAR))
+            last = years_later(before, -years)
+            surely.append(sa.and_(which, at < last - _NEAR))
+            near.append(sa.and_(which, at >= last - _NEAR, at < last + _NEAR))
+            if since is not None:
+                first = years_later(since, -years)
+                surely[-1] = sa.and_(surely[-1], at >= first + _NEAR)
+                near.append(sa.and_(which, at >= first - _NEAR, at < first + _NEAR))
         return sa.or_(*surely), sa.or_(*near)
 
     def _ended(
-        self, rows: Iterable[Any], plan: dict[str, Classification], before: datetime
+        self,
+        rows: Iterable[Any],
+        plan: dict[str, Classification],
+        before: datetime,
+        since: datetime | None,
     ) -> Iterator[DueForDisposal]:
-        """Those of ``rows`` (entries) whose retention ends before ``before``."""
+        """Those of ``rows`` (entries) whose retention ends before ``before``, from ``since``."""
         for r in rows:
             heading = plan.get(r.classification_code) if r.classification_code else None
             years = heading.retention_years if heading else self._default_years
             kept_until = years_later(r.registered_at, years)
-            if kept_until < before:
+            if kept_until < before and (since is None or since <= kept_until):
                 yield DueForDisposal(
                     ref=ProtocolRef(r.book, r.year, r.number),
                     registered_at=r.registered_at,

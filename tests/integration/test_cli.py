@@ -596,6 +596,13 @@ def test_the_registrations_whose_retention_ended_are_listed(run: Run) -> None:
     ]
     as_json = json.loads(run("disposal", "--on", in_eleven_years, "--json").stdout)
     assert [g["heading"] and g["heading"]["code"] for g in as_json] == [None, "Φ.12"]
+    # The committee dealt with what ended in the first seven years: the ten-year one is left.
+    in_seven_years = (datetime.now(UTC) + timedelta(days=7 * 366)).date().isoformat()
+    since = run("disposal", "--on", in_eleven_years, "--since", in_seven_years, "--json")
+    assert [g["heading"] for g in json.loads(since.stdout)] == [None]
+    backwards = run("disposal", "--since", in_eleven_years)
+    assert (backwards.returncode, backwards.stdout) == (1, "")
+    assert backwards.stderr == "eprotocol: the first day comes after the last\n"
 
     listed = run("disposal", "--on", in_eleven_years, "--csv").stdout
     rows = list(csv.reader(io.StringIO(listed.removeprefix("\ufeff"))))

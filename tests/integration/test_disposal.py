@@ -13,6 +13,7 @@ from eprotocol import (
     FileInput,
     FileRole,
     Forbidden,
+    InvalidInput,
     NewRegistration,
     read_plan_csv,
 )
@@ -166,6 +167,34 @@ def test_the_registrations_come_a_page_at_a_time_in_order(
     assert book.due(date(2021, 2, 28)) == numbers
     counted = book.archive.disposal_summary(date(2021, 2, 28), by="admin")
     assert sum(g.registrations for g in counted) == len(numbers)
+
+
+def test_the_committee_is_given_what_came_due_since_its_last_list(book: Book) -> None:
+    """Its list up to 28 February 2024 is dealt with: the next one starts on 29 February."""
+    dealt_with = book.register(datetime(2019, 2, 28, 10, 0, tzinfo=UTC), "Φ.12")  # ends 28/2/2024
+    march = book.register(datetime(2019, 3, 1, 10, 0, tzinfo=UTC), "Φ.12")  # ends 1/3/2024
+    unfiled = book.register(datetime(2014, 3, 2, 10, 0, tzinfo=UTC), None)  # ten years: 2/3/2024
+    later = book.register(datetime(2019, 6, 1, 10, 0, tzinfo=UTC), "Φ.12")  # ends 1/6/2024
+    assert book.due(date(2024, 3, 31)) == [unfiled, dealt_with, march]
+
+    def since(day: date, on: date = date(2024, 3, 31)) -> list[str]:
+        due = book.archive.due_for_disposal(on, since=day, by="admin")
+        return [d.ref.protocol_number for d in due]
+
+    # Five years before 29 February 2024 is 28 February 2019 to the database, which ended
+    # on the 28th: checked one by one, it is not given again.
+    assert since(date(2024, 2, 29)) == [unfiled, march]
+    assert since(date(2024, 3, 2)) == [unfiled]
+    assert since(date(2024, 3, 3)) == []
+    assert since(date(2024, 2, 28)) == [unfiled, dealt_with, march]
+    assert since(date(2024, 3, 2), on=date(2024, 12, 31)) == [unfiled, later]
+    summary = book.archive.disposal_summary(date(2024, 3, 31), since=date(2024, 2, 29), by="admin")
+    assert [(g.year, g.heading and g.heading.code, g.registrations) for g in summary] == [
+        (2014, None, 1),
+        (2019, "Φ.12", 1),
+    ]
+    with pytest.raises(InvalidInput, match="the first day comes after the last"):
+        book.archive.disposal_summary(date(2024, 3, 1), since=date(2024, 3, 3), by="admin")
 
 
 def test_only_administrators_are_given_the_lists(book: Book) -> None:

@@ -1170,6 +1170,15 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     assert [r[2:5] for r in rows if r[2] == "Φ.600"] == [
         ["Φ.600", "Οδοποιία και οδική ασφάλεια", "transfer"]
     ]
+    # The committee's next list starts the day after this one: the entry is not given again.
+    admin.locator("#since").fill(f"{site.year + 11}-01-02")
+    admin.get_by_role("button", name="Εμφάνιση").click()
+    expect(admin).to_have_url(re.compile(rf"since={site.year + 11}-01-02"))
+    expect(admin.locator("#since")).to_have_value(f"{site.year + 11}-01-02")
+    expect(admin.locator("tbody")).to_contain_text("Καμία καταχώριση δεν έφτασε ακόμη")
+    admin.locator("#since").fill(f"{site.year + 12}-01-01")  # after the last day: refused
+    admin.get_by_role("button", name="Εμφάνιση").click()
+    expect(admin.get_by_role("alert")).to_contain_text("Η πρώτη ημέρα είναι μετά την τελευταία.")
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

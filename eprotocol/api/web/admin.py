@@ -252,20 +252,24 @@ async def retitle_classification(
 
 @get("/admin/disposal", sync_to_thread=True)
 def disposal(
-    request: Request[Any, Any, State], user: User, state: State, on: date | None = None
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    on: date | None = None,
+    since: date | None = None,
 ) -> Template:
-    """What has reached the end of retention by ``on`` (today), by year and heading."""
+    """What reached the end of retention by ``on`` (today), from ``since``, by year and heading."""
     archive = archive_of(state)
     day = on if on is not None else archive.today()
-    groups = archive.disposal_summary(day, by=user.username)
-    return page(request, "admin_disposal.html", user=user, on=day, groups=groups)
+    groups = archive.disposal_summary(day, since=since, by=user.username)
+    return page(request, "admin_disposal.html", user=user, on=day, since=since, groups=groups)
 
 
 @get("/admin/disposal.csv", sync_to_thread=True)
-def disposal_csv(user: User, state: State, on: date) -> Stream:
+def disposal_csv(user: User, state: State, on: date, since: date | None = None) -> Stream:
     """The registrations of the end of retention by ``on``, as CSV for the committee's annex."""
     archive = archive_of(state)
-    due = archive.due_for_disposal(on, by=user.username)
+    due = archive.due_for_disposal(on, since=since, by=user.username)
     lines = csv_lines(due, tz=archive.timezone, book=archive.config.default_book)
     return Stream(
         (line.encode() for line in lines),

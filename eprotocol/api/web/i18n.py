@@ -155,6 +155,10 @@ ENGLISH: dict[str, str] = {
         "for the disposal committee to decide on. The electronic protocol deletes nothing."
     ),
     "Έληξε έως και": "Ended by",
+    "Έληξε από": "Ended from",
+    "«Έληξε από»: προαιρετικό· η επόμενη ημέρα του προηγούμενου καταλόγου της επιτροπής.": (
+        "“Ended from”: optional; the day after the committee's previous list."
+    ),
     "Λήψη καταλόγου καταχωρίσεων (CSV)": "Download the list of registrations (CSV)",
     "Καταχωρίσεις": "Registrations",
     "ακυρωμένες": "cancelled",
