@@ -1164,6 +1164,8 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
         ]
     )
     inspect(admin, "admin-disposal")
+    since, on = admin.locator("#since").bounding_box(), admin.locator("#on").bounding_box()
+    assert since and on and since["y"] == on["y"], (since, on)  # side by side, not full width
     with admin.expect_download() as listed:
         admin.get_by_role("link", name="Λήψη καταλόγου καταχωρίσεων (CSV)").click()
     rows = list(csv.reader(io.StringIO(Path(listed.value.path()).read_text("utf-8-sig"))))
