@@ -214,9 +214,9 @@ class Disposals:
     ) -> Iterator[DueForDisposal]:
         """The registrations whose retention ends before ``before``, oldest first.
 
-        With ``since``, only those whose retention ends at or after it.
-        ``Forbidden`` at once for a non-administrator; then a page at a time, each in a
-        read transaction of its own.
+        With ``since``, only those whose retention ends at or after it. ``Forbidden`` at
+        once for a non-administrator; then a page at a time, each in a read transaction
+        of its own.
         """
         validation.period(since, before)
         with self._db.read() as conn:
@@ -258,12 +258,13 @@ class Disposals:
         surely, near = [], []
         for which, years in [*filed, unfiled]:
             last = years_later(before, -years)
-            surely.append(sa.and_(which, at < last - _NEAR))
+            inside = [at < last - _NEAR]
             near.append(sa.and_(which, at >= last - _NEAR, at < last + _NEAR))
             if since is not None:
                 first = years_later(since, -years)
-                surely[-1] = sa.and_(surely[-1], at >= first + _NEAR)
+                inside.append(at >= first + _NEAR)
                 near.append(sa.and_(which, at >= first - _NEAR, at < first + _NEAR))
+            surely.append(sa.and_(which, *inside))
         return sa.or_(*surely), sa.or_(*near)
 
     def _ended(
