@@ -37,6 +37,11 @@ from eprotocol.core.certificates import CODE_PATTERN
 from eprotocol.core.permissions import Action
 from eprotocol.core.types import User
 
+#: A day of the archive's calendar, in a path.
+Day = Annotated[
+    date, Parameter(description="The day, e.g. `2026-03-02` (the archive's time zone).")
+]
+
 
 @dataclass
 class _PageOrJson(Operation):
@@ -63,7 +68,14 @@ class _PageOrJson(Operation):
     operation_class=_PageOrJson,
 )
 def verify_code(
-    code: Annotated[str, Parameter(max_length=64, pattern=CODE_PATTERN)],
+    code: Annotated[
+        str,
+        Parameter(
+            max_length=64,
+            pattern=CODE_PATTERN,
+            description="The verification code printed on the document (with or without dashes).",
+        ),
+    ],
     request: Request[Any, Any, State],
     state: State,
 ) -> Response[Any]:
@@ -142,7 +154,7 @@ def issue_certificate(
 
 
 @get("/daily-registers/{day:date}", sync_to_thread=True, summary="A daily register")
-def daily_register(day: date, user: User, state: State) -> schemas.DailyRegisterOut:
+def daily_register(day: Day, user: User, state: State) -> schemas.DailyRegisterOut:
     """The stored register of a day (protocol office and auditors)."""
     require(user, Action.READ_DAILY_REGISTER)
     return schemas.daily_register_out(archive_of(state).daily_register(day))
@@ -155,7 +167,12 @@ def daily_register(day: date, user: User, state: State) -> schemas.DailyRegister
     media_type="application/octet-stream",
 )
 def daily_register_file(
-    day: date, kind: Literal["json", "pdf"], user: User, state: State
+    day: Day,
+    kind: Annotated[
+        Literal["json", "pdf"], Parameter(description="The register as JSON, or its signed PDF.")
+    ],
+    user: User,
+    state: State,
 ) -> Stream:
     """The stored JSON or signed PDF of a day, verified against its SHA-256 as it streams."""
     require(user, Action.READ_DAILY_REGISTER)

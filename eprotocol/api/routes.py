@@ -52,7 +52,7 @@ from eprotocol.core.validation import CLASSIFICATION_MAX
 MAY_NOT_READ_ENTRY = Phrase("may-not-read-registration", "{who} may not read registration {ref}")
 MAY_NOT_READ_WORK = Phrase("may-not-read-work", "{who} may not read the work of {department}")
 
-Year = Annotated[int, Parameter(ge=1900, le=9999)]
+Year = Annotated[int, Parameter(ge=1900, le=9999, description="The protocol year.")]
 #: The header a client sends to make a retried creation safe (see ``Archive.register``).
 IdempotencyKey = Annotated[
     str | None,
@@ -65,10 +65,44 @@ IdempotencyKey = Annotated[
         "another; the same key with other contents is refused with 409.",
     ),
 ]
-Number = Annotated[int, Parameter(ge=1, le=999_999_999)]
-Book = Annotated[str | None, QueryParameter(name="book", max_length=BOOK_CODE_MAX)]
-#: A database id: what a PostgreSQL ``integer`` column holds.
-RowId = Annotated[int, Parameter(ge=1, le=2_147_483_647)]
+Number = Annotated[
+    int, Parameter(ge=1, le=999_999_999, description="The protocol number within its year.")
+]
+Book = Annotated[
+    str | None,
+    QueryParameter(
+        name="book",
+        max_length=BOOK_CODE_MAX,
+        description="The protocol book (default: the archive's main book, e.g. `general`).",
+    ),
+]
+#: The largest database id: what a PostgreSQL ``integer`` column holds.
+MAX_ROW_ID = 2_147_483_647
+FileId = Annotated[
+    int, Parameter(ge=1, le=MAX_ROW_ID, description="The file's id, from the registration.")
+]
+AssignmentId = Annotated[
+    int, Parameter(ge=1, le=MAX_ROW_ID, description="The assignment's id (`assignment.id`).")
+]
+#: The filters the registration list and the search share.
+YearFilter = Annotated[
+    int | None, Parameter(ge=1900, le=9999, description="Only registrations of this year.")
+]
+DirectionFilter = Annotated[
+    Direction | None, Parameter(description="Only incoming, outgoing or internal documents.")
+]
+FromDay = Annotated[
+    date | None,
+    QueryParameter(
+        name="from", description="Registered on or after this day (the archive's time zone)."
+    ),
+]
+ToDay = Annotated[
+    date | None,
+    QueryParameter(
+        name="to", description="Registered on or before this day (the archive's time zone)."
+    ),
+]
 
 
 def acting_user(request: Request[Any, Any, State]) -> User:
@@ -187,15 +221,26 @@ async def create_registration(
 def list_registrations(
     user: User,
     state: State,
-    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
-    direction: Direction | None = None,
-    status: Status | None = None,
-    department: Annotated[str | None, Parameter(max_length=DEPARTMENT_CODE_MAX)] = None,
-    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+    year: YearFilter = None,
+    direction: DirectionFilter = None,
+    status: Annotated[
+        Status | None, Parameter(description="Only active, or only cancelled, registrations.")
+    ] = None,
+    department: Annotated[
+        str | None,
+        Parameter(
+            max_length=DEPARTMENT_CODE_MAX,
+            description="Only those ever assigned to this department (its code) or one below it.",
+        ),
+    ] = None,
+    date_from: FromDay = None,
+    date_to: ToDay = None,
     book: Book = None,
-    cursor: Annotated[str | None, Parameter(max_length=200)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None,
+        Parameter(max_length=200, description="`next_cursor` of the page before, for the next."),
+    ] = None,
+    limit: Annotated[int, Parameter(ge=1, le=200, description="How many, at most.")] = 50,
 ) -> schemas.RegistrationPage:
     """Newest first, ``limit`` at a time; entries the caller may not read are left out."""
     require(user, Action.READ)
@@ -239,7 +284,7 @@ def get_registration(
     media_type="application/octet-stream",
 )
 def download_file(
-    year: Year, number: Number, file_id: RowId, user: User, state: State, book: Book = None
+    year: Year, number: Number, file_id: FileId, user: User, state: State, book: Book = None
 ) -> Stream:
     """The stored bytes, as an attachment; ``ETag`` is the SHA-256. The download is audited."""
     return file_download(archive_of(state), user, book, year, number, file_id)
@@ -363,14 +408,17 @@ def assign(
 
 
 @post("/assignments/{assignment_id:int}/accept", sync_to_thread=True, status_code=200)
-def accept(assignment_id: RowId, user: User, state: State) -> schemas.AssignmentOut:
+def accept(assignment_id: AssignmentId, user: User, state: State) -> schemas.AssignmentOut:
     """Acknowledge a pending assignment."""
     return schemas.assignment_out(archive_of(state).accept(assignment_id, by=user.username))
 
 
 @post("/assignments/{assignment_id:int}/complete", sync_to_thread=True, status_code=200)
 def complete(
-    assignment_id: RowId, user: User, state: State, data: schemas.CompleteRequest | None = None
+    assignment_id: AssignmentId,
+    user: User,
+    state: State,
+    data: schemas.CompleteRequest | None = None,
 ) -> schemas.AssignmentOut:
     """Complete an accepted assignment, optionally naming the reply (``123/2026``)."""
     archive = archive_of(state)
@@ -382,7 +430,7 @@ def complete(
 
 @post("/assignments/{assignment_id:int}/return", sync_to_thread=True, status_code=200)
 def return_assignment(
-    assignment_id: RowId, data: schemas.ReturnRequest, user: User, state: State
+    assignment_id: AssignmentId, data: schemas.ReturnRequest, user: User, state: State
 ) -> schemas.AssignmentOut:
     """Send an open assignment back, with the reason."""
     return schemas.assignment_out(
@@ -392,7 +440,7 @@ def return_assignment(
 
 @post("/assignments/{assignment_id:int}/forward", sync_to_thread=True, status_code=201)
 def forward(
-    assignment_id: RowId, data: schemas.ForwardRequest, user: User, state: State
+    assignment_id: AssignmentId, data: schemas.ForwardRequest, user: User, state: State
 ) -> schemas.AssignmentOut:
     """Move an open assignment to another department; 201 with the new assignment."""
     return schemas.assignment_out(
@@ -407,7 +455,11 @@ def forward(
 
 
 @get("/departments/{code:str}/inbox", sync_to_thread=True, summary="A department's open work")
-def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxItem]:
+def department_inbox(
+    code: Annotated[str, Parameter(description="The department's code, e.g. `DIOIK.KEP`.")],
+    user: User,
+    state: State,
+) -> list[schemas.InboxItem]:
     """Open assignments of the department and the departments below it."""
     archive = archive_of(state)
     if not allowed(user, Action.READ, department_path=archive.department_path(code)):
@@ -416,12 +468,24 @@ def department_inbox(code: str, user: User, state: State) -> list[schemas.InboxI
 
 
 def search_filters(
-    year: Annotated[int | None, Parameter(ge=1900, le=9999)] = None,
-    direction: Direction | None = None,
-    department: Annotated[str | None, Parameter(max_length=DEPARTMENT_CODE_MAX)] = None,
-    classification: Annotated[str | None, Parameter(max_length=CLASSIFICATION_MAX)] = None,
-    date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-    date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+    year: YearFilter = None,
+    direction: DirectionFilter = None,
+    department: Annotated[
+        str | None,
+        Parameter(
+            max_length=DEPARTMENT_CODE_MAX,
+            description="Only those assigned to this department (its code, as the facet names it).",
+        ),
+    ] = None,
+    classification: Annotated[
+        str | None,
+        Parameter(
+            max_length=CLASSIFICATION_MAX,
+            description="Only those filed under this heading of the filing plan (its code).",
+        ),
+    ] = None,
+    date_from: FromDay = None,
+    date_to: ToDay = None,
 ) -> SearchFilters:
     """The filters of a search from its query parameters (for the API and the search page)."""
     return SearchFilters(
@@ -444,9 +508,20 @@ def search(
     user: User,
     state: State,
     filters: SearchFilters,
-    q: Annotated[str, Parameter(min_length=1, max_length=500)],
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
+    q: Annotated[
+        str,
+        Parameter(
+            min_length=1,
+            max_length=500,
+            description="Words in Greek (any form, any case, or in Latin letters), "
+            '"phrases", AND/OR/NOT, a minus before a word to leave it out, field:value '
+            "(e.g. `year:2026`), or a protocol number such as `123/2026`.",
+        ),
+    ],
+    limit: Annotated[int, Parameter(ge=1, le=100, description="How many hits, at most.")] = 20,
+    offset: Annotated[
+        int, Parameter(ge=0, le=10_000, description="How many of the best hits to skip.")
+    ] = 0,
 ) -> schemas.SearchOut:
     """Registrations the caller may see, best first, with highlights and facets. Audited."""
     require(user, Action.READ)
@@ -482,8 +557,11 @@ def classifications(user: User, state: State) -> list[schemas.ClassificationOut]
 def audit(
     user: User,
     state: State,
-    after: Annotated[int, Parameter(ge=0, le=2_147_483_647)] = 0,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    after: Annotated[
+        int,
+        Parameter(ge=0, le=MAX_ROW_ID, description="The last event's `seq` already read."),
+    ] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=1000, description="How many, at most.")] = 100,
 ) -> list[schemas.AuditEventOut]:
     """Audit events after ``after``, oldest first (auditors and admins)."""
     require(user, Action.READ_AUDIT)

@@ -57,6 +57,15 @@ def test_health_ready_and_openapi(server: str) -> None:
     assert {name: s.get("additionalProperties") for name, s in bodies.items()} == dict.fromkeys(
         bodies, False
     )
+    # Every parameter says what it is for, to the developers of the other applications.
+    undescribed = [
+        f"{method.upper()} {path} {parameter['name']}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description")
+    ]
+    assert undescribed == []
 
 
 def test_unknown_path_is_a_problem(server: str) -> None:

@@ -21,8 +21,9 @@ from litestar.response import Redirect, Stream, Template
 from litestar.types import ControllerRouterHandler
 
 from eprotocol.api.routes import (
+    AssignmentId,
+    FileId,
     Number,
-    RowId,
     Year,
     archive_of,
     audited_search,
@@ -430,7 +431,7 @@ class RegistrationPages(Controller):
         self,
         request: Request[Any, Any, State],
         entry: Registration,
-        file_id: RowId,
+        file_id: FileId,
         user: User,
         state: State,
         page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100_000)] = 1,
@@ -457,7 +458,7 @@ class RegistrationPages(Controller):
     def page_image(
         self,
         entry: Registration,
-        file_id: RowId,
+        file_id: FileId,
         page_number: Annotated[int, Parameter(ge=1, le=100_000)],
         state: State,
     ) -> Response[bytes]:
@@ -478,7 +479,7 @@ class RegistrationPages(Controller):
         sync_to_thread=True,
         media_type="application/octet-stream",
     )
-    def download(self, entry: Registration, file_id: RowId, user: User, state: State) -> Stream:
+    def download(self, entry: Registration, file_id: FileId, user: User, state: State) -> Stream:
         """The stored file as an attachment (audited), never shown inline."""
         return file_download(archive_of(state), user, entry.book, entry.year, entry.number, file_id)
 
@@ -506,7 +507,11 @@ class RegistrationPages(Controller):
 
 @post("/assignments/{assignment_id:int}/{step:str}")
 async def assignment_step(
-    request: Request[Any, Any, State], assignment_id: RowId, step: str, user: User, state: State
+    request: Request[Any, Any, State],
+    assignment_id: AssignmentId,
+    step: str,
+    user: User,
+    state: State,
 ) -> Response[Any]:
     """Accept, complete or return an assignment, then go back where the user was."""
     form = await request.form()
