@@ -227,6 +227,7 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
             title="eprotocol",
             version=version("eprotocol"),
             description=__doc__,
+            use_handler_docstrings=True,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

@@ -319,7 +319,12 @@ def file_download(
     )
 
 
-@post("/registrations/{year:int}/{number:int}/cancel", sync_to_thread=True, status_code=200)
+@post(
+    "/registrations/{year:int}/{number:int}/cancel",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Cancel a registration",
+)
 def cancel_registration(
     year: Year,
     number: Number,
@@ -359,7 +364,12 @@ def _change(
     return schemas.registration_out(change(archive, entry.book))
 
 
-@post("/registrations/{year:int}/{number:int}/corrections", sync_to_thread=True, status_code=200)
+@post(
+    "/registrations/{year:int}/{number:int}/corrections",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Correct a registration",
+)
 def correct_registration(
     year: Year,
     number: Number,
@@ -380,7 +390,12 @@ def correct_registration(
     )
 
 
-@post("/registrations/{year:int}/{number:int}/assignments", sync_to_thread=True, status_code=201)
+@post(
+    "/registrations/{year:int}/{number:int}/assignments",
+    sync_to_thread=True,
+    status_code=201,
+    summary="Route a registration to a department",
+)
 def assign(
     year: Year,
     number: Number,
@@ -407,13 +422,23 @@ def assign(
     )
 
 
-@post("/assignments/{assignment_id:int}/accept", sync_to_thread=True, status_code=200)
+@post(
+    "/assignments/{assignment_id:int}/accept",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Accept an assignment",
+)
 def accept(assignment_id: AssignmentId, user: User, state: State) -> schemas.AssignmentOut:
     """Acknowledge a pending assignment."""
     return schemas.assignment_out(archive_of(state).accept(assignment_id, by=user.username))
 
 
-@post("/assignments/{assignment_id:int}/complete", sync_to_thread=True, status_code=200)
+@post(
+    "/assignments/{assignment_id:int}/complete",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Complete an assignment",
+)
 def complete(
     assignment_id: AssignmentId,
     user: User,
@@ -428,7 +453,12 @@ def complete(
     return schemas.assignment_out(archive.complete(assignment_id, by=user.username, reply=reply))
 
 
-@post("/assignments/{assignment_id:int}/return", sync_to_thread=True, status_code=200)
+@post(
+    "/assignments/{assignment_id:int}/return",
+    sync_to_thread=True,
+    status_code=200,
+    summary="Return an assignment",
+)
 def return_assignment(
     assignment_id: AssignmentId, data: schemas.ReturnRequest, user: User, state: State
 ) -> schemas.AssignmentOut:
@@ -438,7 +468,12 @@ def return_assignment(
     )
 
 
-@post("/assignments/{assignment_id:int}/forward", sync_to_thread=True, status_code=201)
+@post(
+    "/assignments/{assignment_id:int}/forward",
+    sync_to_thread=True,
+    status_code=201,
+    summary="Forward an assignment to another department",
+)
 def forward(
     assignment_id: AssignmentId, data: schemas.ForwardRequest, user: User, state: State
 ) -> schemas.AssignmentOut:

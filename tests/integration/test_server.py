@@ -66,6 +66,13 @@ def test_health_ready_and_openapi(server: str) -> None:
         if not parameter.get("description")
     ]
     assert undescribed == []
+    operations = [o for operations in schema["paths"].values() for o in operations.values()]
+    assert all(o.get("description") for o in operations)  # the handlers' docstrings
+    assert [o["summary"] for o in operations if " " not in o["summary"]] == [
+        "Health",
+        "Ready",
+        "Login",
+    ]  # not a function name run together, as Litestar makes one without a summary
 
 
 def test_unknown_path_is_a_problem(server: str) -> None:
