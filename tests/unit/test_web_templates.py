@@ -11,11 +11,14 @@ from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
 from eprotocol.api.web.pages import _overdue_first
 from eprotocol.api.web.rendering import template_engine
 from eprotocol.core.routing import InboxEntry
+from eprotocol.core.search import SearchResult
 from eprotocol.core.types import (
     Assignment,
     AssignmentState,
+    Classification,
     Correction,
     Direction,
+    Disposal,
     FileRole,
     ProtocolRef,
     Purpose,
@@ -278,3 +281,29 @@ def test_numbers_and_sizes_are_written_as_the_page_s_language_writes_them() -> N
     )
     assert numbers.render(lang="el") == "121.884 | 2,5 | 7,2 KB | 1,3 MB"
     assert numbers.render(lang="en") == "121,884 | 2.5 | 7.2 KB | 1.3 MB"
+
+
+def test_a_facet_of_many_values_shows_the_most_frequent_and_folds_the_rest() -> None:
+    """A filing plan has hundreds of headings: eight, then the rest behind «Περισσότερα»."""
+    headings = {f"Φ.{i}": i for i in range(1, 13)}
+    result = SearchResult(
+        total=78,
+        hits=(),
+        facets={"year": {str(y): 1 for y in range(2014, 2027)}, "classification": headings},
+    )
+    page = _render(
+        "search.html",
+        q="άδεια",
+        result=result,
+        active=dict.fromkeys(("year", "direction", "department", "classification", "from", "to")),
+        department_names={},
+        headings={"Φ.12": Classification("Φ.12", "Βεβαιώσεις", 5, Disposal.DESTROY)},
+        error=None,
+        offset=0,
+    )
+    shown, folded = page.split('<details class="more-facets">')[-2:]
+    assert 'Φ.12 · Βεβαιώσεις</a> <span class="count">12</span>' in shown  # the most frequent
+    assert "classification=%CE%A6.5" in shown and "classification=%CE%A6.4" not in shown
+    assert "Περισσότερα (4)" in folded and 'classification=%CE%A6.1"' in folded
+    assert page.count("<details") == 1  # years are all shown, newest first
+    assert page.index(">2026<") < page.index(">2014<")

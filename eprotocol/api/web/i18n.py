@@ -286,6 +286,7 @@ ENGLISH: dict[str, str] = {
     "Πολίτες: για να ελέγξετε ένα έγγραφο δεν χρειάζεται σύνδεση.": "Citizens: checking a document needs no login.",
     "Προβολή σελίδων": "View pages",
     "Προηγούμενα": "Previous",
+    "Περισσότερα": "More",
     "Προηγούμενη": "Previous",
     "Προθεσμία": "Due",
     "Προσθήκη κανόνα": "Add the rule",
