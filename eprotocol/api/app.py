@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
-from eprotocol.api import schemas
+from eprotocol.api import auth, certificates, problems, routes, schemas
 from eprotocol.api.auth import (
     CHECK_WINDOW_SECONDS,
     CHECKS_PER_ADDRESS,
@@ -180,6 +181,8 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         schemas.close_request_bodies(app.openapi_schema)
+        shapes = [schemas, auth, certificates, problems, routes, sys.modules[__name__]]
+        schemas.describe_shapes(app.openapi_schema, shapes)
         opened = archive if archive is not None else Archive(settings.archive)
         app.state.archive = opened
         app.state.secret_key = settings.secret_key

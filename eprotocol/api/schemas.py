@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import ModuleType
 
 import msgspec
 from litestar.openapi.spec import OpenAPI
@@ -140,6 +143,17 @@ def close_request_bodies(openapi: OpenAPI) -> None:
     for name, schema in (openapi.components.schemas or {}).items():
         if name in bodies:
             schema.additional_properties = False
+
+
+def describe_shapes(openapi: OpenAPI, modules: Iterable[ModuleType]) -> None:
+    """Give each shape of the document its class's docstring, which Litestar leaves out.
+
+    The classes are looked up by the shapes' names in ``modules``, where they are defined.
+    """
+    for name, schema in (openapi.components.schemas or {}).items():
+        shape = next((vars(m)[name] for m in modules if name in vars(m)), None)
+        if schema.description is None and isinstance(shape, type) and shape.__doc__:
+            schema.description = inspect.cleandoc(shape.__doc__)
 
 
 class RouteIn(RequestBody, frozen=True):

@@ -68,6 +68,8 @@ def test_health_ready_and_openapi(server: str) -> None:
     assert undescribed == []
     operations = [o for operations in schema["paths"].values() for o in operations.values()]
     assert all(o.get("description") for o in operations)  # the handlers' docstrings
+    shapes = schema["components"]["schemas"]
+    assert [name for name, shape in shapes.items() if not shape.get("description")] == []
     assert [o["summary"] for o in operations if " " not in o["summary"]] == [
         "Health",
         "Ready",
