@@ -11,18 +11,30 @@ from types import ModuleType
 import msgspec
 from litestar.openapi.spec import OpenAPI
 
-from eprotocol.core.certificates import CertificateTemplate, PdfVerification, Verification
+from eprotocol.core.certificates import (
+    CertificateTemplate,
+    PdfVerification,
+    Verification,
+    VerificationStatus,
+)
 from eprotocol.core.daily_register import DailyRegister
 from eprotocol.core.routing import InboxEntry
 from eprotocol.core.search import SearchResult
 from eprotocol.core.types import (
     Assignment,
+    AssignmentState,
     AuditEvent,
     ChainReport,
+    Channel,
     Classification,
+    Direction,
+    Disposal,
+    FileRole,
     Page,
+    Purpose,
     Registration,
     SignatureCheck,
+    Status,
 )
 
 
@@ -51,7 +63,7 @@ class FileOut:
     media_type: str
     size: int
     sha256: str
-    role: str
+    role: FileRole
     warnings: list[str]
     signatures: list[SignatureOut]
 
@@ -64,8 +76,8 @@ class AssignmentOut:
     protocol_number: str
     department: str
     assignee: str | None
-    purpose: str
-    state: str
+    purpose: Purpose
+    state: AssignmentState
     due: date | None
     note: str | None
     created_by: str
@@ -97,16 +109,16 @@ class RegistrationOut:
     protocol_number: str
     registered_at: datetime
     registered_by: str
-    direction: str
+    direction: Direction
     subject: str
     sender: str | None
     recipients: list[str]
     sender_reference: str | None
     sender_date: date | None
-    channel: str | None
+    channel: Channel | None
     classification_code: str | None
     confidential: bool
-    status: str
+    status: Status
     #: Registrations this one answers or follows, as ``book:number/year``.
     related: list[str]
     #: Later registrations that name this one as related (its replies, follow-ups).
@@ -246,19 +258,19 @@ class ClassificationOut:
     code: str
     title: str
     retention_years: int
-    disposal: str
+    disposal: Disposal
 
 
 def classification_out(c: Classification) -> ClassificationOut:
     """The JSON shape of a heading of the filing plan."""
-    return ClassificationOut(c.code, c.title, c.retention_years, c.disposal.value)
+    return ClassificationOut(c.code, c.title, c.retention_years, c.disposal)
 
 
 @dataclass(frozen=True, slots=True)
 class VerificationOut:
     """Public facts about a sealed document; ``status`` is valid, cancelled or unknown."""
 
-    status: str
+    status: VerificationStatus
     verification_code: str | None
     protocol_number: str | None
     registered_at: datetime | None
@@ -396,8 +408,8 @@ def assignment_out(a: Assignment) -> AssignmentOut:
         protocol_number=f"{a.registration.number}/{a.registration.year}",
         department=a.department,
         assignee=a.assignee,
-        purpose=a.purpose.value,
-        state=a.state.value,
+        purpose=a.purpose,
+        state=a.state,
         due=a.due,
         note=a.note,
         created_by=a.created_by,
@@ -420,16 +432,16 @@ def registration_out(entry: Registration) -> RegistrationOut:
         protocol_number=entry.protocol_number,
         registered_at=entry.registered_at,
         registered_by=entry.registered_by,
-        direction=entry.direction.value,
+        direction=entry.direction,
         subject=entry.subject,
         sender=entry.sender,
         recipients=list(entry.recipients),
         sender_reference=entry.sender_reference,
         sender_date=entry.sender_date,
-        channel=None if entry.channel is None else entry.channel.value,
+        channel=entry.channel,
         classification_code=entry.classification_code,
         confidential=entry.confidential,
-        status=entry.status.value,
+        status=entry.status,
         related=[str(ref) for ref in entry.related],
         referenced_by=[str(ref) for ref in entry.referenced_by],
         files=[
@@ -439,7 +451,7 @@ def registration_out(entry: Registration) -> RegistrationOut:
                 f.media_type,
                 f.size,
                 f.sha256,
-                f.role.value,
+                f.role,
                 list(f.warnings),
                 signatures_out(f.signatures),
             )
@@ -475,7 +487,7 @@ def signatures_out(checks: tuple[SignatureCheck, ...]) -> list[SignatureOut]:
 def verification_out(v: Verification) -> VerificationOut:
     """The JSON shape of a verification by code."""
     return VerificationOut(
-        v.status.value,
+        v.status,
         v.verification_code,
         v.protocol_number,
         v.registered_at,
