@@ -75,22 +75,38 @@ class Throttle:
 
     def check(self, key: str) -> None:
         """Raise ``Throttled`` (with the refusal) if ``key`` has used up its attempts."""
-        now = time.monotonic()
         with self._lock:
-            counted = self._recent(key, now)
-            if len(counted) >= self._attempts:
-                wait = int(counted[0] + self._window - now) + 1
-                raise Throttled(self._refusal(wait=wait), retry_after=wait)
+            self._refuse_if_spent(key, time.monotonic())
 
     def count(self, key: str) -> None:
         """Count an attempt (a failed login, a file checked) against ``key``."""
-        now = time.monotonic()
         with self._lock:
-            self._counted.setdefault(key, self._recent(key, now)).append(now)
-            if len(self._counted) >= self._sweep_at:
-                for other in list(self._counted):
-                    self._recent(other, now)
-                self._sweep_at = max(_SWEEP_AT, 2 * len(self._counted))
+            self._count(key, time.monotonic())
+
+    def take(self, key: str) -> None:
+        """:meth:`check`, then :meth:`count`, in one step.
+
+        Two concurrent attempts cannot both pass when only one is left.
+        """
+        with self._lock:
+            now = time.monotonic()
+            self._refuse_if_spent(key, now)
+            self._count(key, now)
+
+    def _refuse_if_spent(self, key: str, now: float) -> None:
+        counted = self._recent(key, now)
+        if len(counted) >= self._attempts:
+            wait = int(counted[0] + self._window - now) + 1
+            raise Throttled(self._refusal(wait=wait), retry_after=wait)
+
+    def _count(self, key: str, now: float) -> None:
+        counted = self._recent(key, now)
+        counted.append(now)
+        self._counted[key] = counted  # (back, if none was left in the window)
+        if len(self._counted) >= self._sweep_at:
+            for other in list(self._counted):
+                self._recent(other, now)
+            self._sweep_at = max(_SWEEP_AT, 2 * len(self._counted))
 
     def forget(self, key: str) -> None:
         """Forget the attempts of ``key`` (a user name that has now logged in)."""
@@ -172,9 +188,7 @@ def count_file_check(request: Request[Any, Any, State]) -> None:
     within :data:`CHECK_WINDOW_SECONDS`; checks of a verification code are not counted.
     """
     throttle: Throttle = request.app.state.check_throttle
-    address = _address(request)
-    throttle.check(address)
-    throttle.count(address)
+    throttle.take(_address(request))
 
 
 def authenticate(request: Request[object, object, State], username: str, password: str) -> User:
