@@ -652,6 +652,40 @@ class Archive:
         paths = self._organisation.paths()
         return tuple(e for e in entries if may_read(user, e, lambda code: paths.get(code, [code])))
 
+    def permitted_on(
+        self, user: User, action: Action, assignments: Iterable[Assignment]
+    ) -> frozenset[int]:
+        """The ids of those ``assignments`` on which ``user`` may do ``action``.
+
+        For ``Action.WORK`` (accept, complete, return) and ``Action.FORWARD``, whose scope
+        depends on the assignment's department and assignee: the pages offer a step only
+        where the library would allow it. The department tree is read once.
+        """
+        paths = self._organisation.paths()
+        return frozenset(
+            a.id
+            for a in assignments
+            if allowed(
+                user,
+                action,
+                department_path=paths.get(a.department, [a.department]),
+                assignee=a.assignee,
+            )
+        )
+
+    def routable_departments(self, user: User) -> tuple[Department, ...]:
+        """The departments ``user`` may route work to, by code.
+
+        Every department for the protocol office; a head's own and those below it;
+        none for staff.
+        """
+        paths = self._organisation.paths()
+        return tuple(
+            d
+            for d in self._organisation.departments()
+            if allowed(user, Action.ASSIGN, department_path=paths[d.code])
+        )
+
     def referenced_by(self, entry: Registration, user: User) -> tuple[ProtocolRef, ...]:
         """The later entries naming ``entry`` that ``user`` may read.
 

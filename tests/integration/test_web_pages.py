@@ -175,13 +175,17 @@ def add_department(page: Page, code: str, name: str, digest_email: str = "") -> 
     page.get_by_role("button", name="Προσθήκη τμήματος").click()
 
 
-def add_user(page: Page, username: str, full_name: str, department: str) -> None:
+def add_user(
+    page: Page, username: str, full_name: str, department: str, roles: tuple[str, ...] = ("staff",)
+) -> None:
     """On the administration page: add a user with :data:`PASSWORD`; it is shown once."""
     page.get_by_text("Νέος χρήστης").click()
     page.locator("#u-username").fill(username)
     page.locator("#u-full").fill(full_name)
     page.locator("#u-dept").select_option(department)
     page.locator("#u-password").fill(PASSWORD)
+    for role in page.locator("#users input[name=roles]").all():
+        role.set_checked(role.get_attribute("value") in roles)
     page.get_by_role("button", name="Προσθήκη χρήστη").click()
     expect(page.get_by_test_id("password")).to_have_text(PASSWORD)
 
@@ -682,6 +686,89 @@ def test_the_departments_ticked_are_routed_with_the_registration_itself(
     ]
     assert routed == [("ANAPLASI", "action", "admin"), ("KOINONIKI", "information", "admin")]
     page.context.close()
+
+
+def test_a_head_hands_the_department_s_work_to_an_employee(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Each user is offered the steps the library allows them, and no other."""
+    admin = administration(browser, site)
+    add_department(admin, "POLEODOMIA", "Διεύθυνση Πολεοδομίας")
+    admin.get_by_text("Νέο τμήμα").click()
+    admin.locator("#d-code").fill("POLEODOMIA.ELEGXOI")
+    admin.locator("#d-name").fill("Τμήμα Ελέγχου Κατασκευών")
+    admin.locator("#d-parent").select_option("POLEODOMIA")
+    admin.get_by_role("button", name="Προσθήκη τμήματος").click()
+    add_department(admin, "DIMOTOLOGIO", "Τμήμα Δημοτολογίου")
+    for username, name, department, roles in (
+        ("stelios.k", "Στέλιος Κουκουράκης", "POLEODOMIA", ("head",)),
+        ("anna.v", "Άννα Βλαζάκη", "POLEODOMIA.ELEGXOI", ("staff",)),
+        ("petros.x", "Πέτρος Ξυλούρης", "POLEODOMIA.ELEGXOI", ("staff",)),
+    ):
+        admin.goto(f"{site.base}/admin")
+        add_user(admin, username, name, department, roles)
+    fill_registration_form(admin, site, tmp_path, "Καταγγελία για αυθαίρετη κατασκευή")
+    admin.get_by_text("Χρέωση σε άλλο τμήμα").click()
+    admin.get_by_label("POLEODOMIA · Διεύθυνση Πολεοδομίας").check()
+    admin.get_by_role("button", name="Καταχώριση και απόδοση αριθμού").click()
+    detail = admin.url.split("?")[0]
+    admin.context.close()
+
+    # The head routes only within his directorate, and gives the work to an inspector.
+    head = browser.new_context(locale="el-GR").new_page()
+    log_in(head, site.base, "stelios.k")
+    head.goto(detail)
+    head.get_by_text("Νέα χρέωση").click()
+    expect(head.locator("#department option")).to_have_text(
+        ["POLEODOMIA · Διεύθυνση Πολεοδομίας", "POLEODOMIA.ELEGXOI · Τμήμα Ελέγχου Κατασκευών"]
+    )
+    head.get_by_text("Διαβίβαση σε άλλο τμήμα ή υπάλληλο").click()
+    forward = head.locator("details.forward form")
+    forward.get_by_label("Τμήμα").select_option("POLEODOMIA.ELEGXOI")
+    forward.get_by_label("Υπάλληλος (προαιρετικά)").fill("stelios.k")  # not of that department
+    forward.get_by_role("button", name="Διαβίβαση").click()
+    expect(head.get_by_role("alert")).to_have_text(
+        "Ο χρήστης stelios.k δεν ανήκει στο τμήμα POLEODOMIA.ELEGXOI."
+    )
+    head.goto(detail)
+    expect(head.locator("#staff option[value='anna.v']")).to_have_text(
+        "Άννα Βλαζάκη · POLEODOMIA.ELEGXOI"
+    )
+    head.get_by_text("Διαβίβαση σε άλλο τμήμα ή υπάλληλο").click()
+    forward.get_by_label("Τμήμα").select_option("POLEODOMIA.ELEGXOI")
+    forward.get_by_label("Υπάλληλος (προαιρετικά)").fill("anna.v")
+    forward.get_by_label("Σημείωση").fill("Αυτοψία εντός της εβδομάδας")
+    forward.get_by_role("button", name="Διαβίβαση").click()
+    steps = head.locator(".timeline > li")
+    expect(steps).to_have_count(2)
+    expect(steps.nth(0)).to_contain_text("Διεύθυνση Πολεοδομίας (POLEODOMIA)")
+    expect(steps.nth(0).locator(".state")).to_have_text("διαβιβάστηκε")
+    expect(steps.nth(1)).to_contain_text("Τμήμα Ελέγχου Κατασκευών (POLEODOMIA.ELEGXOI)")
+    expect(steps.nth(1)).to_contain_text("Άννα Βλαζάκη")
+    expect(steps.nth(1)).to_contain_text("Αυτοψία εντός της εβδομάδας")
+    inspect(head, "registration-forwarded")
+    head.context.close()
+
+    # Her colleague sees the department's work but no step on it: it is hers.
+    colleague = browser.new_context(locale="el-GR").new_page()
+    log_in(colleague, site.base, "petros.x")
+    row = colleague.locator("section[aria-labelledby=dept] tbody tr")
+    expect(row).to_contain_text("αυθαίρετη κατασκευή")
+    expect(row.get_by_role("button")).to_have_count(0)
+    colleague.goto(detail)
+    expect(colleague.locator(".timeline")).to_contain_text("Άννα Βλαζάκη")
+    expect(colleague.locator(".timeline button")).to_have_count(0)
+    expect(colleague.get_by_text("Νέα χρέωση")).to_have_count(0)
+    colleague.context.close()
+
+    # She accepts it from her own list.
+    anna = browser.new_context(locale="el-GR").new_page()
+    log_in(anna, site.base, "anna.v")
+    mine = anna.locator("section[aria-labelledby=mine] tbody tr")
+    expect(mine).to_contain_text("αυθαίρετη κατασκευή")
+    mine.get_by_role("button", name="Παραλαβή").click()
+    expect(mine).to_contain_text("σε εξέλιξη")
+    anna.context.close()
 
 
 def _sent_twice(page: Page, site: Site, form: str) -> str:

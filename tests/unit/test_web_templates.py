@@ -79,7 +79,13 @@ def test_overdue_work_is_marked_and_subjects_are_text() -> None:
     ordered = _overdue_first((on_time, late), TODAY)
     assert ordered == [late, on_time]
     html = _render(
-        "inbox.html", today=TODAY, mine=[], department=ordered, recent=(), away=frozenset()
+        "inbox.html",
+        today=TODAY,
+        mine=[],
+        department=ordered,
+        recent=(),
+        away=frozenset(),
+        workable=frozenset(),
     )
     rows = html.split("<tr class=")[1:]
     assert rows[0].startswith('"overdue"') and "εκπρόθεσμη" in rows[0]
@@ -92,7 +98,13 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
     left = InboxEntry(dataclasses.replace(left.assignment, assignee="eleni.p"), left.subject)
     stays = InboxEntry(dataclasses.replace(left.assignment, id=10, assignee="maria"), "Άλλη")
     html = _render(
-        "inbox.html", today=TODAY, mine=[], department=[left, stays], recent=(), away={"eleni.p"}
+        "inbox.html",
+        today=TODAY,
+        mine=[],
+        department=[left, stays],
+        recent=(),
+        away={"eleni.p"},
+        workable=frozenset(),
     )
     rows = html.split("<tr class=")[1:]
     assert 'eleni.p <span class="badge">απενεργοποιημένος</span>' in rows[0]
@@ -100,14 +112,22 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
 
 
 def test_english_pages_translate_texts_and_codes() -> None:
-    html = _render("inbox.html", lang="en", today=TODAY, mine=[], department=[], recent=())
+    html = _render(
+        "inbox.html", lang="en", today=TODAY, mine=[], department=[], recent=(), workable=()
+    )
     assert "Assigned to me" in html and "Χρεωμένα σε εμένα" not in html
 
 
 def test_an_expired_signing_certificate_is_an_alert_on_the_administrators_pages() -> None:
     until = datetime(2027, 1, 31, 22, 0, tzinfo=UTC)
     expired = SigningIdentity("Δήμος Χανίων", until, days_left=-2)
-    page: dict[str, object] = {"today": TODAY, "mine": [], "department": [], "recent": ()}
+    page: dict[str, object] = {
+        "today": TODAY,
+        "mine": [],
+        "department": [],
+        "recent": (),
+        "workable": (),
+    }
     page["signing_alert"] = expired
     html = _render("inbox.html", **page)
     assert (
@@ -209,7 +229,10 @@ def _render_registration(entry: Registration) -> str:
         may_register=True,
         rule_names={},
         trail=(),
-        departments=(),
+        routable=(),
+        staff=(),
+        workable=frozenset(),
+        forwardable=frozenset(),
         purposes=list(Purpose),
         open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
         url="/registrations/general/2026/7",

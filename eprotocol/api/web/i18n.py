@@ -194,6 +194,8 @@ ENGLISH: dict[str, str] = {
     ),
     "Αρχείο CSV": "CSV file",
     "Φόρτωση": "Load",
+    "Διαβίβαση": "Forward",
+    "Διαβίβαση σε άλλο τμήμα ή υπάλληλο": "Forward to another department or employee",
     "Διαχείριση": "Administration",
     "Διορθώσεις": "Corrections",
     "Διόρθωση": "Correct",

@@ -87,6 +87,9 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
         today=today,
         mine=_overdue_first(mine, today),
         department=_overdue_first(department, today),
+        workable=archive.permitted_on(
+            user, Action.WORK, (item.assignment for item in (*mine, *department))
+        ),
         recent=recent,
         **_names(archive, archive.departments()),
     )
@@ -114,6 +117,12 @@ def _names(archive: Archive, departments: Iterable[Department]) -> dict[str, Any
         "people": {u.username: u.full_name for u in users},
         "away": frozenset(u.username for u in users if not u.active),
     }
+
+
+def _staff_of(archive: Archive, departments: Iterable[Department]) -> tuple[User, ...]:
+    """The active users of ``departments``: whom a routing form may name as the assignee."""
+    codes = {d.code for d in departments}
+    return tuple(u for u in archive.users(active=True) if u.department in codes)
 
 
 def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
@@ -398,6 +407,7 @@ class RegistrationPages(Controller):
         archive = archive_of(state)
         entry = dataclasses.replace(entry, referenced_by=archive.referenced_by(entry, user))
         departments = archive.departments()
+        routable = archive.routable_departments(user)
         trail = archive.audit_trail(entry) if _sees_audit(user) else ()
         return page(
             request,
@@ -408,7 +418,10 @@ class RegistrationPages(Controller):
             may_register=holds(user, Action.REGISTER),
             trail=trail,
             same_document=archive.same_main_document(entry, user),
-            departments=departments,
+            routable=routable,
+            staff=_staff_of(archive, routable),
+            workable=archive.permitted_on(user, Action.WORK, entry.assignments),
+            forwardable=archive.permitted_on(user, Action.FORWARD, entry.assignments),
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
@@ -513,7 +526,7 @@ async def assignment_step(
     user: User,
     state: State,
 ) -> Response[Any]:
-    """Accept, complete or return an assignment, then go back where the user was."""
+    """Accept, complete, return or forward an assignment, then go back where the user was."""
     form = await request.form()
     back = local_path(form_text(form, "back"))
     try:
@@ -537,6 +550,14 @@ def _step(archive: Archive, assignment_id: int, step: str, form: FormMultiDict, 
         )
     elif step == "return":
         archive.return_assignment(assignment_id, reason=form_text(form, "reason"), by=user.username)
+    elif step == "forward":
+        archive.forward(
+            assignment_id,
+            department=form_text(form, "department"),
+            assignee=form_text(form, "assignee") or None,
+            note=form_text(form, "note") or None,
+            by=user.username,
+        )
     else:
         raise InvalidInput(NO_SUCH_STEP(step=step), field="step")
 
