@@ -175,7 +175,7 @@ class Disposals:
         With ``since``, only those whose retention ends at or after it: what has come due
         since the committee's last list.
         """
-        validation.period(since, before)
+        validation.period(since, before, field="since")
         tally: dict[tuple[str, int, str | None], _Tally] = defaultdict(_Tally)
         with self._db.read() as conn:
             administrator(conn, by)
@@ -218,7 +218,7 @@ class Disposals:
         once for a non-administrator; then a page at a time, each in a read transaction
         of its own.
         """
-        validation.period(since, before)
+        validation.period(since, before, field="since")
         with self._db.read() as conn:
             administrator(conn, by)
             plan = headings_by_code(conn)

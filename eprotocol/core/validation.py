@@ -200,10 +200,13 @@ def related_refs(value: object, *, default_book: str) -> tuple[ProtocolRef, ...]
     return related
 
 
-def period(start: date | None, end: date | None) -> None:
-    """Refuse a period (of days, or of instants) that ends before it starts."""
+def period(start: date | None, end: date | None, *, field: str = "to") -> None:
+    """Refuse a period (of days, or of instants) that ends before it starts.
+
+    ``field`` is the one the refusal names: the end of a ``from``/``to`` filter, by default.
+    """
     if start is not None and end is not None and start > end:
-        raise InvalidInput(BACKWARDS(), field="to")
+        raise InvalidInput(BACKWARDS(), field=field)
 
 
 def actor(value: object) -> str:

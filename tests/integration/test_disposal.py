@@ -193,8 +193,9 @@ def test_the_committee_is_given_what_came_due_since_its_last_list(book: Book) ->
         (2014, None, 1),
         (2019, "Φ.12", 1),
     ]
-    with pytest.raises(InvalidInput, match="the first day comes after the last"):
+    with pytest.raises(InvalidInput, match="the first day comes after the last") as refused:
         book.archive.disposal_summary(date(2024, 3, 1), since=date(2024, 3, 3), by="admin")
+    assert refused.value.field == "since"
 
 
 def test_only_administrators_are_given_the_lists(book: Book) -> None:
