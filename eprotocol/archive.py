@@ -929,6 +929,18 @@ class Archive:
             closed_to=closed_to,
         )
 
+    def returned_to(self, user: User) -> tuple[InboxEntry, ...]:
+        """Work sent back that ``user`` should route again, the latest returned first.
+
+        The protocol office, who may route anywhere, is given all of it; anyone else
+        who routes work (a head) what they routed themselves; the rest nothing.
+        """
+        if not holds(user, Action.ASSIGN):
+            return ()
+        # Without a department path only an ANY scope allows: the protocol office, admins.
+        everywhere = allowed(user, Action.ASSIGN)
+        return self._routing.returned(routed_by=None if everywhere else user.username)
+
     # -- search --------------------------------------------------------------
 
     def _search_index(self) -> SearchIndex:

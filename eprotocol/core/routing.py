@@ -47,6 +47,8 @@ from eprotocol.core.types import (
 )
 
 NOTE_MAX = 1000
+#: The most returned assignments :meth:`Routing.returned` lists.
+RETURNED_SHOWN = 200
 MAY_NOT_ASSIGN = Phrase("may-not-assign", "{who} may not assign work to {department}")
 NOT_IN_DEPARTMENT = Phrase("not-in-department", "{who} does not work in {department}")
 #: A workflow ``step`` (accept, complete, return, forward) of an assignment, and its ``verb``.
@@ -211,6 +213,40 @@ class Routing:
             if closed_to is not None:
                 query = query.where(ASSIGNMENT.c.closed_at < closed_to)
             rows = conn.execute(query.order_by(ASSIGNMENT.c.id).limit(limit)).mappings()
+            return tuple(
+                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
+            )
+
+    def returned(
+        self, *, routed_by: str | None = None, limit: int = RETURNED_SHOWN
+    ) -> tuple[InboxEntry, ...]:
+        """Work sent back and not routed again yet, the latest returned first.
+
+        A returned assignment stays here until its registration is routed again (an
+        assignment made at or after the return) or cancelled. ``routed_by`` keeps
+        those that user made: the head who forwarded the work is told it came back.
+        """
+        later = ASSIGNMENT.alias("later")
+        routed_again = (
+            sa.select(later.c.id)
+            .where(
+                later.c.registration_id == ASSIGNMENT.c.registration_id,
+                later.c.created_at >= ASSIGNMENT.c.closed_at,
+            )
+            .exists()
+        )
+        query = _ASSIGNMENTS.where(
+            ASSIGNMENT.c.state == AssignmentState.RETURNED.value,
+            REGISTRATION.c.status == Status.ACTIVE.value,
+            ~routed_again,
+        )
+        if routed_by is not None:
+            query = query.where(ASSIGNMENT.c.created_by == routed_by)
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            rows = conn.execute(
+                query.order_by(ASSIGNMENT.c.closed_at.desc(), ASSIGNMENT.c.id.desc()).limit(limit)
+            ).mappings()
             return tuple(
                 InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
             )

@@ -25,6 +25,7 @@ from eprotocol import (
     Role,
 )
 from eprotocol.api.web.messages import in_page_language
+from eprotocol.core.routing import InboxEntry
 from tests.support import FixedClock
 
 YEAR = 2026
@@ -206,6 +207,37 @@ def test_forward_keeps_the_trail(org: Archive) -> None:
         ("DIOIK", AssignmentState.FORWARDED),
         ("TECH.ROADS", AssignmentState.PENDING),
     ]
+
+
+def test_work_sent_back_waits_for_whoever_routes_it_again(org: Archive, clock: FixedClock) -> None:
+    clerk, head = org.user("clerk"), org.user("head.dioik")
+    by_clerk = org.assign("general", YEAR, 1, department="DIOIK", by="clerk")
+    by_head = org.forward(by_clerk.id, department="DIOIK.KEP", assignee="maria", by="head.dioik")
+    other = org.assign("general", YEAR, 2, department="DIOIK.KEP", by="clerk")
+    cancelled = org.assign("general", YEAR, 3, department="DIOIK.KEP", by="clerk")
+    clock.set(datetime(2026, 3, 5, 10, tzinfo=UTC))
+    org.return_assignment(by_head.id, reason="Δεν αφορά το ΚΕΠ", by="maria")
+    clock.set(datetime(2026, 3, 5, 11, tzinfo=UTC))
+    org.return_assignment(other.id, reason="Λάθος τμήμα", by="giorgos")
+    org.return_assignment(cancelled.id, reason="Διπλή καταχώριση", by="giorgos")
+    org.cancel(
+        "general", YEAR, 3, reason="Διπλή καταχώριση", authorisation="Απόφαση 12/2026", by="clerk"
+    )
+
+    def ids(entries: tuple[InboxEntry, ...]) -> list[int]:
+        return [e.assignment.id for e in entries]
+
+    assert ids(org.returned_to(clerk)) == [other.id, by_head.id]  # the latest first
+    assert ids(org.returned_to(head)) == [by_head.id]  # what he routed himself
+    assert org.returned_to(org.user("maria")) == ()  # routes nothing
+    assert org.returned_to(clerk)[1].assignment.return_reason == "Δεν αφορά το ΚΕΠ"
+
+    # Routed again (at the very time of its return, even): no longer waiting.
+    clock.set(datetime(2026, 3, 5, 11, tzinfo=UTC))
+    org.assign("general", YEAR, 2, department="TECH.ROADS", by="clerk")
+    assert ids(org.returned_to(clerk)) == [by_head.id]
+    org.assign("general", YEAR, 1, department="DIOIK", by="head.dioik")
+    assert org.returned_to(head) == () and org.returned_to(clerk) == ()
 
 
 def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:

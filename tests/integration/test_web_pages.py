@@ -761,14 +761,36 @@ def test_a_head_hands_the_department_s_work_to_an_employee(
     expect(colleague.get_by_text("Νέα χρέωση")).to_have_count(0)
     colleague.context.close()
 
-    # She accepts it from her own list.
+    # She accepts it from her own list, then sends it back: the head who gave it is told.
     anna = browser.new_context(locale="el-GR").new_page()
     log_in(anna, site.base, "anna.v")
     mine = anna.locator("section[aria-labelledby=mine] tbody tr")
     expect(mine).to_contain_text("αυθαίρετη κατασκευή")
     mine.get_by_role("button", name="Παραλαβή").click()
     expect(mine).to_contain_text("σε εξέλιξη")
+    expect(anna.locator("#returned")).to_have_count(0)  # she routes nothing
+    anna.goto(detail)
+    anna.get_by_placeholder("Αιτιολογία επιστροφής").fill("Αφορά αυθαίρετο σε δημόσιο χώρο")
+    anna.get_by_role("button", name="Επιστροφή").click()
+    expect(anna.locator(".timeline .state").last).to_have_text("επιστράφηκε")
     anna.context.close()
+
+    head = browser.new_context(locale="el-GR").new_page()
+    log_in(head, site.base, "stelios.k")
+    returned = head.locator("section[aria-labelledby=returned] tbody tr")
+    expect(returned).to_have_count(1)
+    expect(returned).to_contain_text("αυθαίρετη κατασκευή")
+    expect(returned).to_contain_text("Τμήμα Ελέγχου Κατασκευών (POLEODOMIA.ELEGXOI) · Άννα Βλαζάκη")
+    expect(returned).to_contain_text("Αφορά αυθαίρετο σε δημόσιο χώρο")
+    inspect(head, "inbox-returned")
+    returned.get_by_role("link").click()
+    head.get_by_text("Νέα χρέωση").click()
+    head.locator("#department").select_option("POLEODOMIA")
+    head.get_by_role("button", name="Χρέωση", exact=True).click()
+    expect(head.locator(".timeline > li")).to_have_count(3)
+    head.goto(site.base)
+    expect(head.locator("#returned")).to_have_count(0)  # routed again
+    head.context.close()
 
 
 def _sent_twice(page: Page, site: Site, form: str) -> str:

@@ -86,6 +86,7 @@ def test_overdue_work_is_marked_and_subjects_are_text() -> None:
         recent=(),
         away=frozenset(),
         workable=frozenset(),
+        returned=(),
     )
     rows = html.split("<tr class=")[1:]
     assert rows[0].startswith('"overdue"') and "εκπρόθεσμη" in rows[0]
@@ -105,6 +106,7 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
         recent=(),
         away={"eleni.p"},
         workable=frozenset(),
+        returned=(),
     )
     rows = html.split("<tr class=")[1:]
     assert 'eleni.p <span class="badge">απενεργοποιημένος</span>' in rows[0]
@@ -113,7 +115,14 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
 
 def test_english_pages_translate_texts_and_codes() -> None:
     html = _render(
-        "inbox.html", lang="en", today=TODAY, mine=[], department=[], recent=(), workable=()
+        "inbox.html",
+        lang="en",
+        today=TODAY,
+        mine=[],
+        department=[],
+        recent=(),
+        workable=(),
+        returned=(),
     )
     assert "Assigned to me" in html and "Χρεωμένα σε εμένα" not in html
 
@@ -127,6 +136,7 @@ def test_an_expired_signing_certificate_is_an_alert_on_the_administrators_pages(
         "department": [],
         "recent": (),
         "workable": (),
+        "returned": (),
     }
     page["signing_alert"] = expired
     html = _render("inbox.html", **page)

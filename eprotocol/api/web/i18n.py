@@ -216,6 +216,7 @@ ENGLISH: dict[str, str] = {
     "Επιλέξτε είδος βεβαίωσης.": "Choose the kind of certificate.",
     "Επιλογή αρχείων": "Choose files",
     "Επιστράφηκε": "Returned",
+    "Επιστράφηκαν: χρειάζονται νέα χρέωση": "Returned: to be routed again",
     "Επιστροφή": "Back",
     "Επιστροφή στη διαχείριση": "Back to administration",
     "Επόμενα": "Next",

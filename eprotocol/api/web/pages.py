@@ -72,7 +72,7 @@ def _registration_url(book: str, year: int, number: int) -> str:
 
 @get("/", sync_to_thread=True)
 def inbox(request: Request[Any, Any, State], user: User, state: State) -> Template:
-    """My work and my department's open work, overdue first."""
+    """My work and my department's open work, overdue first; work sent back to route again."""
     archive = archive_of(state)
     today = archive.today()
     mine = archive.inbox(assignee=user.username)
@@ -90,6 +90,7 @@ def inbox(request: Request[Any, Any, State], user: User, state: State) -> Templa
         workable=archive.permitted_on(
             user, Action.WORK, (item.assignment for item in (*mine, *department))
         ),
+        returned=archive.returned_to(user),
         recent=recent,
         **_names(archive, archive.departments()),
     )
