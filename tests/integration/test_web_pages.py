@@ -262,6 +262,9 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
 
     # The administrator sets up a department, its employee and a routing rule.
     page.goto(f"{base}/admin")
+    expect(page.locator("#departments tbody")).to_have_text(
+        "Κανένα τμήμα ακόμη: προσθέστε το πρώτο."  # a new archive (and numbers from 1, below)
+    )
     add_department(page, "TECH", "Διεύθυνση Τεχνικών Υπηρεσιών")
     add_user(page, "maria", "Μαρία <i>Κ.</i> Σηφάκη", "TECH")
     inspect(page, "user-created")

@@ -232,6 +232,7 @@ ENGLISH: dict[str, str] = {
     "Ιστορικό ενεργειών": "Audit trail",
     "Κάτι πήγε στραβά": "Something went wrong",
     "Κανένας κανόνας δεν ταιριάζει· επιλέξτε τμήμα παρακάτω αν χρειάζεται.": "No rule matches; choose a department below if needed.",
+    "Κανένα τμήμα ακόμη: προσθέστε το πρώτο.": "No departments yet: add the first.",
     "Κανένας κανόνας.": "No rules.",
     "Κανόνες χρέωσης": "Routing rules",
     "Κατάσταση": "State",
