@@ -74,7 +74,7 @@ from eprotocol.core.ports import (
 )
 from eprotocol.core.queries import organisation_name
 from eprotocol.core.registry import Issue, Registry
-from eprotocol.core.routing import InboxEntry, Routing
+from eprotocol.core.routing import WORK_SHOWN, InboxEntry, Routing, WorkList
 from eprotocol.core.rules import RoutingRule, RoutingRules, Suggestion
 from eprotocol.core.search import (
     FileTexts,
@@ -927,6 +927,22 @@ class Archive:
             overdue_on=overdue_on,
             closed_from=closed_from,
             closed_to=closed_to,
+        )
+
+    def open_work(
+        self,
+        *,
+        department: str | None = None,
+        assignee: str | None = None,
+        offset: int = 0,
+        limit: int = WORK_SHOWN,
+    ) -> WorkList:
+        """Open work of a department (with those below it) or of one user, a page at a time.
+
+        Overdue first, then by due date, then the rest oldest first, with the total.
+        """
+        return self._routing.open_work(
+            department=department, assignee=assignee, offset=offset, limit=limit
         )
 
     def returned_to(self, user: User) -> tuple[InboxEntry, ...]:

@@ -49,6 +49,8 @@ from eprotocol.core.types import (
 NOTE_MAX = 1000
 #: The most returned assignments :meth:`Routing.returned` lists.
 RETURNED_SHOWN = 200
+#: Open assignments :meth:`Routing.open_work` gives at a time.
+WORK_SHOWN = 100
 MAY_NOT_ASSIGN = Phrase("may-not-assign", "{who} may not assign work to {department}")
 NOT_IN_DEPARTMENT = Phrase("not-in-department", "{who} does not work in {department}")
 #: A workflow ``step`` (accept, complete, return, forward) of an assignment, and its ``verb``.
@@ -111,6 +113,27 @@ class InboxEntry:
     #: Whether the registration is confidential: lists sent outside the archive (the daily
     #: digest by email) leave its subject out.
     confidential: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WorkList:
+    """A page of a list of open work, and how many there are in all."""
+
+    entries: tuple[InboxEntry, ...]
+    total: int
+    #: How many come before the first of ``entries``.
+    offset: int = 0
+
+
+def _of(
+    query: sa.Select[Any], tree: DepartmentTree, department: str | None, assignee: str | None
+) -> sa.Select[Any]:
+    """``query`` kept to a department (with those below it) and to one user, when given."""
+    if department is not None:
+        query = query.where(ASSIGNMENT.c.department_id.in_(tree.subtree(department)))
+    if assignee is not None:
+        query = query.where(ASSIGNMENT.c.assignee == assignee)
+    return query
 
 
 class Routing:
@@ -194,11 +217,9 @@ class Routing:
         wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
-            query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
-            if department is not None:
-                query = query.where(ASSIGNMENT.c.department_id.in_(tree.subtree(department)))
-            if assignee is not None:
-                query = query.where(ASSIGNMENT.c.assignee == assignee)
+            query = _of(
+                _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted)), tree, department, assignee
+            )
             if overdue_on is not None:
                 query = query.where(
                     ASSIGNMENT.c.due < overdue_on,
@@ -216,6 +237,42 @@ class Routing:
             return tuple(
                 InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
             )
+
+    def open_work(
+        self,
+        *,
+        department: str | None = None,
+        assignee: str | None = None,
+        offset: int = 0,
+        limit: int = WORK_SHOWN,
+    ) -> WorkList:
+        """Open work of a department (with those below it) or of one user, a page at a time.
+
+        The most overdue first, then by due date, then those without one, oldest first:
+        a department with thousands of open assignments is read ``limit`` at a time.
+        """
+        if limit < 1 or offset < 0:
+            raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            query = _of(
+                _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in _OPEN])),
+                tree,
+                department,
+                assignee,
+            )
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(query.subquery())
+            ).scalar_one()
+            rows = conn.execute(
+                query.order_by(ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id)
+                .offset(offset)
+                .limit(limit)
+            ).mappings()
+            entries = tuple(
+                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
+            )
+        return WorkList(entries, total, offset)
 
     def returned(
         self, *, routed_by: str | None = None, limit: int = RETURNED_SHOWN

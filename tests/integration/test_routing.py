@@ -268,6 +268,38 @@ def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:
     assert [e.assignment.id for e in completed] == [a1.id]
 
 
+def test_open_work_comes_most_overdue_first_a_page_at_a_time(
+    org: Archive, clock: FixedClock
+) -> None:
+    for i in range(3, 8):
+        org.register(
+            NewRegistration(direction="incoming", subject=f"Αίτηση πολίτη {i}"), by="clerk"
+        )
+    dues = [None, date(2026, 3, 20), date(2026, 2, 1), None, date(2026, 2, 15), date(2026, 4, 1)]
+    made = [
+        org.assign("general", YEAR, n, department="DIOIK.KEP", due=due, by="clerk").id
+        for n, due in enumerate(dues, start=1)
+    ]
+    org.accept(made[1], by="maria")  # accepted work is still open
+    org.accept(made[5], by="maria")
+    org.complete(made[5], by="maria")  # completed work is not
+    org.assign("general", YEAR, 7, department="TECH.ROADS", by="clerk")  # another department's
+    expected = [made[2], made[4], made[1], made[0], made[3]]  # by due date, undated oldest first
+
+    def page(offset: int, limit: int, **whose: str) -> tuple[list[int], int, int]:
+        work = org.open_work(offset=offset, limit=limit, **whose)
+        return [e.assignment.id for e in work.entries], work.total, work.offset
+
+    assert page(0, 100, department="DIOIK") == (expected, 5, 0)  # with those below it
+    assert page(0, 2, department="DIOIK.KEP") == (expected[:2], 5, 0)
+    assert page(2, 2, department="DIOIK.KEP") == (expected[2:4], 5, 2)
+    assert page(4, 2, department="DIOIK.KEP") == (expected[4:], 5, 4)
+    assert page(0, 100, assignee="maria") == ([made[1]], 1, 0)
+    with pytest.raises(InvalidInput, match="offset not negative"):
+        org.open_work(department="DIOIK.KEP", offset=-1)
+    assert org.open_work(department="DIOIK.KEP").entries[0].subject == "Αίτηση πολίτη 2"  # no. 3
+
+
 def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig) -> None:
     before = counts(config)
     with pytest.raises(Forbidden):

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 from eprotocol.api.web import charts
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
-from eprotocol.api.web.pages import _overdue_first
 from eprotocol.api.web.rendering import template_engine
-from eprotocol.core.routing import InboxEntry
+from eprotocol.core.routing import InboxEntry, WorkList
 from eprotocol.core.search import SearchResult
 from eprotocol.core.types import (
     Assignment,
@@ -73,78 +72,74 @@ def _render(name: str, **context: object) -> str:
     return template_engine().get_template(name).render(**(base | context))
 
 
+def _inbox(**context: object) -> str:
+    """The inbox page with nothing in it but what ``context`` gives."""
+    nothing = WorkList((), 0)
+    page: dict[str, object] = {
+        "today": TODAY,
+        "mine": nothing,
+        "department": nothing,
+        "page_size": 100,
+        "recent": (),
+        "away": frozenset(),
+        "workable": frozenset(),
+        "returned": (),
+    }
+    return _render("inbox.html", **(page | context))
+
+
 def test_overdue_work_is_marked_and_subjects_are_text() -> None:
     late = _entry(7, date(2026, 5, 10), "<script>alert(1)</script> κλάδεμα")
     on_time = _entry(8, date(2026, 6, 30), "Αίτηση")
-    ordered = _overdue_first((on_time, late), TODAY)
-    assert ordered == [late, on_time]
-    html = _render(
-        "inbox.html",
-        today=TODAY,
-        mine=[],
-        department=ordered,
-        recent=(),
-        away=frozenset(),
-        workable=frozenset(),
-        returned=(),
-    )
+    html = _inbox(department=WorkList((late, on_time), 2))
     rows = html.split("<tr class=")[1:]
     assert rows[0].startswith('"overdue"') and "εκπρόθεσμη" in rows[0]
     assert rows[1].startswith('""') and "εκπρόθεσμη" not in rows[1]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert 'class="pager"' not in html  # all on one page
+
+
+def test_a_long_list_of_work_is_paged_keeping_where_the_other_stands() -> None:
+    entries = (_entry(7, None, "Αίτηση"), _entry(8, None, "Αίτηση"))
+    html = _inbox(
+        mine=WorkList(entries, 102, offset=100), department=WorkList(entries, 2_500, offset=200)
+    )
+    mine, department = html.split('<nav class="pager"')[1:]
+    assert "101–102 / 102" in mine and 'rel="next"' not in mine
+    assert 'href="/?mine_offset=0&amp;department_offset=200" rel="prev"' in mine
+    assert "201–202 / 2.500" in department
+    assert 'href="/?mine_offset=100&amp;department_offset=100" rel="prev"' in department
+    assert 'href="/?mine_offset=100&amp;department_offset=300" rel="next"' in department
+    assert '<span class="count">2.500</span>' in html  # the total, not the page
+    beyond = _inbox(department=WorkList((), 2_500, offset=99_900))
+    assert '<a href="/?mine_offset=0&amp;department_offset=0">Στην αρχή της λίστας</a>' in beyond
+    assert "Το τμήμα δεν έχει ανοιχτές χρεώσεις" not in beyond
 
 
 def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
     left = _entry(9, None, "Αίτηση")
     left = InboxEntry(dataclasses.replace(left.assignment, assignee="eleni.p"), left.subject)
     stays = InboxEntry(dataclasses.replace(left.assignment, id=10, assignee="maria"), "Άλλη")
-    html = _render(
-        "inbox.html",
-        today=TODAY,
-        mine=[],
-        department=[left, stays],
-        recent=(),
-        away={"eleni.p"},
-        workable=frozenset(),
-        returned=(),
-    )
+    html = _inbox(department=WorkList((left, stays), 2), away={"eleni.p"})
     rows = html.split("<tr class=")[1:]
     assert 'eleni.p <span class="badge">απενεργοποιημένος</span>' in rows[0]
     assert "απενεργοποιημένος" not in rows[1]
 
 
 def test_english_pages_translate_texts_and_codes() -> None:
-    html = _render(
-        "inbox.html",
-        lang="en",
-        today=TODAY,
-        mine=[],
-        department=[],
-        recent=(),
-        workable=(),
-        returned=(),
-    )
+    html = _inbox(lang="en")
     assert "Assigned to me" in html and "Χρεωμένα σε εμένα" not in html
 
 
 def test_an_expired_signing_certificate_is_an_alert_on_the_administrators_pages() -> None:
     until = datetime(2027, 1, 31, 22, 0, tzinfo=UTC)
     expired = SigningIdentity("Δήμος Χανίων", until, days_left=-2)
-    page: dict[str, object] = {
-        "today": TODAY,
-        "mine": [],
-        "department": [],
-        "recent": (),
-        "workable": (),
-        "returned": (),
-    }
-    page["signing_alert"] = expired
-    html = _render("inbox.html", **page)
+    html = _inbox(signing_alert=expired)
     assert (
         '<p class="notice error" role="alert">Το πιστοποιητικό υπογραφής έληξε στις 01/02/2027 '
         "00:00: βεβαιώσεις, σφραγισμένα έγγραφα και ημερήσια βιβλία δεν υπογράφονται"
     ) in html
-    english = _render("inbox.html", lang="en", **page)
+    english = _inbox(lang="en", signing_alert=expired)
     assert "The signing certificate expired on 01/02/2027 00:00: certificates, sealed" in english
 
 

@@ -305,6 +305,7 @@ ENGLISH: dict[str, str] = {
     "Ρόλοι": "Roles",
     "Σελίδα": "Page",
     "Σελίδες": "Pages",
+    "Στην αρχή της λίστας": "To the start of the list",
     "Σημείωση": "Note",
     "Σκοπός": "Purpose",
     "Στατιστικά": "Statistics",

@@ -37,7 +37,7 @@ from eprotocol.api.web.rendering import error_page, form_text, local_path, page,
 from eprotocol.archive import Archive
 from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound, Phrase
 from eprotocol.core.permissions import Action, holds
-from eprotocol.core.routing import InboxEntry
+from eprotocol.core.routing import WORK_SHOWN, WorkList
 from eprotocol.core.search import SearchFilters
 from eprotocol.core.types import (
     AssignmentState,
@@ -70,25 +70,42 @@ def _registration_url(book: str, year: int, number: int) -> str:
 # -- inbox -------------------------------------------------------------------------------
 
 
+#: How far into a list of work the inbox's pager goes (a department's 100,000th assignment).
+_WORK_OFFSET_MAX = 100_000
+
+
 @get("/", sync_to_thread=True)
-def inbox(request: Request[Any, Any, State], user: User, state: State) -> Template:
-    """My work and my department's open work, overdue first; work sent back to route again."""
+def inbox(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    mine_offset: Annotated[int, Parameter(ge=0, le=_WORK_OFFSET_MAX)] = 0,
+    department_offset: Annotated[int, Parameter(ge=0, le=_WORK_OFFSET_MAX)] = 0,
+) -> Template:
+    """My work and my department's open work, overdue first; work sent back to route again.
+
+    A list longer than a page (a department's thousands) is read a hundred at a time.
+    """
     archive = archive_of(state)
-    today = archive.today()
-    mine = archive.inbox(assignee=user.username)
-    department = archive.inbox(department=user.department) if user.department else ()
+    mine = archive.open_work(assignee=user.username, offset=mine_offset)
+    department = (
+        archive.open_work(department=user.department, offset=department_offset)
+        if user.department
+        else WorkList((), 0)
+    )
     recent: tuple[Registration, ...] = ()
-    if user.department is None or not mine:
+    if user.department is None or not mine.total:
         recent = archive.readable_by(user, archive.list(limit=15).items)
     return page(
         request,
         "inbox.html",
         user=user,
-        today=today,
-        mine=_overdue_first(mine, today),
-        department=_overdue_first(department, today),
+        today=archive.today(),
+        mine=mine,
+        department=department,
+        page_size=WORK_SHOWN,
         workable=archive.permitted_on(
-            user, Action.WORK, (item.assignment for item in (*mine, *department))
+            user, Action.WORK, (item.assignment for item in (*mine.entries, *department.entries))
         ),
         returned=archive.returned_to(user),
         recent=recent,
@@ -124,17 +141,6 @@ def _staff_of(archive: Archive, departments: Iterable[Department]) -> tuple[User
     """The active users of ``departments``: whom a routing form may name as the assignee."""
     codes = {d.code for d in departments}
     return tuple(u for u in archive.users(active=True) if u.department in codes)
-
-
-def _overdue_first(entries: tuple[InboxEntry, ...], today: date) -> list[InboxEntry]:
-    return sorted(
-        entries,
-        key=lambda e: (
-            not e.assignment.overdue(today),
-            e.assignment.due or date.max,
-            e.assignment.id,
-        ),
-    )
 
 
 # -- registering -------------------------------------------------------------------------
