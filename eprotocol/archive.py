@@ -945,14 +945,14 @@ class Archive:
             department=department, assignee=assignee, offset=offset, limit=limit
         )
 
-    def returned_to(self, user: User) -> tuple[InboxEntry, ...]:
+    def returned_to(self, user: User) -> WorkList:
         """Work sent back that ``user`` should route again, the latest returned first.
 
         The protocol office, who may route anywhere, is given all of it; anyone else
         who routes work (a head) what they routed themselves; the rest nothing.
         """
         if not holds(user, Action.ASSIGN):
-            return ()
+            return WorkList((), 0)
         # Without a department path only an ANY scope allows: the protocol office, admins.
         everywhere = allowed(user, Action.ASSIGN)
         return self._routing.returned(routed_by=None if everywhere else user.username)

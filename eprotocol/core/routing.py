@@ -9,7 +9,7 @@ row, written in the same transaction as the change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -253,31 +253,36 @@ class Routing:
         """
         if limit < 1 or offset < 0:
             raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
+        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in _OPEN]))
+        return self._work_list(
+            lambda tree: _of(open_, tree, department, assignee),
+            (ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id),
+            offset,
+            limit,
+        )
+
+    def _work_list(
+        self,
+        select: Callable[[DepartmentTree], sa.Select[Any]],
+        order: tuple[sa.ColumnElement[Any], ...],
+        offset: int,
+        limit: int,
+    ) -> WorkList:
+        """``limit`` of the assignments ``select`` chooses, from ``offset`` in ``order``."""
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
-            query = _of(
-                _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in _OPEN])),
-                tree,
-                department,
-                assignee,
-            )
+            query = select(tree)
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(query.subquery())
             ).scalar_one()
-            rows = conn.execute(
-                query.order_by(ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id)
-                .offset(offset)
-                .limit(limit)
-            ).mappings()
+            rows = conn.execute(query.order_by(*order).offset(offset).limit(limit)).mappings()
             entries = tuple(
                 InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
             )
         return WorkList(entries, total, offset)
 
-    def returned(
-        self, *, routed_by: str | None = None, limit: int = RETURNED_SHOWN
-    ) -> tuple[InboxEntry, ...]:
-        """Work sent back and not routed again yet, the latest returned first.
+    def returned(self, *, routed_by: str | None = None, limit: int = RETURNED_SHOWN) -> WorkList:
+        """Work sent back and not routed again yet, the latest returned first, with the total.
 
         A returned assignment stays here until its registration is routed again (an
         assignment made at or after the return) or cancelled. ``routed_by`` keeps
@@ -299,14 +304,9 @@ class Routing:
         )
         if routed_by is not None:
             query = query.where(ASSIGNMENT.c.created_by == routed_by)
-        with self._db.read() as conn:
-            tree = DepartmentTree(conn)
-            rows = conn.execute(
-                query.order_by(ASSIGNMENT.c.closed_at.desc(), ASSIGNMENT.c.id.desc()).limit(limit)
-            ).mappings()
-            return tuple(
-                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
-            )
+        return self._work_list(
+            lambda tree: query, (ASSIGNMENT.c.closed_at.desc(), ASSIGNMENT.c.id.desc()), 0, limit
+        )
 
     # -- changing --------------------------------------------------------------
 

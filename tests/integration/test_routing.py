@@ -25,7 +25,7 @@ from eprotocol import (
     Role,
 )
 from eprotocol.api.web.messages import in_page_language
-from eprotocol.core.routing import InboxEntry
+from eprotocol.core.routing import WorkList
 from tests.support import FixedClock
 
 YEAR = 2026
@@ -224,20 +224,21 @@ def test_work_sent_back_waits_for_whoever_routes_it_again(org: Archive, clock: F
         "general", YEAR, 3, reason="Διπλή καταχώριση", authorisation="Απόφαση 12/2026", by="clerk"
     )
 
-    def ids(entries: tuple[InboxEntry, ...]) -> list[int]:
-        return [e.assignment.id for e in entries]
+    def ids(work: WorkList) -> list[int]:
+        assert work.total == len(work.entries)
+        return [e.assignment.id for e in work.entries]
 
     assert ids(org.returned_to(clerk)) == [other.id, by_head.id]  # the latest first
     assert ids(org.returned_to(head)) == [by_head.id]  # what he routed himself
-    assert org.returned_to(org.user("maria")) == ()  # routes nothing
-    assert org.returned_to(clerk)[1].assignment.return_reason == "Δεν αφορά το ΚΕΠ"
+    assert ids(org.returned_to(org.user("maria"))) == []  # routes nothing
+    assert org.returned_to(clerk).entries[1].assignment.return_reason == "Δεν αφορά το ΚΕΠ"
 
     # Routed again (at the very time of its return, even): no longer waiting.
     clock.set(datetime(2026, 3, 5, 11, tzinfo=UTC))
     org.assign("general", YEAR, 2, department="TECH.ROADS", by="clerk")
     assert ids(org.returned_to(clerk)) == [by_head.id]
     org.assign("general", YEAR, 1, department="DIOIK", by="head.dioik")
-    assert org.returned_to(head) == () and org.returned_to(clerk) == ()
+    assert ids(org.returned_to(head)) == ids(org.returned_to(clerk)) == []
 
 
 def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:

@@ -83,7 +83,7 @@ def _inbox(**context: object) -> str:
         "recent": (),
         "away": frozenset(),
         "workable": frozenset(),
-        "returned": (),
+        "returned": nothing,
     }
     return _render("inbox.html", **(page | context))
 
@@ -111,6 +111,9 @@ def test_a_long_list_of_work_is_paged_keeping_where_the_other_stands() -> None:
     assert 'href="/?mine_offset=100&amp;department_offset=100" rel="prev"' in department
     assert 'href="/?mine_offset=100&amp;department_offset=300" rel="next"' in department
     assert '<span class="count">2.500</span>' in html  # the total, not the page
+    returned = _inbox(returned=WorkList(entries, 350))
+    assert '<span class="count">350</span>' in returned
+    assert "Εμφανίζονται οι πιο πρόσφατες 2." in returned
     beyond = _inbox(department=WorkList((), 2_500, offset=99_900))
     assert '<a href="/?mine_offset=0&amp;department_offset=0">Στην αρχή της λίστας</a>' in beyond
     assert "Το τμήμα δεν έχει ανοιχτές χρεώσεις" not in beyond

@@ -215,6 +215,7 @@ ENGLISH: dict[str, str] = {
     "Επαλήθευση εγγράφου": "Verify a document",
     "Επιλέξτε είδος βεβαίωσης.": "Choose the kind of certificate.",
     "Επιλογή αρχείων": "Choose files",
+    "Εμφανίζονται οι πιο πρόσφατες": "Showing the latest",
     "Επιστράφηκε": "Returned",
     "Επιστράφηκαν: χρειάζονται νέα χρέωση": "Returned: to be routed again",
     "Επιστροφή": "Back",
