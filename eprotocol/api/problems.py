@@ -86,13 +86,21 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
     """Litestar's own refusals (no such path, a body that does not decode...) in our shape.
 
     The reasons a body was refused (an unknown field, a wrong type) go in ``detail``,
-    where a client's developer reads them; a body too large is told the limit.
+    where a client's developer reads them, each after the parameter it concerns; the
+    first such parameter is the problem's ``field``. A body too large is told the limit.
     """
-    reasons = [
-        str(item["message"])
+    items = [
+        item
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict) and item.get("message")
     ]
+    # A body's key is the handler's argument (``data``), which names nothing a client sent.
+    keys = [str(item["key"]) if item.get("source") != "body" else "" for item in items]
+    reasons = [
+        f"{key}: {item['message']}" if key else str(item["message"])
+        for key, item in zip(keys, items, strict=True)
+    ]
+    keys = [key for key in keys if key]
     if exc.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
         reasons = [TOO_LARGE(mb=max_upload_mb)]
     return ProblemDetailsException(
@@ -101,6 +109,7 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
         detail="; ".join(reasons) or exc.detail,
         status_code=exc.status_code,
         headers=exc.headers,
+        extra={"field": keys[0]} if keys else None,
     )
 
 
@@ -129,7 +138,8 @@ class Problem:
 
 
 _MEANING = {
-    400: "The request is malformed: bad parameters, JSON or multipart (problem+json)",
+    400: "The request is malformed: bad parameters (`field` names a query parameter), JSON or "
+    "multipart (problem+json)",
     401: "Not logged in, or the token is not valid (problem+json)",
     403: "The user's roles do not allow this (problem+json)",
     404: "Not found, or a confidential entry the user may not see (problem+json)",

@@ -16,9 +16,9 @@ from typing import Annotated, Any, BinaryIO, cast
 from urllib.parse import quote
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.concurrency import sync_to_thread
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import ResponseHeader, State, UploadFile
 from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, HeaderParameter, Parameter, QueryParameter
@@ -489,17 +489,43 @@ def forward(
     )
 
 
-@get("/departments/{code:str}/inbox", sync_to_thread=True, summary="A department's open work")
+#: The most open assignments one answer of a department's inbox gives.
+INBOX_LIMIT = 5000
+
+
+@get(
+    "/departments/{code:str}/inbox",
+    sync_to_thread=True,
+    summary="A department's open work",
+    response_headers=[
+        ResponseHeader(
+            name="X-Total-Count",
+            description="How many open assignments there are in all, beyond this page too.",
+            documentation_only=True,
+        )
+    ],
+)
 def department_inbox(
     code: Annotated[str, Parameter(description="The department's code, e.g. `DIOIK.KEP`.")],
     user: User,
     state: State,
-) -> list[schemas.InboxItem]:
-    """Open assignments of the department and the departments below it."""
+    limit: Annotated[
+        int, Parameter(ge=1, le=INBOX_LIMIT, description="How many assignments, at most.")
+    ] = INBOX_LIMIT,
+    offset: Annotated[
+        int, Parameter(ge=0, le=MAX_ROW_ID, description="How many of them to skip.")
+    ] = 0,
+) -> Response[list[schemas.InboxItem]]:
+    """Open assignments of the department and the departments below it.
+
+    The most overdue first, then by due date, then those without one, oldest first;
+    ``X-Total-Count`` says how many there are in all, for paging with ``offset``.
+    """
     archive = archive_of(state)
     if not allowed(user, Action.READ, department_path=archive.department_path(code)):
         raise Forbidden(MAY_NOT_READ_WORK(who=user.username, department=code))
-    return schemas.inbox_out(archive.inbox(department=code))
+    work = archive.open_work(department=code, offset=offset, limit=limit)
+    return Response(schemas.inbox_out(work.entries), headers={"X-Total-Count": str(work.total)})
 
 
 def search_filters(

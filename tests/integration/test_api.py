@@ -222,8 +222,14 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
     with api.client("kep.head") as client:
         inbox = client.get("/api/v1/departments/DIOIK/inbox")
         assert inbox.status_code == 403  # the head of a section does not see the directorate
-        inbox = client.get("/api/v1/departments/DIOIK.KEP/inbox").json()
-        assert [item["assignment"]["id"] for item in inbox] == [assignment]
+        answered = client.get("/api/v1/departments/DIOIK.KEP/inbox")
+        assert [item["assignment"]["id"] for item in answered.json()] == [assignment]
+        assert answered.headers["X-Total-Count"] == "1"
+        beyond = client.get("/api/v1/departments/DIOIK.KEP/inbox", params={"offset": 1})
+        assert (beyond.json(), beyond.headers["X-Total-Count"]) == ([], "1")  # paged
+        none = client.get("/api/v1/departments/DIOIK.KEP/inbox", params={"limit": 0})
+        assert (none.status_code, none.json()["field"]) == (400, "limit")
+        assert none.json()["detail"] == "limit: Expected `int` >= 1"
         listed = client.get("/api/v1/registrations", params={"department": "DIOIK"}).json()
         assert entry["protocol_number"] in [e["protocol_number"] for e in listed["items"]]
         others = client.get("/api/v1/registrations", params={"department": "TECH"}).json()
