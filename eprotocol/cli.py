@@ -588,7 +588,7 @@ def user_list(as_json: JsonOption = False) -> None:
 
 def _open_work(archive: Archive, username: str) -> str:
     """A reminder of the open assignments still addressed to ``username``, if any."""
-    count = len(archive.inbox(assignee=username))
+    count = archive.open_work(assignee=username, limit=1).total
     if not count:
         return ""
     return (

@@ -763,6 +763,10 @@ def test_a_head_hands_the_department_s_work_to_an_employee(
     expect(colleague.locator(".timeline button")).to_have_count(0)
     expect(colleague.get_by_text("Νέα χρέωση")).to_have_count(0)
     colleague.context.close()
+    admin = administration(browser, site)  # her account's page counts the work in her name
+    admin.goto(f"{site.base}/admin/users/anna.v")
+    expect(admin.get_by_text("Ανοιχτές χρεώσεις στο όνομά του/της")).to_contain_text(": 1.")
+    admin.context.close()
 
     # She accepts it from her own list, then sends it back: the head who gave it is told.
     anna = browser.new_context(locale="el-GR").new_page()
