@@ -36,7 +36,12 @@ if TYPE_CHECKING:
     )
     from eprotocol.core.daily_register import DailyRegister
     from eprotocol.core.digest import DigestReport
-    from eprotocol.core.disposal import DisposalGroup, DueForDisposal
+    from eprotocol.core.disposal import (
+        DecidedGroup,
+        DisposalDecision,
+        DisposalGroup,
+        DueForDisposal,
+    )
     from eprotocol.core.errors import (
         AlreadyCancelled,
         BlobCorrupt,
@@ -120,11 +125,13 @@ __all__ = [
     "Correction",
     "DailyRegister",
     "DatabaseUnavailable",
+    "DecidedGroup",
     "Department",
     "DigestPolicy",
     "DigestReport",
     "Direction",
     "Disposal",
+    "DisposalDecision",
     "DisposalGroup",
     "DueForDisposal",
     "EProtocolError",

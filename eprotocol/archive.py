@@ -39,7 +39,7 @@ from eprotocol.core.certificates import (
 from eprotocol.core.daily_register import DailyRegister, DailyRegisters, registers_of_years
 from eprotocol.core.database import Database
 from eprotocol.core.digest import DigestReport, DigestSender
-from eprotocol.core.disposal import DisposalGroup, Disposals, DueForDisposal
+from eprotocol.core.disposal import DisposalDecision, DisposalGroup, Disposals, DueForDisposal
 from eprotocol.core.errors import (
     Conflict,
     IndexUnavailable,
@@ -363,6 +363,36 @@ class Archive:
     ) -> Iterator[DueForDisposal]:
         """The registrations of :meth:`disposal_summary`, oldest first, a page at a time."""
         return self._disposals().registrations(self._end_of(on), since=self._start_of(since), by=by)
+
+    def decide_disposal(
+        self,
+        on: date,
+        *,
+        since: date | None = None,
+        reference: str,
+        decided_on: date,
+        by: str,
+    ) -> DisposalDecision:
+        """Record the archive committee's decision on the list of :meth:`disposal_summary`.
+
+        ``reference`` names its act («Πρακτικό 3/2036»), ``decided_on`` its date. The list
+        is kept as it stands; each registration is decided on once, so a new list starts
+        the day after the last decision's ``on`` (``Conflict`` if not). Nothing is deleted.
+        Administrators only.
+        """
+        return self._disposals().decide(
+            on,
+            since,
+            reference=reference,
+            decided_on=decided_on,
+            by=by,
+            now=self._clock.now(),
+            tz=self._tz,
+        )
+
+    def disposal_decisions(self, *, by: str) -> tuple[DisposalDecision, ...]:
+        """The archive committee's decisions, the latest list first. Administrators only."""
+        return self._disposals().decisions(by=by)
 
     def _disposals(self) -> Disposals:
         return Disposals(self._db, default_years=self.config.default_retention_years)

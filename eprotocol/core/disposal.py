@@ -19,17 +19,19 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 
-from eprotocol.core import validation
+from eprotocol.core import days, validation
+from eprotocol.core.audit import lock_chain
 from eprotocol.core.database import Database
+from eprotocol.core.errors import Conflict, InvalidInput, Phrase
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, headings_by_code, years_later
 from eprotocol.core.labels import CONFIDENTIAL
-from eprotocol.core.models import BOOK, FILE, REGISTRATION
+from eprotocol.core.models import BOOK, DISPOSAL_DECISION, FILE, REGISTRATION
 from eprotocol.core.organisation import administrator
 from eprotocol.core.types import Classification, Disposal, ProtocolRef, Status
 
@@ -78,6 +80,55 @@ class DisposalGroup:
     files: int
     size: int
     ended: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DecidedGroup:
+    """One line of the list a committee decided on, as it stood then."""
+
+    book: str
+    year: int
+    heading_code: str | None
+    heading_title: str | None
+    disposal: Disposal
+    registrations: int
+    cancelled: int
+    files: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DisposalDecision:
+    """A decision of the archive committee (its act: «Πρακτικό 3/2036») on one list.
+
+    The list is what reached the end of retention from ``since`` (from the first
+    registration, if ``None``) to the end of ``until``; ``groups`` keep it as it was decided.
+    Recording a decision deletes nothing; the next list starts the day after ``until``.
+    """
+
+    id: int
+    reference: str
+    decided_on: date
+    since: date | None
+    until: date
+    groups: tuple[DecidedGroup, ...]
+    recorded_by: str
+    recorded_at: datetime
+
+    @property
+    def registrations(self) -> int:
+        """How many registrations the decision covers."""
+        return sum(g.registrations for g in self.groups)
+
+
+#: The longest act of a committee a decision names («Πρακτικό 3/2036 της Επιτροπής...»).
+REFERENCE_MAX = 200
+ALREADY_DECIDED = Phrase(
+    "already-decided",
+    "the committee's decision {reference} covers up to {until}: a new list starts on {next}",
+)
+NOTHING_TO_DECIDE = Phrase("nothing-to-decide", "nothing reached the end of retention then")
+DECIDED_LATER = Phrase("decided-in-the-future", "the decision's date {day} has not come yet")
 
 
 #: The columns of the registrations' list as a spreadsheet takes it (:func:`csv_lines`).
@@ -240,6 +291,113 @@ class Disposals:
             if len(rows) < PAGE:
                 return
             after = (rows[-1].registered_at, rows[-1].id)
+
+    def decide(
+        self,
+        until: date,
+        since: date | None,
+        *,
+        reference: str,
+        decided_on: date,
+        by: str,
+        now: datetime,
+        tz: tzinfo,
+    ) -> DisposalDecision:
+        """Record the committee's decision on the list from ``since`` to the end of ``until``.
+
+        Each registration is decided on once: a list starts after the last decision's
+        ``until`` (``Conflict`` if not). An empty list, or a decision dated after today,
+        is refused (``InvalidInput``). The list is kept as it stands, in the audit trail too.
+        """
+        reference = validation.required_text(reference, "reference", REFERENCE_MAX)
+        validation.period(since, until, field="since")
+        if decided_on > now.astimezone(tz).date():
+            raise InvalidInput(DECIDED_LATER(day=decided_on), field="decided_on")
+        groups = self.summary(
+            days.bounds(until, tz)[1],
+            since=None if since is None else days.midnight(since, tz),
+            by=by,
+        )
+        if not groups:
+            raise InvalidInput(NOTHING_TO_DECIDE(), field="until")
+        decided = tuple(
+            DecidedGroup(
+                g.book,
+                g.year,
+                g.heading.code if g.heading else None,
+                g.heading.title if g.heading else None,
+                g.disposal,
+                g.registrations,
+                g.cancelled,
+                g.files,
+                g.size,
+            )
+            for g in groups
+        )
+        with self._db.write() as conn:
+            chain = lock_chain(conn)  # decisions are recorded one at a time
+            actor = administrator(conn, by)
+            last = conn.execute(
+                sa.select(DISPOSAL_DECISION).order_by(DISPOSAL_DECISION.c.until.desc()).limit(1)
+            ).first()
+            if last is not None and (since is None or since <= last.until):
+                raise Conflict(
+                    ALREADY_DECIDED(
+                        reference=last.reference,
+                        until=last.until,
+                        next=last.until + timedelta(days=1),
+                    )
+                )
+            values = {
+                "reference": reference,
+                "decided_on": decided_on,
+                "since": since,
+                "until": until,
+                "groups": [{**asdict(g), "disposal": g.disposal.value} for g in decided],
+                "recorded_by": actor.username,
+                "recorded_at": now,
+            }
+            new_id = conn.execute(
+                sa.insert(DISPOSAL_DECISION).returning(DISPOSAL_DECISION.c.id), values
+            ).scalar_one()
+            chain.append(
+                actor=actor.username,
+                action="disposal.decided",
+                target=f"disposal_decision:{new_id}",
+                details={
+                    "reference": reference,
+                    "decided_on": decided_on.isoformat(),
+                    "since": None if since is None else since.isoformat(),
+                    "until": until.isoformat(),
+                    "groups": len(decided),
+                    "registrations": sum(g.registrations for g in decided),
+                },
+                at=now,
+            )
+        return DisposalDecision(
+            new_id, reference, decided_on, since, until, decided, actor.username, now
+        )
+
+    def decisions(self, *, by: str) -> tuple[DisposalDecision, ...]:
+        """The committee's decisions, the latest list first (administrators only)."""
+        with self._db.read() as conn:
+            administrator(conn, by)
+            rows = conn.execute(
+                sa.select(DISPOSAL_DECISION).order_by(DISPOSAL_DECISION.c.until.desc())
+            ).all()
+        return tuple(
+            DisposalDecision(
+                r.id,
+                r.reference,
+                r.decided_on,
+                r.since,
+                r.until,
+                tuple(DecidedGroup(**{**g, "disposal": Disposal(g["disposal"])}) for g in r.groups),
+                r.recorded_by,
+                r.recorded_at,
+            )
+            for r in rows
+        )
 
     def _conditions(
         self, plan: dict[str, Classification], before: datetime, since: datetime | None

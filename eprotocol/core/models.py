@@ -391,6 +391,25 @@ class DailyRegisterRow(SQLModel, table=True):
     pdf_key: str = Field(max_length=255)
 
 
+class DisposalDecisionRow(SQLModel, table=True):
+    """A decision of the archive committee on a list of what reached the end of retention.
+
+    ``since``/``until`` are the days of the list it decided on; ``groups`` keeps that
+    list as it stood (book, year, heading, counts), for the record. Nothing is deleted.
+    """
+
+    __tablename__ = "disposal_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=200)
+    decided_on: date
+    since: date | None = None
+    until: date = Field(index=True)
+    groups: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = _timestamp()
+
+
 #: A database row by column name (Core ``RowMapping``) or a dict of values just written.
 Row = Mapping[Any, Any]
 
@@ -422,3 +441,4 @@ FILE_TEXT = _table(FileTextRow)
 API_TOKEN = _table(ApiTokenRow)
 SEAL = _table(SealRow)
 DAILY_REGISTER = _table(DailyRegisterRow)
+DISPOSAL_DECISION = _table(DisposalDecisionRow)

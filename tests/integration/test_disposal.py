@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
 from eprotocol import (
     Archive,
+    Conflict,
     Disposal,
     DisposalGroup,
     FileInput,
@@ -196,6 +198,81 @@ def test_the_committee_is_given_what_came_due_since_its_last_list(book: Book) ->
     with pytest.raises(InvalidInput, match="the first day comes after the last") as refused:
         book.archive.disposal_summary(date(2024, 3, 1), since=date(2024, 3, 3), by="admin")
     assert refused.value.field == "since"
+
+
+def test_the_committee_s_decision_is_recorded_and_each_entry_decided_once(book: Book) -> None:
+    """Its decision on the list to 31 December 2021 keeps that list; the next starts after."""
+    book.register(datetime(2015, 3, 1, 9, 0, tzinfo=UTC), "Φ.12", files=1)  # ends 1/3/2020
+    book.cancel(book.register(datetime(2016, 5, 1, 9, 0, tzinfo=UTC), "Φ.12"))  # 1/5/2021
+    book.register(datetime(2012, 1, 2, 9, 0, tzinfo=UTC), None)  # ten years: 2/1/2022
+    archive, clock = book.archive, book.clock
+    clock.set(datetime(2022, 2, 10, 9, 0, tzinfo=UTC))
+    assert archive.disposal_decisions(by="admin") == ()
+
+    for refused, field, kwargs in (
+        ("decision's date 2022-02-11 has not come yet", "decided_on", {"day": date(2022, 2, 11)}),
+        ("nothing reached the end of retention", "until", {"until": date(2019, 12, 31)}),
+        ("reference must not be empty", "reference", {"reference": " "}),
+    ):
+        args: dict[str, Any] = {"until": date(2021, 12, 31), "day": date(2022, 2, 9)}
+        args["reference"] = "Πρακτικό 1/2022"
+        args |= kwargs
+        with pytest.raises(InvalidInput) as error:
+            archive.decide_disposal(
+                args["until"], reference=args["reference"], decided_on=args["day"], by="admin"
+            )
+        assert (refused in str(error.value), error.value.field) == (True, field), error.value
+    with pytest.raises(Forbidden):
+        archive.decide_disposal(
+            date(2021, 12, 31), reference="Πρακτικό 1/2022", decided_on=date(2022, 2, 9), by="clerk"
+        )
+    assert archive.disposal_decisions(by="admin") == ()  # nothing half-recorded
+
+    decided = archive.decide_disposal(
+        date(2021, 12, 31), reference="Πρακτικό 1/2022", decided_on=date(2022, 2, 9), by="admin"
+    )
+    assert (decided.reference, decided.since, decided.until) == (
+        "Πρακτικό 1/2022",
+        None,
+        date(2021, 12, 31),
+    )
+    assert [(g.year, g.heading_code, g.registrations, g.cancelled) for g in decided.groups] == [
+        (2015, "Φ.12", 1, 0),
+        (2016, "Φ.12", 1, 1),
+    ]
+    assert archive.disposal_decisions(by="admin") == (decided,)  # as it was recorded
+    event = archive.audit_events(after=0, limit=1000)[-1]
+    assert (event.action, event.target, event.details["registrations"]) == (
+        "disposal.decided",
+        f"disposal_decision:{decided.id}",
+        2,
+    )
+    assert archive.verify_audit_chain().ok
+
+    # Decided once: a list overlapping it is refused, the next one starts the day after.
+    for since in (None, date(2021, 12, 31)):
+        with pytest.raises(
+            Conflict, match="covers up to 2021-12-31: a new list starts on 2022-01-01"
+        ):
+            archive.decide_disposal(
+                date(2022, 1, 31),
+                since=since,
+                reference="Πρακτικό 2/2022",
+                decided_on=date(2022, 2, 10),
+                by="admin",
+            )
+    second = archive.decide_disposal(
+        date(2022, 1, 31),
+        since=date(2022, 1, 1),
+        reference="Πρακτικό 2/2022",
+        decided_on=date(2022, 2, 10),
+        by="admin",
+    )
+    assert [(g.year, g.heading_code, g.disposal) for g in second.groups] == [
+        (2012, None, Disposal.REVIEW)
+    ]
+    assert archive.disposal_decisions(by="admin") == (second, decided)  # the latest first
+    assert len(book.due(date(2022, 1, 31))) == 3  # nothing is deleted
 
 
 def test_only_administrators_are_given_the_lists(book: Book) -> None:

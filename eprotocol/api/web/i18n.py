@@ -31,6 +31,7 @@ GREEK_LABELS: dict[str, str] = {
     "assignment.forward": "διαβίβαση χρέωσης",
     "registration.imported": "εισαγωγή από άλλο αρχείο",
     "file.downloaded": "λήψη αρχείου",
+    "disposal.decided": "απόφαση επιτροπής εκκαθάρισης",
     **FIELD_LABELS,
     # warnings the intake records on PDFs with active content
     "contains JavaScript": "περιέχει JavaScript",
@@ -82,6 +83,7 @@ ENGLISH: dict[str, str] = {
     "assignment.forward": "assignment forwarded",
     "registration.imported": "imported from another archive",
     "file.downloaded": "file downloaded",
+    "disposal.decided": "archive committee's decision",
     "Email ημερήσιας σύνοψης": "Daily digest email",
     "SHA-256 του αρχείου": "SHA-256 of the file",
     "Έγκυρο έγγραφο": "Valid document",

@@ -141,6 +141,16 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "book-exists": lambda v: f"Υπάρχει ήδη βιβλίο πρωτοκόλλου {v['code']!r}.",
     "not-a-heading": lambda v: f"Ο κωδικός {v['code']!r} δεν υπάρχει στο σχέδιο αρχειοθέτησης.",
     "backwards-period": lambda v: "Η πρώτη ημέρα είναι μετά την τελευταία.",
+    "already-decided": lambda v: (
+        f"Η απόφαση «{v['reference']}» της επιτροπής καλύπτει έως τις {v['until']:%d/%m/%Y}: "
+        f"ο νέος κατάλογος αρχίζει στις {v['next']:%d/%m/%Y}."
+    ),
+    "nothing-to-decide": lambda v: (
+        "Στο διάστημα αυτό καμία καταχώριση δεν έφτασε στο τέλος της διατήρησής της."
+    ),
+    "decided-in-the-future": lambda v: (
+        f"Η ημερομηνία της απόφασης ({v['day']:%d/%m/%Y}) δεν έχει έρθει ακόμη."
+    ),
     "empty-query": lambda v: "Η αναζήτηση είναι κενή.",
     "unreadable-query": lambda v: f"Η αναζήτηση δεν διαβάζεται ({v['why']}).",
     "request-too-large": lambda v: f"Τα αρχεία ξεπερνούν τα {v['mb']} MB που δέχεται η υπηρεσία.",
