@@ -785,6 +785,17 @@ def disposal(
     as_csv: Annotated[
         bool, typer.Option("--csv", help="Each registration, as CSV for a spreadsheet.")
     ] = False,
+    decide: Annotated[
+        str | None,
+        typer.Option(
+            help="Record the committee's decision on this list, naming its act "
+            "('Πρακτικό 3/2036'); the next list starts the day after --on.",
+        ),
+    ] = None,
+    decided_on: Annotated[
+        datetime | None,
+        typer.Option(help="Date of that decision (default today).", formats=["%Y-%m-%d"]),
+    ] = None,
     by: ByOption = "admin",
     as_json: JsonOption = False,
 ) -> None:
@@ -792,12 +803,31 @@ def disposal(
 
     A line per book, year and heading: how many registrations (and cancelled), their
     files, what the heading says happens then (destroy, transfer, review) and when the
-    last retention ended. With --csv, each registration instead (UTF-8 with BOM).
+    last retention ended. With --csv, each registration instead (UTF-8 with BOM). With
+    --decide, the committee's decision on that list is recorded.
     """
     on = None if day is None else day.date()
     first = None if since is None else since.date()
     with _archive() as archive:
         tz, book = archive.timezone, archive.config.default_book
+        if decide is not None:
+            today = archive.today()
+            decision = archive.decide_disposal(
+                on or today,
+                since=first,
+                reference=decide,
+                decided_on=today if decided_on is None else decided_on.date(),
+                by=by,
+            )
+            _emit(
+                as_json,
+                decision,
+                f"decision «{decision.reference}» recorded: {decision.registrations} "
+                f"registration(s) in {len(decision.groups)} group(s) up to "
+                f"{decision.until:%d/%m/%Y}; the next list starts on "
+                f"{decision.until + timedelta(days=1):%d/%m/%Y}",
+            )
+            return
         if as_csv:
             # Refused before a line is written.
             due = archive.due_for_disposal(on, since=first, by=by)

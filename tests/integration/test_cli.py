@@ -9,7 +9,7 @@ import os
 import pty
 import subprocess
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -614,6 +614,38 @@ def test_the_registrations_whose_retention_ended_are_listed(run: Run) -> None:
     refused = run("disposal", "--csv", "--by", "nobody")
     assert (refused.returncode, refused.stdout) == (1, "")  # not even the header
     assert "nobody" in refused.stderr
+
+    # The committee decides on the first seven years' list: recorded, and not decided again.
+    seven = date.fromisoformat(in_seven_years)
+    decided = run("disposal", "--on", in_seven_years, "--decide", "Πρακτικό 1/2033")
+    assert decided.returncode == 0, decided.stderr
+    assert decided.stdout == (
+        "decision «Πρακτικό 1/2033» recorded: 1 registration(s) in 1 group(s) up to "
+        f"{seven:%d/%m/%Y}; the next list starts on {seven + timedelta(days=1):%d/%m/%Y}\n"
+    )
+    again = run("disposal", "--on", in_eleven_years, "--decide", "Πρακτικό 1/2037")
+    assert (again.returncode, again.stdout) == (1, "")
+    assert f"a new list starts on {seven + timedelta(days=1)}" in again.stderr
+    after = (seven + timedelta(days=1)).isoformat()
+    decided = run(
+        "disposal",
+        "--on",
+        in_eleven_years,
+        "--since",
+        after,
+        "--decide",
+        "Πρακτικό 1/2037",
+        "--json",
+    )
+    assert decided.returncode == 0, decided.stderr
+    recorded = json.loads(decided.stdout)
+    today = datetime.now(ZoneInfo("Europe/Athens")).date()
+    assert (recorded["reference"], recorded["decided_on"], recorded["since"]) == (
+        "Πρακτικό 1/2037",
+        today.isoformat(),
+        after,
+    )
+    assert [(g["heading_code"], g["disposal"]) for g in recorded["groups"]] == [(None, "review")]
 
 
 def test_a_protocol_book_of_its_own_is_added_and_registered_in(run: Run) -> None:

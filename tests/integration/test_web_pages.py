@@ -1265,10 +1265,16 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     # The end of retention, for the archive committee: nothing yet; in ten years, the entry.
     admin.goto(f"{site.base}/admin")
     admin.get_by_role("link", name=re.compile("Εκκαθάριση αρχείου")).click()
-    expect(admin.locator("tbody")).to_contain_text("Καμία καταχώριση δεν έφτασε ακόμη")
+    expect(admin.get_by_role("region", name="Εκκαθάριση αρχείου").locator("tbody")).to_contain_text(
+        "Καμία καταχώριση δεν έφτασε ακόμη"
+    )
     admin.locator("#on").fill(f"{site.year + 11}-01-01")
     admin.get_by_role("button", name="Εμφάνιση").click()
-    row = admin.locator("tbody tr").filter(has_text="Φ.600")
+    row = (
+        admin.get_by_role("region", name="Εκκαθάριση αρχείου")
+        .locator("tbody tr")
+        .filter(has_text="Φ.600")
+    )
     expect(row.locator("td")).to_have_text(
         [
             str(site.year),
@@ -1293,10 +1299,41 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     admin.get_by_role("button", name="Εμφάνιση").click()
     expect(admin).to_have_url(re.compile(rf"since={site.year + 11}-01-02"))
     expect(admin.locator("#since")).to_have_value(f"{site.year + 11}-01-02")
-    expect(admin.locator("tbody")).to_contain_text("Καμία καταχώριση δεν έφτασε ακόμη")
+    expect(admin.get_by_role("region", name="Εκκαθάριση αρχείου").locator("tbody")).to_contain_text(
+        "Καμία καταχώριση δεν έφτασε ακόμη"
+    )
     admin.locator("#since").fill(f"{site.year + 12}-01-01")  # after the last day: refused
     admin.get_by_role("button", name="Εμφάνιση").click()
     expect(admin.get_by_role("alert")).to_contain_text("Η πρώτη ημέρα είναι μετά την τελευταία.")
+    # The committee decides on the list: it is recorded, and the next list starts after it.
+    admin.goto(f"{site.base}/admin/disposal?on={site.year + 11}-01-01")
+    expect(admin.get_by_role("cell", name="Καμία απόφαση ακόμη.")).to_be_visible()
+    shown = admin.get_by_role("region", name="Εκκαθάριση αρχείου").locator("tbody tr")
+    counts = [int(n.split()[0]) for n in shown.locator("td:nth-child(4)").all_inner_texts()]
+    admin.locator("#reference").fill(f"Πρακτικό 1/{site.year + 11}")
+    admin.get_by_role("button", name="Καταχώριση της απόφασης").click()
+    expect(admin).to_have_url(re.compile(rf"since={site.year + 11}-01-02"))
+    decision = admin.get_by_role("region", name="Αποφάσεις της επιτροπής").locator("tbody tr")
+    expect(decision.locator("td")).to_have_text(
+        [
+            f"Πρακτικό 1/{site.year + 11}",
+            datetime.now(ZoneInfo("Europe/Athens")).strftime("%d/%m/%Y"),
+            f"Έως 01/01/{site.year + 11}",
+            f"{sum(counts)} · ομάδες: {len(counts)}",  # the list as it stood
+            re.compile(r" · Διαχειριστής$"),
+        ]
+    )
+    inspect(admin, "admin-disposal-decided")
+    admin.goto(f"{site.base}/admin/disposal?on={site.year + 11}-01-01")  # the same list again
+    admin.locator("#reference").fill(f"Πρακτικό 2/{site.year + 11}")
+    admin.get_by_role("button", name="Καταχώριση της απόφασης").click()
+    expect(admin.get_by_role("alert")).to_have_text(
+        f"Η απόφαση «Πρακτικό 1/{site.year + 11}» της επιτροπής καλύπτει έως τις "
+        f"01/01/{site.year + 11}: ο νέος κατάλογος αρχίζει στις 02/01/{site.year + 11}."
+    )
+    expect(admin.locator("#reference")).to_have_value(f"Πρακτικό 2/{site.year + 11}")
+    admin.get_by_test_id("next-list").click()
+    expect(admin.locator("#since")).to_have_value(f"{site.year + 11}-01-02")
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from eprotocol.api.problems import status_for
 from eprotocol.api.routes import archive_of, require
 from eprotocol.api.web.rendering import form_text, page, see_other
 from eprotocol.core.accounts import check_password
-from eprotocol.core.disposal import csv_lines
+from eprotocol.core.disposal import DisposalDecision, csv_lines
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound, Phrase
 from eprotocol.core.filing_plan import DEFAULT_DISPOSAL, heading, read_plan_csv
 from eprotocol.core.organisation import NO_DEPARTMENT
@@ -258,11 +258,86 @@ def disposal(
     on: date | None = None,
     since: date | None = None,
 ) -> Template:
-    """What reached the end of retention by ``on`` (today), from ``since``, by year and heading."""
+    """What reached the end of retention by ``on`` (today), from ``since``, by year and heading.
+
+    With the committee's decisions, and the form recording one on the list shown.
+    """
+    return _disposal_page(request, user, state, on, since, None)
+
+
+def _disposal_page(
+    request: Request[Any, Any, State],
+    user: User,
+    state: State,
+    on: date | None,
+    since: date | None,
+    refused: Refusal | None,
+) -> Template:
     archive = archive_of(state)
     day = on if on is not None else archive.today()
     groups = archive.disposal_summary(day, since=since, by=user.username)
-    return page(request, "admin_disposal.html", user=user, on=day, since=since, groups=groups)
+    decisions = archive.disposal_decisions(by=user.username)
+    return _admin_page(
+        request,
+        user,
+        "admin_disposal.html",
+        refused,
+        on=day,
+        since=since,
+        groups=groups,
+        decisions=decisions,
+        next_since=decisions[0].until + timedelta(days=1) if decisions else None,
+        today=archive.today(),
+        people={u.username: u.full_name for u in archive.users()},
+    )
+
+
+#: A date field of a form that does not hold a date.
+NOT_A_DAY = Phrase("not-a-day", "{field} is not a date")
+
+
+def _day(form: FormMultiDict, name: str) -> date | None:
+    """The date typed in the field ``name``; ``None`` if left empty."""
+    typed = form_text(form, name)
+    try:
+        return date.fromisoformat(typed) if typed else None
+    except ValueError:
+        raise InvalidInput(NOT_A_DAY(field=name), field=name) from None
+
+
+def _typed_day(form: FormMultiDict, name: str) -> date | None:
+    """The date typed in the field ``name``; ``None`` if empty or not a date."""
+    try:
+        return _day(form, name)
+    except InvalidInput:
+        return None
+
+
+@post("/admin/disposal/decisions")
+async def decide_disposal(
+    request: Request[Any, Any, State], user: User, state: State
+) -> Response[Any]:
+    """Record the committee's decision (its act and date) on the list the page shows."""
+    form = await request.form()
+    archive = archive_of(state)
+
+    def decide() -> DisposalDecision:
+        return archive.decide_disposal(
+            _day(form, "on") or archive.today(),
+            since=_day(form, "since"),
+            reference=form_text(form, "reference"),
+            decided_on=_day(form, "decided_on") or archive.today(),
+            by=user.username,
+        )
+
+    decided = await _attempt("decision", form, decide)
+    if isinstance(decided, Refusal):
+        since, on = (_typed_day(form, name) for name in ("since", "on"))
+        return await sync_to_thread(_disposal_page, request, user, state, on, since, decided)
+    after = decided.until + timedelta(days=1)  # the next list, as far as today
+    return see_other(
+        f"/admin/disposal?since={after.isoformat()}&on={max(after, archive.today()).isoformat()}"
+    )
 
 
 @get("/admin/disposal.csv", sync_to_thread=True)
@@ -497,6 +572,7 @@ HANDLERS = [
     import_classifications,
     disposal,
     disposal_csv,
+    decide_disposal,
     user_details,
     change_user,
     create_token,

@@ -447,6 +447,17 @@ ENGLISH: dict[str, str] = {
     "Νέος κωδικός": "New password",
     "Νέος κωδικός (αν τον ξέχασε)": "New password (if forgotten)",
     "Μπορεί να τον αλλάξει από τη σελίδα «Ο λογαριασμός μου» (το όνομά του, πάνω δεξιά).": "They can change it on the page “My account” (their name, top right).",
+    "Ο επόμενος κατάλογος, μετά την απόφαση": "The next list, after the decision",
+    "Απόφαση της επιτροπής για αυτόν τον κατάλογο": "The committee's decision on this list",
+    "Πράξη της επιτροπής": "The committee's act",
+    "π.χ. Πρακτικό 3/2036": "e.g. Minutes 3/2036",
+    "Ημερομηνία απόφασης": "Date of the decision",
+    "Καταχώριση της απόφασης": "Record the decision",
+    "Ο κατάλογος φυλάσσεται όπως είναι σήμερα· κάθε καταχώριση κρίνεται μία φορά, οπότε ο επόμενος κατάλογος αρχίζει την επομένη αυτού. Δεν διαγράφεται τίποτα.": "The list is kept as it stands today; each registration is decided on once, so the next list starts the day after this one. Nothing is deleted.",
+    "Αποφάσεις της επιτροπής": "The committee's decisions",
+    "Κατάλογος": "List",
+    "ομάδες": "groups",
+    "Καμία απόφαση ακόμη.": "No decision yet.",
 }
 
 

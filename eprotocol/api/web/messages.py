@@ -141,6 +141,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "book-exists": lambda v: f"Υπάρχει ήδη βιβλίο πρωτοκόλλου {v['code']!r}.",
     "not-a-heading": lambda v: f"Ο κωδικός {v['code']!r} δεν υπάρχει στο σχέδιο αρχειοθέτησης.",
     "backwards-period": lambda v: "Η πρώτη ημέρα είναι μετά την τελευταία.",
+    "not-a-day": lambda v: f"Το πεδίο {v['field']} δεν είναι ημερομηνία.",
     "already-decided": lambda v: (
         f"Η απόφαση «{v['reference']}» της επιτροπής καλύπτει έως τις {v['until']:%d/%m/%Y}: "
         f"ο νέος κατάλογος αρχίζει στις {v['next']:%d/%m/%Y}."
