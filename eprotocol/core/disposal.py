@@ -127,6 +127,11 @@ ALREADY_DECIDED = Phrase(
     "already-decided",
     "the committee's decision {reference} covers up to {until}: a new list starts on {next}",
 )
+SKIPPED = Phrase(
+    "decision-skips-days",
+    "the committee's decision {reference} covers up to {until}: a new list starts on {next}, "
+    "or what ended between would never be decided on",
+)
 NOTHING_TO_DECIDE = Phrase("nothing-to-decide", "nothing reached the end of retention then")
 DECIDED_LATER = Phrase("decided-in-the-future", "the decision's date {day} has not come yet")
 
@@ -305,9 +310,10 @@ class Disposals:
     ) -> DisposalDecision:
         """Record the committee's decision on the list from ``since`` to the end of ``until``.
 
-        Each registration is decided on once: a list starts after the last decision's
-        ``until`` (``Conflict`` if not). An empty list, or a decision dated after today,
-        is refused (``InvalidInput``). The list is kept as it stands, in the audit trail too.
+        Each registration is decided on once, and none is left out: a list starts the day
+        after the last decision's ``until`` (``Conflict`` if not). An empty list, or a
+        decision dated after today, is refused (``InvalidInput``). The list is kept as it
+        stands, in the audit trail too.
         """
         reference = validation.required_text(reference, "reference", REFERENCE_MAX)
         validation.period(since, until, field="since")
@@ -340,14 +346,11 @@ class Disposals:
             last = conn.execute(
                 sa.select(DISPOSAL_DECISION).order_by(DISPOSAL_DECISION.c.until.desc()).limit(1)
             ).first()
-            if last is not None and (since is None or since <= last.until):
-                raise Conflict(
-                    ALREADY_DECIDED(
-                        reference=last.reference,
-                        until=last.until,
-                        next=last.until + timedelta(days=1),
-                    )
-                )
+            following = None if last is None else last.until + timedelta(days=1)
+            if last is not None and since != following:
+                # Before it: decided twice; after it: what ended between never decided on.
+                phrase = ALREADY_DECIDED if since is None or since <= last.until else SKIPPED
+                raise Conflict(phrase(reference=last.reference, until=last.until, next=following))
             values = {
                 "reference": reference,
                 "decided_on": decided_on,

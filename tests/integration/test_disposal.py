@@ -261,6 +261,14 @@ def test_the_committee_s_decision_is_recorded_and_each_entry_decided_once(book: 
                 decided_on=date(2022, 2, 10),
                 by="admin",
             )
+    with pytest.raises(Conflict, match="or what ended between would never be decided on"):
+        archive.decide_disposal(
+            date(2022, 1, 31),
+            since=date(2022, 1, 2),  # 1 January would be left out
+            reference="Πρακτικό 2/2022",
+            decided_on=date(2022, 2, 10),
+            by="admin",
+        )
     second = archive.decide_disposal(
         date(2022, 1, 31),
         since=date(2022, 1, 1),
