@@ -429,7 +429,11 @@ def assign(
     summary="Accept an assignment",
 )
 def accept(assignment_id: AssignmentId, user: User, state: State) -> schemas.AssignmentOut:
-    """Acknowledge a pending assignment."""
+    """Acknowledge a pending assignment.
+
+    Sent again by the same user (a retry after a timeout), it answers the assignment as
+    it stands and writes nothing; so do the other steps, with the same values.
+    """
     return schemas.assignment_out(archive_of(state).accept(assignment_id, by=user.username))
 
 

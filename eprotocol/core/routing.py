@@ -125,6 +125,13 @@ class WorkList:
     offset: int = 0
 
 
+def _closed_as(
+    row: Row, state: AssignmentState, actor: User, *, by_column: str = "closed_by"
+) -> bool:
+    """Whether the assignment's ``row`` is in ``state``, put there by ``actor``."""
+    return bool(row["state"] == state.value and row[by_column] == actor.username)
+
+
 def _of(
     query: sa.Select[Any], tree: DepartmentTree, department: str | None, assignee: str | None
 ) -> sa.Select[Any]:
@@ -423,8 +430,14 @@ class Routing:
         values: dict[str, Any],
         details: dict[str, Any],
         then: Any = None,
+        taken: Callable[[sa.Connection, DepartmentTree, User, Row], bool] | None = None,
     ) -> Assignment:
-        """One workflow step: permission, legal state, update, audit and outbox, atomically."""
+        """One workflow step: permission, legal state, update, audit and outbox, atomically.
+
+        ``taken`` tells whether the row shows this very step already taken by the same
+        user with the same values: a request sent again (a retry after a timeout, a form
+        sent twice) is answered with the assignment as it is, and nothing is written.
+        """
         with self._db.write() as conn:
             chain = lock_chain(conn)
             tree = DepartmentTree(conn)
@@ -444,26 +457,31 @@ class Routing:
                     )
                 )
             state = AssignmentState(row["state"])
-            if state not in allowed_from:
+            # A step already taken by the same user with the same values: a request sent again.
+            repeated = state not in allowed_from and bool(taken and taken(conn, tree, actor, row))
+            if state not in allowed_from and not repeated:
                 raise InvalidTransition(
                     NOT_FROM_STATE(id=assignment_id, state=state.value, verb=verb, step=step)
                 )
-            now = self._clock.now()
-            # Callables get the acting user, the time and the row as read under the lock.
-            resolved = {k: (v(actor, now, row) if callable(v) else v) for k, v in values.items()}
-            conn.execute(
-                sa.update(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id).values(resolved)
-            )
-            chain.append(
-                actor=actor.username,
-                action=f"assignment.{verb}",
-                target=f"assignment:{assignment_id}",
-                details=details,
-                at=now,
-            )
-            emit(conn, "assignment.changed", {"assignment_id": assignment_id}, at=now)
-            if then is not None:
-                then(conn, chain, tree, actor, row, now)
+            if not repeated:
+                now = self._clock.now()
+                # Callables get the acting user, the time and the row as read under the lock.
+                resolved = {
+                    k: (v(actor, now, row) if callable(v) else v) for k, v in values.items()
+                }
+                conn.execute(
+                    sa.update(ASSIGNMENT).where(ASSIGNMENT.c.id == assignment_id).values(resolved)
+                )
+                chain.append(
+                    actor=actor.username,
+                    action=f"assignment.{verb}",
+                    target=f"assignment:{assignment_id}",
+                    details=details,
+                    at=now,
+                )
+                emit(conn, "assignment.changed", {"assignment_id": assignment_id}, at=now)
+                if then is not None:
+                    then(conn, chain, tree, actor, row, now)
         return self.get(assignment_id)
 
     def accept(self, assignment_id: int, *, by: str) -> Assignment:
@@ -482,6 +500,9 @@ class Routing:
                 "assignee": lambda actor, now, row: row["assignee"] or actor.username,
             },
             details={},
+            taken=lambda conn, tree, actor, row: _closed_as(
+                row, AssignmentState.ACCEPTED, actor, by_column="accepted_by"
+            ),
         )
 
     def complete(
@@ -504,6 +525,10 @@ class Routing:
             allowed_from=(AssignmentState.ACCEPTED,),
             values=_closing(AssignmentState.COMPLETED, reply_registration_id=reply_id),
             details={"reply": None if reply is None else str(reply)},
+            taken=lambda conn, tree, actor, row: (
+                _closed_as(row, AssignmentState.COMPLETED, actor)
+                and row["reply_registration_id"] == reply_id
+            ),
         )
 
     def return_(self, assignment_id: int, *, reason: str, by: str) -> Assignment:
@@ -518,6 +543,9 @@ class Routing:
             allowed_from=_OPEN,
             values=_closing(AssignmentState.RETURNED, return_reason=reason),
             details={"reason": reason},
+            taken=lambda conn, tree, actor, row: (
+                _closed_as(row, AssignmentState.RETURNED, actor) and row["return_reason"] == reason
+            ),
         )
 
     def forward(
@@ -568,6 +596,23 @@ class Routing:
                 )
             )
 
+        def forwarded_alike(
+            conn: sa.Connection, tree: DepartmentTree, actor: User, row: Row
+        ) -> bool:
+            if not _closed_as(row, AssignmentState.FORWARDED, actor):
+                return False
+            new = conn.execute(
+                sa.select(ASSIGNMENT.c.id, ASSIGNMENT.c.department_id, ASSIGNMENT.c.assignee).where(
+                    ASSIGNMENT.c.forwarded_from_id == row["id"]
+                )
+            ).first()
+            if new is None:
+                return False
+            if (tree.by_id[new.department_id]["code"], new.assignee) != (department, assignee):
+                return False
+            created.append(new.id)
+            return True
+
         self._step(
             assignment_id,
             by=by,
@@ -578,5 +623,6 @@ class Routing:
             values=_closing(AssignmentState.FORWARDED),
             details={"to": department},
             then=create_new,
+            taken=forwarded_alike,
         )
         return self.get(created[0])

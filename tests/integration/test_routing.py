@@ -117,6 +117,12 @@ def test_information_copies_and_several_departments(org: Archive) -> None:
         ("pending", lambda a, i: a.accept(i, by="nobody"), Forbidden),
         ("pending", lambda a, i: a.return_assignment(i, reason=" ", by="maria"), InvalidInput),
         ("accepted", lambda a, i: a.complete(i, by="giorgos"), Forbidden),  # maria's work
+        ("accepted", lambda a, i: a.accept(i, by="head.dioik"), InvalidTransition),  # maria did
+        (
+            "returned",
+            lambda a, i: a.return_assignment(i, reason="Άλλο", by="maria"),
+            InvalidTransition,
+        ),
         ("pending", lambda a, i: a.accept(i + 100, by="maria"), NotFound),
     ],
 )
@@ -185,6 +191,35 @@ def test_refused_steps_read_in_greek_on_the_pages(org: Archive) -> None:
     assert in_page_language(too_early.value.message, "el") == (
         f"Η χρέωση {assignment.id} είναι «εκκρεμεί»· δεν μπορεί να ολοκληρωθεί."
     )
+
+
+def test_a_step_sent_again_by_its_user_is_answered_as_it_stands(
+    org: Archive, config: ArchiveConfig
+) -> None:
+    """A retry after a timeout, a form sent twice: the same answer, nothing written again."""
+    first = org.assign("general", YEAR, 1, department="DIOIK.KEP", by="clerk")
+    second = org.assign("general", YEAR, 2, department="DIOIK.KEP", by="clerk")
+    accepted = org.accept(first.id, by="maria")
+    before = counts(config)
+    assert org.accept(first.id, by="maria") == accepted
+    assert counts(config) == before
+    completed = org.complete(first.id, by="maria", reply=ProtocolRef("general", YEAR, 3))
+    returned = org.return_assignment(second.id, reason="Δεν αφορά το ΚΕΠ", by="giorgos")
+    third = org.assign("general", YEAR, 3, department="DIOIK.KEP", by="clerk")
+    forwarded = org.forward(third.id, department="TECH.ROADS", assignee="kostas", by="clerk")
+    before = counts(config)
+    assert org.complete(first.id, by="maria", reply=ProtocolRef("general", YEAR, 3)) == completed
+    assert org.return_assignment(second.id, reason="Δεν αφορά το ΚΕΠ", by="giorgos") == returned
+    again = org.forward(third.id, department="TECH.ROADS", assignee="kostas", by="clerk")
+    assert again == forwarded
+    assert counts(config) == before  # no assignment, audit event or outbox row more
+    # Not the same step: refused as before.
+    with pytest.raises(InvalidTransition):
+        org.complete(first.id, by="maria")  # without the reply it named
+    with pytest.raises(InvalidTransition):
+        org.forward(third.id, department="TECH", by="clerk")  # elsewhere
+    with pytest.raises(InvalidTransition):
+        org.forward(third.id, department="TECH.ROADS", by="clerk")  # to nobody in particular
 
 
 def test_forward_keeps_the_trail(org: Archive) -> None:
