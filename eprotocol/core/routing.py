@@ -117,7 +117,7 @@ class InboxEntry:
 
 @dataclass(frozen=True, slots=True)
 class WorkList:
-    """A page of a list of open work, and how many there are in all."""
+    """A page of a list of work (open, or sent back), and how many there are in all."""
 
     entries: tuple[InboxEntry, ...]
     total: int
