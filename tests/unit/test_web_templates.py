@@ -6,9 +6,14 @@ import dataclasses
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+from litestar.datastructures import FormMultiDict
+
 from eprotocol.api.web import charts
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
-from eprotocol.api.web.rendering import template_engine
+from eprotocol.api.web.pages import DUE_DATE
+from eprotocol.api.web.rendering import form_day, template_engine
+from eprotocol.core.errors import InvalidInput
 from eprotocol.core.routing import InboxEntry, WorkList
 from eprotocol.core.search import SearchResult
 from eprotocol.core.types import (
@@ -338,3 +343,13 @@ def test_a_facet_of_many_values_shows_the_most_frequent_and_folds_the_rest() -> 
     assert "Περισσότερα (4)" in folded and 'classification=%CE%A6.1"' in folded
     assert page.count("<details") == 1  # years are all shown, newest first
     assert page.index(">2026<") < page.index(">2014<")
+
+
+def test_a_form_s_date_field_is_a_date_or_nothing() -> None:
+    form = FormMultiDict({"due": "2026-03-14", "sender_date": "", "on": "14/03/2026"})
+    assert form_day(form, "due", DUE_DATE()) == date(2026, 3, 14)
+    assert form_day(form, "sender_date", DUE_DATE()) is None
+    assert form_day(form, "missing", DUE_DATE()) is None
+    with pytest.raises(InvalidInput, match="the due date is not a date") as refused:
+        form_day(form, "on", DUE_DATE())
+    assert refused.value.field == "on"

@@ -20,7 +20,7 @@ from litestar.response import Stream, Template
 
 from eprotocol.api.problems import status_for
 from eprotocol.api.routes import archive_of, require
-from eprotocol.api.web.rendering import form_text, page, see_other
+from eprotocol.api.web.rendering import form_day, form_text, page, see_other
 from eprotocol.core.accounts import check_password
 from eprotocol.core.disposal import DisposalDecision, csv_lines
 from eprotocol.core.errors import Conflict, InvalidInput, NotFound, Phrase
@@ -298,11 +298,7 @@ NOT_A_DAY = Phrase("not-a-day", "{field} is not a date")
 
 def _day(form: FormMultiDict, name: str) -> date | None:
     """The date typed in the field ``name``; ``None`` if left empty."""
-    typed = form_text(form, name)
-    try:
-        return date.fromisoformat(typed) if typed else None
-    except ValueError:
-        raise InvalidInput(NOT_A_DAY(field=name), field=name) from None
+    return form_day(form, name, NOT_A_DAY(field=name))
 
 
 def _typed_day(form: FormMultiDict, name: str) -> date | None:

@@ -8,7 +8,6 @@ import io
 import re
 import secrets
 from collections.abc import Iterable
-from datetime import date
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -33,7 +32,7 @@ from eprotocol.api.routes import (
     search_filters,
 )
 from eprotocol.api.web import charts
-from eprotocol.api.web.rendering import error_page, form_text, local_path, page, see_other
+from eprotocol.api.web.rendering import error_page, form_day, form_text, local_path, page, see_other
 from eprotocol.archive import Archive
 from eprotocol.core.errors import EProtocolError, InvalidInput, NotFound, Phrase
 from eprotocol.core.permissions import Action, holds
@@ -213,11 +212,7 @@ CHOOSE_TEMPLATE = Phrase("choose-template", "choose a certificate template")
 
 
 def _new_registration(form: FormMultiDict) -> NewRegistration:
-    sender_date = form_text(form, "sender_date")
-    try:
-        when = date.fromisoformat(sender_date) if sender_date else None
-    except ValueError:
-        raise InvalidInput(SENDER_DATE(), field="sender_date") from None
+    when = form_day(form, "sender_date", SENDER_DATE())
     return NewRegistration(
         direction=form_text(form, "direction"),
         subject=form_text(form, "subject"),
@@ -345,11 +340,7 @@ def _page_image(state: State, entry: Registration, stored: StoredFile, index: in
 
 
 def _assign(archive: Archive, entry: Registration, form: FormMultiDict, user: User) -> None:
-    due = form_text(form, "due")
-    try:
-        due_date = date.fromisoformat(due) if due else None
-    except ValueError:
-        raise InvalidInput(DUE_DATE(), field="due") from None
+    due_date = form_day(form, "due", DUE_DATE())
     archive.assign(
         entry.book,
         entry.year,

@@ -24,7 +24,7 @@ from eprotocol.api.auth import TOKEN_LIFETIME, issue_token, user_for_credential
 from eprotocol.api.problems import TOO_LARGE, status_for
 from eprotocol.api.web.i18n import LANGUAGES, translate
 from eprotocol.api.web.messages import in_page_language
-from eprotocol.core.errors import EProtocolError, Unauthenticated
+from eprotocol.core.errors import EProtocolError, InvalidInput, Text, Unauthenticated
 from eprotocol.core.labels import printed_value
 from eprotocol.core.permissions import Action, holds
 from eprotocol.core.types import SigningIdentity, User
@@ -145,6 +145,18 @@ def form_text(form: FormMultiDict, name: str) -> str:
     """A form field's text without surrounding spaces; ``""`` if missing or a file."""
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def form_day(form: FormMultiDict, name: str, refusal: Text) -> date | None:
+    """The date in the form field ``name`` (``2026-03-14``); ``None`` if left empty.
+
+    Anything else is refused with ``refusal``, naming the field.
+    """
+    typed = form_text(form, name)
+    try:
+        return date.fromisoformat(typed) if typed else None
+    except ValueError:
+        raise InvalidInput(refusal, field=name) from None
 
 
 def local_path(target: str | None) -> str:
