@@ -683,25 +683,29 @@ class Archive:
         return tuple(e for e in entries if may_read(user, e, lambda code: paths.get(code, [code])))
 
     def permitted_on(
-        self, user: User, action: Action, assignments: Iterable[Assignment]
-    ) -> frozenset[int]:
-        """The ids of those ``assignments`` on which ``user`` may do ``action``.
+        self, user: User, assignments: Iterable[Assignment], *actions: Action
+    ) -> dict[Action, frozenset[int]]:
+        """By action, the ids of those ``assignments`` on which ``user`` may do it.
 
         For ``Action.WORK`` (accept, complete, return) and ``Action.FORWARD``, whose scope
         depends on the assignment's department and assignee: the pages offer a step only
         where the library would allow it. The department tree is read once.
         """
         paths = self._organisation.paths()
-        return frozenset(
-            a.id
-            for a in assignments
-            if allowed(
-                user,
-                action,
-                department_path=paths.get(a.department, [a.department]),
-                assignee=a.assignee,
+        listed = tuple(assignments)
+        return {
+            action: frozenset(
+                a.id
+                for a in listed
+                if allowed(
+                    user,
+                    action,
+                    department_path=paths.get(a.department, [a.department]),
+                    assignee=a.assignee,
+                )
             )
-        )
+            for action in actions
+        }
 
     def routable_departments(self, user: User) -> tuple[Department, ...]:
         """The departments ``user`` may route work to, by code.

@@ -104,8 +104,8 @@ def inbox(
         department=department,
         page_size=WORK_SHOWN,
         workable=archive.permitted_on(
-            user, Action.WORK, (item.assignment for item in (*mine.entries, *department.entries))
-        ),
+            user, (item.assignment for item in (*mine.entries, *department.entries)), Action.WORK
+        )[Action.WORK],
         returned=archive.returned_to(user),
         recent=recent,
         **_names(archive, archive.departments()),
@@ -406,6 +406,7 @@ class RegistrationPages(Controller):
         entry = dataclasses.replace(entry, referenced_by=archive.referenced_by(entry, user))
         departments = archive.departments()
         routable = archive.routable_departments(user)
+        permitted = archive.permitted_on(user, entry.assignments, Action.WORK, Action.FORWARD)
         trail = archive.audit_trail(entry) if _sees_audit(user) else ()
         return page(
             request,
@@ -418,8 +419,8 @@ class RegistrationPages(Controller):
             same_document=archive.same_main_document(entry, user),
             routable=routable,
             staff=_staff_of(archive, routable),
-            workable=archive.permitted_on(user, Action.WORK, entry.assignments),
-            forwardable=archive.permitted_on(user, Action.FORWARD, entry.assignments),
+            workable=permitted[Action.WORK],
+            forwardable=permitted[Action.FORWARD],
             purposes=list(Purpose),
             open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
             url=_registration_url(entry.book, entry.year, entry.number),
