@@ -94,6 +94,7 @@ from eprotocol.core.types import (
     BOOK_CODE_MAX,
     BOOK_CODE_RULE,
     BOOK_EXISTS,
+    OPEN_STATES,
     ApiToken,
     Assignment,
     AssignmentState,
@@ -543,7 +544,10 @@ class Archive:
     def cancel(
         self, book: str, year: int, number: int, *, reason: str, authorisation: str, by: str
     ) -> Registration:
-        """Cancel a registration for ever; it stays readable and its number is never reused."""
+        """Cancel a registration for ever; it stays readable and its number is never reused.
+
+        Its open assignments end with it (state ``withdrawn``), so it leaves every inbox.
+        """
         return self._registry.cancel(
             ProtocolRef(book, year, number), reason=reason, authorisation=authorisation, by=by
         )
@@ -945,10 +949,7 @@ class Archive:
         *,
         department: str | None = None,
         assignee: str | None = None,
-        states: Iterable[AssignmentState | str] = (
-            AssignmentState.PENDING,
-            AssignmentState.ACCEPTED,
-        ),
+        states: Iterable[AssignmentState | str] = OPEN_STATES,
         overdue_on: date | None = None,
         closed_from: datetime | None = None,
         closed_to: datetime | None = None,

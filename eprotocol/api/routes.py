@@ -333,7 +333,10 @@ def cancel_registration(
     state: State,
     book: Book = None,
 ) -> schemas.RegistrationOut:
-    """Cancel a registration for ever (protocol office and admins), with reason and authority."""
+    """Cancel a registration for ever (protocol office and admins), with reason and authority.
+
+    Its open assignments end with it: their state becomes `withdrawn`.
+    """
     return _change(
         state,
         user,

@@ -32,8 +32,6 @@ from eprotocol.core.queries import organisation_name
 from eprotocol.core.routing import InboxEntry, Routing
 from eprotocol.core.types import AssignmentState, Department
 
-_OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
-
 
 def previous_working_day(day: date) -> date:
     """The last Monday-to-Friday day before ``day``."""
@@ -192,13 +190,14 @@ class DigestSender:
             )
         assigned = self._by_department(
             self._routing.inbox(
-                states=list(AssignmentState),
+                # Work ended by its registration's cancellation is no news to the department.
+                states=[s for s in AssignmentState if s is not AssignmentState.WITHDRAWN],
                 created_from=days.midnight(since, self._tz),
                 created_to=days.midnight(day, self._tz),
                 limit=None,
             )
         )
-        overdue = self._by_department(self._routing.inbox(states=_OPEN, overdue_on=day, limit=None))
+        overdue = self._by_department(self._routing.inbox(overdue_on=day, limit=None))
         composer = DigestComposer(organisation, self._public_url, people)
         for code in sorted(tree.by_code):
             department_id = tree.id_of(code)

@@ -35,6 +35,7 @@ GREEK: dict[str, str] = {
     AssignmentState.COMPLETED: "ολοκληρώθηκε",
     AssignmentState.RETURNED: "επιστράφηκε",
     AssignmentState.FORWARDED: "διαβιβάστηκε",
+    AssignmentState.WITHDRAWN: "έληξε με την ακύρωση",
     Role.ADMIN: "διαχειριστής",
     Role.CLERK: "γραφείο πρωτοκόλλου",
     Role.HEAD: "προϊστάμενος",

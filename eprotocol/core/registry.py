@@ -72,7 +72,7 @@ from eprotocol.core.organisation import NO_DEPARTMENT, DepartmentTree, load_user
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.ports import BlobInfo, BlobStore, Clock, ContentSniffer, already_stored
 from eprotocol.core.queries import registration_row
-from eprotocol.core.routing import Routing, assignable
+from eprotocol.core.routing import Routing, assignable, withdraw_open_work
 from eprotocol.core.rules import RoutingRules
 from eprotocol.core.types import (
     Assignment,
@@ -1028,7 +1028,10 @@ class Registry:
     # -- change --------------------------------------------------------------
 
     def cancel(self, ref: ProtocolRef, *, reason: str, authorisation: str, by: str) -> Registration:
-        """Mark an entry cancelled, for ever; its number is never reused."""
+        """Mark an entry cancelled, for ever; its number is never reused.
+
+        Its open assignments end with it (``withdrawn``): nobody is to work on it any more.
+        """
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
         authorisation = validation.required_text(
             authorisation, "authorisation", validation.AUTHORISATION_MAX
@@ -1062,6 +1065,7 @@ class Registry:
                 details={"reason": reason, "authorisation": authorisation},
                 at=now,
             )
+            withdraw_open_work(conn, chain, row["id"], actor=actor, now=now)
             emit(conn, "registration.cancelled", {"registration_id": row["id"]}, at=now)
         return self.get(ref)
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from eprotocol.core import validation
-from eprotocol.core.audit import ChainWriter, lock_chain
+from eprotocol.core.audit import ChainWriter, Entry, lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import (
     AlreadyCancelled,
@@ -33,11 +33,12 @@ from eprotocol.core.errors import (
 )
 from eprotocol.core.models import ASSIGNMENT, BOOK, REGISTRATION, Row
 from eprotocol.core.organisation import DepartmentTree, load_user
-from eprotocol.core.outbox import emit
+from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
 from eprotocol.core.queries import registration_row
 from eprotocol.core.types import (
+    OPEN_STATES,
     Assignment,
     AssignmentState,
     ProtocolRef,
@@ -59,7 +60,6 @@ NO_ASSIGNMENT = Phrase("no-assignment", "there is no assignment {id}")
 ASSIGN_CANCELLED = Phrase("assign-cancelled", "registration {ref} is cancelled")
 NO_REPLY = Phrase("no-reply", "the reply {ref} does not exist")
 NOT_FROM_STATE = Phrase("not-from-state", "assignment {id} is {state}; it cannot be {verb}")
-_OPEN = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
 _reply = REGISTRATION.alias("reply")
 _reply_book = BOOK.alias("reply_book")
@@ -91,6 +91,39 @@ def _closing(state: AssignmentState, **extra: Any) -> dict[str, Any]:
         "closed_at": lambda actor, now, row: now,
         **extra,
     }
+
+
+def withdraw_open_work(
+    conn: sa.Connection, chain: ChainWriter, registration_id: int, *, actor: str, now: datetime
+) -> None:
+    """End the open assignments of a registration being cancelled, in the caller's transaction.
+
+    Nobody is to work on a cancelled entry: each becomes ``withdrawn``, closed by who
+    cancelled it, with an audit event of its own, and leaves every list of open work.
+    """
+    ids = (
+        conn.execute(
+            sa.select(ASSIGNMENT.c.id)
+            .where(
+                ASSIGNMENT.c.registration_id == registration_id,
+                ASSIGNMENT.c.state.in_(OPEN_STATES),
+            )
+            .order_by(ASSIGNMENT.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return
+    conn.execute(
+        sa.update(ASSIGNMENT)
+        .where(ASSIGNMENT.c.id.in_(ids))
+        .values(state=AssignmentState.WITHDRAWN.value, closed_by=actor, closed_at=now)
+    )
+    chain.append_all(
+        [Entry(actor, "assignment.withdrawn", f"assignment:{i}", {}, now) for i in ids]
+    )
+    emit_all(conn, [("assignment.changed", {"assignment_id": i}, now) for i in ids])
 
 
 def assignable(tree: DepartmentTree, actor: User, department: str) -> int:
@@ -207,7 +240,7 @@ class Routing:
         *,
         department: str | None = None,
         assignee: str | None = None,
-        states: Iterable[AssignmentState | str] = _OPEN,
+        states: Iterable[AssignmentState | str] = OPEN_STATES,
         overdue_on: date | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
@@ -230,7 +263,7 @@ class Routing:
             if overdue_on is not None:
                 query = query.where(
                     ASSIGNMENT.c.due < overdue_on,
-                    ASSIGNMENT.c.state.in_([s.value for s in _OPEN]),
+                    ASSIGNMENT.c.state.in_([s.value for s in OPEN_STATES]),
                 )
             if created_from is not None:
                 query = query.where(ASSIGNMENT.c.created_at >= created_from)
@@ -260,7 +293,7 @@ class Routing:
         """
         if limit < 1 or offset < 0:
             raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
-        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in _OPEN]))
+        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in OPEN_STATES]))
         return self._work_list(
             lambda tree: _of(open_, tree, department, assignee),
             (ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id),
@@ -540,7 +573,7 @@ class Routing:
             action=Action.WORK,
             step="return",
             verb="returned",
-            allowed_from=_OPEN,
+            allowed_from=OPEN_STATES,
             values=_closing(AssignmentState.RETURNED, return_reason=reason),
             details={"reason": reason},
             taken=lambda conn, tree, actor, row: (
@@ -619,7 +652,7 @@ class Routing:
             action=Action.FORWARD,
             step="forward",
             verb="forwarded",
-            allowed_from=_OPEN,
+            allowed_from=OPEN_STATES,
             values=_closing(AssignmentState.FORWARDED),
             details={"to": department},
             then=create_new,

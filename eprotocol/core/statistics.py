@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from eprotocol.core.models import ASSIGNMENT, DEPARTMENT, REGISTRATION, SEAL
-from eprotocol.core.types import AssignmentState, Direction, Status
+from eprotocol.core.types import OPEN_STATES, AssignmentState, Direction, Status
 
 #: Months of a year, 1..12, as list positions 0..11.
 MONTHS = 12
@@ -164,7 +164,7 @@ def year_statistics(conn: sa.Connection, year: int, tz: ZoneInfo, today: date) -
         sa.select(DEPARTMENT.c.code, sa.func.count())
         .join(DEPARTMENT, DEPARTMENT.c.id == ASSIGNMENT.c.department_id)
         .where(
-            ASSIGNMENT.c.state.in_([AssignmentState.PENDING, AssignmentState.ACCEPTED]),
+            ASSIGNMENT.c.state.in_(OPEN_STATES),
             ASSIGNMENT.c.due < today,
         )
         .group_by(DEPARTMENT.c.code)

@@ -55,6 +55,7 @@ from eprotocol.core.registry import INSERT_REGISTRATIONS, Registry
 from eprotocol.core.types import (
     BOOK_CODE_MAX,
     DEPARTMENT_CODE_MAX,
+    OPEN_STATES,
     AssignmentState,
     Disposal,
     ProtocolRef,
@@ -751,17 +752,8 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     status = validation.choice(record["status"], Status, "status")
     if (status == Status.CANCELLED) != (cancellation is not None):
         raise InvalidInput("a cancelled registration, and only one, has a cancellation")
-    return {
-        **values,
-        "book": validation.required_text(record["book"], "book", BOOK_CODE_MAX),
-        "year": year,
-        "number": number,
-        "registered_at": registered_at,
-        "registered_by": validation.actor(record["registered_by"]),
-        "status": status.value,
-        "related": [str(ProtocolRef.parse(r)) for r in record["related"]],
-        "files": files,
-        "cancellation": None
+    cancelled = (
+        None
         if cancellation is None
         else {
             "reason": validation.required_text(
@@ -772,7 +764,29 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
             ),
             "cancelled_by": validation.actor(cancellation["cancelled_by"]),
             "cancelled_at": _when(cancellation["cancelled_at"], "cancelled_at"),
-        },
+        }
+    )
+    assignments = [_assignment(a) for a in record["assignments"]]
+    if cancelled is not None:
+        # Archives before 2026-12-02 left a cancelled entry's work open; it ends as it does now.
+        for a in assignments:
+            if a["state"] in OPEN_STATES:
+                a.update(
+                    state=AssignmentState.WITHDRAWN.value,
+                    closed_by=cancelled["cancelled_by"],
+                    closed_at=cancelled["cancelled_at"],
+                )
+    return {
+        **values,
+        "book": validation.required_text(record["book"], "book", BOOK_CODE_MAX),
+        "year": year,
+        "number": number,
+        "registered_at": registered_at,
+        "registered_by": validation.actor(record["registered_by"]),
+        "status": status.value,
+        "related": [str(ProtocolRef.parse(r)) for r in record["related"]],
+        "files": files,
+        "cancellation": cancelled,
         "corrections": [
             {
                 **{n: c[n] for n in _CORRECTION_FIELDS},
@@ -782,7 +796,7 @@ def _registration(record: Mapping[str, Any], tz: ZoneInfo) -> dict[str, Any]:
             }
             for c in record["corrections"]
         ],
-        "assignments": [_assignment(a) for a in record["assignments"]],
+        "assignments": assignments,
         "seal": _seal(record["seal"]),
     }
 

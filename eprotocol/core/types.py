@@ -62,13 +62,21 @@ class Purpose(StrEnum):
 
 
 class AssignmentState(StrEnum):
-    """Where an assignment stands: pending → accepted → completed, or returned / forwarded."""
+    """Where an assignment stands: pending → accepted → completed, or returned / forwarded.
+
+    ``withdrawn``: its registration was cancelled while it was still open.
+    """
 
     PENDING = "pending"
     ACCEPTED = "accepted"
     COMPLETED = "completed"
     RETURNED = "returned"
     FORWARDED = "forwarded"
+    WITHDRAWN = "withdrawn"
+
+
+#: The states of an assignment that still asks for work; every other state is closed.
+OPEN_STATES = (AssignmentState.PENDING, AssignmentState.ACCEPTED)
 
 
 class Disposal(StrEnum):

@@ -128,6 +128,24 @@ def test_a_confidential_subject_is_not_emailed(
         assert "Σηφάκη" not in text and "Καταγγελία" not in text
 
 
+def test_work_of_a_cancelled_registration_is_no_news(
+    org: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))
+    org.assign("general", 2026, 3, department="DIOIK.KEP", due=date(2026, 3, 5), by="clerk")
+    clock.set(THURSDAY)
+    for number in (1, 2):
+        org.assign("general", 2026, number, department="DIOIK.KEP", by="clerk")
+    for number in (1, 3):
+        org.cancel("general", 2026, number, reason="Διπλή", authorisation="Πράξη 1", by="clerk")
+    with digest_archive(config, sink, clock) as archive:
+        assert archive.send_digests(FRIDAY).sent == ["DIOIK.KEP"]
+    ((_, message),) = sink.messages
+    new, overdue = body(message, "plain").split("Εκπρόθεσμες χρεώσεις")
+    assert "Νέες χρεώσεις από 05/03/2026: 1" in new and "* 2/2026 " in new
+    assert overdue.startswith(": 0")
+
+
 def test_raw_subject_is_encoded(
     routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
 ) -> None:

@@ -60,3 +60,31 @@ def test_an_archive_says_when_its_schema_is_not_the_one_it_expects(
         with pytest.raises(SchemaOutOfDate, match=r"newer than .* \(revision f00dfeed0001\)"):
             archive.check_schema()
         engine.dispose()
+
+
+def test_work_left_open_by_earlier_cancellations_ends_on_upgrade(
+    org: Archive, config: ArchiveConfig
+) -> None:
+    """Before 0015 a cancellation left its assignments open; downgrading gives that back."""
+    pending = org.assign("general", 2026, 1, department="DIOIK.KEP", by="clerk")
+    accepted = org.assign("general", 2026, 1, department="TECH.ROADS", by="clerk")
+    org.accept(accepted.id, by="kostas")
+    org.cancel("general", 2026, 1, reason="Διπλή", authorisation="Απόφαση 2", by="clerk")
+    cancelled_at = org.get("general", 2026, 1).cancellation.cancelled_at  # type: ignore[union-attr]
+    engine = sa.create_engine(config.database_url)
+    command.downgrade(migrate.alembic_config(engine), "0014")
+    query = sa.text("SELECT id, state, closed_by, closed_at FROM assignment ORDER BY id")
+
+    def assignments() -> list[tuple[int, str, str | None, object]]:
+        with engine.connect() as conn:
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+
+    assert assignments() == [
+        (pending.id, "pending", None, None),
+        (accepted.id, "accepted", None, None),
+    ]
+    migrate.upgrade(engine)
+    states = [(i, state, by) for i, state, by, _ in assignments()]
+    assert states == [(pending.id, "withdrawn", "clerk"), (accepted.id, "withdrawn", "clerk")]
+    assert org.assignment(pending.id).closed_at == cancelled_at
+    engine.dispose()

@@ -276,6 +276,53 @@ def test_work_sent_back_waits_for_whoever_routes_it_again(org: Archive, clock: F
     assert ids(org.returned_to(head)) == ids(org.returned_to(clerk)) == []
 
 
+def test_cancelling_a_registration_ends_its_open_work(
+    org: Archive, clock: FixedClock, config: ArchiveConfig
+) -> None:
+    pending = org.assign("general", YEAR, 1, department="DIOIK.KEP", by="clerk")
+    accepted = org.assign(
+        "general", YEAR, 1, department="TECH.ROADS", due=date(2026, 3, 1), by="clerk"
+    )
+    org.accept(accepted.id, by="kostas")
+    done = org.assign("general", YEAR, 1, department="DIOIK", purpose="information", by="clerk")
+    org.accept(done.id, by="head.dioik")
+    completed_at = org.complete(done.id, by="head.dioik").closed_at
+    other = org.assign("general", YEAR, 2, department="DIOIK.KEP", by="clerk")
+    before = counts(config)
+
+    clock.set(datetime(2026, 3, 5, 10, tzinfo=UTC))
+    org.cancel("general", YEAR, 1, reason="Διπλή καταχώριση", authorisation="Απόφαση 7", by="clerk")
+
+    entry = org.get("general", YEAR, 1)
+    assert [(a.id, a.state, a.closed_by, a.closed_at) for a in entry.assignments] == [
+        (pending.id, AssignmentState.WITHDRAWN, "clerk", clock.now()),
+        (accepted.id, AssignmentState.WITHDRAWN, "clerk", clock.now()),
+        (done.id, AssignmentState.COMPLETED, "head.dioik", completed_at),
+    ]
+    assert org.assignment(accepted.id).accepted_by == "kostas"  # the trail is kept
+    # One audit event and one outbox event for the cancellation and for each ended assignment.
+    assert counts(config) == (before[0], before[1] + 3, before[2] + 3)
+    assert [(e.action, e.target) for e in org.audit_trail(entry)][-3:] == [
+        ("registration.cancelled", "general:1/2026"),
+        ("assignment.withdrawn", f"assignment:{pending.id}"),
+        ("assignment.withdrawn", f"assignment:{accepted.id}"),
+    ]
+    assert org.verify_audit_chain().ok
+
+    # Nobody finds it among their work any more, nor works on it.
+    assert [e.assignment.id for e in org.inbox(department="DIOIK")] == [other.id]
+    assert org.inbox(department="TECH") == ()
+    assert org.inbox(department="TECH", overdue_on=date(2026, 3, 10)) == ()
+    assert org.open_work(department="TECH").total == 0
+    with pytest.raises(InvalidTransition):
+        org.complete(accepted.id, by="kostas")
+    with pytest.raises(InvalidTransition):
+        org.forward(pending.id, department="TECH", by="clerk")
+    assert org.inbox(department="DIOIK", states=[AssignmentState.WITHDRAWN])[0].assignment.id == (
+        pending.id
+    )
+
+
 def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:
     a1 = org.assign("general", YEAR, 1, department="DIOIK.KEP", due=date(2026, 3, 1), by="clerk")
     a2 = org.assign("general", YEAR, 2, department="DIOIK.KEP", due=date(2026, 3, 20), by="clerk")

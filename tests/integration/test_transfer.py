@@ -110,6 +110,7 @@ def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, di
             by="admin",
         )
         archive.register(NewRegistration(direction="internal", subject="Λάθος"), by="admin")
+        archive.assign("general", 2026, 3, department="ΔΤΥ", by="admin")  # ends with it
         archive.cancel(
             "general", 2026, 3, reason="Διπλή", authorisation="Απόφαση 3/2026", by="admin"
         )
@@ -472,6 +473,15 @@ def test_records_of_another_system_bagged_with_the_bagit_tool_are_imported(
         legacy = tmp_path / name
         shutil.copytree(tmp_path / "bag" / "data", legacy)
         (legacy / "audit.jsonl").unlink()
+        # As archives before 2026-12-02 exported it, a cancelled entry's work still open.
+        lines = (legacy / "registrations.jsonl").read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines]
+        (cancelled,) = [r for r in records if r["status"] == "cancelled"]
+        assert cancelled["assignments"][0]["state"] == "withdrawn"
+        cancelled["assignments"][0] |= {"state": "pending", "closed_by": None, "closed_at": None}
+        (legacy / "registrations.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+        )
         reference = json.loads((legacy / "reference.json").read_text(encoding="utf-8"))
         if not with_format:
             del reference["format"]

@@ -17,8 +17,10 @@ from eprotocol.core.errors import InvalidInput
 from eprotocol.core.routing import InboxEntry, WorkList
 from eprotocol.core.search import SearchResult
 from eprotocol.core.types import (
+    OPEN_STATES,
     Assignment,
     AssignmentState,
+    Cancellation,
     Classification,
     Correction,
     Direction,
@@ -234,24 +236,50 @@ def _registration() -> Registration:
     )
 
 
-def _render_registration(entry: Registration) -> str:
-    return _render(
-        "registration.html",
-        entry=entry,
-        registered=False,
-        may_register=True,
-        rule_names={},
-        trail=(),
-        routable=(),
-        staff=(),
-        workable=frozenset(),
-        forwardable=frozenset(),
-        purposes=list(Purpose),
-        open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
-        url="/registrations/general/2026/7",
-        away=frozenset(),
-        same_document=(),
+def _render_registration(entry: Registration, **context: object) -> str:
+    """The registration page of ``entry``, seen by a user who may do nothing on it."""
+    page: dict[str, object] = {
+        "entry": entry,
+        "registered": False,
+        "may_register": True,
+        "rule_names": {},
+        "trail": (),
+        "routable": (),
+        "staff": (),
+        "workable": frozenset(),
+        "forwardable": frozenset(),
+        "purposes": list(Purpose),
+        "open_states": OPEN_STATES,
+        "url": "/registrations/general/2026/7",
+        "away": frozenset(),
+        "same_document": (),
+    }
+    return _render("registration.html", **(page | context))
+
+
+def test_work_ended_by_the_cancellation_says_so_and_offers_no_step() -> None:
+    at = datetime(2026, 3, 5, 10, tzinfo=UTC)
+    ended = dataclasses.replace(
+        _entry(7, None, "Απόφαση").assignment,
+        state=AssignmentState.WITHDRAWN,
+        closed_by="clerk",
+        closed_at=at,
     )
+    cancelled = dataclasses.replace(
+        _registration(),
+        status=Status.CANCELLED,
+        cancellation=Cancellation("Διπλή", "Απόφαση 7", "clerk", at),
+        assignments=(ended,),
+    )
+    page = _render_registration(
+        cancelled,
+        workable=frozenset({ended.id}),
+        forwardable=frozenset({ended.id}),
+        routable=("TECH",),
+    )
+    assert "έληξε με την ακύρωση" in page
+    assert "/assignments/7/" not in page  # no step, not even for who could work it
+    assert "ended by the cancellation" in _render_registration(cancelled, lang="en")
 
 
 def test_the_registration_page_lists_a_files_signatures() -> None:

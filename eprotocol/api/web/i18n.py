@@ -24,6 +24,7 @@ GREEK_LABELS: dict[str, str] = {
     "assignment.completed": "ολοκλήρωση χρέωσης",
     "assignment.returned": "επιστροφή χρέωσης",
     "assignment.forwarded": "διαβίβαση χρέωσης",
+    "assignment.withdrawn": "λήξη χρέωσης με την ακύρωση",
     # as archives made before 2026-11-29 recorded the workflow's steps
     "assignment.accept": "παραλαβή χρέωσης",
     "assignment.complete": "ολοκλήρωση χρέωσης",
@@ -55,6 +56,7 @@ ENGLISH: dict[str, str] = {
     "completed": "completed",
     "returned": "returned",
     "forwarded": "forwarded",
+    "withdrawn": "ended by the cancellation",
     "transfer": "transfer to the General State Archives",
     "clerk": "protocol office",
     "head": "head of department",
@@ -77,6 +79,7 @@ ENGLISH: dict[str, str] = {
     "assignment.completed": "assignment completed",
     "assignment.returned": "assignment returned",
     "assignment.forwarded": "assignment forwarded",
+    "assignment.withdrawn": "assignment ended by the cancellation",
     "assignment.accept": "assignment accepted",
     "assignment.complete": "assignment completed",
     "assignment.return": "assignment returned",

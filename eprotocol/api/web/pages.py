@@ -39,7 +39,7 @@ from eprotocol.core.permissions import Action, holds
 from eprotocol.core.routing import WORK_SHOWN, WorkList
 from eprotocol.core.search import SearchFilters
 from eprotocol.core.types import (
-    AssignmentState,
+    OPEN_STATES,
     Channel,
     Classification,
     Department,
@@ -422,7 +422,7 @@ class RegistrationPages(Controller):
             workable=permitted[Action.WORK],
             forwardable=permitted[Action.FORWARD],
             purposes=list(Purpose),
-            open_states=(AssignmentState.PENDING, AssignmentState.ACCEPTED),
+            open_states=OPEN_STATES,
             url=_registration_url(entry.book, entry.year, entry.number),
             headings=_headings(archive),
             **_names(archive, departments),
