@@ -306,7 +306,7 @@ class AssignmentRow(SQLModel, table=True):
     closed_at: datetime | None = _timestamp(nullable=True)
     return_reason: str | None = Field(default=None, max_length=2000)
     reply_registration_id: int | None = Field(default=None, foreign_key="registration.id")
-    forwarded_from_id: int | None = Field(default=None, foreign_key="assignment.id")
+    forwarded_from_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
 
 
 class RoutingRuleRow(SQLModel, table=True):

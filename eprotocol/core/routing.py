@@ -595,7 +595,6 @@ class Routing:
         Returns the new assignment.
         """
         note = validation.text(note, "note", NOTE_MAX, required=False, multiline=True)
-        created: list[int] = []
 
         def create_new(
             conn: sa.Connection,
@@ -611,22 +610,20 @@ class Routing:
                 .join(BOOK, BOOK.c.id == REGISTRATION.c.book_id)
                 .where(REGISTRATION.c.id == row["registration_id"])
             ).one()
-            created.append(
-                self._insert(
-                    conn,
-                    chain,
-                    registration_id=row["registration_id"],
-                    ref=ProtocolRef(reg.code, reg.year, reg.number),
-                    department_id=target,
-                    tree=tree,
-                    purpose=Purpose(row["purpose"]),
-                    assignee=self._check_assignee(conn, tree, assignee, target),
-                    due=row["due"],
-                    note=note,
-                    actor=actor,
-                    forwarded_from=row["id"],
-                    now=now,
-                )
+            self._insert(
+                conn,
+                chain,
+                registration_id=row["registration_id"],
+                ref=ProtocolRef(reg.code, reg.year, reg.number),
+                department_id=target,
+                tree=tree,
+                purpose=Purpose(row["purpose"]),
+                assignee=self._check_assignee(conn, tree, assignee, target),
+                due=row["due"],
+                note=note,
+                actor=actor,
+                forwarded_from=row["id"],
+                now=now,
             )
 
         def forwarded_alike(
@@ -635,16 +632,14 @@ class Routing:
             if not _closed_as(row, AssignmentState.FORWARDED, actor):
                 return False
             new = conn.execute(
-                sa.select(ASSIGNMENT.c.id, ASSIGNMENT.c.department_id, ASSIGNMENT.c.assignee).where(
+                sa.select(ASSIGNMENT.c.department_id, ASSIGNMENT.c.assignee).where(
                     ASSIGNMENT.c.forwarded_from_id == row["id"]
                 )
             ).first()
-            if new is None:
-                return False
-            if (tree.by_id[new.department_id]["code"], new.assignee) != (department, assignee):
-                return False
-            created.append(new.id)
-            return True
+            return new is not None and (
+                tree.by_id[new.department_id]["code"],
+                new.assignee,
+            ) == (department, assignee)
 
         self._step(
             assignment_id,
@@ -658,4 +653,8 @@ class Routing:
             then=create_new,
             taken=forwarded_alike,
         )
-        return self.get(created[0])
+        with self._db.read() as conn:
+            forwarded_to = conn.execute(
+                sa.select(ASSIGNMENT.c.id).where(ASSIGNMENT.c.forwarded_from_id == assignment_id)
+            ).scalar_one()
+        return self.get(forwarded_to)
