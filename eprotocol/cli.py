@@ -18,7 +18,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,8 @@ from eprotocol.core.organisation import ADMIN_USERNAME, UNNAMED_ORGANISATION
 from eprotocol.core.ports import Progress
 from eprotocol.core.transfer import TransferReport
 from eprotocol.core.types import (
+    OPEN_STATES,
+    AssignmentState,
     Channel,
     Direction,
     Disposal,
@@ -451,15 +453,28 @@ def cancel(
     with _archive() as archive:
         if sys.stdin.isatty():
             found = archive.get(book, year, number)
+            work = _departments_of(found, OPEN_STATES)
             typer.confirm(
                 f"Cancel {found.protocol_number} ({found.registered_at:%d/%m/%Y}) "
-                f"«{found.subject}»?",
+                f"«{found.subject}»?"
+                + (f" Its open assignments end with it: {work}." if work else ""),
                 abort=True,
             )
         entry = archive.cancel(
             book, year, number, reason=reason, authorisation=authorisation, by=by
         )
-    _emit(as_json, entry, f"{entry.protocol_number} cancelled")
+    ended = _departments_of(entry, (AssignmentState.WITHDRAWN,))
+    _emit(
+        as_json,
+        entry,
+        f"{entry.protocol_number} cancelled"
+        + (f"; open assignments ended: {ended}" if ended else ""),
+    )
+
+
+def _departments_of(entry: Registration, states: Sequence[AssignmentState]) -> str:
+    """The departments of ``entry``'s assignments in ``states``, for a line of output."""
+    return ", ".join(a.department for a in entry.assignments if a.state in states)
 
 
 organisation_app = typer.Typer(help="The organisation (Φορέας).", no_args_is_help=True)

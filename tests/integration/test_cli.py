@@ -146,7 +146,13 @@ def test_cancelling_at_a_terminal_shows_the_entry_and_asks_first(
     env = {**os.environ, "EPROTOCOL_DATABASE_URL": database_url}
     env.pop("EPROTOCOL_STORAGE_URL", None)
     assert run_cli("init", "--organisation", "Δήμος Χανίων", env=env, cwd=tmp_path).returncode == 0
-    run_cli("register", "--direction", "incoming", "--subject", "Αίτηση", env=env, cwd=tmp_path)
+    run_cli("department", "add", "KEP", "Τμήμα ΚΕΠ", env=env, cwd=tmp_path)
+    run_cli(
+        "register",
+        *("--direction", "incoming", "--subject", "Αίτηση", "--assign", "KEP"),
+        env=env,
+        cwd=tmp_path,
+    )
 
     def cancel_answering(answer: bytes) -> subprocess.CompletedProcess[str]:
         terminal, keyboard = pty.openpty()  # stdin is a terminal, as for a person
@@ -161,10 +167,12 @@ def test_cancelling_at_a_terminal_shows_the_entry_and_asks_first(
 
     declined = cancel_answering(b"n\n")
     assert f"Cancel 1/{year} (" in declined.stdout and "«Αίτηση»?" in declined.stdout
+    assert "Its open assignments end with it: KEP." in declined.stdout
     assert declined.returncode == 1
     assert "Ακύρωση" not in run_cli("show", f"{year}/1", env=env, cwd=tmp_path).stdout
     accepted = cancel_answering(b"y\n")
-    assert accepted.returncode == 0 and f"1/{year} cancelled" in accepted.stdout
+    assert accepted.returncode == 0
+    assert f"1/{year} cancelled; open assignments ended: KEP" in accepted.stdout
     assert "Ακύρωση:" in run_cli("show", f"{year}/1", env=env, cwd=tmp_path).stdout
 
 
