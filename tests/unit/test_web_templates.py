@@ -278,8 +278,24 @@ def test_work_ended_by_the_cancellation_says_so_and_offers_no_step() -> None:
         routable=("TECH",),
     )
     assert "έληξε με την ακύρωση" in page
+    assert "work-ends" not in page  # said on the form before, not after
     assert "/assignments/7/" not in page  # no step, not even for who could work it
     assert "ended by the cancellation" in _render_registration(cancelled, lang="en")
+
+
+def test_the_cancellation_form_names_the_work_that_ends_with_the_entry() -> None:
+    open_work = _entry(7, None, "Απόφαση").assignment
+    done = dataclasses.replace(open_work, id=8, department="DIOIK", state=AssignmentState.COMPLETED)
+    entry = dataclasses.replace(_registration(), assignments=(open_work, done))
+    admin = dataclasses.replace(CLERK, roles=frozenset({Role.ADMIN}))
+    page = _render_registration(
+        entry, user=admin, headings=(), department_names={"TECH": "Τεχνικές Υπηρεσίες"}
+    )
+    assert "Μαζί της λήγουν οι ανοιχτές χρεώσεις της: Τεχνικές Υπηρεσίες (TECH)." in page
+    quiet = _render_registration(
+        dataclasses.replace(entry, assignments=(done,)), user=admin, headings=()
+    )
+    assert "Οριστική ακύρωση" in quiet and "λήγουν" not in quiet
 
 
 def test_the_registration_page_lists_a_files_signatures() -> None:

@@ -147,6 +147,7 @@ ENGLISH: dict[str, str] = {
         "be corrected."
     ),
     "Μετά τη διατήρηση": "At the end",
+    "Μαζί της λήγουν οι ανοιχτές χρεώσεις της": "Its open assignments end with it",
     "Διόρθωση τίτλου θέσης": "Correct a heading's title",
     "Διόρθωση τίτλου": "Correct the title",
     "Νέος τίτλος": "New title",
