@@ -338,9 +338,15 @@ def test_bad_input_gets_problems(api: Api) -> None:
         assert not_multipart.status_code == 400
         assert not_multipart.headers["content-type"] == "application/problem+json"
         assert {"type", "title", "status", "detail"} <= set(not_multipart.json())
-        nowhere = client.get("/api/v1/no-such-thing")
-        assert nowhere.status_code == 404
-        assert nowhere.json()["type"] == "about:blank" and nowhere.json()["detail"]
+        browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        for path, headers in [
+            ("/api/v1/no-such-thing", browser),  # the API's paths answer in its shape
+            ("/no-such-page", {"Accept": "application/json"}),
+        ]:
+            nowhere = client.get(path, headers=headers)
+            assert nowhere.status_code == 404
+            assert nowhere.headers["content-type"] == "application/problem+json"
+            assert nowhere.json()["type"] == "about:blank" and nowhere.json()["detail"]
         entry = register(api, "clerk").json()
         misspelt = client.post(  # the assignee would silently be left out
             f"/api/v1/registrations/{entry['year']}/{entry['number']}/assignments",

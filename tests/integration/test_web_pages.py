@@ -452,6 +452,11 @@ def test_a_document_from_registration_to_a_cancelled_certificate(
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text("Δεν βρέθηκε")
     inspect(page, "not-found")
+    # A mistyped address or an old bookmark: the same page, with the menu, not JSON.
+    response = page.goto(f"{base}/registrations/new")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("Δεν βρέθηκε")
+    expect(page.get_by_role("link", name="Αναζήτηση")).to_be_visible()
 
     assert errors == [], errors
     staff.close()

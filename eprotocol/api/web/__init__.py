@@ -11,17 +11,21 @@ middleware. Pages load only their own stylesheet and scripts (see
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from litestar import Router
+from litestar import Request, Response, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.enums import MediaType
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from eprotocol.api.problems import http_problem
 from eprotocol.api.web import account, admin, pages, public
 from eprotocol.api.web.rendering import (
     LoginRequired,
@@ -73,3 +77,18 @@ def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
             cache_control=None,
         ),
     ]
+
+
+def no_such_page(request: Request[Any, Any, State], exc: NotFoundException) -> Response[Any]:
+    """A path nothing serves: the pages' «not found» for a browser, problem+json for the rest.
+
+    A mistyped address or an old bookmark outside the API gets a page in the staff's
+    language with the menu, as a missing entry does; the API's paths, and clients that
+    prefer JSON, get the problem.
+    """
+    wants_page = not request.url.path.startswith("/api/") and (
+        request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.HTML
+    )
+    if wants_page:
+        return error_page(request, exc)
+    return http_problem(exc, max_upload_mb=request.app.state.max_upload_mb).to_response(request)
