@@ -667,14 +667,16 @@ def user_activate(
 def user_password(
     username: Annotated[str, typer.Argument(help="Login name.")],
     password: Annotated[
-        str,
-        typer.Option(
-            prompt=True, confirmation_prompt=True, hide_input=True, help="The new password."
-        ),
-    ],
+        str | None,
+        typer.Option(help="The new password (asked twice at a terminal when not given)."),
+    ] = None,
     by: ByOption = "admin",
 ) -> None:
     """Set a user's password (asked twice when not given)."""
+    if password is None:
+        if not sys.stdin.isatty():  # a script: a prompt would read its input or nothing
+            _fail("give the password with --password, or run this at a terminal to be asked")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _archive() as archive:
         archive.set_password(username, password, by=by)
     typer.echo(f"password of {username} set")

@@ -442,6 +442,11 @@ def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
         "user maria added (staff); they can log in once given a password: "
         "eprotocol user password maria\n"
     )
+    unasked = run("user", "password", "maria")  # no terminal to ask at
+    assert (unasked.returncode, unasked.stdout) == (1, "")
+    assert unasked.stderr == (
+        "eprotocol: give the password with --password, or run this at a terminal to be asked\n"
+    )
     (token,) = [run("token", "create", "--user", "maria", "--name", "Σαρωτής").stdout.strip()]
     assert run("register", "--direction", "incoming", "--subject", "Αίτηση").returncode == 0
     year = datetime.now(ZoneInfo("Europe/Athens")).year
