@@ -639,9 +639,26 @@ class Archive:
         """
         return self._organisation.change_department(code, changes, by=by)
 
-    def departments(self) -> tuple[Department, ...]:
-        """Every department, ordered by code."""
-        return self._organisation.departments()
+    def close_department(self, code: str, *, by: str) -> Department:
+        """Close a department abolished in a reorganisation (admins); its history stays.
+
+        Nothing is routed to it, nobody placed in it, no department put under it any
+        more. Refused (``Conflict``, saying what) while it has open work, active users,
+        open departments below it or routing rules sending work to it.
+        """
+        return self._organisation.close_department(code, by=by)
+
+    def reopen_department(self, code: str, *, by: str) -> Department:
+        """Open a closed department again (admins); refused below a closed department."""
+        return self._organisation.reopen_department(code, by=by)
+
+    def departments(self, *, closed: bool | None = None) -> tuple[Department, ...]:
+        """Every department, or only the open (``closed=False``) or closed ones, by code."""
+        return tuple(
+            d
+            for d in self._organisation.departments()
+            if closed is None or (d.closed_at is not None) == closed
+        )
 
     def organisation_name(self) -> str:
         """The name of the organisation this archive belongs to (``""`` before ``initialise``)."""
@@ -714,13 +731,13 @@ class Archive:
     def routable_departments(self, user: User) -> tuple[Department, ...]:
         """The departments ``user`` may route work to, by code.
 
-        Every department for the protocol office; a head's own and those below it;
+        Every open department for the protocol office; a head's own and those below it;
         none for staff.
         """
         paths = self._organisation.paths()
         return tuple(
             d
-            for d in self._organisation.departments()
+            for d in self.departments(closed=False)
             if allowed(user, Action.ASSIGN, department_path=paths[d.code])
         )
 

@@ -205,6 +205,8 @@ class DigestSender:
             if done.get(department_id) == "sent":
                 report.already_sent.append(code)
                 continue
+            if department.closed_at is not None:  # nothing reaches it any more
+                continue
             if not department.digest_email:
                 report.no_address.append(code)
                 continue

@@ -249,6 +249,8 @@ class DepartmentRow(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="department.id")
     digest_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = _timestamp()
+    #: When it was closed (abolished in a reorganisation); its history stays.
+    closed_at: datetime | None = _timestamp(nullable=True)
 
 
 class UserRow(SQLModel, table=True):

@@ -13,11 +13,11 @@ from eprotocol.core import validation
 from eprotocol.core.audit import ChainWriter, lock_chain
 from eprotocol.core.database import Database
 from eprotocol.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Phrase
-from eprotocol.core.models import DEPARTMENT, ORGANISATION, USER
+from eprotocol.core.models import ASSIGNMENT, DEPARTMENT, ORGANISATION, ROUTING_RULE, USER
 from eprotocol.core.permissions import Action, allowed, refusal
 from eprotocol.core.ports import Clock
 from eprotocol.core.queries import organisation_name
-from eprotocol.core.types import DEPARTMENT_CODE_MAX, Department, Role, User
+from eprotocol.core.types import DEPARTMENT_CODE_MAX, OPEN_STATES, Department, Role, User
 
 _CODE_RE = re.compile(rf"^[\w.-]{{1,{DEPARTMENT_CODE_MAX}}}$")
 #: Greek capitals drawn like Latin ones: typed on a Greek keyboard, ΤΕΧ looks like TEX.
@@ -55,6 +55,26 @@ SELF_DEACTIVATION = Phrase(
 )
 PLACED_BELOW_ITSELF = Phrase(
     "placed-below-itself", "{parent} is {code} or below it; a department cannot be placed there"
+)
+DEPARTMENT_CLOSED = Phrase("department-closed", "department {code} is closed")
+CLOSING_WITH_WORK = Phrase(
+    "closing-with-open-work",
+    "department {code} still has {count} open assignment(s): forward them first",
+)
+CLOSING_WITH_STAFF = Phrase(
+    "closing-with-staff",
+    "{count} active user(s) still belong to department {code}: move them first",
+)
+CLOSING_WITH_BELOW = Phrase(
+    "closing-with-departments-below",
+    "departments below {code} are open ({below}): close or move them first",
+)
+CLOSING_WITH_RULES = Phrase(
+    "closing-with-rules", "routing rules still send work to department {code}: remove them first"
+)
+REOPENING_BELOW_CLOSED = Phrase(
+    "reopening-below-closed",
+    "department {code} is below {parent}, which is closed: reopen that first",
 )
 
 
@@ -136,6 +156,13 @@ class DepartmentTree:
         except KeyError:
             raise NotFound(NO_DEPARTMENT(code=code)) from None
 
+    def open_id_of(self, code: str, field: str) -> int:
+        """The id of ``code`` to route work to or place something in: ``InvalidInput`` if closed."""
+        department_id = self.id_of(code)
+        if self.by_id[department_id]["closed_at"] is not None:
+            raise InvalidInput(DEPARTMENT_CLOSED(code=code), field=field)
+        return department_id
+
     def subtree(self, code: str) -> list[int]:
         """Ids of the department ``code`` and of every department below it (``NotFound``)."""
         root = self.id_of(code)
@@ -163,6 +190,7 @@ class DepartmentTree:
             name=row["name"],
             parent=None if parent is None else self.by_id[parent]["code"],
             digest_email=row["digest_email"],
+            closed_at=row["closed_at"],
         )
 
 
@@ -291,7 +319,7 @@ class Organisation:
             for other in tree.by_code:
                 if _looks(other) == _looks(code):
                     raise Conflict(LOOK_ALIKE(code=code, other=other))
-            parent_id = None if parent is None else tree.id_of(parent)
+            parent_id = None if parent is None else tree.open_id_of(parent, "parent")
             now = self._clock.now()
             new_id = conn.execute(
                 sa.insert(DEPARTMENT).returning(DEPARTMENT.c.id),
@@ -334,7 +362,9 @@ class Organisation:
             chain = lock_chain(conn)
             actor = administrator(conn, by)
             tree = DepartmentTree(conn)
-            department_id = None if department is None else tree.id_of(department)
+            department_id = (
+                None if department is None else tree.open_id_of(department, "department")
+            )
             _check_placed(role_set, department_id)
             taken = conn.execute(sa.select(USER.c.id).where(USER.c.username == username))
             if taken.first() is not None:
@@ -388,7 +418,9 @@ class Organisation:
                 code = validation.text(
                     changes["department"], "department", DEPARTMENT_CODE_MAX, required=False
                 )
-                wanted["department_id"] = None if code is None else tree.id_of(code)
+                wanted["department_id"] = (
+                    None if code is None else tree.open_id_of(code, "department")
+                )
             roles_after = wanted.get("roles", row["roles"])
             _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
             if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
@@ -452,7 +484,7 @@ class Organisation:
                 parent = validation.text(
                     changes["parent"], "parent", DEPARTMENT_CODE_MAX, required=False
                 )
-                parent_id = None if parent is None else tree.id_of(parent)
+                parent_id = None if parent is None else tree.open_id_of(parent, "parent")
                 if parent_id is not None and department_id in tree.path_ids(parent_id):
                     raise InvalidInput(
                         PLACED_BELOW_ITSELF(parent=parent, code=code), field="parent"
@@ -468,6 +500,88 @@ class Organisation:
                 chain, actor, "department.changed", code, before, after, DEPARTMENT_FIELDS
             )
             return after
+
+    def close_department(self, code: str, *, by: str) -> Department:
+        """Close a department abolished in a reorganisation; its history stays under its code.
+
+        Nothing is routed to it, nobody placed in it and no department put under it any
+        more. Refused while it still has open work, active users, open departments below
+        it or routing rules sending work to it: each must go elsewhere first. Closing a
+        closed department changes nothing.
+        """
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = administrator(conn, by)
+            tree = DepartmentTree(conn)
+            department_id = tree.id_of(code)
+            if tree.by_id[department_id]["closed_at"] is not None:
+                return tree.department(department_id)
+            work = conn.execute(
+                sa.select(sa.func.count()).where(
+                    ASSIGNMENT.c.department_id == department_id,
+                    ASSIGNMENT.c.state.in_(OPEN_STATES),
+                )
+            ).scalar_one()
+            if work:
+                raise Conflict(CLOSING_WITH_WORK(code=code, count=work))
+            staff = conn.execute(
+                sa.select(sa.func.count()).where(
+                    USER.c.department_id == department_id, USER.c.active.is_(True)
+                )
+            ).scalar_one()
+            if staff:
+                raise Conflict(CLOSING_WITH_STAFF(code=code, count=staff))
+            below = sorted(
+                row["code"]
+                for row in tree.by_id.values()
+                if row["parent_id"] == department_id and row["closed_at"] is None
+            )
+            if below:
+                raise Conflict(CLOSING_WITH_BELOW(code=code, below=", ".join(below)))
+            rules = sa.select(ROUTING_RULE.c.id).where(
+                ROUTING_RULE.c.department_id == department_id
+            )
+            if conn.execute(rules).first() is not None:
+                raise Conflict(CLOSING_WITH_RULES(code=code))
+            return self._set_closed(conn, chain, actor, tree, department_id, self._clock.now())
+
+    def reopen_department(self, code: str, *, by: str) -> Department:
+        """Open a closed department again (closed by mistake); refused below a closed one."""
+        with self._db.write() as conn:
+            chain = lock_chain(conn)
+            actor = administrator(conn, by)
+            tree = DepartmentTree(conn)
+            department_id = tree.id_of(code)
+            row = tree.by_id[department_id]
+            if row["closed_at"] is None:
+                return tree.department(department_id)
+            parent = row["parent_id"]
+            if parent is not None and tree.by_id[parent]["closed_at"] is not None:
+                raise Conflict(REOPENING_BELOW_CLOSED(code=code, parent=tree.by_id[parent]["code"]))
+            return self._set_closed(conn, chain, actor, tree, department_id, None)
+
+    def _set_closed(
+        self,
+        conn: sa.Connection,
+        chain: ChainWriter,
+        actor: User,
+        tree: DepartmentTree,
+        department_id: int,
+        closed_at: datetime | None,
+    ) -> Department:
+        conn.execute(
+            sa.update(DEPARTMENT)
+            .where(DEPARTMENT.c.id == department_id)
+            .values(closed_at=closed_at)
+        )
+        chain.append(
+            actor=actor.username,
+            action="department.reopened" if closed_at is None else "department.closed",
+            target=tree.by_id[department_id]["code"],
+            details={},
+            at=self._clock.now(),
+        )
+        return DepartmentTree(conn).department(department_id)
 
     def departments(self) -> tuple[Department, ...]:
         """Every department, ordered by code."""

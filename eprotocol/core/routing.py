@@ -129,9 +129,10 @@ def withdraw_open_work(
 def assignable(tree: DepartmentTree, actor: User, department: str) -> int:
     """The id of ``department`` if ``actor`` may route work to it.
 
-    ``Forbidden`` if they may not, ``NotFound`` if there is no such department.
+    ``Forbidden`` if they may not, ``NotFound`` if there is no such department,
+    ``InvalidInput`` if it is closed.
     """
-    department_id = tree.id_of(department)
+    department_id = tree.open_id_of(department, "department")
     if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
         raise Forbidden(MAY_NOT_ASSIGN(who=actor.username, department=department))
     return department_id

@@ -199,7 +199,7 @@ class RoutingRules:
                 "subject_words": words,
                 "classification_code": code,
                 "channel": via,
-                "department_id": tree.id_of(department),
+                "department_id": tree.open_id_of(department, "department"),
                 "purpose": kind.value,
                 "automatic": bool(automatic),
             }

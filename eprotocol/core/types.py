@@ -140,12 +140,17 @@ class ProtocolRef:
 
 @dataclass(frozen=True, slots=True)
 class Department:
-    """A unit of the organisation; ``parent`` is the code of the unit above it."""
+    """A unit of the organisation; ``parent`` is the code of the unit above it.
+
+    ``closed_at``: when it was closed (abolished in a reorganisation): nothing is routed
+    to it or placed in it any more, and its history stays under its code.
+    """
 
     code: str
     name: str
     parent: str | None
     digest_email: str | None
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

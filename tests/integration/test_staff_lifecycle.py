@@ -6,6 +6,7 @@ one leaves nothing behind, and the archive never loses its last administrator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -281,3 +282,72 @@ def test_a_rule_is_named_after_it_is_removed(org: Archive) -> None:
     names = org.rule_names([f"rule:{kept.id}", f"rule:{removed.id}", "rule:999", "maria", "rule:x"])
 
     assert names == {f"rule:{kept.id}": "Κλαδέματα", f"rule:{removed.id}": "Λακκούβες"}
+
+
+def test_a_department_abolished_in_a_reorganisation_is_closed(
+    org: Archive, config: ArchiveConfig, clock: FixedClock
+) -> None:
+    work = org.assign("general", 2026, 1, department="TECH.ROADS", by="clerk")
+    rule = org.add_routing_rule(
+        "Οδοποιία", department="TECH.ROADS", subject_words=["λακκούβα"], by="admin"
+    )
+    before = counts(config)
+    # Whatever still points to it must go elsewhere first; each refusal says what.
+    with pytest.raises(Forbidden):
+        org.close_department("TECH.ROADS", by="clerk")
+    with pytest.raises(Conflict, match=r"below TECH are open \(TECH.ROADS\)"):
+        org.close_department("TECH", by="admin")
+    with pytest.raises(Conflict, match="still has 1 open assignment"):
+        org.close_department("TECH.ROADS", by="admin")
+    assert counts(config) == before
+    org.forward(work.id, department="DIOIK.KEP", by="clerk")
+    with pytest.raises(Conflict, match="1 active user"):
+        org.close_department("TECH.ROADS", by="admin")
+    org.change_user("kostas", {"department": "DIOIK.KEP"}, by="admin")
+    with pytest.raises(Conflict, match="routing rules still send work"):
+        org.close_department("TECH.ROADS", by="admin")
+    org.remove_routing_rule(rule.id, by="admin")
+
+    closed = org.close_department("TECH.ROADS", by="admin")
+    assert closed.closed_at == clock.now()
+    assert last_event(org) == ("department.closed", "TECH.ROADS", {})
+    before = counts(config)
+    assert org.close_department("TECH.ROADS", by="admin") == closed  # nothing more to do
+    assert [d.code for d in org.departments(closed=True)] == ["TECH.ROADS"]
+    assert "TECH.ROADS" not in [d.code for d in org.routable_departments(org.user("clerk"))]
+
+    # Nothing is routed to it or placed in it any more; its history keeps its code.
+    refused_changes: list[tuple[Callable[[], object], str]] = [
+        (lambda: org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk"), "department"),
+        (lambda: org.add_user("nikos", "Νίκος", department="TECH.ROADS", by="admin"), "department"),
+        (lambda: org.change_user("kostas", {"department": "TECH.ROADS"}, by="admin"), "department"),
+        (
+            lambda: org.add_department("TECH.ROADS.A", "Α", parent="TECH.ROADS", by="admin"),
+            "parent",
+        ),
+        (lambda: org.change_department("DIOIK", {"parent": "TECH.ROADS"}, by="admin"), "parent"),
+        (
+            lambda: org.add_routing_rule(
+                "Παλιός", department="TECH.ROADS", subject_words=["δρόμος"], by="admin"
+            ),
+            "department",
+        ),
+    ]
+    for refused_change, field in refused_changes:
+        with pytest.raises(InvalidInput, match=r"department TECH\.ROADS is closed") as refused:
+            refused_change()
+        assert refused.value.field == field
+    assert counts(config) == before
+    assert [a.department for a in org.get("general", 2026, 1).assignments] == [
+        "TECH.ROADS",
+        "DIOIK.KEP",
+    ]
+
+    # Closed above, so closed below until the one above reopens.
+    org.close_department("TECH", by="admin")
+    with pytest.raises(Conflict, match="below TECH, which is closed: reopen that first"):
+        org.reopen_department("TECH.ROADS", by="admin")
+    org.reopen_department("TECH", by="admin")
+    assert org.reopen_department("TECH.ROADS", by="admin").closed_at is None
+    assert last_event(org) == ("department.reopened", "TECH.ROADS", {})
+    assert org.departments(closed=True) == ()

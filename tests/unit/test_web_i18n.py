@@ -16,8 +16,9 @@ from eprotocol.config import IntakePolicy
 from eprotocol.core import validation
 from eprotocol.core.accounts import check_password
 from eprotocol.core.certificates import load_templates
-from eprotocol.core.errors import PHRASES, EProtocolError, InvalidInput, RefusedFile, Text
+from eprotocol.core.errors import PHRASES, Conflict, EProtocolError, InvalidInput, RefusedFile, Text
 from eprotocol.core.intake import PDF_REFUSED, check_type, clean_filename, too_large
+from eprotocol.core.organisation import CLOSING_WITH_WORK
 from eprotocol.core.permissions import DOING, Action, refusal
 from eprotocol.core.queries import NO_REGISTRATION
 from eprotocol.core.types import (
@@ -156,6 +157,11 @@ RESIDENCE = load_templates(None)["permanent-residence"]
         (
             lambda: check_password("σύντομος"),
             "Ο κωδικός πρέπει να έχει από 10 έως 256 χαρακτήρες.",
+        ),
+        (
+            lambda: _raise(Conflict(CLOSING_WITH_WORK(code="TECH.ROADS", count=3))),
+            "Το τμήμα TECH.ROADS έχει ακόμη 3 ανοιχτές χρεώσεις: διαβιβάστε τις πρώτα σε άλλο "
+            "τμήμα.",
         ),
     ],
 )

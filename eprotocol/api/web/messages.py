@@ -314,6 +314,26 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
         f"Το τμήμα {v['code']} δεν μπορεί να υπαχθεί στο {v['parent']}, "
         "που είναι το ίδιο ή κάτω από αυτό."
     ),
+    "department-closed": lambda v: f"Το τμήμα {v['code']} έχει καταργηθεί.",
+    "closing-with-open-work": lambda v: (
+        f"Το τμήμα {v['code']} έχει ακόμη {v['count']} ανοιχτές χρεώσεις: "
+        "διαβιβάστε τις πρώτα σε άλλο τμήμα."
+    ),
+    "closing-with-staff": lambda v: (
+        f"Στο τμήμα {v['code']} ανήκουν ακόμη {v['count']} ενεργοί χρήστες: "
+        "μετακινήστε τους πρώτα."
+    ),
+    "closing-with-departments-below": lambda v: (
+        f"Κάτω από το τμήμα {v['code']} υπάρχουν ενεργά τμήματα ({v['below']}): "
+        "καταργήστε ή μετακινήστε τα πρώτα."
+    ),
+    "closing-with-rules": lambda v: (
+        f"Κανόνες χρέωσης στέλνουν ακόμη έγγραφα στο τμήμα {v['code']}: αφαιρέστε τους πρώτα."
+    ),
+    "reopening-below-closed": lambda v: (
+        f"Το τμήμα {v['code']} υπάγεται στο {v['parent']}, που έχει καταργηθεί: "
+        "επαναφέρετε πρώτα εκείνο."
+    ),
 }
 
 
