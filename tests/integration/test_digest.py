@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -236,6 +236,12 @@ def test_quiet_departments_get_nothing_unless_asked(
     noisy = dataclasses.replace(mail_config(config, sink), digest=DigestPolicy(send_empty=True))
     with Archive(noisy, clock=clock) as archive:
         assert archive.send_digests(FRIDAY).sent == ["DIOIK", "DIOIK.KEP"]
+        # A department closed in a reorganisation is written to no more, even when asked.
+        for username in ("maria", "giorgos"):
+            archive.change_user(username, {"department": "DIOIK"}, by="admin")
+        archive.close_department("DIOIK.KEP", by="admin")
+        later = archive.send_digests(FRIDAY + timedelta(days=3))
+        assert later.sent == ["DIOIK"] and "DIOIK.KEP" not in later.nothing_to_report
 
 
 def test_no_mail_server_configured(org: Archive) -> None:
