@@ -528,10 +528,15 @@ def _changes(options: str, **given: object) -> dict[str, object]:
 
 @department_app.command("list")
 def department_list(as_json: JsonOption = False) -> None:
-    """List the departments, with the department above each and its digest email."""
+    """List the departments, with the department above each, its digest email, if closed."""
     with _archive() as archive:
         departments = archive.departments()
-    lines = [f"{d.code}\t{d.name}\t{d.parent or '—'}\t{d.digest_email or '—'}" for d in departments]
+        tz = archive.timezone
+    lines = [
+        f"{d.code}\t{d.name}\t{d.parent or '—'}\t{d.digest_email or '—'}"
+        + ("" if d.closed_at is None else f"\t(καταργήθηκε {d.closed_at.astimezone(tz):%d/%m/%Y})")
+        for d in departments
+    ]
     _emit(as_json, departments, "\n".join(lines))
 
 
@@ -555,6 +560,32 @@ def department_change(
     with _archive() as archive:
         department = archive.change_department(code, changes, by=by)
     _emit(as_json, department, f"department {department.code} changed")
+
+
+@department_app.command("close")
+def department_close(
+    code: Annotated[str, typer.Argument(help="The department's code.")],
+    by: ByOption = "admin",
+) -> None:
+    """Close a department abolished in a reorganisation; its history stays.
+
+    Its open work, active users, departments below it and routing rules must go
+    elsewhere first: the refusal says which.
+    """
+    with _archive() as archive:
+        archive.close_department(code, by=by)
+    typer.echo(f"department {code} closed")
+
+
+@department_app.command("reopen")
+def department_reopen(
+    code: Annotated[str, typer.Argument(help="The department's code.")],
+    by: ByOption = "admin",
+) -> None:
+    """Open a closed department again."""
+    with _archive() as archive:
+        archive.reopen_department(code, by=by)
+    typer.echo(f"department {code} reopened")
 
 
 @user_app.command("add")

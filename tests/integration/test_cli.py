@@ -433,7 +433,9 @@ def test_every_command_that_reports_something_speaks_json(run: Run, tmp_path: Pa
     assert json.loads(run("reindex", "--json").stdout) == {"indexed": 1}
 
 
-def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
+def test_staff_who_move_or_leave_and_their_tokens(
+    run: Run, tmp_path: Path, database_url: str
+) -> None:
     assert run("init", "--organisation", "Δήμος Χανίων").returncode == 0
     assert run("department", "add", "KEP", "Τμήμα ΚΕΠ").returncode == 0
     assert run("department", "add", "TECH", "Τεχνικές Υπηρεσίες").returncode == 0
@@ -482,6 +484,23 @@ def test_staff_who_move_or_leave_and_their_tokens(run: Run) -> None:
     myself = run("user", "deactivate", "admin")
     assert myself.returncode == 1 and "cannot deactivate themselves" in myself.stderr
     assert run("user", "activate", "maria").stdout.strip() == "user maria activated"
+
+    # A reorganisation: KEP still has maria's work; once forwarded, it closes.
+    refused = run("department", "close", "KEP")
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        "eprotocol: department KEP still has 1 open assignment(s): forward them first\n"
+    )
+    with commands_archive(tmp_path, database_url) as archive:
+        archive.forward(
+            archive.get("general", year, 1).assignments[0].id, department="TECH", by="admin"
+        )
+    assert run("department", "close", "KEP").stdout == "department KEP closed\n"
+    today = datetime.now(ZoneInfo("Europe/Athens"))
+    assert f"KEP\tΤμήμα ΚΕΠ\t—\tkep@chania.gr\t(καταργήθηκε {today:%d/%m/%Y})" in (
+        run("department", "list").stdout
+    )
+    assert run("department", "reopen", "KEP").stdout == "department KEP reopened\n"
 
 
 def test_documents_citizens_cannot_verify_are_warned_about(run: Run) -> None:

@@ -320,8 +320,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
         "διαβιβάστε τις πρώτα σε άλλο τμήμα."
     ),
     "closing-with-staff": lambda v: (
-        f"Στο τμήμα {v['code']} ανήκουν ακόμη {v['count']} ενεργοί χρήστες: "
-        "μετακινήστε τους πρώτα."
+        f"Στο τμήμα {v['code']} ανήκουν ακόμη {v['count']} ενεργοί χρήστες: μετακινήστε τους πρώτα."
     ),
     "closing-with-departments-below": lambda v: (
         f"Κάτω από το τμήμα {v['code']} υπάρχουν ενεργά τμήματα ({v['below']}): "
