@@ -158,9 +158,13 @@ class DepartmentTree:
 
     def open_id_of(self, code: str, field: str) -> int:
         """The id of ``code`` to route work to or place something in: ``InvalidInput`` if closed."""
-        department_id = self.id_of(code)
-        if self.by_id[department_id]["closed_at"] is not None:
-            raise InvalidInput(DEPARTMENT_CLOSED(code=code), field=field)
+        return self.ensure_open(self.id_of(code), field)
+
+    def ensure_open(self, department_id: int, field: str) -> int:
+        """``department_id``, unless that department is closed (``InvalidInput`` on ``field``)."""
+        row = self.by_id[department_id]
+        if row["closed_at"] is not None:
+            raise InvalidInput(DEPARTMENT_CLOSED(code=row["code"]), field=field)
         return department_id
 
     def subtree(self, code: str) -> list[int]:
@@ -418,9 +422,10 @@ class Organisation:
                 code = validation.text(
                     changes["department"], "department", DEPARTMENT_CODE_MAX, required=False
                 )
-                wanted["department_id"] = (
-                    None if code is None else tree.open_id_of(code, "department")
-                )
+                if code is None or tree.id_of(code) == row["department_id"]:
+                    wanted["department_id"] = None if code is None else row["department_id"]
+                else:  # nobody joins a closed department; who stayed in one may stay
+                    wanted["department_id"] = tree.open_id_of(code, "department")
             roles_after = wanted.get("roles", row["roles"])
             _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
             if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
@@ -447,6 +452,8 @@ class Organisation:
             row = _user_row(conn, username)
             if row["active"] == active:
                 return load_user(conn, row["username"])
+            if active and row["department_id"] is not None:  # back, but not to a closed one
+                DepartmentTree(conn).ensure_open(row["department_id"], "department")
             if not active:
                 if row["username"] == actor.username:
                     raise Conflict(SELF_DEACTIVATION())

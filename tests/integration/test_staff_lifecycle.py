@@ -303,7 +303,7 @@ def test_a_department_abolished_in_a_reorganisation_is_closed(
     org.forward(work.id, department="DIOIK.KEP", by="clerk")
     with pytest.raises(Conflict, match="1 active user"):
         org.close_department("TECH.ROADS", by="admin")
-    org.change_user("kostas", {"department": "DIOIK.KEP"}, by="admin")
+    org.deactivate_user("kostas", by="admin")  # he has left
     with pytest.raises(Conflict, match="routing rules still send work"):
         org.close_department("TECH.ROADS", by="admin")
     org.remove_routing_rule(rule.id, by="admin")
@@ -320,7 +320,7 @@ def test_a_department_abolished_in_a_reorganisation_is_closed(
     refused_changes: list[tuple[Callable[[], object], str]] = [
         (lambda: org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk"), "department"),
         (lambda: org.add_user("nikos", "Νίκος", department="TECH.ROADS", by="admin"), "department"),
-        (lambda: org.change_user("kostas", {"department": "TECH.ROADS"}, by="admin"), "department"),
+        (lambda: org.change_user("maria", {"department": "TECH.ROADS"}, by="admin"), "department"),
         (
             lambda: org.add_department("TECH.ROADS.A", "Α", parent="TECH.ROADS", by="admin"),
             "parent",
@@ -338,6 +338,13 @@ def test_a_department_abolished_in_a_reorganisation_is_closed(
             refused_change()
         assert refused.value.field == field
     assert counts(config) == before
+    # Who left from there stays there; the form of their page sends their department as it is.
+    renamed = org.change_user(
+        "kostas", {"department": "TECH.ROADS", "full_name": "Κ. Τ."}, by="admin"
+    )
+    assert (renamed.department, renamed.full_name) == ("TECH.ROADS", "Κ. Τ.")
+    with pytest.raises(InvalidInput, match=r"TECH\.ROADS is closed"):
+        org.reactivate_user("kostas", by="admin")  # back, into another department
     assert [a.department for a in org.get("general", 2026, 1).assignments] == [
         "TECH.ROADS",
         "DIOIK.KEP",
