@@ -649,6 +649,42 @@ def test_staff_who_move_or_leave_are_managed_from_the_admin_pages(
     eleni.context.close()
 
 
+def test_a_department_abolished_in_a_reorganisation_is_closed_from_its_page(
+    site: Site, browser: Browser
+) -> None:
+    admin = administration(browser, site)
+    add_department(admin, "PROS", "Τμήμα Προσωπικού")
+    add_user(admin, "giannis.m", "Γιάννης Μαυράκης", "PROS")
+    admin.goto(f"{site.base}/admin/departments/PROS")
+    admin.get_by_role("button", name="Κατάργηση τμήματος").click()
+    expect(admin.get_by_role("alert")).to_have_text(
+        "Στο τμήμα PROS ανήκουν ακόμη 1 ενεργοί χρήστες: μετακινήστε τους πρώτα."
+    )
+    admin.goto(f"{site.base}/admin/users/giannis.m")
+    admin.get_by_role("button", name="Απενεργοποίηση λογαριασμού").click()
+    admin.goto(f"{site.base}/admin/departments/PROS")
+    admin.get_by_role("button", name="Κατάργηση τμήματος").click()
+    expect(admin.get_by_test_id("closed")).to_contain_text("Το τμήμα καταργήθηκε")
+    inspect(admin, "admin-department-closed")
+
+    # Listed with the day it closed; offered by no form any more.
+    admin.goto(f"{site.base}/admin")
+    expect(admin.locator("#departments tr", has_text="PROS")).to_contain_text("καταργήθηκε")
+    for select in ("#d-parent", "#u-dept", "#r-dept"):
+        expect(admin.locator(f"{select} option[value=PROS]")).to_have_count(0)
+    admin.goto(f"{site.base}/register")
+    expect(admin.locator("input[name=route][value=PROS]")).to_have_count(0)
+    admin.goto(f"{site.base}/admin/users/giannis.m")  # who left from there stays there
+    expect(admin.locator("#u-dept")).to_have_value("PROS")
+
+    admin.goto(f"{site.base}/admin/departments/PROS")
+    admin.get_by_role("button", name="Επαναφορά τμήματος").click()
+    expect(admin.get_by_test_id("closed")).to_have_count(0)
+    admin.goto(f"{site.base}/register")
+    expect(admin.locator("input[name=route][value=PROS]")).to_have_count(1)
+    admin.context.close()
+
+
 def test_the_departments_ticked_are_routed_with_the_registration_itself(
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:

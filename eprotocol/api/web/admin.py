@@ -7,7 +7,7 @@ same page with the reason beside it and what was typed still in it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -432,7 +432,24 @@ async def change_user(
     )
 
 
-NO_SUCH_USER_CHANGE = Phrase("no-such-user-change", "there is no such change of a user: {step!r}")
+NO_SUCH_STEP_HERE = Phrase("no-such-admin-step", "this page has no step {step!r}")
+
+
+async def _named_step(
+    request: Request[Any, Any, State],
+    step: str,
+    steps: Mapping[str, Callable[[], object]],
+    again: Callable[[Refusal], Template],
+    done: str,
+) -> Response[Any]:
+    """Do the step the address names (one of ``steps``), then go to ``done``.
+
+    A step the pages never send is refused as not found; a refused one comes back on
+    the page ``again`` with the reason.
+    """
+    if step not in steps:
+        raise NotFound(NO_SUCH_STEP_HERE(step=step))
+    return await _submit(request, step, lambda _: steps[step](), again, done)
 
 
 @post("/admin/users/{username:str}/{step:str}")
@@ -441,17 +458,12 @@ async def activation(
 ) -> Response[Any]:
     """Deactivate a user who has left (``deactivate``), or let them back (``reactivate``)."""
     archive = archive_of(state)
-    steps = {"deactivate": archive.deactivate_user, "reactivate": archive.reactivate_user}
-    if step not in steps:
-        raise NotFound(NO_SUCH_USER_CHANGE(step=step))
+    steps = {
+        "deactivate": partial(archive.deactivate_user, username, by=user.username),
+        "reactivate": partial(archive.reactivate_user, username, by=user.username),
+    }
     again = partial(_user_page, request, user, state, username)
-    return await _submit(
-        request,
-        step,
-        lambda _: steps[step](username, by=user.username),
-        again,
-        f"/admin/users/{username}",
-    )
+    return await _named_step(request, step, steps, again, f"/admin/users/{username}")
 
 
 @post("/admin/users/{username:str}/tokens")
@@ -556,6 +568,20 @@ async def change_department(
     return await _submit(request, "change-department", change, again, "/admin#departments")
 
 
+@post("/admin/departments/{code:str}/{step:str}")
+async def department_closing(
+    request: Request[Any, Any, State], user: User, state: State, code: str, step: str
+) -> Response[Any]:
+    """Close a department abolished in a reorganisation (``close``), or reopen it (``reopen``)."""
+    archive = archive_of(state)
+    steps = {
+        "close": partial(archive.close_department, code, by=user.username),
+        "reopen": partial(archive.reopen_department, code, by=user.username),
+    }
+    again = partial(_department_page, request, user, state, code)
+    return await _named_step(request, step, steps, again, f"/admin/departments/{code}")
+
+
 #: The administration pages, for the pages' router.
 HANDLERS = [
     overview,
@@ -577,4 +603,5 @@ HANDLERS = [
     revoke_token,
     department_details,
     change_department,
+    department_closing,
 ]

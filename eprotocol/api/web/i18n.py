@@ -250,6 +250,20 @@ ENGLISH: dict[str, str] = {
     "Καταχώριση": "Register",
     "Καταχώριση εγγράφου": "Register a document",
     "Καταχώριση απάντησης": "Register the reply",
+    "καταργήθηκε": "closed",
+    "Κατάργηση": "Closing",
+    "Κατάργηση τμήματος": "Close the department",
+    "Επαναφορά τμήματος": "Reopen the department",
+    "Το τμήμα καταργήθηκε": "The department was closed on",
+    "Οι χρεώσεις και το ιστορικό του μένουν με τον κωδικό του.": (
+        "Its assignments and history stay under its code."
+    ),
+    "Όταν ένα τμήμα καταργείται με νέο οργανισμό υπηρεσιών, καταργήστε το εδώ: δεν του χρεώνεται πια τίποτα και δεν εμφανίζεται στις φόρμες· οι χρεώσεις και το ιστορικό του μένουν. Πρώτα διαβιβάστε τις ανοιχτές χρεώσεις του, μετακινήστε τους χρήστες του και τα τμήματα κάτω από αυτό και αφαιρέστε τους κανόνες χρέωσης προς αυτό.": (
+        "When a reorganisation abolishes a department, close it here: nothing is routed to it "
+        "any more and the forms no longer list it; its assignments and history stay. First "
+        "forward its open work, move its users and the departments below it, and remove the "
+        "routing rules that send work to it."
+    ),
     "Απάντηση στο": "Reply to",
     "κανόνας": "rule",
     "αυτόματος κανόνας": "automatic rule",

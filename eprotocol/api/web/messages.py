@@ -132,7 +132,7 @@ IN_GREEK: dict[str, Callable[[Values], str]] = {
     "no-such-change": lambda v: f"Μια καταχώριση δεν αλλάζει με {v['change']!r}.",
     "no-such-step": lambda v: f"Δεν υπάρχει βήμα {v['step']!r}.",
     "choose-template": lambda v: "Επιλέξτε πρότυπο βεβαίωσης.",
-    "no-such-user-change": lambda v: f"Δεν υπάρχει τέτοια αλλαγή χρήστη: {v['step']!r}.",
+    "no-such-admin-step": lambda v: f"Η σελίδα δεν έχει ενέργεια {v['step']!r}.",
     "not-a-reference": lambda v: f"{v['text']!r}: δεν είναι αριθμός πρωτοκόλλου όπως 123/2026.",
     "book-code": lambda v: (
         f"{v['code']!r}: ο κωδικός βιβλίου γράφεται με πεζά λατινικά γράμματα, ψηφία, «-» ή «_» "

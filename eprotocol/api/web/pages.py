@@ -150,7 +150,7 @@ def _form_context(archive: Archive) -> dict[str, Any]:
         "directions": list(Direction),
         "channels": list(Channel),
         "classifications": archive.classifications(),
-        "departments": archive.departments(),
+        "departments": archive.departments(closed=False),
     }
 
 
