@@ -241,7 +241,10 @@ class Transfer:
                 "books": [dict(r) for r in books.mappings()],
                 "classifications": [dict(r) for r in plan.mappings()],
                 # In the order they were made, so a parent comes before its departments.
-                "departments": [asdict(tree.department(i)) for i in sorted(tree.by_id)],
+                "departments": [
+                    {**asdict(d), "closed_at": _instant(d.closed_at)}
+                    for d in (tree.department(i) for i in sorted(tree.by_id))
+                ],
             }
 
     def records(self, series: Series, batch: int = 500) -> Iterator[dict[str, Any]]:
@@ -430,6 +433,11 @@ class _Plan:
                 "digest_email": (254, False),
             },
         )
+        try:  # exports made before 2026-12-02 know no closed departments
+            for d in self.departments:
+                d["closed_at"] = _optional_when(d.get("closed_at"), "closed_at")
+        except (InvalidInput, ValueError) as exc:
+            raise InvalidTransfer(f"the export's departments: closed_at {exc}") from exc
         # Retention by heading: the archive's where it has the heading, else the export's.
         self._retention = {**{c["code"]: int(c["retention_years"]) for c in self.plan}, **retention}
         self._default_years = default_years
@@ -563,6 +571,7 @@ class _Plan:
                         "parent_id": ids[d["parent"]] if d["parent"] else None,
                         "digest_email": d["digest_email"],
                         "created_at": now,
+                        "closed_at": d["closed_at"],
                     },
                 ).scalar_one()
                 events.append(

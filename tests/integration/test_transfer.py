@@ -73,6 +73,8 @@ def source(tmp_path: Path, signing: SigningConfig) -> Iterator[tuple[Archive, di
         archive.add_department("ΔΤΥ", "Διεύθυνση Τεχνικών Υπηρεσιών", by="admin")
         archive.add_department("ΤΜ-ΠΡΑΣ", "Τμήμα Πρασίνου", parent="ΔΤΥ", by="admin")
         archive.add_department("KEP", "ΚΕΠ", digest_email="kep@chania.gr", by="admin")
+        archive.add_department("ΓΡΑΦ", "Γραφείο που καταργήθηκε", by="admin")
+        archive.close_department("ΓΡΑΦ", by="admin")
         archive.add_user("kep", "Υπάλληλος ΚΕΠ", department="KEP", roles=[Role.ISSUER], by="admin")
         shared = pdfs.make_pdf(2, text="Shared attachment")
         for i in range(3):  # 2025: 1–3
@@ -214,7 +216,9 @@ def test_an_export_imported_elsewhere_is_the_same_protocol_book(
         check = target.verify_code(certificate.verification_code)
         assert check.status == VerificationStatus.VALID
         assert check.protocol_number == "5/2026"
-        assert {d.code for d in target.departments()} == {"ΔΤΥ", "ΤΜ-ΠΡΑΣ", "KEP"}
+        assert {d.code for d in target.departments()} == {"ΔΤΥ", "ΤΜ-ΠΡΑΣ", "KEP", "ΓΡΑΦ"}
+        assert target.departments(closed=True) == archive.departments(closed=True)  # and when
+        assert target.departments(closed=True)[0].closed_at is not None
         assert target.department_path("ΤΜ-ΠΡΑΣ") == ("ΔΤΥ", "ΤΜ-ΠΡΑΣ")
         assert target.fsck().ok
         assert target.verify_audit_chain().ok
