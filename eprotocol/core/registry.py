@@ -1201,7 +1201,8 @@ def _asked_routes(
     """The assignments asked for with a new entry, by department id.
 
     A department gets one: asked for twice, for action wins over for information.
-    ``Forbidden`` if ``actor`` may not assign to one, ``InvalidInput`` if there is none.
+    ``Forbidden`` if ``actor`` may not assign to one, ``InvalidInput`` if there is none or
+    it is closed.
     """
     tree = DepartmentTree(conn)
     user = load_user(conn, actor, tree)
@@ -1213,6 +1214,8 @@ def _asked_routes(
             department_id = assignable(tree, user, target.department)
         except NotFound:
             raise InvalidInput(NO_DEPARTMENT(code=target.department), field="assignments") from None
+        except InvalidInput as exc:  # a closed department
+            raise InvalidInput(exc.message, field="assignments") from None
         earlier = routes.get(department_id)
         if earlier is None or earlier.purpose != Purpose.ACTION:
             routes[department_id] = _Route(department_id, target.department, purpose, user.username)

@@ -319,6 +319,14 @@ def test_a_department_abolished_in_a_reorganisation_is_closed(
     # Nothing is routed to it or placed in it any more; its history keeps its code.
     refused_changes: list[tuple[Callable[[], object], str]] = [
         (lambda: org.assign("general", 2026, 2, department="TECH.ROADS", by="clerk"), "department"),
+        (
+            lambda: org.register(
+                NewRegistration(direction="incoming", subject="Λακκούβα"),
+                by="clerk",
+                route=["TECH.ROADS"],
+            ),
+            "assignments",
+        ),
         (lambda: org.add_user("nikos", "Νίκος", department="TECH.ROADS", by="admin"), "department"),
         (lambda: org.change_user("maria", {"department": "TECH.ROADS"}, by="admin"), "department"),
         (

@@ -84,10 +84,11 @@ def no_such_page(request: Request[Any, Any, State], exc: NotFoundException) -> R
 
     A mistyped address or an old bookmark outside the API gets a page in the staff's
     language with the menu, as a missing entry does; the API's paths, and clients that
-    prefer JSON, get the problem.
+    do not prefer HTML, get the problem.
     """
+    # JSON first: a client that names no type (``*/*``) gets the problem; browsers ask for HTML.
     wants_page = not request.url.path.startswith("/api/") and (
-        request.accept.best_match([MediaType.HTML, MediaType.JSON]) == MediaType.HTML
+        request.accept.best_match([MediaType.JSON, MediaType.HTML]) == MediaType.HTML
     )
     if wants_page:
         return error_page(request, exc)
