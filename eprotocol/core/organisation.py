@@ -160,6 +160,17 @@ class DepartmentTree:
         """The id of ``code`` to route work to or place something in: ``InvalidInput`` if closed."""
         return self.ensure_open(self.id_of(code), field)
 
+    def moved_to(self, code: str | None, current: int | None, field: str) -> int | None:
+        """The id of ``code`` (``None``: no department) for something now in ``current``.
+
+        Staying where it is, it may stay in a closed department (a form sends the place
+        unchanged); moving, it is refused one.
+        """
+        if code is None:
+            return None
+        department_id = self.id_of(code)
+        return department_id if department_id == current else self.ensure_open(department_id, field)
+
     def ensure_open(self, department_id: int, field: str) -> int:
         """``department_id``, unless that department is closed (``InvalidInput`` on ``field``)."""
         row = self.by_id[department_id]
@@ -422,10 +433,7 @@ class Organisation:
                 code = validation.text(
                     changes["department"], "department", DEPARTMENT_CODE_MAX, required=False
                 )
-                if code is None or tree.id_of(code) == row["department_id"]:
-                    wanted["department_id"] = None if code is None else row["department_id"]
-                else:  # nobody joins a closed department; who stayed in one may stay
-                    wanted["department_id"] = tree.open_id_of(code, "department")
+                wanted["department_id"] = tree.moved_to(code, row["department_id"], "department")
             roles_after = wanted.get("roles", row["roles"])
             _check_placed(roles_after, wanted.get("department_id", row["department_id"]))
             if Role.ADMIN.value in row["roles"] and Role.ADMIN.value not in roles_after:
@@ -491,7 +499,7 @@ class Organisation:
                 parent = validation.text(
                     changes["parent"], "parent", DEPARTMENT_CODE_MAX, required=False
                 )
-                parent_id = None if parent is None else tree.open_id_of(parent, "parent")
+                parent_id = tree.moved_to(parent, tree.by_id[department_id]["parent_id"], "parent")
                 if parent_id is not None and department_id in tree.path_ids(parent_id):
                     raise InvalidInput(
                         PLACED_BELOW_ITSELF(parent=parent, code=code), field="parent"

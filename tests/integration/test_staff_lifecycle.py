@@ -360,6 +360,9 @@ def test_a_department_abolished_in_a_reorganisation_is_closed(
 
     # Closed above, so closed below until the one above reopens.
     org.close_department("TECH", by="admin")
+    # Its page sends its place as it is, under a closed department: kept, as the name changes.
+    renamed_too = {"name": "Τμήμα Οδοποιίας (πρώην)", "parent": "TECH"}
+    assert org.change_department("TECH.ROADS", renamed_too, by="admin").parent == "TECH"
     with pytest.raises(Conflict, match="below TECH, which is closed: reopen that first"):
         org.reopen_department("TECH.ROADS", by="admin")
     org.reopen_department("TECH", by="admin")
