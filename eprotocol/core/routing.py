@@ -264,7 +264,7 @@ class Routing:
             if overdue_on is not None:
                 query = query.where(
                     ASSIGNMENT.c.due < overdue_on,
-                    ASSIGNMENT.c.state.in_([s.value for s in OPEN_STATES]),
+                    ASSIGNMENT.c.state.in_(OPEN_STATES),
                 )
             if created_from is not None:
                 query = query.where(ASSIGNMENT.c.created_at >= created_from)
@@ -294,7 +294,7 @@ class Routing:
         """
         if limit < 1 or offset < 0:
             raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
-        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_([s.value for s in OPEN_STATES]))
+        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(OPEN_STATES))
         return self._work_list(
             lambda tree: _of(open_, tree, department, assignee),
             (ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id),
@@ -465,12 +465,13 @@ class Routing:
         details: dict[str, Any],
         then: Any = None,
         taken: Callable[[sa.Connection, DepartmentTree, User, Row], bool] | None = None,
-    ) -> Assignment:
+    ) -> None:
         """One workflow step: permission, legal state, update, audit and outbox, atomically.
 
         ``taken`` tells whether the row shows this very step already taken by the same
         user with the same values: a request sent again (a retry after a timeout, a form
-        sent twice) is answered with the assignment as it is, and nothing is written.
+        sent twice) writes nothing. The callers answer with the assignment as it then is
+        (forwarding, with the new one it made).
         """
         with self._db.write() as conn:
             chain = lock_chain(conn)
@@ -516,11 +517,10 @@ class Routing:
                 emit(conn, "assignment.changed", {"assignment_id": assignment_id}, at=now)
                 if then is not None:
                     then(conn, chain, tree, actor, row, now)
-        return self.get(assignment_id)
 
     def accept(self, assignment_id: int, *, by: str) -> Assignment:
         """Acknowledge an assignment; the one who accepts it becomes its assignee if it had none."""
-        return self._step(
+        self._step(
             assignment_id,
             by=by,
             action=Action.WORK,
@@ -538,6 +538,7 @@ class Routing:
                 row, AssignmentState.ACCEPTED, actor, by_column="accepted_by"
             ),
         )
+        return self.get(assignment_id)
 
     def complete(
         self, assignment_id: int, *, by: str, reply: ProtocolRef | None = None
@@ -550,7 +551,7 @@ class Routing:
                     reply_id = registration_row(conn, reply)["id"]
                 except (RegistrationNotFound, UnknownBook):
                     raise InvalidReference(NO_REPLY(ref=reply), field="reply") from None
-        return self._step(
+        self._step(
             assignment_id,
             by=by,
             action=Action.WORK,
@@ -564,11 +565,12 @@ class Routing:
                 and row["reply_registration_id"] == reply_id
             ),
         )
+        return self.get(assignment_id)
 
     def return_(self, assignment_id: int, *, reason: str, by: str) -> Assignment:
         """Send an assignment back (not this department's work), with the reason."""
         reason = validation.required_text(reason, "reason", validation.REASON_MAX, multiline=True)
-        return self._step(
+        self._step(
             assignment_id,
             by=by,
             action=Action.WORK,
@@ -581,6 +583,7 @@ class Routing:
                 _closed_as(row, AssignmentState.RETURNED, actor) and row["return_reason"] == reason
             ),
         )
+        return self.get(assignment_id)
 
     def forward(
         self,
