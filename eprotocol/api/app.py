@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
+from typing import Annotated
 
 from litestar import Litestar, get
 from litestar.datastructures import Headers, MutableScopeHeaders, State
@@ -38,9 +39,9 @@ from eprotocol.worker import Worker
 
 @dataclass(frozen=True, slots=True)
 class HealthStatus:
-    """Answer of the health and readiness probes."""
+    """Answer of the liveness probe."""
 
-    status: str
+    status: Annotated[str, schemas.about("Always `ok`.")]
 
 
 @get("/health", sync_to_thread=False, tags=["health"])
@@ -53,16 +54,24 @@ def health() -> HealthStatus:
 class ReadyStatus:
     """Answer of the readiness probe, with how the search index and the signing key are.
 
-    ``search_index``: ``ready``; ``rebuilding`` (searches may miss entries until it
-    is rebuilt); ``unavailable`` (searches fail); ``null`` without an index.
-    ``signing_certificate_days_left``: whole days until the organisation's signing
-    certificate expires, negative once it has (nothing is signed then); ``null``
-    without a signing key. Neither takes the server out of service.
+    Neither of those takes the server out of service.
     """
 
-    status: str
-    search_index: str | None
-    signing_certificate_days_left: int | None
+    status: Annotated[str, schemas.about("Always `ready` (a server not ready answers 503).")]
+    search_index: Annotated[
+        str | None,
+        schemas.about(
+            "`ready`; `rebuilding` (searches may miss entries until it is rebuilt); "
+            "`unavailable` (searches fail); null without an index."
+        ),
+    ]
+    signing_certificate_days_left: Annotated[
+        int | None,
+        schemas.about(
+            "Whole days until the organisation's signing certificate expires, negative once "
+            "it has (nothing is signed then); null without a signing key."
+        ),
+    ]
 
 
 @get("/ready", sync_to_thread=True, tags=["health"])

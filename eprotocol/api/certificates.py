@@ -90,7 +90,7 @@ def verify_code(
 class PdfUpload:
     """A PDF to check, as the ``file`` part of ``multipart/form-data``."""
 
-    file: UploadFile
+    file: Annotated[UploadFile, Body(description="The PDF, up to 20 MB.")]
 
 
 @post(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
+from typing import Annotated
 
 from litestar.exceptions import HTTPException
 from litestar.handlers import HTTPRouteHandler
@@ -17,6 +18,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from eprotocol.api.schemas import about
 from eprotocol.core import errors
 from eprotocol.core.errors import Phrase
 
@@ -130,11 +132,19 @@ def problem_plugin(*, max_upload_mb: int) -> ProblemDetailsPlugin:
 class Problem:
     """An RFC 9457 problem as this API sends it (``field`` names the offending input)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    field: str | None = None
+    type: Annotated[
+        str,
+        about(
+            "What kind of problem: `https://eprotocol.gr/problems/<code>` (e.g. `.../not-found`, "
+            "`.../invalid-input`), or `about:blank` for one of HTTP itself."
+        ),
+    ]
+    title: Annotated[str, about("The kind, in a few words.")]
+    status: Annotated[int, about("The HTTP status.")]
+    detail: Annotated[str, about("What was wrong with this request, in a sentence.")]
+    field: Annotated[
+        str | None, about("The input at fault: a JSON field, a form part or a query parameter.")
+    ] = None
 
 
 _MEANING = {

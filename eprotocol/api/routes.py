@@ -152,7 +152,10 @@ class RegistrationUpload:
             )
         ),
     ]
-    files: list[UploadFile] = field(default_factory=list)
+    files: Annotated[
+        list[UploadFile],
+        Body(description="The main document (a PDF) first, then the attachments."),
+    ] = field(default_factory=list)
 
 
 def _metadata(text: str) -> schemas.RegistrationMetadata:

@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import ModuleType
+from typing import Annotated
 
 import msgspec
 from litestar.openapi.spec import OpenAPI
+from litestar.params import KwargDefinition
 
 from eprotocol.core.certificates import (
     CertificateTemplate,
@@ -38,103 +40,226 @@ from eprotocol.core.types import (
 )
 
 
+def about(text: str) -> KwargDefinition:
+    """A field's description for the OpenAPI document, given in the field's ``Annotated``."""
+    return KwargDefinition(description=text)
+
+
 @dataclass(frozen=True, slots=True)
 class SignatureOut:
     """A digital signature found in a PDF and how it validated."""
 
-    field: str
-    signer: str
-    intact: bool
-    valid: bool
-    trusted: bool
-    ours: bool
-    covers_whole_file: bool
-    modification: str
-    signed_at: datetime | None
-    problem: str | None
+    field: Annotated[str, about("The PDF's signature field that holds it.")]
+    signer: Annotated[str, about("Who signed, as the signer's certificate names them.")]
+    intact: Annotated[bool, about("The bytes it covers are unchanged since signing.")]
+    valid: Annotated[
+        bool, about("The cryptography holds (the signature matches its certificate's key).")
+    ]
+    trusted: Annotated[
+        bool,
+        about(
+            "The signer's certificate leads to a trusted root: the organisation's own or a "
+            "configured one."
+        ),
+    ]
+    ours: Annotated[bool, about("Made with the key this archive signs its documents with.")]
+    covers_whole_file: Annotated[
+        bool,
+        about(
+            "False when something was added to the file after signing; `modification` says what."
+        ),
+    ]
+    modification: Annotated[
+        str,
+        about(
+            "What was added after signing: `none`, `lta_updates` (time stamps, validation data), "
+            "`form_filling`, `annotations` or `other` (a change the signature does not allow)."
+        ),
+    ]
+    signed_at: Annotated[
+        datetime | None,
+        about(
+            "When it was signed, as the signature claims it (a time stamp's time if it has one)."
+        ),
+    ]
+    problem: Annotated[str | None, about("Why it does not hold or is not trusted, if so.")]
 
 
 @dataclass(frozen=True, slots=True)
 class FileOut:
     """A stored file of a registration; ``signatures`` as validated at intake."""
 
-    id: int
-    filename: str
-    media_type: str
-    size: int
-    sha256: str
-    role: FileRole
-    warnings: list[str]
-    signatures: list[SignatureOut]
+    id: Annotated[int, about("The file's id, for `GET .../files/{file_id}`.")]
+    filename: Annotated[
+        str,
+        about(
+            "The name it was uploaded with, made safe (no folders, control or direction-override "
+            "characters)."
+        ),
+    ]
+    media_type: Annotated[
+        str,
+        about("The type found in its bytes (never the client's header or the name's extension)."),
+    ]
+    size: Annotated[int, about("Its size in bytes.")]
+    sha256: Annotated[
+        str,
+        about(
+            "SHA-256 of its bytes (hex): every download is checked against it and sends it as the "
+            "`ETag`."
+        ),
+    ]
+    role: Annotated[FileRole, about("`main` (the document itself, a PDF) or `attachment`.")]
+    warnings: Annotated[
+        list[str],
+        about(
+            "Active content found in a PDF (JavaScript, actions run on opening, launch actions, "
+            "embedded files); the file is stored unchanged."
+        ),
+    ]
+    signatures: Annotated[
+        list[SignatureOut],
+        about("The digital signatures in a PDF, as validated when it was registered."),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class AssignmentOut:
     """A routing (χρέωση) of a registration to a department, and where it stands."""
 
-    id: int
-    protocol_number: str
-    department: str
-    assignee: str | None
-    purpose: Purpose
-    state: AssignmentState
-    due: date | None
-    note: str | None
-    created_by: str
-    created_at: datetime
-    accepted_at: datetime | None
-    closed_at: datetime | None
-    return_reason: str | None
-    forwarded_from: int | None
+    id: Annotated[
+        int, about("The assignment's id, for its workflow steps (`/api/v1/assignments/{id}/...`).")
+    ]
+    protocol_number: Annotated[str, about("The registration's protocol number, `123/2026`.")]
+    department: Annotated[str, about("The code of the department it is assigned to.")]
+    assignee: Annotated[
+        str | None,
+        about("The employee (user name) it is assigned to within the department, if one is."),
+    ]
+    purpose: Annotated[Purpose, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")]
+    state: Annotated[
+        AssignmentState,
+        about(
+            "`pending` until accepted, then `accepted`; it ends `completed`, `returned` (with a "
+            "reason), `forwarded` (a new assignment carries it on) or `withdrawn` (the "
+            "registration was cancelled)."
+        ),
+    ]
+    due: Annotated[
+        date | None, about("The day the work is due, if one was set (the archive's calendar).")
+    ]
+    note: Annotated[str | None, about("What the one who assigned it wrote for the department.")]
+    created_by: Annotated[
+        str, about("Who assigned it (user name), or `rule:{id}` for an automatic routing rule.")
+    ]
+    created_at: Annotated[datetime, about("When it was assigned.")]
+    accepted_at: Annotated[datetime | None, about("When the department accepted it.")]
+    closed_at: Annotated[
+        datetime | None, about("When it ended (completed, returned, forwarded or withdrawn).")
+    ]
+    return_reason: Annotated[str | None, about("Why it was returned.")]
+    forwarded_from: Annotated[
+        int | None, about("The id of the assignment this one was forwarded from.")
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class CancellationOut:
     """Why and on whose authority a registration was cancelled."""
 
-    reason: str
-    authorisation: str
-    cancelled_by: str
-    cancelled_at: datetime
+    reason: Annotated[str, about("Why the registration was cancelled.")]
+    authorisation: Annotated[str, about("The act that authorised it (a decision, a document).")]
+    cancelled_by: Annotated[str, about("Who cancelled it (user name).")]
+    cancelled_at: Annotated[datetime, about("When it was cancelled.")]
 
 
 @dataclass(frozen=True, slots=True)
 class RegistrationOut:
     """A protocol book entry."""
 
-    id: int
-    book: str
-    year: int
-    number: int
-    protocol_number: str
-    registered_at: datetime
-    registered_by: str
-    direction: Direction
-    subject: str
-    sender: str | None
-    recipients: list[str]
-    sender_reference: str | None
-    sender_date: date | None
-    channel: Channel | None
-    classification_code: str | None
-    confidential: bool
-    status: Status
-    #: Registrations this one answers or follows, as ``book:number/year``.
-    related: list[str]
-    #: Later registrations that name this one as related (its replies, follow-ups).
-    referenced_by: list[str]
-    files: list[FileOut]
-    assignments: list[AssignmentOut]
-    cancellation: CancellationOut | None
-    verification_code: str | None
+    id: Annotated[
+        int,
+        about("The registration's internal id (stable; the protocol number is what people use)."),
+    ]
+    book: Annotated[
+        str,
+        about(
+            "The protocol book's code: `general`, or another the organisation keeps (e.g. "
+            "`confidential`)."
+        ),
+    ]
+    year: Annotated[int, about("The year of its number (Europe/Athens).")]
+    number: Annotated[
+        int, about("Its number in the book's year: from 1 on 1 January, gap-free, never reused.")
+    ]
+    protocol_number: Annotated[str, about("Number and year, `123/2026`.")]
+    registered_at: Annotated[datetime, about("When it was registered (ISO 8601 with offset).")]
+    registered_by: Annotated[str, about("Who registered it (user name).")]
+    direction: Annotated[Direction, about("`incoming`, `outgoing` or `internal`.")]
+    subject: Annotated[str, about("The subject (θέμα).")]
+    sender: Annotated[str | None, about("Who sent it (an incoming document's correspondent).")]
+    recipients: Annotated[
+        list[str], about("Who it is addressed to (an outgoing document's correspondents).")
+    ]
+    sender_reference: Annotated[
+        str | None, about("The sender's own protocol number of the document.")
+    ]
+    sender_date: Annotated[date | None, about("The date the sender gave the document.")]
+    channel: Annotated[
+        Channel | None, about("How it arrived or left (in person, post, email, ...), if recorded.")
+    ]
+    classification_code: Annotated[
+        str | None,
+        about(
+            "Its heading of the filing plan (`GET /api/v1/classifications`), which sets how long "
+            "it is kept."
+        ),
+    ]
+    confidential: Annotated[
+        bool,
+        about(
+            "Only who registered it, the departments it is assigned to and those allowed to "
+            "read confidential entries may see it; to others it does not exist (404)."
+        ),
+    ]
+    status: Annotated[
+        Status, about("`active`, or `cancelled` (it stays readable; see `cancellation`).")
+    ]
+    related: Annotated[
+        list[str], about("Registrations this one answers or follows, as `book:number/year`.")
+    ]
+    referenced_by: Annotated[
+        list[str],
+        about(
+            "Later registrations that name this one as related (its replies, follow-ups), as "
+            "`book:number/year`."
+        ),
+    ]
+    files: Annotated[list[FileOut], about("Its stored files, the main document first.")]
+    assignments: Annotated[
+        list[AssignmentOut], about("Its routings (χρεώσεις) to departments, oldest first.")
+    ]
+    cancellation: Annotated[
+        CancellationOut | None,
+        about("Why, on whose authority, by whom and when it was cancelled; null while active."),
+    ]
+    verification_code: Annotated[
+        str | None,
+        about(
+            "The code anyone can check the document with at `/verify/{code}`, for a document the "
+            "archive sealed or issued."
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class RegistrationPage:
     """One page of registrations, newest first; ``next_cursor`` fetches the next."""
 
-    items: list[RegistrationOut]
-    next_cursor: str | None
+    items: Annotated[list[RegistrationOut], about("The registrations of this page, newest first.")]
+    next_cursor: Annotated[
+        str | None, about("Pass as `cursor` for the next page; null on the last.")
+    ]
 
 
 class RequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -171,9 +296,10 @@ def describe_shapes(openapi: OpenAPI, modules: Iterable[ModuleType]) -> None:
 class RouteIn(RequestBody, frozen=True):
     """A department to route a new registration to, as it is registered."""
 
-    department: str
-    #: ``action`` (προς ενέργεια) or ``information`` (κοινοποίηση).
-    purpose: str = "action"
+    department: Annotated[str, about("The department's code.")]
+    purpose: Annotated[str, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
+        "action"
+    )
 
 
 class RegistrationMetadata(RequestBody, frozen=True):
@@ -203,47 +329,66 @@ class CorrectionRequest(RequestBody, frozen=True):
     ``related`` takes the whole new list of earlier registrations the entry relates to.
     """
 
-    changes: dict[str, str | list[str] | bool | None]
-    reason: str
+    changes: Annotated[
+        dict[str, str | list[str] | bool | None],
+        about(
+            "The fields to correct and their new values: direction, subject, sender, "
+            "recipients, sender_reference, sender_date, channel, classification_code, "
+            "confidential, related (the whole new list). System fields (book, number, year, "
+            "registration time, files, who registered) cannot be changed."
+        ),
+    ]
+    reason: Annotated[str, about("Why they are corrected (kept with the old values).")]
 
 
 class CertificateRequest(RequestBody, frozen=True):
     """Which certificate to issue, and its field values."""
 
-    template: str
-    fields: dict[str, str]
+    template: Annotated[str, about("The template's code (`GET /api/v1/certificates/templates`).")]
+    fields: Annotated[
+        dict[str, str],
+        about("The template's field values by name; dates as `31/12/2026` or `2026-12-31`."),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class CertificateOut:
     """An issued certificate: where to verify it and where to download the signed PDF."""
 
-    protocol_number: str
-    verification_code: str
-    verify_url: str
-    download_url: str
-    registration: RegistrationOut
+    protocol_number: Annotated[str, about("The certificate's protocol number, `123/2026`.")]
+    verification_code: Annotated[str, about("The code printed on it (with its QR code).")]
+    verify_url: Annotated[str, about("The public page where anyone can check it.")]
+    download_url: Annotated[str, about("Where the signed PDF is downloaded (with the login).")]
+    registration: Annotated[RegistrationOut, about("The outgoing registration it was issued as.")]
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateFieldOut:
     """A field a certificate template asks for."""
 
-    name: str
-    label: str
-    kind: str
-    required: bool
-    max_length: int
-    default: str | None
+    name: Annotated[str, about("The name to send it under in `fields`.")]
+    label: Annotated[str, about("Its label, in Greek, for a form.")]
+    kind: Annotated[
+        str,
+        about(
+            "How it is checked: `text`, `long_text`, `date`, `afm` (tax number, with its check "
+            "digit) or `amka` (social security number)."
+        ),
+    ]
+    required: Annotated[bool, about("Whether it must be given.")]
+    max_length: Annotated[int, about("The most characters it takes.")]
+    default: Annotated[str | None, about("Its value when not given, if it has one.")]
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateOut:
     """A certificate template."""
 
-    code: str
-    title: str
-    fields: list[TemplateFieldOut]
+    code: Annotated[str, about("The code to issue it by (`template` of the request).")]
+    title: Annotated[str, about("The certificate's title, in Greek.")]
+    fields: Annotated[
+        list[TemplateFieldOut], about("The values it asks for, in the order a form shows them.")
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +400,20 @@ class ClassificationOut:
     ``review``.
     """
 
-    code: str
-    title: str
-    retention_years: int
-    disposal: Disposal
+    code: Annotated[
+        str, about("The heading's code, as a registration's `classification_code` gives it.")
+    ]
+    title: Annotated[str, about("The heading's title, in Greek.")]
+    retention_years: Annotated[
+        int, about("How many years its documents are kept from their registration.")
+    ]
+    disposal: Annotated[
+        Disposal,
+        about(
+            "What happens to them then: `destroy`, `transfer` (to the General State Archives) or "
+            "`review`."
+        ),
+    ]
 
 
 def classification_out(c: Classification) -> ClassificationOut:
@@ -270,96 +425,134 @@ def classification_out(c: Classification) -> ClassificationOut:
 class VerificationOut:
     """Public facts about a sealed document; ``status`` is valid, cancelled or unknown."""
 
-    status: VerificationStatus
-    verification_code: str | None
-    protocol_number: str | None
-    registered_at: datetime | None
-    title: str | None
-    issuer: str | None
-    sha256: str | None
-    cancelled_at: datetime | None
+    status: Annotated[
+        VerificationStatus,
+        about(
+            "`valid`, `cancelled` (the registration was cancelled) or `unknown` (no document we "
+            "issued has this code)."
+        ),
+    ]
+    verification_code: Annotated[str | None, about("The code, as printed on the document.")]
+    protocol_number: Annotated[str | None, about("The document's protocol number, `123/2026`.")]
+    registered_at: Annotated[datetime | None, about("When it was registered.")]
+    title: Annotated[str | None, about("The document's title (never the citizen's data).")]
+    issuer: Annotated[str | None, about("The organisation that issued it.")]
+    sha256: Annotated[
+        str | None,
+        about("SHA-256 of the issued PDF: a copy with another digest is not the document issued."),
+    ]
+    cancelled_at: Annotated[datetime | None, about("When it was cancelled, if it was.")]
 
 
 @dataclass(frozen=True, slots=True)
 class PdfVerificationOut:
     """Whether an uploaded PDF is a document we issued, unchanged, validly signed, in force."""
 
-    authentic: bool
-    identical: bool
-    document: VerificationOut
-    signatures: list[SignatureOut]
-    reasons: list[str]
+    authentic: Annotated[
+        bool,
+        about(
+            "True only for an unchanged copy of a document we issued whose signature is intact and "
+            "ours."
+        ),
+    ]
+    identical: Annotated[bool, about("The file is byte for byte the document issued.")]
+    document: Annotated[
+        VerificationOut,
+        about(
+            "The issued document the file is, or was made from, if one is recognised; its `status` "
+            "says whether it is still valid."
+        ),
+    ]
+    signatures: Annotated[
+        list[SignatureOut], about("The digital signatures in the file and how they validated.")
+    ]
+    reasons: Annotated[list[str], about("Why it is not authentic, in Greek.")]
 
 
 @dataclass(frozen=True, slots=True)
 class DailyRegisterOut:
     """A stored daily register; ``unchanged`` is false if the day's records changed since."""
 
-    day: date
-    entries: int
-    audit_head: str
-    json_sha256: str
-    pdf_sha256: str
-    created_at: datetime
-    unchanged: bool
+    day: Annotated[date, about("The day it covers (the archive's calendar).")]
+    entries: Annotated[
+        int, about("How many registrations, cancellations and corrections of the day it lists.")
+    ]
+    audit_head: Annotated[str, about("The hash of the audit chain's last event when it was made.")]
+    json_sha256: Annotated[str, about("SHA-256 of its JSON form, as stored.")]
+    pdf_sha256: Annotated[str, about("SHA-256 of its signed PDF, as stored.")]
+    created_at: Annotated[datetime, about("When it was made and signed.")]
+    unchanged: Annotated[
+        bool, about("False if the day's records changed after it was made (then make it again).")
+    ]
 
 
 class CancelRequest(RequestBody, frozen=True):
     """Why a registration is cancelled and on whose authority (a decision, a document)."""
 
-    reason: str
-    authorisation: str
+    reason: Annotated[str, about("Why the registration is cancelled.")]
+    authorisation: Annotated[str, about("The act that authorises it (a decision, a document).")]
 
 
 class AssignRequest(RequestBody, frozen=True):
     """Route a registration to a department."""
 
-    department: str
-    purpose: str = "action"
-    assignee: str | None = None
-    due: date | None = None
-    note: str | None = None
+    department: Annotated[str, about("The department's code.")]
+    purpose: Annotated[str, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
+        "action"
+    )
+    assignee: Annotated[
+        str | None, about("An employee of the department (user name) to assign it to, if any.")
+    ] = None
+    due: Annotated[date | None, about("The day it is due, if any.")] = None
+    note: Annotated[str | None, about("A note for the department.")] = None
 
 
 class ReturnRequest(RequestBody, frozen=True):
     """Why an assignment is sent back."""
 
-    reason: str
+    reason: Annotated[str, about("Why it is sent back.")]
 
 
 class ForwardRequest(RequestBody, frozen=True):
     """Where an assignment goes next."""
 
-    department: str
-    assignee: str | None = None
-    note: str | None = None
+    department: Annotated[str, about("The code of the department it goes to.")]
+    assignee: Annotated[
+        str | None, about("An employee of that department (user name), if any.")
+    ] = None
+    note: Annotated[str | None, about("A note for that department.")] = None
 
 
 class CompleteRequest(RequestBody, frozen=True):
     """The reply registration (``123/2026``), if the work produced one."""
 
-    reply: str | None = None
+    reply: Annotated[
+        str | None,
+        about("The registration (`123/2026`) the work produced, e.g. the outgoing answer."),
+    ] = None
 
 
 @dataclass(frozen=True, slots=True)
 class InboxItem:
     """An assignment with the subject of its registration."""
 
-    assignment: AssignmentOut
-    subject: str
+    assignment: Annotated[AssignmentOut, about("The assignment.")]
+    subject: Annotated[str, about("Its registration's subject.")]
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHitOut:
     """A registration found; ``highlights`` is HTML with the matched words in ``<mark>``."""
 
-    protocol_number: str
-    book: str
-    year: int
-    number: int
-    subject: str
-    score: float
-    highlights: str
+    protocol_number: Annotated[str, about("Number and year, `123/2026`.")]
+    book: Annotated[str, about("The protocol book's code.")]
+    year: Annotated[int, about("The year of its number.")]
+    number: Annotated[int, about("Its number in the book's year.")]
+    subject: Annotated[str, about("The subject.")]
+    score: Annotated[float, about("How well it matches (higher is better; hits come best first).")]
+    highlights: Annotated[
+        str, about("The subject as HTML (escaped) with the matched words in `<mark>`.")
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,35 +563,64 @@ class SearchOut:
     it was lost, say): registrations not yet rebuilt into it are not found.
     """
 
-    total: int
-    hits: list[SearchHitOut]
-    facets: dict[str, dict[str, int]]
-    complete: bool
+    total: Annotated[int, about("How many registrations match, of those the caller may see.")]
+    hits: Annotated[list[SearchHitOut], about("One page of them, best first.")]
+    facets: Annotated[
+        dict[str, dict[str, int]],
+        about(
+            "Counts of all the matches by `year`, `direction`, `departments` (assigned to) and "
+            "`classification` (heading), each by value."
+        ),
+    ]
+    complete: Annotated[
+        bool,
+        about(
+            "False while the index is being rebuilt from empty: registrations not yet in it are "
+            "not found."
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEventOut:
     """One event of the audit trail with its place in the hash chain."""
 
-    seq: int
-    occurred_at: datetime
-    actor: str
-    action: str
-    target: str
-    details: dict[str, object]
-    prev_hash: str
-    hash: str
+    seq: Annotated[int, about("Its place in the chain, from 1.")]
+    occurred_at: Annotated[datetime, about("When it happened.")]
+    actor: Annotated[
+        str, about("Who did it: a user name, `system` (the server's own jobs) or `rule:{id}`.")
+    ]
+    action: Annotated[
+        str, about("What was done, e.g. `registration.created`, `assignment.accepted`.")
+    ]
+    target: Annotated[
+        str,
+        about(
+            "What it was done to: `book:number/year` for a registration, `assignment:{id}`, a user "
+            "name, a department code."
+        ),
+    ]
+    details: Annotated[dict[str, object], about("The values that changed or were recorded.")]
+    prev_hash: Annotated[str, about("The `hash` of the event before it.")]
+    hash: Annotated[
+        str,
+        about(
+            "SHA-256 over this event and `prev_hash`: a changed or removed event breaks the chain."
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class ChainOut:
     """The outcome of recomputing the audit hash chain."""
 
-    ok: bool
-    events_checked: int
-    head_hash: str
-    first_bad_seq: int | None
-    problem: str | None
+    ok: Annotated[
+        bool, about("True if every event's hash is as recomputed and each follows the one before.")
+    ]
+    events_checked: Annotated[int, about("How many events were recomputed.")]
+    head_hash: Annotated[str, about("The hash of the last event.")]
+    first_bad_seq: Annotated[int | None, about("The first event that does not hold, if any.")]
+    problem: Annotated[str | None, about("What is wrong with it.")]
 
 
 def assignment_out(a: Assignment) -> AssignmentOut:

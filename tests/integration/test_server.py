@@ -70,6 +70,14 @@ def test_health_ready_and_openapi(server: str) -> None:
     assert all(o.get("description") for o in operations)  # the handlers' docstrings
     shapes = schema["components"]["schemas"]
     assert [name for name, shape in shapes.items() if not shape.get("description")] == []
+    # ... and so does every field of every shape.
+    undescribed = [
+        f"{name}.{field}"
+        for name, shape in shapes.items()
+        for field, value in shape.get("properties", {}).items()
+        if not value.get("description")
+    ]
+    assert undescribed == []
     assert [o["summary"] for o in operations if " " not in o["summary"]] == [
         "Health",
         "Ready",
