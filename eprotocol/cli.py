@@ -1140,6 +1140,7 @@ def digest_send(
             ("already sent", report.already_sent),
             ("nothing to report", report.nothing_to_report),
             ("no digest address", report.no_address),
+            ("closed", report.closed),
         ):
             if codes:
                 typer.echo(f"{label}: {', '.join(codes)}")

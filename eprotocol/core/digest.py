@@ -1,11 +1,12 @@
 """The daily digest (ημερήσια ενημέρωση): one email per department per day.
 
-It lists what was assigned to the department since the start of the previous
-working day (so Monday's digest covers Friday and the weekend) and what of its
-work is overdue. Each (department, day) is sent at most once: the delivery is
-recorded right after the mail server accepts the message, so re-running the job
-after a crash sends only what is missing, and a failed department is retried
-by the next run.
+It lists what was assigned to the department since the start of the previous working day
+(so Monday's digest covers Friday and the weekend), what of its work is overdue, and the
+work that ended then because its registration was cancelled (it left the department's
+lists, and the digest says why). Each (department, day) is sent at most once: the
+delivery is recorded right after the mail server accepts the message, so re-running the
+job after a crash sends only what is missing, and a failed department is retried by the
+next run.
 """
 
 from __future__ import annotations
@@ -47,18 +48,22 @@ def _greek_date(day: date) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DepartmentDigest:
-    """What one department's digest for a day says."""
+    """What one department's digest for a day says.
+
+    ``withdrawn``: its work that ended since ``since`` with the cancellation of the entry.
+    """
 
     department: Department
     day: date
     since: date
     assigned: tuple[InboxEntry, ...]
     overdue: tuple[InboxEntry, ...]
+    withdrawn: tuple[InboxEntry, ...] = ()
 
     @property
     def empty(self) -> bool:
-        """Nothing assigned and nothing overdue."""
-        return not self.assigned and not self.overdue
+        """Nothing assigned, overdue or withdrawn."""
+        return not (self.assigned or self.overdue or self.withdrawn)
 
 
 @dataclass(slots=True)
@@ -70,6 +75,8 @@ class DigestReport:
     already_sent: list[str] = field(default_factory=list)
     nothing_to_report: list[str] = field(default_factory=list)
     no_address: list[str] = field(default_factory=list)
+    #: Departments closed in a reorganisation: they get no digest.
+    closed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -104,6 +111,8 @@ class DigestComposer:
             (f"Νέες χρεώσεις από {_greek_date(digest.since)}", digest.assigned),
             ("Εκπρόθεσμες χρεώσεις", digest.overdue),
         ]
+        if digest.withdrawn:  # rare: said only when there is some
+            sections.append(("Έληξαν με την ακύρωση της καταχώρισης", digest.withdrawn))
         text_lines = [self._organisation, f"{dept.name} ({dept.code})", ""]
         html_parts = [
             f"<p>{html.escape(self._organisation)}<br><strong>{html.escape(dept.name)}</strong>"
@@ -188,16 +197,22 @@ class DigestSender:
                     )
                 ).all()
             )
+        start, end = days.midnight(since, self._tz), days.midnight(day, self._tz)
         assigned = self._by_department(
             self._routing.inbox(
-                # Work ended by its registration's cancellation is no news to the department.
+                # Work ended by its registration's cancellation is said apart, not as new.
                 states=[s for s in AssignmentState if s is not AssignmentState.WITHDRAWN],
-                created_from=days.midnight(since, self._tz),
-                created_to=days.midnight(day, self._tz),
+                created_from=start,
+                created_to=end,
                 limit=None,
             )
         )
         overdue = self._by_department(self._routing.inbox(overdue_on=day, limit=None))
+        withdrawn = self._by_department(
+            self._routing.inbox(
+                states=[AssignmentState.WITHDRAWN], closed_from=start, closed_to=end, limit=None
+            )
+        )
         composer = DigestComposer(organisation, self._public_url, people)
         for code in sorted(tree.by_code):
             department_id = tree.id_of(code)
@@ -206,12 +221,18 @@ class DigestSender:
                 report.already_sent.append(code)
                 continue
             if department.closed_at is not None:  # nothing reaches it any more
+                report.closed.append(code)
                 continue
             if not department.digest_email:
                 report.no_address.append(code)
                 continue
             digest = DepartmentDigest(
-                department, day, since, tuple(assigned.get(code, ())), tuple(overdue.get(code, ()))
+                department,
+                day,
+                since,
+                tuple(assigned.get(code, ())),
+                tuple(overdue.get(code, ())),
+                tuple(withdrawn.get(code, ())),
             )
             if digest.empty and not self._policy.send_empty:
                 report.nothing_to_report.append(code)

@@ -252,8 +252,8 @@ class Routing:
         """Assignments of a department (with those below it) or of one user; ``limit=None``: all.
 
         ``overdue_on`` keeps only open assignments whose due date is before that
-        day; ``created_*`` and ``closed_*`` select those made, or completed,
-        returned or forwarded, in a period.
+        day; ``created_*`` and ``closed_*`` select those made, or ended (completed,
+        returned, forwarded or withdrawn), in a period.
         """
         wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
         with self._db.read() as conn:

@@ -100,6 +100,7 @@ def test_digest_content(
     assert "https://eprotocol.chania.gr/registrations/general/2026/1" in text
     html = body(kep, "html")
     assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "ακύρωση" not in text  # no section of ended work when none ended
 
     dioik_text = body(by_recipient[("dioik@chania.gr",)], "plain")
     assert "* 1/2026 " in dioik_text and "* 2/2026 " not in dioik_text  # not the KEP subtree
@@ -128,9 +129,10 @@ def test_a_confidential_subject_is_not_emailed(
         assert "Σηφάκη" not in text and "Καταγγελία" not in text
 
 
-def test_work_of_a_cancelled_registration_is_no_news(
+def test_work_of_a_cancelled_registration_is_said_to_have_ended(
     org: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
 ) -> None:
+    """Not as new work, nor overdue: apart, so that the department knows why it left its list."""
     clock.set(datetime(2026, 3, 4, 9, tzinfo=UTC))
     org.assign("general", 2026, 3, department="DIOIK.KEP", due=date(2026, 3, 5), by="clerk")
     clock.set(THURSDAY)
@@ -138,12 +140,30 @@ def test_work_of_a_cancelled_registration_is_no_news(
         org.assign("general", 2026, number, department="DIOIK.KEP", by="clerk")
     for number in (1, 3):
         org.cancel("general", 2026, number, reason="Διπλή", authorisation="Πράξη 1", by="clerk")
+    mistaken = org.register(
+        NewRegistration(direction="incoming", subject="Αίτηση"), by="clerk", route=["DIOIK"]
+    )
+    clock.set(THURSDAY + timedelta(days=1))  # on Friday: the digest of Monday says it
+    org.cancel(
+        "general",
+        2026,
+        mistaken.number,
+        reason="Εκ παραδρομής",
+        authorisation="Πράξη 2",
+        by="clerk",
+    )
     with digest_archive(config, sink, clock) as archive:
         assert archive.send_digests(FRIDAY).sent == ["DIOIK.KEP"]
-    ((_, message),) = sink.messages
-    new, overdue = body(message, "plain").split("Εκπρόθεσμες χρεώσεις")
+        assert archive.send_digests(FRIDAY + timedelta(days=3)).sent == ["DIOIK"]
+    (_, kep), (_, dioik) = sink.messages
+    new, overdue = body(kep, "plain").split("Εκπρόθεσμες χρεώσεις")
     assert "Νέες χρεώσεις από 05/03/2026: 1" in new and "* 2/2026 " in new
+    overdue, ended = overdue.split("Έληξαν με την ακύρωση της καταχώρισης")
     assert overdue.startswith(": 0")
+    assert ended.startswith(": 2") and "* 1/2026 " in ended and "* 3/2026 " in ended
+    assert "Έληξαν με την ακύρωση της καταχώρισης: 2" in body(kep, "html")
+    # A department whose only news is that its work ended is told so.
+    assert "Έληξαν με την ακύρωση της καταχώρισης: 1" in body(dioik, "plain")
 
 
 def test_raw_subject_is_encoded(
@@ -241,7 +261,8 @@ def test_quiet_departments_get_nothing_unless_asked(
             archive.change_user(username, {"department": "DIOIK"}, by="admin")
         archive.close_department("DIOIK.KEP", by="admin")
         later = archive.send_digests(FRIDAY + timedelta(days=3))
-        assert later.sent == ["DIOIK"] and "DIOIK.KEP" not in later.nothing_to_report
+        assert later.sent == ["DIOIK"] and later.closed == ["DIOIK.KEP"]
+        assert "DIOIK.KEP" not in later.nothing_to_report
 
 
 def test_no_mail_server_configured(org: Archive) -> None:
