@@ -17,6 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+from typing_extensions import Doc
 
 from eprotocol.api import auth, certificates, problems, routes, schemas
 from eprotocol.api.auth import (
@@ -41,7 +42,7 @@ from eprotocol.worker import Worker
 class HealthStatus:
     """Answer of the liveness probe."""
 
-    status: Annotated[str, schemas.about("Always `ok`.")]
+    status: Annotated[str, Doc("Always `ok`.")]
 
 
 @get("/health", sync_to_thread=False, tags=["health"])
@@ -57,17 +58,17 @@ class ReadyStatus:
     Neither of those takes the server out of service.
     """
 
-    status: Annotated[str, schemas.about("Always `ready` (a server not ready answers 503).")]
+    status: Annotated[str, Doc("Always `ready` (a server not ready answers 503).")]
     search_index: Annotated[
         str | None,
-        schemas.about(
+        Doc(
             "`ready`; `rebuilding` (searches may miss entries until it is rebuilt); "
             "`unavailable` (searches fail); null without an index."
         ),
     ]
     signing_certificate_days_left: Annotated[
         int | None,
-        schemas.about(
+        Doc(
             "Whole days until the organisation's signing certificate expires, negative once "
             "it has (nothing is signed then); null without a signing key."
         ),

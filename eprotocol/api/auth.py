@@ -21,9 +21,10 @@ from typing import Annotated, Any
 import jwt
 from litestar import Request, post
 from litestar.datastructures import State
+from typing_extensions import Doc
 
 from eprotocol.api.problems import problem_responses
-from eprotocol.api.schemas import RequestBody, about
+from eprotocol.api.schemas import RequestBody
 from eprotocol.archive import Archive
 from eprotocol.core.accounts import TOKEN_PREFIX
 from eprotocol.core.errors import Phrase, Throttled, Unauthenticated
@@ -122,17 +123,17 @@ class Throttle:
 class LoginRequest(RequestBody, frozen=True):
     """User name and password."""
 
-    username: Annotated[str, about("The user name.")]
-    password: Annotated[str, about("The password.")]
+    username: Annotated[str, Doc("The user name.")]
+    password: Annotated[str, Doc("The password.")]
 
 
 @dataclass(frozen=True, slots=True)
 class TokenResponse:
     """A bearer token and its lifetime in seconds."""
 
-    access_token: Annotated[str, about("Send it as `Authorization: Bearer <access_token>`.")]
-    token_type: Annotated[str, about("Always `bearer`.")]
-    expires_in: Annotated[int, about("Seconds until it expires; then log in again.")]
+    access_token: Annotated[str, Doc("Send it as `Authorization: Bearer <access_token>`.")]
+    token_type: Annotated[str, Doc("Always `bearer`.")]
+    expires_in: Annotated[int, Doc("Seconds until it expires; then log in again.")]
 
 
 def issue_token(user: User, secret_key: str, now: float) -> str:

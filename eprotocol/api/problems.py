@@ -17,8 +17,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from typing_extensions import Doc
 
-from eprotocol.api.schemas import about
 from eprotocol.core import errors
 from eprotocol.core.errors import Phrase
 
@@ -134,16 +134,16 @@ class Problem:
 
     type: Annotated[
         str,
-        about(
+        Doc(
             "What kind of problem: `https://eprotocol.gr/problems/<code>` (e.g. `.../not-found`, "
             "`.../invalid-input`), or `about:blank` for one of HTTP itself."
         ),
     ]
-    title: Annotated[str, about("The kind, in a few words.")]
-    status: Annotated[int, about("The HTTP status.")]
-    detail: Annotated[str, about("What was wrong with this request, in a sentence.")]
+    title: Annotated[str, Doc("The kind, in a few words.")]
+    status: Annotated[int, Doc("The HTTP status.")]
+    detail: Annotated[str, Doc("What was wrong with this request, in a sentence.")]
     field: Annotated[
-        str | None, about("The input at fault: a JSON field, a form part or a query parameter.")
+        str | None, Doc("The input at fault: a JSON field, a form part or a query parameter.")
     ] = None
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, get_type_hints
 
 import msgspec
 from litestar.openapi.spec import OpenAPI
-from litestar.params import KwargDefinition
+from typing_extensions import Doc
 
 from eprotocol.core.certificates import (
     CertificateTemplate,
@@ -40,86 +40,77 @@ from eprotocol.core.types import (
 )
 
 
-def about(text: str) -> KwargDefinition:
-    """A field's description for the OpenAPI document, given in the field's ``Annotated``."""
-    return KwargDefinition(description=text)
-
-
 @dataclass(frozen=True, slots=True)
 class SignatureOut:
     """A digital signature found in a PDF and how it validated."""
 
-    field: Annotated[str, about("The PDF's signature field that holds it.")]
-    signer: Annotated[str, about("Who signed, as the signer's certificate names them.")]
-    intact: Annotated[bool, about("The bytes it covers are unchanged since signing.")]
+    field: Annotated[str, Doc("The PDF's signature field that holds it.")]
+    signer: Annotated[str, Doc("Who signed, as the signer's certificate names them.")]
+    intact: Annotated[bool, Doc("The bytes it covers are unchanged since signing.")]
     valid: Annotated[
-        bool, about("The cryptography holds (the signature matches its certificate's key).")
+        bool, Doc("The cryptography holds (the signature matches its certificate's key).")
     ]
     trusted: Annotated[
         bool,
-        about(
+        Doc(
             "The signer's certificate leads to a trusted root: the organisation's own or a "
             "configured one."
         ),
     ]
-    ours: Annotated[bool, about("Made with the key this archive signs its documents with.")]
+    ours: Annotated[bool, Doc("Made with the key this archive signs its documents with.")]
     covers_whole_file: Annotated[
         bool,
-        about(
-            "False when something was added to the file after signing; `modification` says what."
-        ),
+        Doc("False when something was added to the file after signing; `modification` says what."),
     ]
     modification: Annotated[
         str,
-        about(
+        Doc(
             "What was added after signing: `none`, `lta_updates` (time stamps, validation data), "
             "`form_filling`, `annotations` or `other` (a change the signature does not allow)."
         ),
     ]
     signed_at: Annotated[
         datetime | None,
-        about(
-            "When it was signed, as the signature claims it (a time stamp's time if it has one)."
-        ),
+        Doc("When it was signed, as the signature claims it (a time stamp's time if it has one)."),
     ]
-    problem: Annotated[str | None, about("Why it does not hold or is not trusted, if so.")]
+    problem: Annotated[str | None, Doc("Why it does not hold or is not trusted, if so.")]
 
 
 @dataclass(frozen=True, slots=True)
 class FileOut:
     """A stored file of a registration; ``signatures`` as validated at intake."""
 
-    id: Annotated[int, about("The file's id, for `GET .../files/{file_id}`.")]
+    id: Annotated[int, Doc("The file's id, for `GET .../files/{file_id}`.")]
     filename: Annotated[
         str,
-        about(
+        Doc(
             "The name it was uploaded with, made safe (no folders, control or direction-override "
             "characters)."
         ),
     ]
     media_type: Annotated[
         str,
-        about("The type found in its bytes (never the client's header or the name's extension)."),
+        Doc("The type found in its bytes (never the client's header or the name's extension)."),
     ]
-    size: Annotated[int, about("Its size in bytes.")]
+    size: Annotated[int, Doc("Its size in bytes.")]
     sha256: Annotated[
         str,
-        about(
+        Doc(
             "SHA-256 of its bytes (hex): every download is checked against it and sends it as the "
             "`ETag`."
         ),
     ]
-    role: Annotated[FileRole, about("`main` (the document itself, a PDF) or `attachment`.")]
+    role: Annotated[FileRole, Doc("`main` (the document itself, a PDF) or `attachment`.")]
     warnings: Annotated[
         list[str],
-        about(
+        Doc(
             "Active content found in a PDF (JavaScript, actions run on opening, launch actions, "
             "embedded files); the file is stored unchanged."
         ),
     ]
     signatures: Annotated[
         list[SignatureOut],
-        about("The digital signatures in a PDF, as validated when it was registered."),
+        Doc("The digital signatures in a PDF, as validated when it was registered."),
     ]
 
 
@@ -128,38 +119,38 @@ class AssignmentOut:
     """A routing (χρέωση) of a registration to a department, and where it stands."""
 
     id: Annotated[
-        int, about("The assignment's id, for its workflow steps (`/api/v1/assignments/{id}/...`).")
+        int, Doc("The assignment's id, for its workflow steps (`/api/v1/assignments/{id}/...`).")
     ]
-    protocol_number: Annotated[str, about("The registration's protocol number, `123/2026`.")]
-    department: Annotated[str, about("The code of the department it is assigned to.")]
+    protocol_number: Annotated[str, Doc("The registration's protocol number, `123/2026`.")]
+    department: Annotated[str, Doc("The code of the department it is assigned to.")]
     assignee: Annotated[
         str | None,
-        about("The employee (user name) it is assigned to within the department, if one is."),
+        Doc("The employee (user name) it is assigned to within the department, if one is."),
     ]
-    purpose: Annotated[Purpose, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")]
+    purpose: Annotated[Purpose, Doc("`action` (προς ενέργεια) or `information` (κοινοποίηση).")]
     state: Annotated[
         AssignmentState,
-        about(
+        Doc(
             "`pending` until accepted, then `accepted`; it ends `completed`, `returned` (with a "
             "reason), `forwarded` (a new assignment carries it on) or `withdrawn` (the "
             "registration was cancelled)."
         ),
     ]
     due: Annotated[
-        date | None, about("The day the work is due, if one was set (the archive's calendar).")
+        date | None, Doc("The day the work is due, if one was set (the archive's calendar).")
     ]
-    note: Annotated[str | None, about("What the one who assigned it wrote for the department.")]
+    note: Annotated[str | None, Doc("What the one who assigned it wrote for the department.")]
     created_by: Annotated[
-        str, about("Who assigned it (user name), or `rule:{id}` for an automatic routing rule.")
+        str, Doc("Who assigned it (user name), or `rule:{id}` for an automatic routing rule.")
     ]
-    created_at: Annotated[datetime, about("When it was assigned.")]
-    accepted_at: Annotated[datetime | None, about("When the department accepted it.")]
+    created_at: Annotated[datetime, Doc("When it was assigned.")]
+    accepted_at: Annotated[datetime | None, Doc("When the department accepted it.")]
     closed_at: Annotated[
-        datetime | None, about("When it ended (completed, returned, forwarded or withdrawn).")
+        datetime | None, Doc("When it ended (completed, returned, forwarded or withdrawn).")
     ]
-    return_reason: Annotated[str | None, about("Why it was returned.")]
+    return_reason: Annotated[str | None, Doc("Why it was returned.")]
     forwarded_from: Annotated[
-        int | None, about("The id of the assignment this one was forwarded from.")
+        int | None, Doc("The id of the assignment this one was forwarded from.")
     ]
 
 
@@ -167,10 +158,10 @@ class AssignmentOut:
 class CancellationOut:
     """Why and on whose authority a registration was cancelled."""
 
-    reason: Annotated[str, about("Why the registration was cancelled.")]
-    authorisation: Annotated[str, about("The act that authorised it (a decision, a document).")]
-    cancelled_by: Annotated[str, about("Who cancelled it (user name).")]
-    cancelled_at: Annotated[datetime, about("When it was cancelled.")]
+    reason: Annotated[str, Doc("Why the registration was cancelled.")]
+    authorisation: Annotated[str, Doc("The act that authorised it (a decision, a document).")]
+    cancelled_by: Annotated[str, Doc("Who cancelled it (user name).")]
+    cancelled_at: Annotated[datetime, Doc("When it was cancelled.")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,73 +170,73 @@ class RegistrationOut:
 
     id: Annotated[
         int,
-        about("The registration's internal id (stable; the protocol number is what people use)."),
+        Doc("The registration's internal id (stable; the protocol number is what people use)."),
     ]
     book: Annotated[
         str,
-        about(
+        Doc(
             "The protocol book's code: `general`, or another the organisation keeps (e.g. "
             "`confidential`)."
         ),
     ]
-    year: Annotated[int, about("The year of its number (Europe/Athens).")]
+    year: Annotated[int, Doc("The year of its number (Europe/Athens).")]
     number: Annotated[
-        int, about("Its number in the book's year: from 1 on 1 January, gap-free, never reused.")
+        int, Doc("Its number in the book's year: from 1 on 1 January, gap-free, never reused.")
     ]
-    protocol_number: Annotated[str, about("Number and year, `123/2026`.")]
-    registered_at: Annotated[datetime, about("When it was registered (ISO 8601 with offset).")]
-    registered_by: Annotated[str, about("Who registered it (user name).")]
-    direction: Annotated[Direction, about("`incoming`, `outgoing` or `internal`.")]
-    subject: Annotated[str, about("The subject (θέμα).")]
-    sender: Annotated[str | None, about("Who sent it (an incoming document's correspondent).")]
+    protocol_number: Annotated[str, Doc("Number and year, `123/2026`.")]
+    registered_at: Annotated[datetime, Doc("When it was registered (ISO 8601 with offset).")]
+    registered_by: Annotated[str, Doc("Who registered it (user name).")]
+    direction: Annotated[Direction, Doc("`incoming`, `outgoing` or `internal`.")]
+    subject: Annotated[str, Doc("The subject (θέμα).")]
+    sender: Annotated[str | None, Doc("Who sent it (an incoming document's correspondent).")]
     recipients: Annotated[
-        list[str], about("Who it is addressed to (an outgoing document's correspondents).")
+        list[str], Doc("Who it is addressed to (an outgoing document's correspondents).")
     ]
     sender_reference: Annotated[
-        str | None, about("The sender's own protocol number of the document.")
+        str | None, Doc("The sender's own protocol number of the document.")
     ]
-    sender_date: Annotated[date | None, about("The date the sender gave the document.")]
+    sender_date: Annotated[date | None, Doc("The date the sender gave the document.")]
     channel: Annotated[
-        Channel | None, about("How it arrived or left (in person, post, email, ...), if recorded.")
+        Channel | None, Doc("How it arrived or left (in person, post, email, ...), if recorded.")
     ]
     classification_code: Annotated[
         str | None,
-        about(
+        Doc(
             "Its heading of the filing plan (`GET /api/v1/classifications`), which sets how long "
             "it is kept."
         ),
     ]
     confidential: Annotated[
         bool,
-        about(
+        Doc(
             "Only who registered it, the departments it is assigned to and those allowed to "
             "read confidential entries may see it; to others it does not exist (404)."
         ),
     ]
     status: Annotated[
-        Status, about("`active`, or `cancelled` (it stays readable; see `cancellation`).")
+        Status, Doc("`active`, or `cancelled` (it stays readable; see `cancellation`).")
     ]
     related: Annotated[
-        list[str], about("Registrations this one answers or follows, as `book:number/year`.")
+        list[str], Doc("Registrations this one answers or follows, as `book:number/year`.")
     ]
     referenced_by: Annotated[
         list[str],
-        about(
+        Doc(
             "Later registrations that name this one as related (its replies, follow-ups), as "
             "`book:number/year`."
         ),
     ]
-    files: Annotated[list[FileOut], about("Its stored files, the main document first.")]
+    files: Annotated[list[FileOut], Doc("Its stored files, the main document first.")]
     assignments: Annotated[
-        list[AssignmentOut], about("Its routings (χρεώσεις) to departments, oldest first.")
+        list[AssignmentOut], Doc("Its routings (χρεώσεις) to departments, oldest first.")
     ]
     cancellation: Annotated[
         CancellationOut | None,
-        about("Why, on whose authority, by whom and when it was cancelled; null while active."),
+        Doc("Why, on whose authority, by whom and when it was cancelled; null while active."),
     ]
     verification_code: Annotated[
         str | None,
-        about(
+        Doc(
             "The code anyone can check the document with at `/verify/{code}`, for a document the "
             "archive sealed or issued."
         ),
@@ -256,10 +247,8 @@ class RegistrationOut:
 class RegistrationPage:
     """One page of registrations, newest first; ``next_cursor`` fetches the next."""
 
-    items: Annotated[list[RegistrationOut], about("The registrations of this page, newest first.")]
-    next_cursor: Annotated[
-        str | None, about("Pass as `cursor` for the next page; null on the last.")
-    ]
+    items: Annotated[list[RegistrationOut], Doc("The registrations of this page, newest first.")]
+    next_cursor: Annotated[str | None, Doc("Pass as `cursor` for the next page; null on the last.")]
 
 
 class RequestBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -283,21 +272,32 @@ def close_request_bodies(openapi: OpenAPI) -> None:
 
 
 def describe_shapes(openapi: OpenAPI, modules: Iterable[ModuleType]) -> None:
-    """Give each shape of the document its class's docstring, which Litestar leaves out.
+    """Give each shape of the document its class's docstring, and each field its ``Doc``.
 
+    Litestar leaves both out. Fields are described as ``Annotated[str, Doc("...")]``
+    (PEP 727) and set here, on the field: Litestar's own descriptions of fields (through
+    ``KwargDefinition``) are written onto a referenced shape itself, so the description of
+    a field whose type is another shape or an enumeration would replace that shape's own.
     The classes are looked up by the shapes' names in ``modules``, where they are defined.
     """
     for name, schema in (openapi.components.schemas or {}).items():
         shape = next((vars(m)[name] for m in modules if name in vars(m)), None)
-        if schema.description is None and isinstance(shape, type) and shape.__doc__:
+        if not isinstance(shape, type):
+            continue
+        if schema.description is None and shape.__doc__:
             schema.description = inspect.cleandoc(shape.__doc__)
+        hints = get_type_hints(shape, include_extras=True)
+        for field, value in (schema.properties or {}).items():
+            docs = [m for m in getattr(hints.get(field), "__metadata__", ()) if isinstance(m, Doc)]
+            if docs:
+                value.description = docs[0].documentation
 
 
 class RouteIn(RequestBody, frozen=True):
     """A department to route a new registration to, as it is registered."""
 
-    department: Annotated[str, about("The department's code.")]
-    purpose: Annotated[str, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
+    department: Annotated[str, Doc("The department's code.")]
+    purpose: Annotated[str, Doc("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
         "action"
     )
 
@@ -331,23 +331,23 @@ class CorrectionRequest(RequestBody, frozen=True):
 
     changes: Annotated[
         dict[str, str | list[str] | bool | None],
-        about(
+        Doc(
             "The fields to correct and their new values: direction, subject, sender, "
             "recipients, sender_reference, sender_date, channel, classification_code, "
             "confidential, related (the whole new list). System fields (book, number, year, "
             "registration time, files, who registered) cannot be changed."
         ),
     ]
-    reason: Annotated[str, about("Why they are corrected (kept with the old values).")]
+    reason: Annotated[str, Doc("Why they are corrected (kept with the old values).")]
 
 
 class CertificateRequest(RequestBody, frozen=True):
     """Which certificate to issue, and its field values."""
 
-    template: Annotated[str, about("The template's code (`GET /api/v1/certificates/templates`).")]
+    template: Annotated[str, Doc("The template's code (`GET /api/v1/certificates/templates`).")]
     fields: Annotated[
         dict[str, str],
-        about("The template's field values by name; dates as `31/12/2026` or `2026-12-31`."),
+        Doc("The template's field values by name; dates as `31/12/2026` or `2026-12-31`."),
     ]
 
 
@@ -355,39 +355,39 @@ class CertificateRequest(RequestBody, frozen=True):
 class CertificateOut:
     """An issued certificate: where to verify it and where to download the signed PDF."""
 
-    protocol_number: Annotated[str, about("The certificate's protocol number, `123/2026`.")]
-    verification_code: Annotated[str, about("The code printed on it (with its QR code).")]
-    verify_url: Annotated[str, about("The public page where anyone can check it.")]
-    download_url: Annotated[str, about("Where the signed PDF is downloaded (with the login).")]
-    registration: Annotated[RegistrationOut, about("The outgoing registration it was issued as.")]
+    protocol_number: Annotated[str, Doc("The certificate's protocol number, `123/2026`.")]
+    verification_code: Annotated[str, Doc("The code printed on it (with its QR code).")]
+    verify_url: Annotated[str, Doc("The public page where anyone can check it.")]
+    download_url: Annotated[str, Doc("Where the signed PDF is downloaded (with the login).")]
+    registration: Annotated[RegistrationOut, Doc("The outgoing registration it was issued as.")]
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateFieldOut:
     """A field a certificate template asks for."""
 
-    name: Annotated[str, about("The name to send it under in `fields`.")]
-    label: Annotated[str, about("Its label, in Greek, for a form.")]
+    name: Annotated[str, Doc("The name to send it under in `fields`.")]
+    label: Annotated[str, Doc("Its label, in Greek, for a form.")]
     kind: Annotated[
         str,
-        about(
+        Doc(
             "How it is checked: `text`, `long_text`, `date`, `afm` (tax number, with its check "
             "digit) or `amka` (social security number)."
         ),
     ]
-    required: Annotated[bool, about("Whether it must be given.")]
-    max_length: Annotated[int, about("The most characters it takes.")]
-    default: Annotated[str | None, about("Its value when not given, if it has one.")]
+    required: Annotated[bool, Doc("Whether it must be given.")]
+    max_length: Annotated[int, Doc("The most characters it takes.")]
+    default: Annotated[str | None, Doc("Its value when not given, if it has one.")]
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateOut:
     """A certificate template."""
 
-    code: Annotated[str, about("The code to issue it by (`template` of the request).")]
-    title: Annotated[str, about("The certificate's title, in Greek.")]
+    code: Annotated[str, Doc("The code to issue it by (`template` of the request).")]
+    title: Annotated[str, Doc("The certificate's title, in Greek.")]
     fields: Annotated[
-        list[TemplateFieldOut], about("The values it asks for, in the order a form shows them.")
+        list[TemplateFieldOut], Doc("The values it asks for, in the order a form shows them.")
     ]
 
 
@@ -401,15 +401,15 @@ class ClassificationOut:
     """
 
     code: Annotated[
-        str, about("The heading's code, as a registration's `classification_code` gives it.")
+        str, Doc("The heading's code, as a registration's `classification_code` gives it.")
     ]
-    title: Annotated[str, about("The heading's title, in Greek.")]
+    title: Annotated[str, Doc("The heading's title, in Greek.")]
     retention_years: Annotated[
-        int, about("How many years its documents are kept from their registration.")
+        int, Doc("How many years its documents are kept from their registration.")
     ]
     disposal: Annotated[
         Disposal,
-        about(
+        Doc(
             "What happens to them then: `destroy`, `transfer` (to the General State Archives) or "
             "`review`."
         ),
@@ -427,21 +427,21 @@ class VerificationOut:
 
     status: Annotated[
         VerificationStatus,
-        about(
+        Doc(
             "`valid`, `cancelled` (the registration was cancelled) or `unknown` (no document we "
             "issued has this code)."
         ),
     ]
-    verification_code: Annotated[str | None, about("The code, as printed on the document.")]
-    protocol_number: Annotated[str | None, about("The document's protocol number, `123/2026`.")]
-    registered_at: Annotated[datetime | None, about("When it was registered.")]
-    title: Annotated[str | None, about("The document's title (never the citizen's data).")]
-    issuer: Annotated[str | None, about("The organisation that issued it.")]
+    verification_code: Annotated[str | None, Doc("The code, as printed on the document.")]
+    protocol_number: Annotated[str | None, Doc("The document's protocol number, `123/2026`.")]
+    registered_at: Annotated[datetime | None, Doc("When it was registered.")]
+    title: Annotated[str | None, Doc("The document's title (never the citizen's data).")]
+    issuer: Annotated[str | None, Doc("The organisation that issued it.")]
     sha256: Annotated[
         str | None,
-        about("SHA-256 of the issued PDF: a copy with another digest is not the document issued."),
+        Doc("SHA-256 of the issued PDF: a copy with another digest is not the document issued."),
     ]
-    cancelled_at: Annotated[datetime | None, about("When it was cancelled, if it was.")]
+    cancelled_at: Annotated[datetime | None, Doc("When it was cancelled, if it was.")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,77 +450,77 @@ class PdfVerificationOut:
 
     authentic: Annotated[
         bool,
-        about(
+        Doc(
             "True only for an unchanged copy of a document we issued whose signature is intact and "
             "ours."
         ),
     ]
-    identical: Annotated[bool, about("The file is byte for byte the document issued.")]
+    identical: Annotated[bool, Doc("The file is byte for byte the document issued.")]
     document: Annotated[
         VerificationOut,
-        about(
+        Doc(
             "The issued document the file is, or was made from, if one is recognised; its `status` "
             "says whether it is still valid."
         ),
     ]
     signatures: Annotated[
-        list[SignatureOut], about("The digital signatures in the file and how they validated.")
+        list[SignatureOut], Doc("The digital signatures in the file and how they validated.")
     ]
-    reasons: Annotated[list[str], about("Why it is not authentic, in Greek.")]
+    reasons: Annotated[list[str], Doc("Why it is not authentic, in Greek.")]
 
 
 @dataclass(frozen=True, slots=True)
 class DailyRegisterOut:
     """A stored daily register; ``unchanged`` is false if the day's records changed since."""
 
-    day: Annotated[date, about("The day it covers (the archive's calendar).")]
+    day: Annotated[date, Doc("The day it covers (the archive's calendar).")]
     entries: Annotated[
-        int, about("How many registrations, cancellations and corrections of the day it lists.")
+        int, Doc("How many registrations, cancellations and corrections of the day it lists.")
     ]
-    audit_head: Annotated[str, about("The hash of the audit chain's last event when it was made.")]
-    json_sha256: Annotated[str, about("SHA-256 of its JSON form, as stored.")]
-    pdf_sha256: Annotated[str, about("SHA-256 of its signed PDF, as stored.")]
-    created_at: Annotated[datetime, about("When it was made and signed.")]
+    audit_head: Annotated[str, Doc("The hash of the audit chain's last event when it was made.")]
+    json_sha256: Annotated[str, Doc("SHA-256 of its JSON form, as stored.")]
+    pdf_sha256: Annotated[str, Doc("SHA-256 of its signed PDF, as stored.")]
+    created_at: Annotated[datetime, Doc("When it was made and signed.")]
     unchanged: Annotated[
-        bool, about("False if the day's records changed after it was made (then make it again).")
+        bool, Doc("False if the day's records changed after it was made (then make it again).")
     ]
 
 
 class CancelRequest(RequestBody, frozen=True):
     """Why a registration is cancelled and on whose authority (a decision, a document)."""
 
-    reason: Annotated[str, about("Why the registration is cancelled.")]
-    authorisation: Annotated[str, about("The act that authorises it (a decision, a document).")]
+    reason: Annotated[str, Doc("Why the registration is cancelled.")]
+    authorisation: Annotated[str, Doc("The act that authorises it (a decision, a document).")]
 
 
 class AssignRequest(RequestBody, frozen=True):
     """Route a registration to a department."""
 
-    department: Annotated[str, about("The department's code.")]
-    purpose: Annotated[str, about("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
+    department: Annotated[str, Doc("The department's code.")]
+    purpose: Annotated[str, Doc("`action` (προς ενέργεια) or `information` (κοινοποίηση).")] = (
         "action"
     )
     assignee: Annotated[
-        str | None, about("An employee of the department (user name) to assign it to, if any.")
+        str | None, Doc("An employee of the department (user name) to assign it to, if any.")
     ] = None
-    due: Annotated[date | None, about("The day it is due, if any.")] = None
-    note: Annotated[str | None, about("A note for the department.")] = None
+    due: Annotated[date | None, Doc("The day it is due, if any.")] = None
+    note: Annotated[str | None, Doc("A note for the department.")] = None
 
 
 class ReturnRequest(RequestBody, frozen=True):
     """Why an assignment is sent back."""
 
-    reason: Annotated[str, about("Why it is sent back.")]
+    reason: Annotated[str, Doc("Why it is sent back.")]
 
 
 class ForwardRequest(RequestBody, frozen=True):
     """Where an assignment goes next."""
 
-    department: Annotated[str, about("The code of the department it goes to.")]
-    assignee: Annotated[
-        str | None, about("An employee of that department (user name), if any.")
-    ] = None
-    note: Annotated[str | None, about("A note for that department.")] = None
+    department: Annotated[str, Doc("The code of the department it goes to.")]
+    assignee: Annotated[str | None, Doc("An employee of that department (user name), if any.")] = (
+        None
+    )
+    note: Annotated[str | None, Doc("A note for that department.")] = None
 
 
 class CompleteRequest(RequestBody, frozen=True):
@@ -528,7 +528,7 @@ class CompleteRequest(RequestBody, frozen=True):
 
     reply: Annotated[
         str | None,
-        about("The registration (`123/2026`) the work produced, e.g. the outgoing answer."),
+        Doc("The registration (`123/2026`) the work produced, e.g. the outgoing answer."),
     ] = None
 
 
@@ -536,22 +536,22 @@ class CompleteRequest(RequestBody, frozen=True):
 class InboxItem:
     """An assignment with the subject of its registration."""
 
-    assignment: Annotated[AssignmentOut, about("The assignment.")]
-    subject: Annotated[str, about("Its registration's subject.")]
+    assignment: Annotated[AssignmentOut, Doc("The assignment.")]
+    subject: Annotated[str, Doc("Its registration's subject.")]
 
 
 @dataclass(frozen=True, slots=True)
 class SearchHitOut:
     """A registration found; ``highlights`` is HTML with the matched words in ``<mark>``."""
 
-    protocol_number: Annotated[str, about("Number and year, `123/2026`.")]
-    book: Annotated[str, about("The protocol book's code.")]
-    year: Annotated[int, about("The year of its number.")]
-    number: Annotated[int, about("Its number in the book's year.")]
-    subject: Annotated[str, about("The subject.")]
-    score: Annotated[float, about("How well it matches (higher is better; hits come best first).")]
+    protocol_number: Annotated[str, Doc("Number and year, `123/2026`.")]
+    book: Annotated[str, Doc("The protocol book's code.")]
+    year: Annotated[int, Doc("The year of its number.")]
+    number: Annotated[int, Doc("Its number in the book's year.")]
+    subject: Annotated[str, Doc("The subject.")]
+    score: Annotated[float, Doc("How well it matches (higher is better; hits come best first).")]
     highlights: Annotated[
-        str, about("The subject as HTML (escaped) with the matched words in `<mark>`.")
+        str, Doc("The subject as HTML (escaped) with the matched words in `<mark>`.")
     ]
 
 
@@ -563,18 +563,18 @@ class SearchOut:
     it was lost, say): registrations not yet rebuilt into it are not found.
     """
 
-    total: Annotated[int, about("How many registrations match, of those the caller may see.")]
-    hits: Annotated[list[SearchHitOut], about("One page of them, best first.")]
+    total: Annotated[int, Doc("How many registrations match, of those the caller may see.")]
+    hits: Annotated[list[SearchHitOut], Doc("One page of them, best first.")]
     facets: Annotated[
         dict[str, dict[str, int]],
-        about(
+        Doc(
             "Counts of all the matches by `year`, `direction`, `departments` (assigned to) and "
             "`classification` (heading), each by value."
         ),
     ]
     complete: Annotated[
         bool,
-        about(
+        Doc(
             "False while the index is being rebuilt from empty: registrations not yet in it are "
             "not found."
         ),
@@ -585,26 +585,26 @@ class SearchOut:
 class AuditEventOut:
     """One event of the audit trail with its place in the hash chain."""
 
-    seq: Annotated[int, about("Its place in the chain, from 1.")]
-    occurred_at: Annotated[datetime, about("When it happened.")]
+    seq: Annotated[int, Doc("Its place in the chain, from 1.")]
+    occurred_at: Annotated[datetime, Doc("When it happened.")]
     actor: Annotated[
-        str, about("Who did it: a user name, `system` (the server's own jobs) or `rule:{id}`.")
+        str, Doc("Who did it: a user name, `system` (the server's own jobs) or `rule:{id}`.")
     ]
     action: Annotated[
-        str, about("What was done, e.g. `registration.created`, `assignment.accepted`.")
+        str, Doc("What was done, e.g. `registration.created`, `assignment.accepted`.")
     ]
     target: Annotated[
         str,
-        about(
+        Doc(
             "What it was done to: `book:number/year` for a registration, `assignment:{id}`, a user "
             "name, a department code."
         ),
     ]
-    details: Annotated[dict[str, object], about("The values that changed or were recorded.")]
-    prev_hash: Annotated[str, about("The `hash` of the event before it.")]
+    details: Annotated[dict[str, object], Doc("The values that changed or were recorded.")]
+    prev_hash: Annotated[str, Doc("The `hash` of the event before it.")]
     hash: Annotated[
         str,
-        about(
+        Doc(
             "SHA-256 over this event and `prev_hash`: a changed or removed event breaks the chain."
         ),
     ]
@@ -615,12 +615,12 @@ class ChainOut:
     """The outcome of recomputing the audit hash chain."""
 
     ok: Annotated[
-        bool, about("True if every event's hash is as recomputed and each follows the one before.")
+        bool, Doc("True if every event's hash is as recomputed and each follows the one before.")
     ]
-    events_checked: Annotated[int, about("How many events were recomputed.")]
-    head_hash: Annotated[str, about("The hash of the last event.")]
-    first_bad_seq: Annotated[int | None, about("The first event that does not hold, if any.")]
-    problem: Annotated[str | None, about("What is wrong with it.")]
+    events_checked: Annotated[int, Doc("How many events were recomputed.")]
+    head_hash: Annotated[str, Doc("The hash of the last event.")]
+    first_bad_seq: Annotated[int | None, Doc("The first event that does not hold, if any.")]
+    problem: Annotated[str | None, Doc("What is wrong with it.")]
 
 
 def assignment_out(a: Assignment) -> AssignmentOut:

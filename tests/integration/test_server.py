@@ -78,6 +78,9 @@ def test_health_ready_and_openapi(server: str) -> None:
         if not value.get("description")
     ]
     assert undescribed == []
+    # A field's description stays on the field: a shape or enumeration it names keeps its own.
+    assert shapes["VerificationOut"]["description"].startswith("Public facts about a sealed")
+    assert shapes["Status"]["description"].startswith("Whether a registration stands")
     assert [o["summary"] for o in operations if " " not in o["summary"]] == [
         "Health",
         "Ready",
