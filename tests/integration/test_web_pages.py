@@ -1349,6 +1349,8 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
     # The committee decides on the list: it is recorded, and the next list starts after it.
     admin.goto(f"{site.base}/admin/disposal?on={site.year + 11}-01-01")
     expect(admin.get_by_role("cell", name="Καμία απόφαση ακόμη.")).to_be_visible()
+    other = admin.context.new_page()  # another administrator's, open on the same list
+    other.goto(admin.url)
     shown = admin.get_by_role("region", name="Εκκαθάριση αρχείου").locator("tbody tr")
     counts = [int(n.split()[0]) for n in shown.locator("td:nth-child(4)").all_inner_texts()]
     admin.locator("#reference").fill(f"Πρακτικό 1/{site.year + 11}")
@@ -1365,16 +1367,24 @@ def test_the_filing_plan_is_loaded_and_grown_on_the_administration_page(
         ]
     )
     inspect(admin, "admin-disposal-decided")
-    admin.goto(f"{site.base}/admin/disposal?on={site.year + 11}-01-01")  # the same list again
-    admin.locator("#reference").fill(f"Πρακτικό 2/{site.year + 11}")
-    admin.get_by_role("button", name="Καταχώριση της απόφασης").click()
-    expect(admin.get_by_role("alert")).to_have_text(
+    other.locator("#reference").fill(f"Πρακτικό 2/{site.year + 11}")  # the same list, later
+    other.get_by_role("button", name="Καταχώριση της απόφασης").click()
+    expect(other.get_by_role("alert")).to_have_text(
         f"Η απόφαση «Πρακτικό 1/{site.year + 11}» της επιτροπής καλύπτει έως τις "
         f"01/01/{site.year + 11}: ο νέος κατάλογος αρχίζει στις 02/01/{site.year + 11}."
     )
-    expect(admin.locator("#reference")).to_have_value(f"Πρακτικό 2/{site.year + 11}")
-    admin.get_by_test_id("next-list").click()
-    expect(admin.locator("#since")).to_have_value(f"{site.year + 11}-01-02")
+    expect(other.locator("#reference")).to_have_value(f"Πρακτικό 2/{site.year + 11}")
+    other.get_by_test_id("next-list").click()
+    expect(other.locator("#since")).to_have_value(f"{site.year + 11}-01-02")
+    # A list the committee has decided on, looked at again, says so and offers no decision.
+    admin.goto(f"{site.base}/admin/disposal?on={site.year + 11}-01-01")
+    expect(admin.get_by_test_id("not-the-next-list")).to_have_text(
+        f"Αυτός ο κατάλογος αρχίζει πριν από το τέλος της απόφασης «Πρακτικό 1/{site.year + 11}» "
+        f"(01/01/{site.year + 11}): όσα έληξαν ως τότε τα έχει ήδη κρίνει η επιτροπή. "
+        "Νέα απόφαση καταχωρίζεται για τον επόμενο κατάλογο."
+    )
+    expect(admin.get_by_role("button", name="Καταχώριση της απόφασης")).to_have_count(0)
+    inspect(admin, "admin-disposal-already-decided")
     # In English the plan's code is a code (the Greek word also means a password).
     admin.goto(f"{site.base}/admin?lang=en")
     expect(admin.locator("#plan thead")).to_have_text(

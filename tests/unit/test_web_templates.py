@@ -13,6 +13,7 @@ from eprotocol.api.web import charts
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
 from eprotocol.api.web.pages import DUE_DATE
 from eprotocol.api.web.rendering import form_day, template_engine
+from eprotocol.core.disposal import DisposalDecision, DisposalGroup
 from eprotocol.core.errors import InvalidInput
 from eprotocol.core.routing import InboxEntry, WorkList
 from eprotocol.core.search import SearchResult
@@ -397,3 +398,50 @@ def test_a_form_s_date_field_is_a_date_or_nothing() -> None:
     with pytest.raises(InvalidInput, match="the due date is not a date") as refused:
         form_day(form, "on", DUE_DATE())
     assert refused.value.field == "on"
+
+
+def _disposal_page(since: date | None) -> str:
+    """The disposal page on one group, after a decision on the list up to 31/12/2036."""
+    group = DisposalGroup(
+        "general", 2026, None, Disposal.REVIEW, 3, 0, 3, 3000, datetime(2036, 6, 1, tzinfo=UTC)
+    )
+    decision = DisposalDecision(
+        1,
+        "Πρακτικό 1/2037",
+        date(2037, 1, 10),
+        None,
+        date(2036, 12, 31),
+        (),
+        "admin",
+        datetime(2037, 1, 10, tzinfo=UTC),
+    )
+    return _render(
+        "admin_disposal.html",
+        refused=None,
+        default_book="general",
+        on=date(2037, 3, 1),
+        since=since,
+        groups=[group],
+        decisions=[decision],
+        next_since=date(2037, 1, 1),
+        today=date(2037, 3, 1),
+        people={},
+    )
+
+
+@pytest.mark.parametrize(
+    ("since", "said"),
+    [
+        (None, "αρχίζει πριν από το τέλος της απόφασης «Πρακτικό 1/2037» (31/12/2036)"),
+        (date(2036, 6, 1), "αρχίζει πριν από το τέλος της απόφασης «Πρακτικό 1/2037»"),
+        (date(2037, 2, 1), "αφήνει εκτός όσα έληξαν από 01/01/2037."),
+        (date(2037, 1, 1), None),
+    ],
+)
+def test_only_the_list_after_the_last_decision_offers_to_record_one(
+    since: date | None, said: str | None
+) -> None:
+    shown = _disposal_page(since)
+    assert ("Καταχώριση της απόφασης" in shown) is (said is None)
+    if said is not None:
+        assert said in shown and "Νέα απόφαση καταχωρίζεται για τον επόμενο κατάλογο." in shown

@@ -476,6 +476,10 @@ ENGLISH: dict[str, str] = {
     "Κατάλογος": "List",
     "ομάδες": "groups",
     "Καμία απόφαση ακόμη.": "No decision yet.",
+    "Αυτός ο κατάλογος αρχίζει πριν από το τέλος της απόφασης": "This list starts before the end of the decision",
+    "όσα έληξαν ως τότε τα έχει ήδη κρίνει η επιτροπή.": "what ended until then the committee has already decided on.",
+    "Αυτός ο κατάλογος αφήνει εκτός όσα έληξαν από": "This list leaves out what ended from",
+    "Νέα απόφαση καταχωρίζεται για τον επόμενο κατάλογο.": "A new decision is recorded on the next list.",
 }
 
 
