@@ -239,7 +239,7 @@ class DigestSender:
                 continue
             message_id = f"<digest-{day.isoformat()}-{department_id}@eprotocol>"
             error = self._deliver(composer.compose(digest, message_id=message_id))
-            self._record(department_id, day, message_id, error)
+            self._record(department_id, day, message_id, error, tried=department_id in done)
             if error is None:
                 report.sent.append(code)
             else:
@@ -260,7 +260,10 @@ class DigestSender:
                 return None
         return error
 
-    def _record(self, department_id: int, day: date, message_id: str, error: str | None) -> None:
+    def _record(
+        self, department_id: int, day: date, message_id: str, error: str | None, *, tried: bool
+    ) -> None:
+        """Record the delivery of a department's digest; ``tried``: an earlier run failed it."""
         values = {
             "state": "failed" if error else "sent",
             "message_id": message_id,
@@ -271,13 +274,14 @@ class DigestSender:
             DIGEST_DELIVERY.c.digest_date == day
         )
         with self._db.write() as conn:
-            attempts = conn.execute(sa.select(DIGEST_DELIVERY.c.attempts).where(key)).scalar()
-            if attempts is None:
+            if tried:
                 conn.execute(
-                    sa.insert(DIGEST_DELIVERY),
-                    {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
+                    sa.update(DIGEST_DELIVERY)
+                    .where(key)
+                    .values(attempts=DIGEST_DELIVERY.c.attempts + 1, **values)
                 )
             else:
                 conn.execute(
-                    sa.update(DIGEST_DELIVERY).where(key).values(attempts=attempts + 1, **values)
+                    sa.insert(DIGEST_DELIVERY),
+                    {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
                 )

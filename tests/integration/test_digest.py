@@ -16,10 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from eprotocol import Archive, ArchiveConfig, MailUnavailable, NewRegistration
 from eprotocol.config import DigestPolicy, SmtpConfig
 from eprotocol.core.digest import previous_working_day
+from eprotocol.core.models import DIGEST_DELIVERY
 from eprotocol.core.ports import Mail
 from eprotocol.mail import SmtpMailer
 from eprotocol.worker import Worker
@@ -223,6 +225,19 @@ def test_smtp_down_is_retried_reported_and_resumed(
         report = archive.send_digests(FRIDAY)
     assert report.sent == ["DIOIK", "DIOIK.KEP"]
     assert len(sink.messages) == 2
+    engine = sa.create_engine(config.database_url)
+    try:
+        with engine.connect() as conn:
+            deliveries = conn.execute(
+                sa.select(
+                    DIGEST_DELIVERY.c.state,
+                    DIGEST_DELIVERY.c.attempts,
+                    DIGEST_DELIVERY.c.last_error,
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert deliveries == [("sent", 2, None)] * 2  # one row each, counting both runs
 
 
 def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: MailSink) -> None:
