@@ -981,6 +981,29 @@ class Archive:
             closed_to=closed_to,
         )
 
+    def ended_by_cancellation(self, user: User, *, days_back: int = 7) -> tuple[InboxEntry, ...]:
+        """Work of ``user``, and of their department, ended lately with its entry's cancellation.
+
+        It left their lists without a step of theirs; the inbox says so for ``days_back``
+        days (from midnight, today included), the latest first.
+        """
+        since = days.midnight(self.today() - timedelta(days=days_back - 1), self._tz)
+        ended = [AssignmentState.WITHDRAWN]
+        mine = self._routing.inbox(assignee=user.username, states=ended, closed_from=since)
+        theirs = (
+            self._routing.inbox(department=user.department, states=ended, closed_from=since)
+            if user.department
+            else ()
+        )
+        found = {e.assignment.id: e for e in (*mine, *theirs)}
+        return tuple(
+            sorted(
+                found.values(),
+                key=lambda e: (e.assignment.closed_at or since, e.assignment.id),
+                reverse=True,
+            )
+        )
+
     def open_work(
         self,
         *,

@@ -322,6 +322,24 @@ def test_cancelling_a_registration_ends_its_open_work(
         pending.id
     )
 
+    # For a week their inboxes say that it ended, and why: it was no step of theirs.
+    def ended() -> dict[str, list[int]]:
+        return {
+            who: [e.assignment.id for e in org.ended_by_cancellation(org.user(who))]
+            for who in ("kostas", "maria", "head.dioik", "clerk")
+        }
+
+    assert ended() == {
+        "kostas": [accepted.id],
+        "maria": [pending.id],
+        "head.dioik": [pending.id],  # a department below his
+        "clerk": [],
+    }
+    clock.set(datetime(2026, 3, 11, 21, tzinfo=UTC))  # the 7th day, in Athens' calendar
+    assert ended()["kostas"] == [accepted.id]
+    clock.set(datetime(2026, 3, 11, 22, tzinfo=UTC))  # the 8th day, midnight in Athens
+    assert not any(ended().values())
+
 
 def test_inboxes_and_overdue(org: Archive, clock: FixedClock) -> None:
     a1 = org.assign("general", YEAR, 1, department="DIOIK.KEP", due=date(2026, 3, 1), by="clerk")

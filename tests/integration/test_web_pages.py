@@ -927,6 +927,36 @@ def test_an_automatic_rule_is_named_where_it_routed(site: Site, browser: Browser
     admin.context.close()
 
 
+def test_work_ended_by_a_cancellation_is_said_in_the_inbox(site: Site, browser: Browser) -> None:
+    """It left the employee's list without a step of theirs: the inbox says why, for a week."""
+    env = clean_env()
+    for command in (
+        ("department", "add", "PRASINO", "Τμήμα Πρασίνου"),
+        ("user", "add", "eleni", "Ελένη Μ.", "--department", "PRASINO", "--role", "staff"),
+        ("user", "password", "eleni", "--password", PASSWORD),
+        ("register", "--direction", "incoming", "--subject", "Κοπή δέντρου", "--assign", "PRASINO"),
+    ):
+        done = run_cli(*command, env=env, cwd=site.root)
+        assert done.returncode == 0, done.stderr
+    number = done.stdout.strip()
+    cancelled = run_cli(
+        "cancel", number, "--reason", "Διπλή καταχώριση", "--authorisation", "Απόφαση 3",
+        env=env, cwd=site.root,
+    )  # fmt: skip
+    assert cancelled.returncode == 0, cancelled.stderr
+    page = browser.new_context(locale="el-GR").new_page()
+    log_in(page, site.base, "eleni")
+    expect(page.locator("section[aria-labelledby=dept]")).to_contain_text(
+        "Το τμήμα δεν έχει ανοιχτές χρεώσεις."
+    )
+    ended = page.get_by_role("region", name=re.compile("Έληξαν με την ακύρωση της καταχώρισης"))
+    expect(ended.locator("tbody tr td")).to_have_text(
+        [number, "Κοπή δέντρου", "Τμήμα Πρασίνου (PRASINO)", re.compile(r" · Διαχειριστής$")]
+    )
+    inspect(page, "inbox-ended-by-cancellation")
+    page.context.close()
+
+
 def test_a_reply_is_registered_from_the_entry_it_answers(site: Site, browser: Browser) -> None:
     """«Καταχώριση απάντησης»: outgoing, related to the entry, addressed to its sender."""
     env = clean_env()

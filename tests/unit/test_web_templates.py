@@ -92,6 +92,7 @@ def _inbox(**context: object) -> str:
         "away": frozenset(),
         "workable": frozenset(),
         "returned": nothing,
+        "ended": (),
     }
     return _render("inbox.html", **(page | context))
 
@@ -445,3 +446,18 @@ def test_only_the_list_after_the_last_decision_offers_to_record_one(
     assert ("Καταχώριση της απόφασης" in shown) is (said is None)
     if said is not None:
         assert said in shown and "Νέα απόφαση καταχωρίζεται για τον επόμενο κατάλογο." in shown
+
+
+def test_work_ended_by_a_cancellation_is_listed_only_when_there_is_some() -> None:
+    assert "ended" not in _inbox()
+    withdrawn = _entry(7, None, "Αίτηση που ακυρώθηκε")
+    ended = dataclasses.replace(
+        withdrawn.assignment,
+        state=AssignmentState.WITHDRAWN,
+        closed_by="clerk",
+        closed_at=datetime(2026, 5, 19, 9, tzinfo=UTC),
+    )
+    shown = _inbox(ended=(InboxEntry(ended, withdrawn.subject),))
+    assert "Έληξαν με την ακύρωση της καταχώρισης, τις τελευταίες 7 ημέρες" in shown
+    assert '<a href="/registrations/general/2026/7">7/2026</a>' in shown
+    assert "Αίτηση που ακυρώθηκε" in shown and "19/05/2026 12:00" in shown

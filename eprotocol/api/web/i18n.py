@@ -480,6 +480,7 @@ ENGLISH: dict[str, str] = {
     "όσα έληξαν ως τότε τα έχει ήδη κρίνει η επιτροπή.": "what ended until then the committee has already decided on.",
     "Αυτός ο κατάλογος αφήνει εκτός όσα έληξαν από": "This list leaves out what ended from",
     "Νέα απόφαση καταχωρίζεται για τον επόμενο κατάλογο.": "A new decision is recorded on the next list.",
+    "Έληξαν με την ακύρωση της καταχώρισης, τις τελευταίες 7 ημέρες": "Ended with the cancellation of the registration, in the last 7 days",
 }
 
 

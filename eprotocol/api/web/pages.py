@@ -107,6 +107,7 @@ def inbox(
             user, (item.assignment for item in (*mine.entries, *department.entries)), Action.WORK
         )[Action.WORK],
         returned=archive.returned_to(user),
+        ended=archive.ended_by_cancellation(user),
         recent=recent,
         **_names(archive, archive.departments()),
     )
