@@ -179,7 +179,7 @@ class RegistrationOut:
             "`confidential`)."
         ),
     ]
-    year: Annotated[int, Doc("The year of its number (Europe/Athens).")]
+    year: Annotated[int, Doc("The year of its number (in the archive's time zone).")]
     number: Annotated[
         int, Doc("Its number in the book's year: from 1 on 1 January, gap-free, never reused.")
     ]
@@ -482,7 +482,8 @@ class DailyRegisterOut:
     pdf_sha256: Annotated[str, Doc("SHA-256 of its signed PDF, as stored.")]
     created_at: Annotated[datetime, Doc("When it was made and signed.")]
     unchanged: Annotated[
-        bool, Doc("False if the day's records changed after it was made (then make it again).")
+        bool,
+        Doc("False if the day's records no longer match it: something changed after it was made."),
     ]
 
 
