@@ -1209,12 +1209,12 @@ def _asked_routes(
     routes: dict[int, _Route] = {}
     for item in asked:
         target = item if isinstance(item, RouteTo) else RouteTo(item)
-        purpose = validation.choice(target.purpose, Purpose, "purpose")
         try:
+            purpose = validation.choice(target.purpose, Purpose, "purpose")
             department_id = assignable(tree, user, target.department)
         except NotFound:
             raise InvalidInput(NO_DEPARTMENT(code=target.department), field="assignments") from None
-        except InvalidInput as exc:  # a closed department
+        except InvalidInput as exc:  # a purpose it does not have, or a closed department
             raise InvalidInput(exc.message, field="assignments") from None
         earlier = routes.get(department_id)
         if earlier is None or earlier.purpose != Purpose.ACTION:

@@ -314,6 +314,7 @@ def test_one_request_registers_relates_and_routes(api: Api) -> None:
         assert entry["protocol_number"] in [item["assignment"]["protocol_number"] for item in inbox]
     for wrong, field, message in (
         ({"assignments": [{"department": "NOPE"}]}, "assignments", "no department 'NOPE'"),
+        ({"assignments": [{"department": "TECH", "purpose": "act"}]}, "assignments", "'act'"),
         ({"assignments": [{"department": "TECH", "due": "2026-12-01"}]}, "metadata", "`due`"),
         ({"assignment": [{"department": "TECH"}]}, "metadata", "unknown field `assignment`"),
         ({"related": ["999999/2026"]}, "related", "does not exist"),
