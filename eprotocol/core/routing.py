@@ -422,7 +422,12 @@ class Routing:
         note: str | None,
         by: str,
     ) -> Assignment:
-        """Route a registration to a department (optionally to one of its staff)."""
+        """Route a registration to a department (optionally to one of its staff).
+
+        Sent again by the same user with the same values while that assignment is still
+        open (a form sent twice, a request retried after a lost answer), it answers with
+        that assignment and makes no other.
+        """
         kind = validation.choice(purpose, Purpose, "purpose")
         note = validation.text(note, "note", NOTE_MAX, required=False, multiline=True)
         if due is not None and not isinstance(due, date):
@@ -435,7 +440,22 @@ class Routing:
             if registration["status"] == Status.CANCELLED:
                 raise AlreadyCancelled(ASSIGN_CANCELLED(ref=ref))
             department_id = assignable(tree, actor, department)
-            new_id = self._insert(
+            checked = self._check_assignee(conn, tree, assignee, department_id)
+            earlier = conn.execute(
+                sa.select(ASSIGNMENT.c.id).where(
+                    ASSIGNMENT.c.registration_id == registration["id"],
+                    ASSIGNMENT.c.department_id == department_id,
+                    ASSIGNMENT.c.state.in_(OPEN_STATES),
+                    ASSIGNMENT.c.created_by == actor.username,
+                    ASSIGNMENT.c.forwarded_from_id.is_(None),
+                    ASSIGNMENT.c.purpose == kind.value,
+                    # Asked of nobody in particular: whoever has taken it since.
+                    *([ASSIGNMENT.c.assignee == checked] if checked is not None else []),
+                    ASSIGNMENT.c.due == due,
+                    ASSIGNMENT.c.note == note,
+                )
+            ).scalar()
+            new_id = earlier or self._insert(
                 conn,
                 chain,
                 registration_id=registration["id"],
@@ -443,7 +463,7 @@ class Routing:
                 department_id=department_id,
                 tree=tree,
                 purpose=kind,
-                assignee=self._check_assignee(conn, tree, assignee, department_id),
+                assignee=checked,
                 due=due,
                 note=note,
                 actor=actor,

@@ -11,6 +11,7 @@ from eprotocol import (
     AlreadyCancelled,
     Archive,
     ArchiveConfig,
+    Assignment,
     AssignmentState,
     Conflict,
     Forbidden,
@@ -220,6 +221,47 @@ def test_a_step_sent_again_by_its_user_is_answered_as_it_stands(
         org.forward(third.id, department="TECH", by="clerk")  # elsewhere
     with pytest.raises(InvalidTransition):
         org.forward(third.id, department="TECH.ROADS", by="clerk")  # to nobody in particular
+
+
+def test_an_assignment_sent_again_while_open_is_answered_with_the_first(
+    org: Archive, config: ArchiveConfig
+) -> None:
+    """The routing form sent twice, an API call retried: the department gets the work once."""
+
+    def route(
+        number: int = 1,
+        *,
+        purpose: str = "action",
+        assignee: str | None = None,
+        note: str = "Επείγον",
+        by: str = "clerk",
+    ) -> Assignment:
+        return org.assign(
+            "general", YEAR, number, department="DIOIK.KEP", purpose=purpose,
+            assignee=assignee, due=date(2026, 4, 1), note=note, by=by,
+        )  # fmt: skip
+
+    first = route()
+    before = counts(config)
+    assert route() == first
+    assert counts(config) == before  # no assignment, audit event or outbox row more
+    org.accept(first.id, by="maria")  # taken by her since: the same answer, as it now stands
+    before = counts(config)
+    assert route() == org.assignment(first.id)
+    assert counts(config) == before
+    # Anything else is another assignment, as before: other values, another user, or the
+    # first one closed.
+    others = [
+        route(note="Άλλη σημείωση"),
+        route(purpose="information"),
+        route(2),
+        route(by="head.dioik"),
+    ]
+    org.complete(first.id, by="maria")
+    others.append(route())
+    others.append(route(assignee="giorgos"))  # of someone in particular, who has none of it
+    assert len({first.id, *(a.id for a in others)}) == 7
+    assert counts(config)[0] == before[0] + 6
 
 
 def test_forward_keeps_the_trail(org: Archive) -> None:
