@@ -988,20 +988,8 @@ class Archive:
         days (from midnight, today included), the latest first.
         """
         since = days.midnight(self.today() - timedelta(days=days_back - 1), self._tz)
-        ended = [AssignmentState.WITHDRAWN]
-        mine = self._routing.inbox(assignee=user.username, states=ended, closed_from=since)
-        theirs = (
-            self._routing.inbox(department=user.department, states=ended, closed_from=since)
-            if user.department
-            else ()
-        )
-        found = {e.assignment.id: e for e in (*mine, *theirs)}
-        return tuple(
-            sorted(
-                found.values(),
-                key=lambda e: (e.assignment.closed_at or since, e.assignment.id),
-                reverse=True,
-            )
+        return self._routing.withdrawn_since(
+            since, assignee=user.username, department=user.department
         )
 
     def open_work(

@@ -236,6 +236,14 @@ class Routing:
                 raise NotFound(NO_ASSIGNMENT(id=assignment_id))
             return self._value(found, DepartmentTree(conn))
 
+    def _entries(
+        self, rows: Iterable[sa.RowMapping], tree: DepartmentTree
+    ) -> tuple[InboxEntry, ...]:
+        """Rows of ``_ASSIGNMENTS`` as entries of a list of work."""
+        return tuple(
+            InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
+        )
+
     def inbox(
         self,
         *,
@@ -275,9 +283,28 @@ class Routing:
             if closed_to is not None:
                 query = query.where(ASSIGNMENT.c.closed_at < closed_to)
             rows = conn.execute(query.order_by(ASSIGNMENT.c.id).limit(limit)).mappings()
-            return tuple(
-                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
-            )
+            return self._entries(rows, tree)
+
+    def withdrawn_since(
+        self, since: datetime, *, assignee: str, department: str | None
+    ) -> tuple[InboxEntry, ...]:
+        """Work of ``assignee``, or of ``department`` and those below it, withdrawn since ``since``.
+
+        The latest first: what ended with the cancellation of its registration.
+        """
+        with self._db.read() as conn:
+            tree = DepartmentTree(conn)
+            whose = ASSIGNMENT.c.assignee == assignee
+            if department is not None:
+                whose = whose | ASSIGNMENT.c.department_id.in_(tree.subtree(department))
+            rows = conn.execute(
+                _ASSIGNMENTS.where(
+                    ASSIGNMENT.c.state == AssignmentState.WITHDRAWN.value,
+                    ASSIGNMENT.c.closed_at >= since,
+                    whose,
+                ).order_by(ASSIGNMENT.c.closed_at.desc(), ASSIGNMENT.c.id.desc())
+            ).mappings()
+            return self._entries(rows, tree)
 
     def open_work(
         self,
@@ -317,9 +344,7 @@ class Routing:
                 sa.select(sa.func.count()).select_from(query.subquery())
             ).scalar_one()
             rows = conn.execute(query.order_by(*order).offset(offset).limit(limit)).mappings()
-            entries = tuple(
-                InboxEntry(self._value(r, tree), r["subject"], r["confidential"]) for r in rows
-            )
+            entries = self._entries(rows, tree)
         return WorkList(entries, total, offset)
 
     def returned(self, *, routed_by: str | None = None, limit: int = RETURNED_SHOWN) -> WorkList:
