@@ -3,10 +3,13 @@
 It lists what was assigned to the department since the start of the previous working day
 (so Monday's digest covers Friday and the weekend), what of its work is overdue, and the
 work that ended then because its registration was cancelled (it left the department's
-lists, and the digest says why). Each (department, day) is sent at most once: the
-delivery is recorded right after the mail server accepts the message, so re-running the
-job after a crash sends only what is missing, and a failed department is retried by the
-next run.
+lists, and the digest says why). Each (department, day) is sent once: the delivery is
+recorded right after the mail server accepts the message, so re-running the job after a
+crash sends only what is missing, and a failed department is retried by the next run.
+Two runs at the same moment (a hand run beside the worker's) may both send a department's
+digest, as a run killed between the server's acceptance and the record may send it again;
+the message keeps its Message-ID, so the copy is recognisable, and the first delivery
+recorded stands.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from eprotocol.config import DigestPolicy
 from eprotocol.core import days
@@ -151,7 +156,7 @@ class DigestComposer:
 
 
 class DigestSender:
-    """Builds and sends the digests of one day, exactly once per department."""
+    """Builds and sends the digests of one day, once per department (see the module)."""
 
     def __init__(
         self,
@@ -190,12 +195,12 @@ class DigestSender:
             tree = DepartmentTree(conn)
             organisation = organisation_name(conn)
             people = dict(conn.execute(sa.select(USER.c.username, USER.c.full_name)).all())
-            done = dict(
-                conn.execute(
-                    sa.select(DIGEST_DELIVERY.c.department_id, DIGEST_DELIVERY.c.state).where(
-                        DIGEST_DELIVERY.c.digest_date == day
+            sent = set(
+                conn.scalars(
+                    sa.select(DIGEST_DELIVERY.c.department_id).where(
+                        DIGEST_DELIVERY.c.digest_date == day, DIGEST_DELIVERY.c.state == "sent"
                     )
-                ).all()
+                )
             )
         start, end = days.midnight(since, self._tz), days.midnight(day, self._tz)
         assigned = self._by_department(
@@ -217,7 +222,7 @@ class DigestSender:
         for code in sorted(tree.by_code):
             department_id = tree.id_of(code)
             department = tree.department(department_id)
-            if done.get(department_id) == "sent":
+            if department_id in sent:
                 report.already_sent.append(code)
                 continue
             if department.closed_at is not None:  # nothing reaches it any more
@@ -239,7 +244,7 @@ class DigestSender:
                 continue
             message_id = f"<digest-{day.isoformat()}-{department_id}@eprotocol>"
             error = self._deliver(composer.compose(digest, message_id=message_id))
-            self._record(department_id, day, message_id, error, tried=department_id in done)
+            self._record(department_id, day, message_id, error)
             if error is None:
                 report.sent.append(code)
             else:
@@ -260,28 +265,45 @@ class DigestSender:
                 return None
         return error
 
-    def _record(
-        self, department_id: int, day: date, message_id: str, error: str | None, *, tried: bool
-    ) -> None:
-        """Record the delivery of a department's digest; ``tried``: an earlier run failed it."""
+    def _record(self, department_id: int, day: date, message_id: str, error: str | None) -> None:
+        """Record the delivery of a department's digest, counting the attempt.
+
+        A delivery already recorded as sent stays so: another run for the same day (a
+        hand run beside the worker) may have sent it meanwhile, and a failure of ours
+        must not make the next run send it again.
+        """
         values = {
             "state": "failed" if error else "sent",
             "message_id": message_id,
             "sent_at": None if error else datetime.now(self._tz),
             "last_error": error,
         }
-        key = (DIGEST_DELIVERY.c.department_id == department_id) & (
-            DIGEST_DELIVERY.c.digest_date == day
-        )
         with self._db.write() as conn:
-            if tried:
-                conn.execute(
-                    sa.update(DIGEST_DELIVERY)
-                    .where(key)
-                    .values(attempts=DIGEST_DELIVERY.c.attempts + 1, **values)
-                )
-            else:
-                conn.execute(
-                    sa.insert(DIGEST_DELIVERY),
-                    {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
-                )
+            conn.execute(
+                _RECORD[conn.dialect.name],
+                {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
+            )
+
+
+def _record_delivery(insert: Any) -> sa.Insert:
+    statement = insert(DIGEST_DELIVERY)
+    return cast(
+        sa.Insert,
+        statement.on_conflict_do_update(
+            index_elements=[DIGEST_DELIVERY.c.department_id, DIGEST_DELIVERY.c.digest_date],
+            set_={
+                "attempts": DIGEST_DELIVERY.c.attempts + 1,
+                **{
+                    name: statement.excluded[name]
+                    for name in ("state", "message_id", "sent_at", "last_error")
+                },
+            },
+            where=DIGEST_DELIVERY.c.state != "sent",
+        ),
+    )
+
+
+_RECORD = {
+    "postgresql": _record_delivery(postgresql.insert),
+    "sqlite": _record_delivery(sqlite.insert),
+}

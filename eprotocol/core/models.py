@@ -330,7 +330,7 @@ class RoutingRuleRow(SQLModel, table=True):
 
 
 class DigestDeliveryRow(SQLModel, table=True):
-    """Whether a department's digest for a day has been sent (so it is sent exactly once)."""
+    """Whether a department's digest for a day has been sent (so it is sent once)."""
 
     __tablename__ = "digest_delivery"
     __table_args__ = (sa.UniqueConstraint("department_id", "digest_date", name="uq_digest_once"),)

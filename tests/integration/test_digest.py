@@ -1,4 +1,4 @@
-"""Daily digests delivered to a real SMTP server (aiosmtpd), exactly once per department and day."""
+"""Daily digests delivered to a real SMTP server (aiosmtpd), once per department and day."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from eprotocol import Archive, ArchiveConfig, MailUnavailable, NewRegistration
 from eprotocol.config import DigestPolicy, SmtpConfig
-from eprotocol.core.digest import previous_working_day
+from eprotocol.core.digest import DigestReport, previous_working_day
 from eprotocol.core.models import DIGEST_DELIVERY
 from eprotocol.core.ports import Mail
 from eprotocol.mail import SmtpMailer
@@ -225,19 +225,58 @@ def test_smtp_down_is_retried_reported_and_resumed(
         report = archive.send_digests(FRIDAY)
     assert report.sent == ["DIOIK", "DIOIK.KEP"]
     assert len(sink.messages) == 2
+    assert deliveries(config) == [("sent", 2, None)] * 2  # one row each, counting both runs
+
+
+def deliveries(config: ArchiveConfig) -> list[tuple[str, int, str | None]]:
+    """The recorded digest deliveries: state, attempts and last error, by department."""
     engine = sa.create_engine(config.database_url)
     try:
         with engine.connect() as conn:
-            deliveries = conn.execute(
+            rows = conn.execute(
                 sa.select(
                     DIGEST_DELIVERY.c.state,
                     DIGEST_DELIVERY.c.attempts,
                     DIGEST_DELIVERY.c.last_error,
-                )
+                ).order_by(DIGEST_DELIVERY.c.department_id)
             ).all()
     finally:
         engine.dispose()
-    assert deliveries == [("sent", 2, None)] * 2  # one row each, counting both runs
+    return [(state, attempts, error) for state, attempts, error in rows]
+
+
+def test_a_run_beside_another_neither_fails_nor_undoes_its_deliveries(
+    routed: Archive, config: ArchiveConfig, sink: MailSink, clock: FixedClock
+) -> None:
+    """A hand run of the day's digests while the worker's run is sending them."""
+    real = SmtpMailer(mail_config(config, sink).mail)  # type: ignore[arg-type]
+    other: list[DigestReport] = []
+
+    class OtherRunMeanwhile:
+        def send(self, mail: Mail) -> None:
+            if not other:  # the other run sends everything while ours is at its first
+                with digest_archive(config, sink, clock) as archive:
+                    other.append(archive.send_digests(FRIDAY))
+                real.send(mail)
+            else:
+                raise MailUnavailable("the mail server did not take the message")
+
+    with Archive(mail_config(config, sink), clock=clock, mailer=OtherRunMeanwhile()) as archive:
+        ours = archive.send_digests(FRIDAY)
+    assert other[0].sent == ["DIOIK", "DIOIK.KEP"]
+    assert ours.sent == ["DIOIK"] and list(ours.failed) == ["DIOIK.KEP"]
+    # Both runs sent DIOIK's (the same Message-ID says it is one message); the other run's
+    # delivery to DIOIK.KEP stands though ours then failed, so no later run sends it again.
+    assert [to for to, _ in sink.messages] == [
+        ["dioik@chania.gr"],
+        ["kep@chania.gr"],
+        ["dioik@chania.gr"],
+    ]
+    assert sink.messages[0][1]["Message-ID"] == sink.messages[2][1]["Message-ID"]
+    assert deliveries(config) == [("sent", 1, None)] * 2
+    with digest_archive(config, sink, clock) as archive:
+        assert archive.send_digests(FRIDAY).already_sent == ["DIOIK", "DIOIK.KEP"]
+    assert len(sink.messages) == 3
 
 
 def test_cli_reports_failures(routed: Archive, config: ArchiveConfig, sink: MailSink) -> None:
