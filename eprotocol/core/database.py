@@ -20,7 +20,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from eprotocol.core.errors import DatabaseUnavailable, InvalidInput
 
@@ -170,7 +170,7 @@ class Database:
             with self.engine.connect() as conn:
                 yield conn
         except (OperationalError, InterfaceError) as exc:
-            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+            raise DatabaseUnavailable(_reason(exc)) from exc
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
@@ -179,10 +179,15 @@ class Database:
             with self._write_lock or nullcontext(), self._write_engine.begin() as conn:
                 yield conn
         except (OperationalError, InterfaceError) as exc:
-            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+            raise DatabaseUnavailable(_reason(exc)) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection (and the write-lock file)."""
         self.engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The driver's message on one line (psycopg's spans several: a log line, a CLI message)."""
+    return "database error: " + " ".join(str(exc.orig).split())

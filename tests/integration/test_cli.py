@@ -225,6 +225,11 @@ def test_errors_are_one_line_and_non_zero(
         ({"EPROTOCOL_STORE": "file:///srv/eprotocol"}, "EPROTOCOL_STORE is not a setting"),
         ({"EPROTOCOL_DATABASE_URL": "sqlite://"}, "an SQLite database must be a file"),
         (
+            {"EPROTOCOL_DATABASE_URL": "postgresql+psycopg://clerk:s3cret-pw@127.0.0.1:1/protocol"},
+            'database error: connection failed: connection to server at "127.0.0.1", port 1 '
+            "failed: Connection refused Is the server running",
+        ),
+        (
             {"EPROTOCOL_DATABASE_URL": "postgresql+pg8000://clerk:s3cret-pw@db.local/protocol"},
             "the database driver 'pg8000' is not installed",
         ),
