@@ -13,7 +13,7 @@ from typing import Annotated
 from litestar import Litestar, get
 from litestar.datastructures import Headers, MutableScopeHeaders, State
 from litestar.enums import ScopeType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
@@ -29,7 +29,7 @@ from eprotocol.api.auth import (
     login,
 )
 from eprotocol.api.certificates import certificates_router, verify_code, verify_pdf
-from eprotocol.api.problems import PUBLIC, document_problems, problem_plugin
+from eprotocol.api.problems import PUBLIC, document_problems, parameter_problem, problem_plugin
 from eprotocol.api.routes import api_router
 from eprotocol.api.web import no_such_page, template_config, web_routers
 from eprotocol.archive import Archive
@@ -231,7 +231,10 @@ def create_app(settings: Settings, *, archive: Archive | None = None) -> Litesta
         template_config=template_config(),
         lifespan=[lifespan],
         plugins=[problem_plugin(max_upload_mb=max_upload_mb)],
-        exception_handlers={NotFoundException: no_such_page},
+        exception_handlers={
+            NotFoundException: no_such_page,
+            ValidationException: parameter_problem,
+        },
         middleware=[
             security_headers,
             blank_query_values_as_absent,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar.exceptions import HTTPException
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import ParameterKwarg
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -84,12 +86,15 @@ TOO_LARGE = Phrase(
 )
 
 
-def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsException:
+def http_problem(
+    exc: HTTPException, *, max_upload_mb: int, names: Mapping[str, str] | None = None
+) -> ProblemDetailsException:
     """Litestar's own refusals (no such path, a body that does not decode...) in our shape.
 
     The reasons a body was refused (an unknown field, a wrong type) go in ``detail``,
     where a client's developer reads them, each after the parameter it concerns; the
-    first such parameter is the problem's ``field``. A body too large is told the limit.
+    first such parameter is the problem's ``field``. ``names`` gives the name a client
+    sends for a handler's argument where they differ. A body too large is told the limit.
     """
     items = [
         item
@@ -97,7 +102,12 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
         if isinstance(item, dict) and item.get("message")
     ]
     # A body's key is the handler's argument (``data``), which names nothing a client sent.
-    keys = [str(item["key"]) if item.get("source") != "body" else "" for item in items]
+    keys = [
+        (names or {}).get(key, key)
+        if (key := str(item["key"])) and item.get("source") != "body"
+        else ""
+        for item in items
+    ]
     reasons = [
         f"{key}: {item['message']}" if key else str(item["message"])
         for key, item in zip(keys, items, strict=True)
@@ -113,6 +123,23 @@ def http_problem(exc: HTTPException, *, max_upload_mb: int) -> ProblemDetailsExc
         headers=exc.headers,
         extra={"field": keys[0]} if keys else None,
     )
+
+
+def parameter_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A refused parameter, named as the client sends it: ``from``, not the argument ``date_from``.
+
+    Litestar names the handler's argument, which differs where the parameter's name is
+    a Python keyword (``from``), one of Litestar's own (``state``) or a header's.
+    """
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    names = {
+        argument: definition.kwarg_definition.name
+        for argument, definition in parameters.items()
+        if isinstance(definition.kwarg_definition, ParameterKwarg)
+        and definition.kwarg_definition.name
+    }
+    max_upload_mb = request.app.state.max_upload_mb
+    return http_problem(exc, max_upload_mb=max_upload_mb, names=names).to_response(request)
 
 
 def problem_plugin(*, max_upload_mb: int) -> ProblemDetailsPlugin:

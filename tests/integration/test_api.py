@@ -275,6 +275,8 @@ def test_a_request_retried_with_its_idempotency_key_registers_once(api: Api) -> 
     number = first.json()["protocol_number"]
     assert f"already registered {number}, with other contents" in other.json()["detail"]
     assert send("kep-app-000128").json()["number"] == first.json()["number"] + 1
+    too_long = send("k" * 101)
+    assert (too_long.status_code, too_long.json()["field"]) == (400, "Idempotency-Key")
 
 
 def test_one_request_registers_relates_and_routes(api: Api) -> None:
@@ -372,6 +374,10 @@ def test_bad_input_gets_problems(api: Api) -> None:
         assert (listed.status_code, listed.json()["field"]) == (422, "to")
         searched = client.get("/api/v1/search", params={"q": "Χανιά", **backwards})
         assert (searched.status_code, searched.json()["field"]) == (422, "to")
+        # Named as sent, though the handler's argument is `date_from` (`from` is Python's).
+        not_a_day = client.get("/api/v1/registrations", params={"from": "31/03/2026"})
+        assert (not_a_day.status_code, not_a_day.json()["field"]) == (400, "from")
+        assert not_a_day.json()["detail"] == "from: Invalid RFC3339 encoded date"
     with api.client("kep.staff") as client:
         assert register(api, "kep.staff").status_code == 403
     with httpx.Client(base_url=api.base, headers={"Authorization": "Bearer forged.token.x"}) as c:

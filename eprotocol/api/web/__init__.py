@@ -18,7 +18,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.enums import MediaType
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -66,6 +66,7 @@ def web_routers(*, secret_key: str, secure_cookies: bool) -> list[Router]:
                 LoginRequired: login_redirect,
                 EProtocolError: error_page,
                 HTTPException: error_page,
+                ValidationException: error_page,  # the API's is set for the whole app
                 Exception: error_page,
             },
             include_in_schema=False,
