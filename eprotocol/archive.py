@@ -992,20 +992,31 @@ class Archive:
             since, assignee=user.username, department=user.department
         )
 
-    def open_work(
+    def work(
         self,
         *,
         department: str | None = None,
         assignee: str | None = None,
+        states: Iterable[AssignmentState | str] = OPEN_STATES,
+        ended_since: datetime | None = None,
         offset: int = 0,
         limit: int = WORK_SHOWN,
     ) -> WorkList:
-        """Open work of a department (with those below it) or of one user, a page at a time.
+        """Work of a department (with those below it) or of one user, a page at a time.
 
-        Overdue first, then by due date, then the rest oldest first, with the total.
+        Open work unless ``states`` say otherwise: overdue first, then by due date, then
+        the rest oldest first; then ended work, the latest ended first, only what ended
+        at or after ``ended_since`` if given (a time without a zone is the archive's).
         """
-        return self._routing.open_work(
-            department=department, assignee=assignee, offset=offset, limit=limit
+        if ended_since is not None and ended_since.tzinfo is None:
+            ended_since = ended_since.replace(tzinfo=self._tz)
+        return self._routing.work(
+            department=department,
+            assignee=assignee,
+            states=states,
+            ended_since=ended_since,
+            offset=offset,
+            limit=limit,
         )
 
     def returned_to(self, user: User) -> WorkList:

@@ -634,7 +634,7 @@ def user_list(as_json: JsonOption = False) -> None:
 
 def _open_work(archive: Archive, username: str) -> str:
     """A reminder of the open assignments still addressed to ``username``, if any."""
-    count = archive.open_work(assignee=username, limit=1).total
+    count = archive.work(assignee=username, limit=1).total
     if not count:
         return ""
     return (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any, BinaryIO, cast
 from urllib.parse import quote
@@ -36,6 +36,8 @@ from eprotocol.core.search import SearchFilters, SearchResult
 from eprotocol.core.types import (
     BOOK_CODE_MAX,
     DEPARTMENT_CODE_MAX,
+    OPEN_STATES,
+    AssignmentState,
     Direction,
     FileInput,
     FileRole,
@@ -499,18 +501,18 @@ def forward(
     )
 
 
-#: The most open assignments one answer of a department's inbox gives.
+#: The most assignments one answer of a department's inbox gives.
 INBOX_LIMIT = 5000
 
 
 @get(
     "/departments/{code:str}/inbox",
     sync_to_thread=True,
-    summary="A department's open work",
+    summary="A department's work",
     response_headers=[
         ResponseHeader(
             name="X-Total-Count",
-            description="How many open assignments there are in all, beyond this page too.",
+            description="How many assignments there are in all, beyond this page too.",
             documentation_only=True,
         )
     ],
@@ -519,6 +521,23 @@ def department_inbox(
     code: Annotated[str, Parameter(description="The department's code, e.g. `DIOIK.KEP`.")],
     user: User,
     state: State,
+    states: Annotated[
+        list[AssignmentState] | None,
+        QueryParameter(
+            name="state",
+            description="Only assignments in these states (repeat it for several: "
+            "`?state=completed&state=withdrawn`); the open ones, `pending` and `accepted`, "
+            "if not given.",
+        ),
+    ] = None,
+    ended_since: Annotated[
+        datetime | None,
+        Parameter(
+            description="Of the ended assignments, only those ended at or after this time "
+            "(ISO 8601; without an offset, in the archive's time zone): for fetching "
+            "what ended since the last time asked."
+        ),
+    ] = None,
     limit: Annotated[
         int, Parameter(ge=1, le=INBOX_LIMIT, description="How many assignments, at most.")
     ] = INBOX_LIMIT,
@@ -526,15 +545,22 @@ def department_inbox(
         int, Parameter(ge=0, le=MAX_ROW_ID, description="How many of them to skip.")
     ] = 0,
 ) -> Response[list[schemas.InboxItem]]:
-    """Open assignments of the department and the departments below it.
+    """Assignments of the department and the departments below it; its open work by default.
 
-    The most overdue first, then by due date, then those without one, oldest first;
+    Open work first — the most overdue first, then by due date, then that without one,
+    oldest first — then ended work (asked for with ``state``), the latest ended first.
     ``X-Total-Count`` says how many there are in all, for paging with ``offset``.
     """
     archive = archive_of(state)
     if not allowed(user, Action.READ, department_path=archive.department_path(code)):
         raise Forbidden(MAY_NOT_READ_WORK(who=user.username, department=code))
-    work = archive.open_work(department=code, offset=offset, limit=limit)
+    work = archive.work(
+        department=code,
+        states=OPEN_STATES if states is None else states,
+        ended_since=ended_since,
+        offset=offset,
+        limit=limit,
+    )
     return Response(schemas.inbox_out(work.entries), headers={"X-Total-Count": str(work.total)})
 
 

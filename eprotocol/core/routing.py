@@ -50,7 +50,7 @@ from eprotocol.core.types import (
 NOTE_MAX = 1000
 #: The most returned assignments :meth:`Routing.returned` lists.
 RETURNED_SHOWN = 200
-#: Open assignments :meth:`Routing.open_work` gives at a time.
+#: Assignments :meth:`Routing.work` gives at a time.
 WORK_SHOWN = 100
 MAY_NOT_ASSIGN = Phrase("may-not-assign", "{who} may not assign work to {department}")
 NOT_IN_DEPARTMENT = Phrase("not-in-department", "{who} does not work in {department}")
@@ -306,25 +306,41 @@ class Routing:
             ).mappings()
             return self._entries(rows, tree)
 
-    def open_work(
+    def work(
         self,
         *,
         department: str | None = None,
         assignee: str | None = None,
+        states: Iterable[AssignmentState | str] = OPEN_STATES,
+        ended_since: datetime | None = None,
         offset: int = 0,
         limit: int = WORK_SHOWN,
     ) -> WorkList:
-        """Open work of a department (with those below it) or of one user, a page at a time.
+        """Work of a department (with those below it) or of one user, a page at a time.
 
-        The most overdue first, then by due date, then those without one, oldest first:
-        a department with thousands of open assignments is read ``limit`` at a time.
+        Open work comes first — the most overdue first, then by due date, then that
+        without one, oldest first — then ended work, the latest ended first:
+        a department with thousands of assignments is read ``limit`` at a time.
+        ``ended_since`` keeps of the ended work only what ended then or later.
         """
         if limit < 1 or offset < 0:
             raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
-        open_ = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(OPEN_STATES))
+        wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
+        query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
+        if ended_since is not None:
+            query = query.where(
+                ASSIGNMENT.c.closed_at.is_(None) | (ASSIGNMENT.c.closed_at >= ended_since)
+            )
+        ended = ASSIGNMENT.c.closed_at.is_not(None)
         return self._work_list(
-            lambda tree: _of(open_, tree, department, assignee),
-            (ASSIGNMENT.c.due.is_(None), ASSIGNMENT.c.due, ASSIGNMENT.c.id),
+            lambda tree: _of(query, tree, department, assignee),
+            (
+                ended,
+                sa.case((ended, None), else_=ASSIGNMENT.c.due.is_(None)),
+                sa.case((ended, None), else_=ASSIGNMENT.c.due),
+                ASSIGNMENT.c.closed_at.desc(),
+                sa.case((ended, -ASSIGNMENT.c.id), else_=ASSIGNMENT.c.id),
+            ),
             offset,
             limit,
         )

@@ -245,6 +245,19 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
         assert (no_reply.status_code, no_reply.json()["field"]) == (422, "reply")
         done = client.post(f"/api/v1/assignments/{assignment}/complete", json={})
         assert done.json()["state"] == "completed"
+        work = "/api/v1/departments/DIOIK.KEP/inbox"
+        assert client.get(work).json() == []  # open work only, unless asked
+        ended = client.get(work, params={"state": ["completed", "withdrawn"]})
+        assert [item["assignment"]["id"] for item in ended.json()] == [assignment]
+        closed_at = datetime.fromisoformat(done.json()["closed_at"])
+        for since, ids in ((closed_at, [assignment]), (closed_at + timedelta(seconds=1), [])):
+            since_then = client.get(
+                work, params={"state": "completed", "ended_since": since.isoformat()}
+            )
+            assert [item["assignment"]["id"] for item in since_then.json()] == ids
+            assert since_then.headers["X-Total-Count"] == str(len(ids))
+        unknown = client.get(work, params={"state": "done"})
+        assert (unknown.status_code, unknown.json()["field"]) == (400, "state")
         found = search_when_indexed(client, {"q": "κλαδέματα Κυδωνιας"})
         assert [hit["protocol_number"] for hit in found.get("hits", [])] == [
             entry["protocol_number"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from eprotocol import (
 )
 from eprotocol.api.web.messages import in_page_language
 from eprotocol.core.routing import WorkList
+from eprotocol.core.types import OPEN_STATES
 from tests.support import FixedClock
 
 YEAR = 2026
@@ -355,7 +357,7 @@ def test_cancelling_a_registration_ends_its_open_work(
     assert [e.assignment.id for e in org.inbox(department="DIOIK")] == [other.id]
     assert org.inbox(department="TECH") == ()
     assert org.inbox(department="TECH", overdue_on=date(2026, 3, 10)) == ()
-    assert org.open_work(department="TECH").total == 0
+    assert org.work(department="TECH").total == 0
     with pytest.raises(InvalidTransition):
         org.complete(accepted.id, by="kostas")
     with pytest.raises(InvalidTransition):
@@ -429,8 +431,8 @@ def test_open_work_comes_most_overdue_first_a_page_at_a_time(
     org.assign("general", YEAR, 7, department="TECH.ROADS", by="clerk")  # another department's
     expected = [made[2], made[4], made[1], made[0], made[3]]  # by due date, undated oldest first
 
-    def page(offset: int, limit: int, **whose: str) -> tuple[list[int], int, int]:
-        work = org.open_work(offset=offset, limit=limit, **whose)
+    def page(offset: int, limit: int, **whose: Any) -> tuple[list[int], int, int]:
+        work = org.work(offset=offset, limit=limit, **whose)
         return [e.assignment.id for e in work.entries], work.total, work.offset
 
     assert page(0, 100, department="DIOIK") == (expected, 5, 0)  # with those below it
@@ -439,8 +441,35 @@ def test_open_work_comes_most_overdue_first_a_page_at_a_time(
     assert page(4, 2, department="DIOIK.KEP") == (expected[4:], 5, 4)
     assert page(0, 100, assignee="maria") == ([made[1]], 1, 0)
     with pytest.raises(InvalidInput, match="offset not negative"):
-        org.open_work(department="DIOIK.KEP", offset=-1)
-    assert org.open_work(department="DIOIK.KEP").entries[0].subject == "Αίτηση πολίτη 2"  # no. 3
+        org.work(department="DIOIK.KEP", offset=-1)
+    assert org.work(department="DIOIK.KEP").entries[0].subject == "Αίτηση πολίτη 2"  # no. 3
+
+    # Ended work, when asked for, comes after the open, the latest ended first.
+    org.accept(made[3], by="maria")
+    clock.set(datetime(2026, 3, 10, 9, tzinfo=UTC))  # 11:00 in Athens
+    org.complete(made[3], by="maria")
+    still_open = [made[2], made[4], made[1], made[0]]
+    with_completed = [s.value for s in OPEN_STATES] + ["completed"]
+    assert page(0, 100, department="DIOIK", states=with_completed) == (
+        [*still_open, made[3], made[5]],
+        6,
+        0,
+    )
+    assert page(3, 2, department="DIOIK", states=with_completed) == ([made[0], made[3]], 6, 3)
+    assert page(0, 100, department="DIOIK", states=["completed"]) == ([made[3], made[5]], 2, 0)
+    # Since a time: an aware one, or one without a zone, in the archive's (Athens).
+    athens = datetime(2026, 3, 10, 11)  # noqa: DTZ001 - what the archive is given to read
+    for since in (datetime(2026, 3, 10, 9, tzinfo=UTC), athens):
+        assert page(0, 100, department="DIOIK", states=with_completed, ended_since=since) == (
+            [*still_open, made[3]],
+            5,
+            0,
+        )
+    later = athens + timedelta(seconds=1)
+    assert page(0, 100, department="DIOIK", states=["completed"], ended_since=later) == ([], 0, 0)
+    with pytest.raises(InvalidInput, match="state must be one of") as refused:
+        org.work(department="DIOIK", states=["done"])
+    assert refused.value.field == "state"
 
 
 def test_only_admins_manage_the_organisation(org: Archive, config: ArchiveConfig) -> None:

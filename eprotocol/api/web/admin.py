@@ -396,7 +396,7 @@ def _user_page(
         saved=saved,
         member=archive.user(username),
         tokens=archive.api_tokens(username=username, by=user.username),
-        open_work=archive.open_work(assignee=username, limit=1).total,
+        open_work=archive.work(assignee=username, limit=1).total,
         departments=archive.departments(),
         roles=list(Role),
     )

@@ -86,9 +86,9 @@ def inbox(
     A list longer than a page (a department's thousands) is read a hundred at a time.
     """
     archive = archive_of(state)
-    mine = archive.open_work(assignee=user.username, offset=mine_offset)
+    mine = archive.work(assignee=user.username, offset=mine_offset)
     department = (
-        archive.open_work(department=user.department, offset=department_offset)
+        archive.work(department=user.department, offset=department_offset)
         if user.department
         else WorkList((), 0)
     )
