@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from eprotocol.api.web import account, public
-from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS, translate
+from eprotocol.api.web.i18n import ENGLISH, ENGLISH_IN_PLACE, GREEK_LABELS, translate
 from eprotocol.api.web.messages import IN_GREEK, in_page_language
 from eprotocol.config import IntakePolicy
 from eprotocol.core import validation
@@ -37,20 +37,31 @@ from eprotocol.core.types import (
 from eprotocol.intake import pdf_worker
 
 TEMPLATES = Path(public.__file__).parent / "templates"
-_CALLS = re.compile(r"""\bt\((["'])(.+?)\1\)""")
+_CALLS = re.compile(r"""\bt\((["'])(.+?)\1(?:, (["'])(.+?)\3)?\)""")
 
 
-def _texts() -> set[str]:
-    texts = set()
+def _calls() -> set[tuple[str, str]]:
+    """The texts the templates pass through ``t()``, each with its place ("" if none)."""
+    calls = set()
     for template in TEMPLATES.glob("*.html"):
-        texts |= {m.group(2) for m in _CALLS.finditer(template.read_text("utf-8"))}
-    return texts
+        found = _CALLS.finditer(template.read_text("utf-8"))
+        calls |= {(m.group(2), m.group(4) or "") for m in found}
+    return calls
 
 
 def test_every_text_of_the_templates_has_an_english_translation() -> None:
-    texts = _texts()
-    assert len(texts) > 150  # the pattern finds the texts at all
-    assert sorted(texts - set(ENGLISH)) == []
+    calls = _calls()
+    assert len(calls) > 150  # the pattern finds the texts at all
+    assert sorted(text for text, place in calls if not place and text not in ENGLISH) == []
+    placed = {call for call in calls if call[1]}
+    assert len(placed) >= 2  # and the texts given a place
+    assert sorted(placed - set(ENGLISH_IN_PLACE)) == []
+
+
+def test_a_text_given_a_place_reads_as_it_should_there() -> None:
+    assert translate("Χρέωση", "en", "column") == "Assigned to"
+    assert translate("Χρέωση", "en") == "Route"  # the button
+    assert translate("Χρέωση", "el", "column") == "Χρέωση"
 
 
 def test_messages_the_pages_pass_through_t_have_translations_too() -> None:

@@ -139,8 +139,9 @@ def test_open_work_of_someone_who_left_is_marked_for_their_head() -> None:
 
 
 def test_english_pages_translate_texts_and_codes() -> None:
-    html = _inbox(lang="en")
+    html = _inbox(lang="en", mine=WorkList((_entry(7, None, "Αίτηση"),), 1))
     assert "Assigned to me" in html and "Χρεωμένα σε εμένα" not in html
+    assert '<th scope="col">Assigned to</th>' in html  # the column, not the button's "Route"
 
 
 def test_an_expired_signing_certificate_is_an_alert_on_the_administrators_pages() -> None:

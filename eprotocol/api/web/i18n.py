@@ -484,8 +484,16 @@ ENGLISH: dict[str, str] = {
 }
 
 
-def translate(text: str, lang: str) -> str:
-    """``text`` (Greek, or a domain code) in ``lang``."""
+#: English for a Greek text that says different things in different places (``t(text, place)``):
+#: «Χρέωση» heads a column of departments, names a fieldset and labels a button.
+ENGLISH_IN_PLACE: dict[tuple[str, str], str] = {
+    ("Χρέωση", "column"): "Assigned to",
+    ("Χρέωση", "legend"): "Routing",
+}
+
+
+def translate(text: str, lang: str, place: str = "") -> str:
+    """``text`` (Greek, or a domain code) in ``lang``; ``place`` tells apart its uses."""
     if lang == "en":
-        return ENGLISH.get(text, text)
+        return ENGLISH_IN_PLACE.get((text, place)) or ENGLISH.get(text, text)
     return GREEK_LABELS.get(text, text)

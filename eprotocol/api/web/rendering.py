@@ -212,8 +212,8 @@ def error_page(
     return page(request, "error.html", status=status, user=user, message=message, back=back)
 
 
-def _t(context: jinja2.runtime.Context, text: str) -> str:
-    return translate(text, str(context.get("lang", LANGUAGES[0])))
+def _t(context: jinja2.runtime.Context, text: str, place: str = "") -> str:
+    return translate(text, str(context.get("lang", LANGUAGES[0])), place)
 
 
 def _can(user: User | None, action: str) -> bool:
