@@ -209,12 +209,20 @@ class DepartmentTree:
         )
 
 
-def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = None) -> User:
-    """The user ``username``; an unknown name is refused as ``Forbidden``."""
+def find_user(
+    conn: sa.Connection, username: str, tree: DepartmentTree | None = None
+) -> User | None:
+    """The user ``username``, or ``None`` if there is none."""
     row = conn.execute(sa.select(USER).where(USER.c.username == username)).mappings().first()
-    if row is None:
+    return None if row is None else user_of(row, tree or DepartmentTree(conn))
+
+
+def load_user(conn: sa.Connection, username: str, tree: DepartmentTree | None = None) -> User:
+    """The user ``username`` acting; an unknown name is refused as ``Forbidden``."""
+    user = find_user(conn, username, tree)
+    if user is None:
         raise Forbidden(f"{username!r} is not a user of this archive")
-    return user_of(row, tree or DepartmentTree(conn))
+    return user
 
 
 def administrator(conn: sa.Connection, by: str, tree: DepartmentTree | None = None) -> User:

@@ -32,12 +32,13 @@ from eprotocol.core.errors import (
     UnknownBook,
 )
 from eprotocol.core.models import ASSIGNMENT, BOOK, REGISTRATION, Row
-from eprotocol.core.organisation import DepartmentTree, load_user
+from eprotocol.core.organisation import DepartmentTree, find_user, load_user
 from eprotocol.core.outbox import emit, emit_all
 from eprotocol.core.permissions import Action, allowed
 from eprotocol.core.ports import Clock
 from eprotocol.core.queries import registration_row
 from eprotocol.core.types import (
+    DEPARTMENT_CODE_MAX,
     OPEN_STATES,
     Assignment,
     AssignmentState,
@@ -132,7 +133,8 @@ def assignable(tree: DepartmentTree, actor: User, department: str) -> int:
     ``Forbidden`` if they may not, ``NotFound`` if there is no such department,
     ``InvalidInput`` if it is closed.
     """
-    department_id = tree.open_id_of(department, "department")
+    code = validation.required_text(department, "department", DEPARTMENT_CODE_MAX)
+    department_id = tree.open_id_of(code, "department")
     if not allowed(actor, Action.ASSIGN, department_path=tree.path(department_id)):
         raise Forbidden(MAY_NOT_ASSIGN(who=actor.username, department=department))
     return department_id
@@ -397,10 +399,11 @@ class Routing:
     ) -> str | None:
         if assignee is None:
             return None
-        user = load_user(conn, validation.actor(assignee), tree)
-        if user.department != tree.by_id[department_id]["code"] or not user.active:
-            code = tree.by_id[department_id]["code"]
-            raise InvalidInput(NOT_IN_DEPARTMENT(who=assignee, department=code), field="assignee")
+        name = validation.required_text(assignee, "assignee", validation.ACTOR_MAX)
+        user = find_user(conn, name, tree)
+        code = tree.by_id[department_id]["code"]
+        if user is None or user.department != code or not user.active:
+            raise InvalidInput(NOT_IN_DEPARTMENT(who=name, department=code), field="assignee")
         return user.username
 
     def _insert(

@@ -163,6 +163,16 @@ def test_who_may_assign(org: Archive, config: ArchiveConfig) -> None:
         org.assign("general", YEAR, 1, department="DIOIK.KEP", assignee="kostas", by="clerk")
     with pytest.raises(InvalidInput):
         org.assign("general", YEAR, 1, department="DIOIK.KEP", purpose="gossip", by="clerk")
+    # What is wrong in what was asked is named, not taken for the caller's lack of rights.
+    for bad, field, message in (
+        ({"assignee": "nobody"}, "assignee", "nobody does not work in DIOIK.KEP"),
+        ({"assignee": " "}, "assignee", "assignee must not be empty"),
+        ({"department": ""}, "department", "department must not be empty"),
+    ):
+        asked: dict[str, Any] = {"department": "DIOIK.KEP", **bad}
+        with pytest.raises(InvalidInput, match=message) as refused:
+            org.assign("general", YEAR, 1, by="clerk", **asked)
+        assert refused.value.field == field
     assert counts(config) == before
     org.cancel("general", YEAR, 2, reason="λάθος", authorisation="Απόφαση 1", by="clerk")
     with pytest.raises(AlreadyCancelled):
