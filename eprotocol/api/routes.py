@@ -461,7 +461,9 @@ def complete(
     archive = archive_of(state)
     reply = None
     if data is not None and data.reply:
-        reply = ProtocolRef.parse(data.reply, default_book=archive.config.default_book)
+        reply = ProtocolRef.parse(
+            data.reply, default_book=archive.config.default_book, field="reply"
+        )
     return schemas.assignment_out(archive.complete(assignment_id, by=user.username, reply=reply))
 
 

@@ -130,11 +130,16 @@ class ProtocolRef:
         return self.protocol_number if self.book == book else str(self)
 
     @classmethod
-    def parse(cls, text: str, *, default_book: str = "general") -> ProtocolRef:
-        """Read ``123/2026`` or ``general:123/2026`` (number before year, as printed)."""
+    def parse(
+        cls, text: str, *, default_book: str = "general", field: str = "related"
+    ) -> ProtocolRef:
+        """Read ``123/2026`` or ``general:123/2026`` (number before year, as printed).
+
+        ``InvalidReference`` naming ``field``, the input it came in, if it is not one.
+        """
         match = _REF_RE.match(text.strip())
         if match is None or int(match["number"]) < 1:
-            raise InvalidReference(NOT_A_REFERENCE(text=text), field="related")
+            raise InvalidReference(NOT_A_REFERENCE(text=text), field=field)
         return cls(match["book"] or default_book, int(match["year"]), int(match["number"]))
 
 

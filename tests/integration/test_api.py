@@ -243,6 +243,10 @@ def test_assignment_workflow_inbox_and_search(api: Api) -> None:
             f"/api/v1/assignments/{assignment}/complete", json={"reply": "999999/2026"}
         )
         assert (no_reply.status_code, no_reply.json()["field"]) == (422, "reply")
+        not_a_reply = client.post(
+            f"/api/v1/assignments/{assignment}/complete", json={"reply": "αρ. 12"}
+        )
+        assert (not_a_reply.status_code, not_a_reply.json()["field"]) == (422, "reply")
         done = client.post(f"/api/v1/assignments/{assignment}/complete", json={})
         assert done.json()["state"] == "completed"
         work = "/api/v1/departments/DIOIK.KEP/inbox"

@@ -159,7 +159,7 @@ def _answered(archive: Archive, user: User, reply_to: str | None) -> Registratio
     """The entry a new registration answers (``reply_to`` is ``book:number/year``), if any."""
     if not reply_to:
         return None
-    ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book)
+    ref = ProtocolRef.parse(reply_to, default_book=archive.config.default_book, field="reply_to")
     return readable(archive, user, ref.book, ref.year, ref.number)
 
 
@@ -544,7 +544,7 @@ def _step(archive: Archive, assignment_id: int, step: str, form: FormMultiDict, 
         archive.complete(
             assignment_id,
             by=user.username,
-            reply=ProtocolRef.parse(reply, default_book=archive.config.default_book)
+            reply=ProtocolRef.parse(reply, default_book=archive.config.default_book, field="reply")
             if reply
             else None,
         )
