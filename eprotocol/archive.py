@@ -669,9 +669,9 @@ class Archive:
         """Every user, or only the active (or the deactivated) ones, ordered by user name."""
         return self._organisation.users(active=active)
 
-    def classifications(self) -> tuple[Classification, ...]:
-        """The headings of the filing plan, by code."""
-        return self._plan.headings()
+    def classifications(self, codes: Iterable[str] | None = None) -> tuple[Classification, ...]:
+        """The headings of the filing plan, or those of ``codes`` it has, by code."""
+        return self._plan.headings(codes)
 
     def statistics(self, year: int, *, by: str) -> YearStatistics:
         """The figures of ``year`` (registrations, routing, certificates, overdue work today)."""

@@ -165,11 +165,13 @@ class FilingPlan:
         self._db = db
         self._clock = clock
 
-    def headings(self) -> tuple[Classification, ...]:
-        """Every heading, by code."""
+    def headings(self, codes: Iterable[str] | None = None) -> tuple[Classification, ...]:
+        """Every heading, or those of ``codes`` the plan has, by code."""
+        query = sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code)
+        if codes is not None:
+            query = query.where(CLASSIFICATION.c.code.in_(list(codes)))
         with self._db.read() as conn:
-            rows = conn.execute(sa.select(CLASSIFICATION).order_by(CLASSIFICATION.c.code))
-            return tuple(_heading_of(r) for r in rows)
+            return tuple(_heading_of(r) for r in conn.execute(query))
 
     def add(self, headings: Iterable[Classification], *, by: str) -> tuple[Classification, ...]:
         """Add ``headings`` (each checked by :func:`heading`) all together or none; the added.

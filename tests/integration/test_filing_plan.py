@@ -70,6 +70,8 @@ def test_a_plan_loads_whole_and_again_after_lines_are_added(org: Archive) -> Non
         Classification("Φ.20", "Προσλήψεις", 50, Disposal.REVIEW),
     )
     assert [target for _, target, _ in created(org, before)] == ["Φ.20"]
+    # Only the headings asked for, of those the plan has (a page names a few of hundreds).
+    assert [h.code for h in org.classifications(["Φ.600", "Φ.20", "Φ.999"])] == ["Φ.20", "Φ.600"]
 
     # Registrations are filed under the loaded headings.
     entry = org.register(

@@ -118,9 +118,12 @@ def _department_names(departments: Iterable[Department]) -> dict[str, str]:
     return {d.code: d.name for d in departments}
 
 
-def _headings(archive: Archive) -> dict[str, Classification]:
-    """The filing plan's headings by code, for pages that name a registration's heading."""
-    return {c.code: c for c in archive.classifications()}
+def _headings(archive: Archive, codes: Iterable[str] | None = None) -> dict[str, Classification]:
+    """The filing plan's headings (or those of ``codes``) by code, for pages that name them.
+
+    A plan has hundreds of headings, a page of search results or figures names a few.
+    """
+    return {c.code: c for c in archive.classifications(codes)}
 
 
 def _names(archive: Archive, departments: Iterable[Department]) -> dict[str, Any]:
@@ -606,7 +609,9 @@ def search(
         q=q,
         result=result,
         department_names=_department_names(archive.departments()),
-        headings=_headings(archive) if result is not None else {},
+        headings=(
+            {} if result is None else _headings(archive, result.facets.get("classification", {}))
+        ),
         error=error,
         active=active,
         offset=offset,
@@ -706,7 +711,7 @@ def statistics(
         certificate_chart=charts.bars(figures.certificates),
         years=sorted(set(totals) | {this_year}, reverse=True),
         department_names=_department_names(archive.departments()),
-        headings=_headings(archive),
+        headings=_headings(archive, figures.by_classification),
         certificate_titles={t.code: t.title for t in archive.certificate_templates()},
     )
 
