@@ -537,7 +537,8 @@ def department_inbox(
         Parameter(
             description="Of the ended assignments, only those ended at or after this time "
             "(ISO 8601; without an offset, in the archive's time zone): for fetching "
-            "what ended since the last time asked."
+            "what ended since the last time asked. Ask from a minute before the latest "
+            "`closed_at` already seen: a step committed just then may carry an earlier time."
         ),
     ] = None,
     limit: Annotated[
