@@ -653,6 +653,17 @@ def classifications(user: User, state: State) -> list[schemas.ClassificationOut]
     return [schemas.classification_out(c) for c in archive_of(state).classifications()]
 
 
+@get("/departments", sync_to_thread=True, summary="The departments")
+def departments(user: User, state: State) -> list[schemas.DepartmentOut]:
+    """The departments, by code, closed ones too: what ``department`` names in assignments.
+
+    Any logged-in user; ``routable`` says which the caller may route work to.
+    """
+    archive = archive_of(state)
+    routable = {d.code for d in archive.routable_departments(user)}
+    return [schemas.department_out(d, routable=d.code in routable) for d in archive.departments()]
+
+
 @get("/audit", sync_to_thread=True, summary="The audit trail")
 def audit(
     user: User,
@@ -695,6 +706,7 @@ def api_router() -> Router:
                 department_inbox,
                 search,
                 classifications,
+                departments,
                 audit,
                 audit_verify,
             ],

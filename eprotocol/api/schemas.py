@@ -29,6 +29,7 @@ from eprotocol.core.types import (
     ChainReport,
     Channel,
     Classification,
+    Department,
     Direction,
     Disposal,
     FileRole,
@@ -419,6 +420,34 @@ class ClassificationOut:
 def classification_out(c: Classification) -> ClassificationOut:
     """The JSON shape of a heading of the filing plan."""
     return ClassificationOut(c.code, c.title, c.retention_years, c.disposal)
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentOut:
+    """A department (Διεύθυνση, Τμήμα): what assignments and registration filters name.
+
+    A closed one (abolished in a reorganisation) keeps its history under its code;
+    nothing is routed to it any more.
+    """
+
+    code: Annotated[str, Doc("The department's code, e.g. `DIOIK.KEP`.")]
+    name: Annotated[str, Doc("Its name, in Greek.")]
+    parent: Annotated[str | None, Doc("The code of the department it is part of, if any.")]
+    closed_at: Annotated[datetime | None, Doc("When it was closed; `null` while it is open.")]
+    routable: Annotated[
+        bool,
+        Doc(
+            "Whether the caller may route work to it (`POST .../assignments`): it is open and "
+            "the caller's role reaches it."
+        ),
+    ]
+
+
+def department_out(department: Department, *, routable: bool) -> DepartmentOut:
+    """The JSON shape of a department, with whether the caller may route work to it."""
+    return DepartmentOut(
+        department.code, department.name, department.parent, department.closed_at, routable
+    )
 
 
 @dataclass(frozen=True, slots=True)

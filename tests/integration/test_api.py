@@ -767,6 +767,7 @@ MATRIX = [
     ),
     Endpoint("search", "GET", lambda api: "/api/v1/search?q=αίτηση", READERS),
     Endpoint("filing plan", "GET", lambda api: "/api/v1/classifications", set(EVERYONE)),
+    Endpoint("departments", "GET", lambda api: "/api/v1/departments", set(EVERYONE)),
     Endpoint("audit", "GET", lambda api: "/api/v1/audit", {"admin", "auditor"}),
     Endpoint("audit verify", "GET", lambda api: "/api/v1/audit/verify", {"admin", "auditor"}),
     Endpoint(
@@ -798,6 +799,36 @@ MATRIX = [
     Endpoint("health", "GET", lambda api: "/health", set(EVERYONE), public=True),
     Endpoint("ready", "GET", lambda api: "/ready", set(EVERYONE), public=True),
 ]
+
+
+def test_other_applications_read_the_departments_they_route_to(api: Api) -> None:
+    """`GET /api/v1/departments`: the codes assignments name, and which the caller may use."""
+    with open_archive(api.root, api.env) as archive:
+        archive.add_department("DIOIK.PROM", "Τμήμα Προμηθειών", parent="DIOIK", by="admin")
+        closed = archive.close_department("DIOIK.PROM", by="admin").closed_at
+    assert closed is not None
+
+    def routable(user: str) -> list[str]:
+        with api.client(user) as client:
+            listed = client.get("/api/v1/departments").json()
+        return [d["code"] for d in listed if d["routable"]]
+
+    with api.client("kep.staff") as client:
+        listed = client.get("/api/v1/departments").json()
+    assert [d["code"] for d in listed] == sorted(d["code"] for d in listed)
+    assert {
+        "code": "DIOIK.PROM",
+        "name": "Τμήμα Προμηθειών",
+        "parent": "DIOIK",
+        "closed_at": closed.isoformat().replace("+00:00", "Z"),
+        "routable": False,
+    } in listed
+    assert {"code": "DIOIK.KEP", "name": "Τμήμα ΚΕΠ", "parent": "DIOIK"}.items() <= next(
+        d for d in listed if d["code"] == "DIOIK.KEP"
+    ).items()
+    assert routable("kep.staff") == []  # staff do not route
+    assert routable("kep.head") == ["DIOIK.KEP"]  # a head: their own and those below it
+    assert routable("clerk") == ["DIOIK", "DIOIK.KEP", "TECH", "TECH.ROADS"]  # all open ones
 
 
 def test_other_applications_read_the_filing_plan_they_file_under(api: Api) -> None:
