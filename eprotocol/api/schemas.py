@@ -379,6 +379,9 @@ class TemplateFieldOut:
     required: Annotated[bool, Doc("Whether it must be given.")]
     max_length: Annotated[int, Doc("The most characters it takes.")]
     default: Annotated[str | None, Doc("Its value when not given, if it has one.")]
+    hint: Annotated[
+        str | None, Doc("What to write there, in Greek, for a line under it on a form.")
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -767,7 +770,9 @@ def template_out(t: CertificateTemplate) -> TemplateOut:
         t.code,
         t.title,
         [
-            TemplateFieldOut(f.name, f.label, f.kind.value, f.required, f.max_length, f.default)
+            TemplateFieldOut(
+                f.name, f.label, f.kind.value, f.required, f.max_length, f.default, f.hint
+            )
             for f in t.fields
         ],
     )

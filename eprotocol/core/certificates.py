@@ -258,6 +258,9 @@ class TemplateField:
     default: str | None = None
     #: The citizen the certificate is for: recorded as the registration's recipient.
     recipient: bool = False
+    #: A line under the field on the issuing form: what to write there (how the body's
+    #: sentence goes on, an example).
+    hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +359,7 @@ def _template_from_toml(data: Mapping[str, Any], origin: str) -> CertificateTemp
                 max_length=int(f.get("max_length", 2000 if f.get("kind") == "long_text" else 200)),
                 default=f.get("default"),
                 recipient=bool(f.get("recipient", False)),
+                hint=None if f.get("hint") is None else str(f["hint"]),
             )
             for f in data["fields"]
         )

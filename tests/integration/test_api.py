@@ -496,6 +496,9 @@ def test_certificates_are_issued_and_verified_by_anyone(api: Api) -> None:
     with api.client("kep.counter") as counter:
         templates = counter.get("/api/v1/certificates/templates").json()
         assert "permanent-residence" in [t["code"] for t in templates]
+        generic = next(t for t in templates if t["code"] == "generic")
+        statement = next(f for f in generic["fields"] if f["name"] == "statement")
+        assert statement["hint"].startswith("Συνεχίζει τη φράση «Βεβαιώνεται ότι ο/η")
         request = {"template": "permanent-residence", "fields": CITIZEN}
         key = {"Idempotency-Key": "counter-3-000412"}
         issued = counter.post("/api/v1/certificates", json=request, headers=key)

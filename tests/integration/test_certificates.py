@@ -467,7 +467,8 @@ def test_templates_added_by_admins_are_offered(
         'code = "pet-registration"\ntitle = "Βεβαίωση καταγραφής ζώου συντροφιάς"\n'
         'body = "Ο/Η $owner έχει καταχωρίσει το ζώο με αριθμό σήμανσης $chip."\n'
         '[[fields]]\nname = "owner"\nlabel = "Ιδιοκτήτης"\nrecipient = true\n'
-        '[[fields]]\nname = "chip"\nlabel = "Αριθμός microchip"\n',
+        '[[fields]]\nname = "chip"\nlabel = "Αριθμός microchip"\n'
+        'hint = "Τα 15 ψηφία κάτω από τον γραμμωτό κώδικα του βιβλιαρίου."\n',
         encoding="utf-8",
     )
     cfg = dataclasses.replace(config, signing=signing, templates_dir=folder)
@@ -475,6 +476,11 @@ def test_templates_added_by_admins_are_offered(
         archive.initialise(organisation=ORGANISATION)
         codes = [t.code for t in archive.certificate_templates()]
         assert codes == ["generic", "permanent-residence", "pet-registration"]
+        pet = archive.certificate_templates()[-1]
+        assert [f.hint for f in pet.fields] == [
+            None,
+            "Τα 15 ψηφία κάτω από τον γραμμωτό κώδικα του βιβλιαρίου.",
+        ]
         entry = archive.issue_certificate(
             "pet-registration", {"owner": "Ελένη Κ.", "chip": "941000024567891"}, by="admin"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from eprotocol.api.web import charts
 from eprotocol.api.web.i18n import ENGLISH, GREEK_LABELS
 from eprotocol.api.web.pages import DUE_DATE
 from eprotocol.api.web.rendering import form_day, template_engine
+from eprotocol.core.certificates import load_templates
 from eprotocol.core.disposal import DisposalDecision, DisposalGroup
 from eprotocol.core.errors import InvalidInput
 from eprotocol.core.routing import InboxEntry, WorkList
@@ -462,3 +464,21 @@ def test_work_ended_by_a_cancellation_is_listed_only_when_there_is_some() -> Non
     assert "Έληξαν με την ακύρωση της καταχώρισης, τις τελευταίες 7 ημέρες" in shown
     assert '<a href="/registrations/general/2026/7">7/2026</a>' in shown
     assert "Αίτηση που ακυρώθηκε" in shown and "19/05/2026 12:00" in shown
+
+
+def test_a_certificate_field_s_hint_is_said_under_it_and_read_with_it() -> None:
+    """The counter employee sees how the certificate's sentence goes on before writing it."""
+    generic = load_templates(None)["generic"]
+    html = _render(
+        "certificates.html",
+        templates=[generic],
+        chosen=generic,
+        values={},
+        submission="s",
+        error=None,
+    )
+    field = re.search(r"<textarea id=\"f-statement\"[^>]*>", html)
+    assert field is not None and 'aria-describedby="f-statement-hint"' in field.group()
+    hint = re.search(r'<p class="muted"><small id="f-statement-hint">([^<]*)</small>', html)
+    assert hint is not None and "Βεβαιώνεται ότι ο/η [ονοματεπώνυμο]" in hint.group(1)
+    assert 'id="f-full_name"' in html and "f-full_name-hint" not in html  # none, nothing said
