@@ -244,11 +244,13 @@ class DigestSender:
                 continue
             message_id = f"<digest-{day.isoformat()}-{department_id}@eprotocol>"
             error = self._deliver(composer.compose(digest, message_id=message_id))
-            self._record(department_id, day, message_id, error)
+            recorded = self._record(department_id, day, message_id, error)
             if error is None:
                 report.sent.append(code)
-            else:
+            elif recorded:
                 report.failed[code] = error
+            else:  # another run sent it meanwhile: nothing is left to retry
+                report.already_sent.append(code)
         return report
 
     def _deliver(self, mail: Mail) -> str | None:
@@ -265,12 +267,12 @@ class DigestSender:
                 return None
         return error
 
-    def _record(self, department_id: int, day: date, message_id: str, error: str | None) -> None:
-        """Record the delivery of a department's digest, counting the attempt.
+    def _record(self, department_id: int, day: date, message_id: str, error: str | None) -> bool:
+        """Record the delivery of a department's digest, counting the attempt; whether it was.
 
-        A delivery already recorded as sent stays so: another run for the same day (a
-        hand run beside the worker) may have sent it meanwhile, and a failure of ours
-        must not make the next run send it again.
+        A delivery already recorded as sent stays so (``False``): another run for the same
+        day (a hand run beside the worker) sent it meanwhile, and a failure of ours must
+        not make the next run send it again.
         """
         values = {
             "state": "failed" if error else "sent",
@@ -279,10 +281,11 @@ class DigestSender:
             "last_error": error,
         }
         with self._db.write() as conn:
-            conn.execute(
+            row = conn.execute(
                 _RECORD[conn.dialect.name],
                 {"department_id": department_id, "digest_date": day, "attempts": 1, **values},
-            )
+            ).first()
+        return row is not None
 
 
 def _record_delivery(insert: Any) -> sa.Insert:
@@ -299,7 +302,7 @@ def _record_delivery(insert: Any) -> sa.Insert:
                 },
             },
             where=DIGEST_DELIVERY.c.state != "sent",
-        ),
+        ).returning(DIGEST_DELIVERY.c.id),
     )
 
 
