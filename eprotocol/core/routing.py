@@ -168,6 +168,12 @@ def _closed_as(
     return bool(row["state"] == state.value and row[by_column] == actor.username)
 
 
+def _in_states(states: Iterable[AssignmentState | str]) -> sa.Select[Any]:
+    """The assignments in ``states``; ``InvalidInput`` (field ``state``) for one there is not."""
+    wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
+    return _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
+
+
 def _of(
     query: sa.Select[Any], tree: DepartmentTree, department: str | None, assignee: str | None
 ) -> sa.Select[Any]:
@@ -265,12 +271,10 @@ class Routing:
         day; ``created_*`` and ``closed_*`` select those made, or ended (completed,
         returned, forwarded or withdrawn), in a period.
         """
-        wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
+        in_states = _in_states(states)
         with self._db.read() as conn:
             tree = DepartmentTree(conn)
-            query = _of(
-                _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted)), tree, department, assignee
-            )
+            query = _of(in_states, tree, department, assignee)
             if overdue_on is not None:
                 query = query.where(
                     ASSIGNMENT.c.due < overdue_on,
@@ -327,8 +331,7 @@ class Routing:
         """
         if limit < 1 or offset < 0:
             raise InvalidInput("limit must be at least 1 and offset not negative", field="offset")
-        wanted = [validation.choice(s, AssignmentState, "state").value for s in states]
-        query = _ASSIGNMENTS.where(ASSIGNMENT.c.state.in_(wanted))
+        query = _in_states(states)
         if ended_since is not None:
             query = query.where(
                 ASSIGNMENT.c.closed_at.is_(None) | (ASSIGNMENT.c.closed_at >= ended_since)
